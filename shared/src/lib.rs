@@ -1,0 +1,15 @@
+//! Pure code shared by the rollcall host and device: face alignment,
+//! embedding and classifier math, the gallery format, and the messages the
+//! device sends over a serial line.
+//!
+//! Nothing here performs I/O, and the crate builds without `std` (with
+//! `alloc`), so the gallery and wire types decode on a microcontroller with
+//! the very same code that encodes them on the host.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub mod align;
+pub mod embedding;
+pub mod geometry;
