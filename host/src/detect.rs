@@ -42,6 +42,10 @@ pub struct DetectOptions {
     pub embed: bool,
     /// Write chips and annotated photos (off only in benchmarks).
     pub write_images: bool,
+    /// ONNX Runtime threads per session.
+    pub threads: Threads,
+    /// Record when each network ran (for benchmarks).
+    pub record_spans: bool,
 }
 
 impl Default for DetectOptions {
@@ -53,6 +57,8 @@ impl Default for DetectOptions {
             annotate_max_side: 1600,
             embed: false,
             write_images: true,
+            threads: Threads::default(),
+            record_spans: false,
         }
     }
 }
@@ -139,7 +145,7 @@ pub struct DetectionsFile {
 }
 
 /// Wall time spent per step, summed over workers.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StepTimes {
     /// Reading and decoding photos.
     pub decode: Duration,
@@ -152,6 +158,8 @@ pub struct StepTimes {
     /// Everything else in the per-photo work: decoding outputs, NMS,
     /// alignment warps, writing files.
     pub other: Duration,
+    /// When each network ran, if recorded.
+    pub spans: Vec<(Instant, Instant)>,
 }
 
 impl StepTimes {
@@ -161,6 +169,7 @@ impl StepTimes {
         self.detector.add(&o.detector);
         self.recognizer.add(&o.recognizer);
         self.other += o.other;
+        self.spans.extend_from_slice(&o.spans);
     }
 
     /// Time inside ONNX Runtime.
@@ -208,17 +217,23 @@ pub fn progress(len: usize, what: &str) -> ProgressBar {
 /// Runs detection (and alignment, and optionally embedding) over every photo
 /// under `input`, writing the stage's files into `work`.
 pub fn detect(input: &Path, work: &Work, models: &ModelSet, opts: &DetectOptions) -> Result<DetectOutcome> {
-    let started = Instant::now();
     let photos = list_photos(input).with_context(|| format!("cannot read photos from {}", input.display()))?;
     if photos.is_empty() {
         anyhow::bail!("{}: no photos found (looked for {})", input.display(), crate::work::PHOTO_EXTENSIONS.join(", "));
     }
+    detect_photos(input, &photos, work, models, opts)
+}
+
+/// [`detect`] over a given list of photos under `input` (which names them
+/// in output files).
+pub fn detect_photos(input: &Path, photos: &[PathBuf], work: &Work, models: &ModelSet, opts: &DetectOptions) -> Result<DetectOutcome> {
+    let started = Instant::now();
     if opts.write_images {
         for dir in [work.aligned(), work.annotated()] {
             std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
     }
-    let keys = unique_keys(input, &photos);
+    let keys = unique_keys(input, photos);
 
     let jobs = opts.jobs.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -226,7 +241,14 @@ pub fn detect(input: &Path, work: &Work, models: &ModelSet, opts: &DetectOptions
         .thread_name(|i| format!("detect-{i}"))
         .build()
         .context("cannot start worker threads")?;
-    let engines = Pool::new(|| Ok(models.engine(Threads::default())?));
+    let engines = Pool::new(|| {
+        let mut e = models.engine(opts.threads)?;
+        if opts.record_spans {
+            e.detector.clock.record_spans();
+            e.recognizer.clock.record_spans();
+        }
+        Ok(e)
+    });
     let bar = progress(photos.len(), "detect");
     let results: Vec<Result<PhotoResult>> = pool.install(|| {
         photos
@@ -307,7 +329,7 @@ fn process_photo(engine: &mut Engine, photo: &Path, key: &str, work: &Work, opts
     record.height = image.height();
     let view = RgbView { data: image.as_raw(), width: image.width(), height: image.height() };
 
-    let (det_before, rec_before) = (engine.detector.clock, engine.recognizer.clock);
+    let (det_before, rec_before) = (engine.detector.clock.clone(), engine.recognizer.clock.clone());
     let t = Instant::now();
     let prepared = match engine.detector.prepare(view) {
         Ok(p) => p,
@@ -360,6 +382,8 @@ fn process_photo(engine: &mut Engine, photo: &Path, key: &str, work: &Work, opts
     }
     times.detector = engine.detector.clock.since(&det_before);
     times.recognizer = engine.recognizer.clock.since(&rec_before);
+    times.spans = engine.detector.clock.take_spans();
+    times.spans.extend(engine.recognizer.clock.take_spans());
     times.other = t.elapsed().saturating_sub(times.inference());
     Ok(PhotoResult { record, embeddings, times })
 }

@@ -3,6 +3,7 @@
 //! over these functions, and the integration tests call them directly.
 
 pub mod annotate;
+pub mod bench;
 pub mod detect;
 pub mod embed;
 pub mod heatmap;

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use rollcall_host::detect::{self, DetectOptions, DetectOutcome};
-use rollcall_host::embed;
 use rollcall_host::work::Work;
+use rollcall_host::{bench, embed};
 use rollcall_models::{FaceFilter, Manifest, ModelSet, ModelStore};
 
 #[derive(Parser, Debug)]
@@ -99,6 +99,32 @@ enum Command {
         #[command(flatten)]
         detect: DetectArgs,
     },
+    /// Print speed figures (see README: Benchmarks)
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchWhat {
+    /// Detect + align + embed throughput over a folder of photos
+    Pipeline {
+        /// Folder of photos; folders starting with `_` are left out
+        photos: PathBuf,
+        /// Timed passes (after one warm-up)
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Worker counts to try, e.g. `--jobs 1,2`
+        #[arg(long, value_delimiter = ',', default_values_t = vec![detect::default_jobs()])]
+        jobs: Vec<usize>,
+        /// ONNX Runtime threads per session
+        #[arg(long, default_value_t = 1)]
+        intra_threads: usize,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -163,6 +189,7 @@ fn run(cli: Cli) -> Result<()> {
     let g = &cli.global;
     match cli.command {
         Command::Models { action } => models_command(g, action),
+        Command::Bench { what } => bench_command(g, what),
         Command::Detect { photos, out, models, detect: d } => {
             let set = model_set(g, &models)?;
             let outcome = detect::detect(&photos, &Work::new(&out), &set, &detect_options(&models, &d, false))?;
@@ -192,6 +219,26 @@ fn run(cli: Cli) -> Result<()> {
             print_detect_summary(&outcome, &out);
             let table = embed::write_table(&work, &set, outcome.embeddings)?;
             println!("embedded {} faces ({}-d) into {}", table.len(), table.dim, work.embeddings().display());
+            Ok(())
+        }
+    }
+}
+
+fn bench_command(g: &Global, what: BenchWhat) -> Result<()> {
+    match what {
+        BenchWhat::Pipeline { photos, repeat, jobs, intra_threads, json } => {
+            let set = model_set(g, &ModelChoice { detector: None, recognizer: None, jobs: None })?;
+            let list = bench::labelled_photos(&photos)?;
+            anyhow::ensure!(!list.is_empty(), "{}: no photos to benchmark", photos.display());
+            for j in jobs {
+                let runs = bench::pipeline(&photos, &list, &set, j, intra_threads, repeat)?;
+                let Some(m) = bench::median(runs) else { continue };
+                if json {
+                    println!("{}", serde_json::to_string(&m)?);
+                } else {
+                    println!("{}", bench::describe(&m));
+                }
+            }
             Ok(())
         }
     }

@@ -94,28 +94,33 @@ pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<
     };
     let plane = tw * th;
     let mut tensor = vec![0f32; 3 * plane];
-    for (c_out, &c_in) in order.iter().enumerate() {
-        let (mean, sc) = (spec.mean[c_out], spec.scale[c_out]);
-        let pad = (0.0 - mean) * sc;
-        let out = &mut tensor[c_out * plane..(c_out + 1) * plane];
-        for (y, &(y0, y1, fy)) in ys.iter().enumerate() {
-            let row0 = &image.data[y0 * w * 3..(y0 + 1) * w * 3];
-            let row1 = &image.data[y1 * w * 3..(y1 + 1) * w * 3];
-            let dst = &mut out[y * tw..(y + 1) * tw];
-            for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
-                let a = row0[x0 * 3 + c_in] as f32;
-                let b = row0[x1 * 3 + c_in] as f32;
-                let c = row1[x0 * 3 + c_in] as f32;
-                let d = row1[x1 * 3 + c_in] as f32;
+    let pad: [f32; 3] = std::array::from_fn(|c| (0.0 - spec.mean[c]) * spec.scale[c]);
+    let (b0, rest) = tensor.split_at_mut(plane);
+    let (b1, b2) = rest.split_at_mut(plane);
+    let mut planes = [b0, b1, b2];
+    for (y, &(y0, y1, fy)) in ys.iter().enumerate() {
+        let row0 = &image.data[y0 * w * 3..(y0 + 1) * w * 3];
+        let row1 = &image.data[y1 * w * 3..(y1 + 1) * w * 3];
+        let row = y * tw;
+        for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
+            let (p00, p01) = (&row0[x0 * 3..x0 * 3 + 3], &row0[x1 * 3..x1 * 3 + 3]);
+            let (p10, p11) = (&row1[x0 * 3..x0 * 3 + 3], &row1[x1 * 3..x1 * 3 + 3]);
+            for (c_out, &c_in) in order.iter().enumerate() {
+                let (a, b) = (p00[c_in] as f32, p01[c_in] as f32);
+                let (c, d) = (p10[c_in] as f32, p11[c_in] as f32);
                 let top = a + (b - a) * fx;
                 let bottom = c + (d - c) * fx;
                 // Rounded to 8 bits like the reference's resized uint8 image.
-                let v = (top + (bottom - top) * fy).round();
-                dst[x] = (v - mean) * sc;
+                let v = ((top + (bottom - top) * fy) + 0.5) as u8 as f32;
+                planes[c_out][row + x] = (v - spec.mean[c_out]) * spec.scale[c_out];
             }
-            dst[new_w..].fill(pad);
         }
-        out[new_h * tw..].fill(pad);
+        for (c, p) in planes.iter_mut().enumerate() {
+            p[row + new_w..row + tw].fill(pad[c]);
+        }
+    }
+    for (c, p) in planes.iter_mut().enumerate() {
+        p[new_h * tw..].fill(pad[c]);
     }
     // Like the reference, map back with the vertical factor on both axes.
     // The truncated width makes the true horizontal factor differ by under

@@ -104,12 +104,15 @@ pub fn check_io(session: &Session, model: &str, input: &str, outputs: &[String])
 
 /// Time spent inside ONNX Runtime, accumulated by a worker so a benchmark can
 /// report the share of wall time the networks take.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct InferenceClock {
     /// Total time inside `Session::run`.
     pub total: Duration,
     /// Number of runs.
     pub runs: u64,
+    /// When recording is on, the start and end of every run (benchmarks use
+    /// them to find the wall time during which no network was running).
+    spans: Option<Vec<(Instant, Instant)>>,
 }
 
 impl InferenceClock {
@@ -117,14 +120,29 @@ impl InferenceClock {
     pub fn time<T>(&mut self, f: impl FnOnce() -> T) -> T {
         let t = Instant::now();
         let out = f();
-        self.total += t.elapsed();
+        let end = Instant::now();
+        self.total += end - t;
         self.runs += 1;
+        if let Some(spans) = &mut self.spans {
+            spans.push((t, end));
+        }
         out
     }
 
-    /// What was added since `earlier`, a copy of this clock.
+    /// Starts recording the span of every run (off by default, so a
+    /// long-running device does not grow a list forever).
+    pub fn record_spans(&mut self) {
+        self.spans.get_or_insert_with(Vec::new);
+    }
+
+    /// The spans recorded since the last call.
+    pub fn take_spans(&mut self) -> Vec<(Instant, Instant)> {
+        self.spans.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Totals added since `earlier`, a copy of this clock.
     pub fn since(&self, earlier: &InferenceClock) -> InferenceClock {
-        InferenceClock { total: self.total.saturating_sub(earlier.total), runs: self.runs - earlier.runs.min(self.runs) }
+        InferenceClock { total: self.total.saturating_sub(earlier.total), runs: self.runs - earlier.runs.min(self.runs), spans: None }
     }
 
     /// Adds another clock's totals.

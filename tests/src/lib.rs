@@ -1,1 +1,98 @@
-//! Integration tests live in tests/.
+//! Helpers for rollcall's workspace-level integration tests: where the shared
+//! photos are, what `labels.csv` says about them, and one model set per test
+//! binary.
+//!
+//! The photos live beside the checkout in `../shared/data/faces` (override
+//! with `ROLLCALL_FACES`); they are never copied into the repository. A test
+//! that needs them fails with a message saying where it looked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rollcall_models::{ModelSet, ModelStore};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// `../shared/data` beside the checkout.
+pub fn shared_data() -> PathBuf {
+    match std::env::var_os("ROLLCALL_SHARED_DATA") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => workspace().join("..").join("shared").join("data"),
+    }
+}
+
+/// The labelled photos, checked to exist.
+pub fn faces_dir() -> PathBuf {
+    let dir = match std::env::var_os("ROLLCALL_FACES") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => shared_data().join("faces"),
+    };
+    assert!(dir.join("labels.csv").is_file(), "the shared test photos are missing: expected {}/labels.csv", dir.display());
+    dir
+}
+
+/// The reference outputs for numerical agreement.
+pub fn golden_json() -> PathBuf {
+    let p = shared_data().join("golden").join("reference.json");
+    assert!(p.is_file(), "the reference outputs are missing: expected {}", p.display());
+    p
+}
+
+/// One row of `labels.csv`.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct Label {
+    /// `deepface`, `dlib_johns` or `misc_small`.
+    pub set: String,
+    /// Identity, or `_group`, `_hard`, `_nonface`.
+    pub identity: String,
+    /// Path relative to the faces folder.
+    pub path: String,
+    /// Where the photo came from.
+    pub source_path: String,
+    /// Free text.
+    pub note: String,
+}
+
+impl Label {
+    /// Whether this is a photo of one labelled person.
+    pub fn is_identity(&self) -> bool {
+        !self.identity.starts_with('_')
+    }
+
+    /// Absolute path.
+    pub fn file(&self) -> PathBuf {
+        faces_dir().join(&self.path)
+    }
+}
+
+/// Every row of `labels.csv`.
+pub fn labels() -> Vec<Label> {
+    let path = faces_dir().join("labels.csv");
+    let mut r = csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    r.deserialize().map(|row| row.unwrap_or_else(|e| panic!("{}: {e}", path.display()))).collect()
+}
+
+/// Identity photos of one set, grouped by identity, file names sorted.
+pub fn identities(set: &str) -> BTreeMap<String, Vec<PathBuf>> {
+    let mut out: BTreeMap<String, Vec<PathBuf>> = BTreeMap::new();
+    for l in labels().into_iter().filter(|l| l.set == set && l.is_identity()) {
+        out.entry(l.identity.clone()).or_default().push(l.file());
+    }
+    for v in out.values_mut() {
+        v.sort();
+    }
+    out
+}
+
+/// The default models, fetched on first use, shared by a test binary.
+pub fn models() -> &'static ModelSet {
+    static MODELS: OnceLock<ModelSet> = OnceLock::new();
+    MODELS.get_or_init(|| {
+        let store = ModelStore::open_default().unwrap_or_else(|e| panic!("model store: {e}"));
+        ModelSet::load(&store, None, None).unwrap_or_else(|e| panic!("loading models: {e}"))
+    })
+}

@@ -1,0 +1,176 @@
+//! `rollcall bench`: speed figures for the detect → align → embed pipeline.
+//!
+//! Reads: a folder of photos (by default only labelled ones: anything under a
+//! folder whose name starts with `_` is left out, which for the shared
+//! `deepface` set leaves its 62 portraits). Writes nothing; prints faces per
+//! second, per-step times summed over workers, and the share of worker time
+//! spent inside ONNX Runtime and outside it (decode, resize, priors, NMS,
+//! warp, I/O). Speed is measured here, never asserted in a test.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use rollcall_models::ModelSet;
+use rollcall_models::runtime::Threads;
+use serde::Serialize;
+
+use crate::detect::{DetectOptions, StepTimes, detect_photos};
+use crate::work::{Work, list_photos};
+
+/// Figures of one timed pass.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineFigures {
+    /// Photos processed.
+    pub photos: usize,
+    /// Faces kept and embedded.
+    pub faces: usize,
+    /// Worker threads.
+    pub jobs: usize,
+    /// ONNX Runtime threads per session.
+    pub intra_threads: usize,
+    /// Wall time, seconds.
+    pub wall_s: f64,
+    /// Faces per second of wall time.
+    pub faces_per_s: f64,
+    /// Milliseconds of wall time per photo.
+    pub ms_per_photo: f64,
+    /// Decoding, summed over workers, seconds.
+    pub decode_s: f64,
+    /// Detector input scaling, summed, seconds.
+    pub prepare_s: f64,
+    /// Inside ONNX Runtime for the detector, summed, seconds.
+    pub detector_s: f64,
+    /// Inside ONNX Runtime for the recognizer, summed, seconds.
+    pub recognizer_s: f64,
+    /// Priors, NMS, warps, bookkeeping, summed, seconds.
+    pub other_s: f64,
+    /// Inference time over worker time (wall x jobs).
+    pub inside_ort_share: f64,
+    /// Decode, resize, priors, NMS, warp and I/O over worker time.
+    pub outside_ort_share: f64,
+    /// Share of wall time during which no network was running on any
+    /// worker: the part of the non-network work that inference did not hide.
+    pub wall_without_network_share: f64,
+}
+
+impl PipelineFigures {
+    fn new(photos: usize, faces: usize, jobs: usize, intra: usize, wall: f64, t: &StepTimes, started: Instant) -> Self {
+        let worker = wall * jobs as f64;
+        let outside = t.decode.as_secs_f64() + t.prepare.as_secs_f64() + t.other.as_secs_f64();
+        PipelineFigures {
+            photos,
+            faces,
+            jobs,
+            intra_threads: intra,
+            wall_s: wall,
+            faces_per_s: faces as f64 / wall,
+            ms_per_photo: wall * 1000.0 / photos.max(1) as f64,
+            decode_s: t.decode.as_secs_f64(),
+            prepare_s: t.prepare.as_secs_f64(),
+            detector_s: t.detector.total.as_secs_f64(),
+            recognizer_s: t.recognizer.total.as_secs_f64(),
+            other_s: t.other.as_secs_f64(),
+            inside_ort_share: t.inference().as_secs_f64() / worker,
+            outside_ort_share: outside / worker,
+            wall_without_network_share: 1.0 - union_seconds(&t.spans, started) / wall,
+        }
+    }
+}
+
+/// Seconds covered by the union of `spans` (those after `from`).
+fn union_seconds(spans: &[(Instant, Instant)], from: Instant) -> f64 {
+    let mut s: Vec<(Instant, Instant)> = spans.iter().filter(|(a, _)| *a >= from).copied().collect();
+    s.sort();
+    let mut total = Duration::ZERO;
+    let mut current: Option<(Instant, Instant)> = None;
+    for (a, b) in s {
+        current = match current {
+            Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
+            Some((ca, cb)) => {
+                total += cb - ca;
+                Some((a, b))
+            }
+            None => Some((a, b)),
+        };
+    }
+    if let Some((a, b)) = current {
+        total += b - a;
+    }
+    total.as_secs_f64()
+}
+
+/// The photos a benchmark runs on: every photo under `root` not inside a
+/// folder whose name starts with `_` (group, hard and non-face photos).
+pub fn labelled_photos(root: &Path) -> Result<Vec<PathBuf>> {
+    Ok(list_photos(root)?
+        .into_iter()
+        .filter(|p| {
+            p.strip_prefix(root).map(|rel| !rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('_'))).unwrap_or(true)
+        })
+        .collect())
+}
+
+/// Times the pipeline `repeat` times after one warm-up pass (which also
+/// creates the sessions, so session start-up is not counted).
+pub fn pipeline(
+    root: &Path,
+    photos: &[PathBuf],
+    models: &ModelSet,
+    jobs: usize,
+    intra: usize,
+    repeat: usize,
+) -> Result<Vec<PipelineFigures>> {
+    let scratch = tempfile::tempdir()?;
+    let work = Work::new(scratch.path());
+    let opts = DetectOptions {
+        jobs,
+        embed: true,
+        annotate: false,
+        write_images: false,
+        threads: Threads { intra },
+        record_spans: true,
+        ..DetectOptions::default()
+    };
+    let warm = photos.iter().take(jobs.max(1) * 2).cloned().collect::<Vec<_>>();
+    detect_photos(root, &warm, &work, models, &opts)?;
+    let mut out = Vec::new();
+    for _ in 0..repeat.max(1) {
+        let started = Instant::now();
+        let o = detect_photos(root, photos, &work, models, &opts)?;
+        let faces = o.embeddings.len();
+        out.push(PipelineFigures::new(photos.len(), faces, o.jobs, intra, o.wall.as_secs_f64(), &o.times, started));
+    }
+    Ok(out)
+}
+
+/// The median pass by wall time.
+pub fn median(mut runs: Vec<PipelineFigures>) -> Option<PipelineFigures> {
+    runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+    let i = runs.len() / 2;
+    runs.into_iter().nth(i)
+}
+
+/// A human-readable block for one configuration.
+pub fn describe(f: &PipelineFigures) -> String {
+    format!(
+        "{} photos, {} faces, {} workers x {} ORT thread(s): {:.2} s wall, {:.1} faces/s, {:.1} ms/photo\n  \
+         summed over workers: decode {:.2} s, resize {:.2} s, detector {:.2} s, recognizer {:.2} s, other {:.2} s\n  \
+         worker time inside ONNX Runtime {:.1}%, outside the networks {:.1}%; wall time with no network running {:.1}%",
+        f.photos,
+        f.faces,
+        f.jobs,
+        f.intra_threads,
+        f.wall_s,
+        f.faces_per_s,
+        f.ms_per_photo,
+        f.decode_s,
+        f.prepare_s,
+        f.detector_s,
+        f.recognizer_s,
+        f.other_s,
+        f.inside_ort_share * 100.0,
+        f.outside_ort_share * 100.0,
+        f.wall_without_network_share * 100.0
+    )
+}

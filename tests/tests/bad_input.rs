@@ -1,0 +1,174 @@
+//! Bad and unusual input files, made here from a real portrait: each gives a
+//! clear error naming the file, or the right result, and never a panic. The
+//! detect stage reports the bad ones and goes on with the rest.
+
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, ImageEncoder, RgbImage};
+use rollcall_host::detect::{DetectOptions, detect};
+use rollcall_host::work::Work;
+use rollcall_models::{FaceFilter, Verdict};
+use rollcall_shared::align::RgbView;
+use rollcall_shared::embedding::dot;
+use rollcall_tests::{faces_dir, models};
+
+fn portrait() -> (PathBuf, RgbImage) {
+    let p = faces_dir().join("misc_small/obama/obama.jpg");
+    let img = rollcall_models::decode::load_rgb(&p).unwrap_or_else(|e| panic!("{e}"));
+    (p, img)
+}
+
+/// A kept face's landmarks and embedding.
+type KeptFace = (rollcall_shared::align::Landmarks, Vec<f32>);
+
+/// The kept faces of the photo at `path`.
+fn faces(path: &Path) -> rollcall_models::Result<Vec<KeptFace>> {
+    let img = rollcall_models::decode::load_rgb(path)?;
+    let mut engine = models().engine(Default::default())?;
+    let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
+    let mut out = Vec::new();
+    for (f, e) in engine.faces_with_embeddings(view, &FaceFilter::default())? {
+        if f.verdict == Verdict::Kept {
+            out.push((f.detection.landmarks, e.expect("kept faces are embedded")));
+        }
+    }
+    Ok(out)
+}
+
+fn reference_embedding() -> Vec<f32> {
+    let (p, _) = portrait();
+    let f = faces(&p).expect("portrait");
+    assert_eq!(f.len(), 1);
+    f[0].1.clone()
+}
+
+fn jpeg_bytes(img: &RgbImage, exif: Option<Vec<u8>>) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut enc = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut buf, 92);
+    if let Some(exif) = exif {
+        enc.set_exif_metadata(exif).expect("jpeg takes exif");
+    }
+    enc.write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8).expect("encode jpeg");
+    buf
+}
+
+/// A little-endian TIFF block holding one IFD entry: Orientation = `value`.
+fn exif_orientation(value: u16) -> Vec<u8> {
+    let mut t = b"II*\0".to_vec();
+    t.extend(8u32.to_le_bytes()); // IFD offset
+    t.extend(1u16.to_le_bytes()); // one entry
+    t.extend(0x0112u16.to_le_bytes()); // Orientation
+    t.extend(3u16.to_le_bytes()); // SHORT
+    t.extend(1u32.to_le_bytes()); // count
+    t.extend(value.to_le_bytes());
+    t.extend([0, 0]); // value padding
+    t.extend(0u32.to_le_bytes()); // no next IFD
+    t
+}
+
+fn assert_error_names(path: &Path, what: &str) {
+    match faces(path) {
+        Err(e) => {
+            let msg = e.to_string();
+            assert!(msg.contains(&path.display().to_string()), "error for {what} does not name the file: {msg}");
+        }
+        Ok(f) => panic!("{what} decoded into {} faces instead of failing", f.len()),
+    }
+}
+
+#[test]
+fn empty_text_and_truncated_files_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    assert_error_names(&empty, "a 0-byte file");
+    let msg = faces(&empty).unwrap_err().to_string();
+    assert!(msg.contains("empty"), "{msg}");
+
+    let text = dir.path().join("notes.jpg");
+    std::fs::write(&text, b"this is not a photo, just some text\n").unwrap();
+    assert_error_names(&text, "a text file named .jpg");
+    let msg = faces(&text).unwrap_err().to_string();
+    assert!(msg.contains("not a recognised image format"), "{msg}");
+
+    // A truncated JPEG: the decoder may refuse it or fill the missing rows;
+    // either way no panic, and a refusal names the file.
+    let (_, img) = portrait();
+    let full = jpeg_bytes(&img, None);
+    let cut = dir.path().join("truncated.jpg");
+    std::fs::write(&cut, &full[..full.len() / 3]).unwrap();
+    match faces(&cut) {
+        Err(e) => assert!(e.to_string().contains("truncated.jpg"), "{e}"),
+        Ok(f) => assert!(f.len() <= 1, "a third of one face cannot hold {} faces", f.len()),
+    }
+}
+
+#[test]
+fn webp_named_jpg_rgba_and_16_bit_png_decode_correctly() {
+    let want = reference_embedding();
+    let (_, img) = portrait();
+    let dir = tempfile::tempdir().unwrap();
+
+    let webp = dir.path().join("really_webp.jpg");
+    let mut buf = Vec::new();
+    image::codecs::webp::WebPEncoder::new_lossless(&mut buf)
+        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
+        .unwrap();
+    std::fs::write(&webp, &buf).unwrap();
+
+    let rgba = dir.path().join("rgba.png");
+    DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(img.clone()).to_rgba8()).save(&rgba).unwrap();
+
+    let deep = dir.path().join("sixteen.png");
+    DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(img.clone()).to_rgb16()).save(&deep).unwrap();
+
+    for p in [&webp, &rgba, &deep] {
+        let f = faces(p).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.len(), 1, "{}", p.display());
+        let cos = dot(&f[0].1, &want);
+        assert!(cos > 0.99, "{}: same pixels should embed alike, cosine {cos}", p.display());
+    }
+    // The shared set's own disguised WEBP decodes too.
+    let shared = faces_dir().join("deepface/_hard/img47_webp_disguised_as.jpg");
+    assert_eq!(faces(&shared).unwrap_or_else(|e| panic!("{e}")).len(), 1);
+}
+
+#[test]
+fn exif_rotated_jpeg_is_turned_upright() {
+    let want = reference_embedding();
+    let (_, img) = portrait();
+    // Store the pixels turned a quarter anticlockwise and tag them
+    // "rotate 90 clockwise to display" (orientation 6).
+    let stored = image::imageops::rotate270(&img);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("rotated.jpg");
+    std::fs::write(&p, jpeg_bytes(&stored, Some(exif_orientation(6)))).unwrap();
+
+    let decoded = rollcall_models::decode::load_rgb(&p).unwrap();
+    assert_eq!(decoded.dimensions(), img.dimensions(), "orientation applied");
+    let f = faces(&p).unwrap();
+    assert_eq!(f.len(), 1);
+    let lm = f[0].0;
+    assert!(lm[0][1] < lm[3][1] && lm[1][1] < lm[4][1], "eyes above the mouth: {lm:?}");
+    let cos = dot(&f[0].1, &want);
+    assert!(cos > 0.95, "upright face embeds like the original, cosine {cos}");
+}
+
+#[test]
+fn detect_stage_reports_bad_files_and_goes_on() {
+    let (_, img) = portrait();
+    let photos = tempfile::tempdir().unwrap();
+    std::fs::write(photos.path().join("a_empty.jpg"), b"").unwrap();
+    std::fs::write(photos.path().join("b_text.jpg"), b"hello").unwrap();
+    std::fs::write(photos.path().join("c_good.jpg"), jpeg_bytes(&img, None)).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let work = Work::new(out.path());
+    let opts = DetectOptions { jobs: 2, ..DetectOptions::default() };
+    let outcome = detect(photos.path(), &work, models(), &opts).expect("the run goes on");
+    let s = &outcome.file.summary;
+    assert_eq!((s.images_found, s.images_read, s.images_skipped, s.faces_kept), (3, 1, 2, 1));
+    let reasons: Vec<(String, String)> = outcome.file.photos.iter().filter_map(|p| p.error.clone().map(|e| (p.path.clone(), e))).collect();
+    assert!(reasons[0].0.ends_with("a_empty.jpg") && reasons[0].1.contains("empty"), "{reasons:?}");
+    assert!(reasons[1].0.ends_with("b_text.jpg") && reasons[1].1.contains("not a recognised image format"), "{reasons:?}");
+    assert!(work.aligned().join("aligned_c_good_0.png").is_file());
+}

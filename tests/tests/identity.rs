@@ -1,0 +1,52 @@
+//! The embeddings carry identity: on `dlib_johns` (five different Johns),
+//! nearly every face's nearest neighbour is the same person, and same-person
+//! pairs are far more similar than different-person pairs.
+
+use rollcall_models::{FaceFilter, Verdict};
+use rollcall_shared::align::RgbView;
+use rollcall_shared::embedding::dot;
+use rollcall_tests::{identities, models};
+
+#[test]
+fn dlib_johns_nearest_neighbours_share_identity() {
+    let mut engine = models().engine(Default::default()).expect("engine");
+    let mut embs: Vec<(String, Vec<f32>)> = Vec::new();
+    for (who, photos) in identities("dlib_johns") {
+        for p in photos {
+            let img = rollcall_models::decode::load_rgb(&p).unwrap_or_else(|e| panic!("{e}"));
+            let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
+            let faces = engine.faces(view, &FaceFilter::default()).expect("faces");
+            // The chips are tightly cropped portraits: the best face is the person.
+            let best = faces.into_iter().find(|f| f.verdict == Verdict::Kept).unwrap_or_else(|| panic!("no face in {}", p.display()));
+            embs.push((who.clone(), engine.embed(best.chip.as_ref().expect("chip")).expect("embed")));
+        }
+    }
+    assert_eq!(embs.len(), 51);
+    let n = embs.len();
+    let mut correct = 0;
+    let (mut same, mut same_n, mut diff, mut diff_n) = (0f64, 0usize, 0f64, 0usize);
+    for i in 0..n {
+        let mut best = (f32::MIN, 0);
+        for j in (0..n).filter(|&j| j != i) {
+            let s = dot(&embs[i].1, &embs[j].1);
+            if s > best.0 {
+                best = (s, j);
+            }
+            if j > i {
+                if embs[i].0 == embs[j].0 {
+                    same += f64::from(s);
+                    same_n += 1;
+                } else {
+                    diff += f64::from(s);
+                    diff_n += 1;
+                }
+            }
+        }
+        correct += usize::from(embs[best.1].0 == embs[i].0);
+    }
+    let accuracy = correct as f64 / n as f64;
+    let gap = same / same_n as f64 - diff / diff_n as f64;
+    eprintln!("nearest-neighbour identity {correct}/{n} = {accuracy:.3}; same-person mean cosine exceeds different-person by {gap:.3}");
+    assert!(accuracy >= 0.95, "nearest neighbour has the same identity in only {accuracy:.3} of cases");
+    assert!(gap >= 0.3, "same-person mean cosine exceeds different-person mean by only {gap:.3}");
+}
