@@ -174,3 +174,90 @@ pub fn describe(f: &PipelineFigures) -> String {
         f.wall_without_network_share * 100.0
     )
 }
+
+/// Figures of the clustering benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisFigures {
+    /// Points.
+    pub n: usize,
+    /// Dimension.
+    pub dim: usize,
+    /// Clusters fitted (= blobs).
+    pub k: usize,
+    /// KMeans starts.
+    pub n_init: usize,
+    /// rollcall KMeans fit, seconds.
+    pub kmeans_s: f64,
+    /// rollcall silhouette over all points, seconds.
+    pub silhouette_s: f64,
+    /// Mean silhouette found.
+    pub silhouette: f32,
+    /// Adjusted Rand index of the fit against the blobs.
+    pub ari: f64,
+    /// linfa KMeans fit, seconds (when measured).
+    pub linfa_kmeans_s: Option<f64>,
+    /// linfa silhouette, seconds (when measured).
+    pub linfa_silhouette_s: Option<f64>,
+}
+
+/// `n` unit vectors of dimension `dim` around `k` random unit centres, with
+/// about 0.8 cosine similarity to their centre (like faces of one person).
+pub fn blobs(n: usize, dim: usize, k: usize, seed: u64) -> (ndarray::Array2<f32>, Vec<usize>) {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let mut gauss = move || -> f32 {
+        // Box-Muller.
+        let (u, v): (f64, f64) = (rng.random::<f64>().max(1e-12), rng.random::<f64>());
+        ((-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()) as f32
+    };
+    let normalize = |v: &mut [f32]| {
+        let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        v.iter_mut().for_each(|x| *x /= n);
+    };
+    let centers: Vec<Vec<f32>> = (0..k)
+        .map(|_| {
+            let mut c: Vec<f32> = (0..dim).map(|_| gauss()).collect();
+            normalize(&mut c);
+            c
+        })
+        .collect();
+    let sigma = 0.75 / (dim as f32).sqrt();
+    let mut x = ndarray::Array2::<f32>::zeros((n, dim));
+    let mut labels = Vec::with_capacity(n);
+    for (i, mut row) in x.rows_mut().into_iter().enumerate() {
+        let c = i % k;
+        labels.push(c);
+        let mut v: Vec<f32> = centers[c].iter().map(|&m| m + sigma * gauss()).collect();
+        normalize(&mut v);
+        row.assign(&ndarray::ArrayView1::from(&v));
+    }
+    (x, labels)
+}
+
+/// Times KMeans and the silhouette on blob data, optionally linfa's too.
+pub fn analysis(n: usize, dim: usize, k: usize, n_init: usize, with_linfa: bool) -> AnalysisFigures {
+    use crate::analysis::{kmeans, metrics, silhouette};
+    let (x, truth) = blobs(n, dim, k, 42);
+    let t = Instant::now();
+    let fit = kmeans::fit(x.view(), &kmeans::KMeansParams { n_init, ..kmeans::KMeansParams::new(k) });
+    let kmeans_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let s = silhouette::samples(x.view(), &fit.labels, k);
+    let silhouette_s = t.elapsed().as_secs_f64();
+    let ari = metrics::score(&truth, &fit.labels).ari;
+    let (mut linfa_kmeans_s, mut linfa_silhouette_s) = (None, None);
+    if with_linfa {
+        use linfa::prelude::*;
+        let data = linfa::DatasetBase::from(x.clone());
+        let t = Instant::now();
+        let model = linfa_clustering::KMeans::params(k).n_runs(n_init).tolerance(1e-4).fit(&data);
+        linfa_kmeans_s = Some(t.elapsed().as_secs_f64());
+        if let Ok(model) = model {
+            let labelled = model.predict(data);
+            let t = Instant::now();
+            let _ = labelled.silhouette_score();
+            linfa_silhouette_s = Some(t.elapsed().as_secs_f64());
+        }
+    }
+    AnalysisFigures { n, dim, k, n_init, kmeans_s, silhouette_s, silhouette: silhouette::mean(&s), ari, linfa_kmeans_s, linfa_silhouette_s }
+}

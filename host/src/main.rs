@@ -5,10 +5,24 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use rollcall_host::cluster::{self, ClusterOptions};
 use rollcall_host::detect::{self, DetectOptions, DetectOutcome};
+use rollcall_host::select_k::{self, SelectKOptions, ThresholdSource};
+use rollcall_host::table::EmbeddingTable;
 use rollcall_host::work::Work;
-use rollcall_host::{bench, embed};
+use rollcall_host::{bench, embed, evaluate, report};
 use rollcall_models::{FaceFilter, Manifest, ModelSet, ModelStore};
+
+/// `println!` that ends the program quietly when stdout is closed (piped
+/// into `head`, say) instead of panicking.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 
 #[derive(Parser, Debug)]
 #[command(name = "rollcall", version, about = "Face recognition for a small closed group, from unlabelled photos")]
@@ -61,6 +75,26 @@ struct DetectArgs {
     no_annotate: bool,
 }
 
+#[derive(Args, Debug, Clone)]
+struct KArgs {
+    /// Smallest k tried
+    #[arg(long, default_value_t = 5)]
+    k_min: usize,
+    /// Largest k tried
+    #[arg(long, default_value_t = 15)]
+    k_max: usize,
+    /// Same-person cosine threshold for counting people and finding outliers [default: the recognizer's, from the manifest]
+    #[arg(long)]
+    threshold: Option<f32>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct ClusterArgs {
+    /// Re-cluster into an existing clusters/ folder (renamed folders and moved or added files are never touched)
+    #[arg(long)]
+    force: bool,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Fetch, list or verify the models and ONNX Runtime
@@ -87,7 +121,46 @@ enum Command {
         #[command(flatten)]
         models: ModelChoice,
     },
-    /// Detect, align and embed in one pass
+    /// Sweep KMeans over a range of k, chart it, and recommend k
+    SelectK {
+        /// Work directory
+        work: PathBuf,
+        #[command(flatten)]
+        k: KArgs,
+        /// KMeans starts per k
+        #[arg(long, default_value_t = 10)]
+        n_init: usize,
+    },
+    /// Group the faces into people: clusters/person_<n>/, clusters.csv, charts, report
+    Cluster {
+        /// Work directory
+        work: PathBuf,
+        /// Number of people [default: the recommended k]
+        #[arg(long)]
+        k: Option<usize>,
+        /// Same-person cosine threshold for finding outliers [default: the recognizer's]
+        #[arg(long)]
+        threshold: Option<f32>,
+        #[command(flatten)]
+        cluster: ClusterArgs,
+    },
+    /// Score the clustering against known identities (a folder tree or a path,identity CSV)
+    Evaluate {
+        /// Work directory
+        work: PathBuf,
+        /// Truth: a folder of <identity>/<photo>, or a CSV with path,identity
+        #[arg(long)]
+        truth: PathBuf,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write report/index.html from what the work directory holds
+    Report {
+        /// Work directory
+        work: PathBuf,
+    },
+    /// The whole pipeline: detect, align, embed, select k, cluster, report
     Run {
         /// A photo or a folder of photos (searched recursively)
         photos: PathBuf,
@@ -98,6 +171,10 @@ enum Command {
         models: ModelChoice,
         #[command(flatten)]
         detect: DetectArgs,
+        #[command(flatten)]
+        k: KArgs,
+        #[command(flatten)]
+        cluster: ClusterArgs,
     },
     /// Print speed figures (see README: Benchmarks)
     Bench {
@@ -108,6 +185,27 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum BenchWhat {
+    /// KMeans and silhouette on synthetic unit vectors in blobs
+    Analysis {
+        /// Points
+        #[arg(long, default_value_t = 5000)]
+        n: usize,
+        /// Dimension
+        #[arg(long, default_value_t = 512)]
+        dim: usize,
+        /// Blobs and clusters
+        #[arg(long, default_value_t = 13)]
+        k: usize,
+        /// KMeans starts
+        #[arg(long, default_value_t = 10)]
+        n_init: usize,
+        /// Also time linfa's KMeans and silhouette (slow)
+        #[arg(long)]
+        linfa: bool,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Detect + align + embed throughput over a folder of photos
     Pipeline {
         /// Folder of photos; folders starting with `_` are left out
@@ -199,7 +297,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Embed { work, models } => {
             let set = model_set(g, &models)?;
             let outcome = embed::embed(&Work::new(&work), &set, models.jobs.unwrap_or_else(detect::default_jobs))?;
-            println!(
+            say!(
                 "embedded {} chips ({}-d, {}) into {}; {} skipped",
                 outcome.table.len(),
                 outcome.table.dim,
@@ -208,24 +306,138 @@ fn run(cli: Cli) -> Result<()> {
                 outcome.skipped.len()
             );
             for (p, why) in &outcome.skipped {
-                println!("  skipped {}: {why}", p.display());
+                say!("  skipped {}: {why}", p.display());
             }
             Ok(())
         }
-        Command::Run { photos, out, models, detect: d } => {
+        Command::SelectK { work, k, n_init } => {
+            let work = Work::new(work);
+            let threshold = same_person_threshold(g, &work, k.threshold)?;
+            let sel = select_k::select_k(
+                &work,
+                threshold,
+                &SelectKOptions { k_min: k.k_min, k_max: k.k_max, n_init, ..SelectKOptions::default() },
+            )?;
+            print_selection(&sel, &work);
+            Ok(())
+        }
+        Command::Cluster { work, k, threshold, cluster: c } => {
+            let work = Work::new(work);
+            let threshold = same_person_threshold(g, &work, threshold)?;
+            let outcome = cluster::cluster(&work, threshold, &ClusterOptions { k, force: c.force, ..ClusterOptions::default() })?;
+            print_clusters(&outcome, &work);
+            let report = report::write(&work)?;
+            say!("report: {}", report.display());
+            Ok(())
+        }
+        Command::Evaluate { work, truth, json } => {
+            let e = evaluate::evaluate(&Work::new(work), &truth)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&e)?);
+            } else {
+                say!("{}", evaluate::table(&e));
+            }
+            Ok(())
+        }
+        Command::Report { work } => {
+            let report = report::write(&Work::new(work))?;
+            say!("report: {}", report.display());
+            Ok(())
+        }
+        Command::Run { photos, out, models, detect: d, k, cluster: c } => {
             let set = model_set(g, &models)?;
             let work = Work::new(&out);
+            if work.clusters().exists() && !c.force {
+                // Fail before the slow part: the last step would refuse anyway.
+                cluster::check_clusters_dir(&work.clusters())?;
+            }
             let outcome = detect::detect(&photos, &work, &set, &detect_options(&models, &d, true))?;
             print_detect_summary(&outcome, &out);
             let table = embed::write_table(&work, &set, outcome.embeddings)?;
-            println!("embedded {} faces ({}-d) into {}", table.len(), table.dim, work.embeddings().display());
+            say!("embedded {} faces ({}-d) into {}", table.len(), table.dim, work.embeddings().display());
+            if table.len() < 3 {
+                say!("too few faces to look for people; stopping after embedding");
+                return Ok(());
+            }
+            let threshold = same_person_threshold(g, &work, k.threshold)?;
+            let sel = select_k::select_k(
+                &work,
+                threshold.clone(),
+                &SelectKOptions { k_min: k.k_min, k_max: k.k_max, ..SelectKOptions::default() },
+            )?;
+            print_selection(&sel, &work);
+            let outcome = cluster::cluster(&work, threshold, &ClusterOptions { force: c.force, ..ClusterOptions::default() })?;
+            print_clusters(&outcome, &work);
+            let report = report::write(&work)?;
+            say!("report: {}", report.display());
             Ok(())
         }
     }
 }
 
+/// The same-person threshold: the flag, else the recognizer's published
+/// one (found through the model name the embedding table records), else
+/// none (select-k then reads it off the data).
+fn same_person_threshold(g: &Global, work: &Work, flag: Option<f32>) -> Result<Option<(f32, ThresholdSource)>> {
+    if let Some(t) = flag {
+        return Ok(Some((t, ThresholdSource::Flag)));
+    }
+    let table = EmbeddingTable::read(&work.embeddings())?;
+    let Some(name) = table.recognizer else { return Ok(None) };
+    let store = store(g)?;
+    Ok(store.manifest().model(&name).ok().and_then(|m| m.output.same_person_cosine).map(|t| (t, ThresholdSource::Manifest(name))))
+}
+
+fn print_selection(s: &select_k::Selection, work: &Work) {
+    say!(
+        "recommended k = {} ({} people by average linkage at cosine {:.3}; {} of {} faces are outliers); silhouette peaks at {}",
+        s.recommended_k,
+        s.people_estimate,
+        s.threshold,
+        s.outliers.len(),
+        s.faces,
+        s.silhouette_best_k.map_or("-".to_string(), |k| k.to_string())
+    );
+    for w in &s.warnings {
+        say!("  note: {w}");
+    }
+    say!("wrote {} and charts in {}", work.k_selection_csv().display(), work.charts().display());
+}
+
+fn print_clusters(o: &cluster::ClusterOutcome, work: &Work) {
+    let s = &o.summary;
+    say!(
+        "{} people, mean silhouette {:.3}; {} outliers in {}",
+        s.k,
+        s.mean_silhouette,
+        s.outliers,
+        work.clusters().join(cluster::OUTLIER_FOLDER).display()
+    );
+    for c in &s.clusters {
+        say!("  {:<12} {:>4} faces  mean silhouette {:.3}", c.folder, c.size, c.mean_silhouette);
+    }
+}
+
 fn bench_command(g: &Global, what: BenchWhat) -> Result<()> {
     match what {
+        BenchWhat::Analysis { n, dim, k, n_init, linfa, json } => {
+            let f = bench::analysis(n, dim, k, n_init, linfa);
+            if json {
+                say!("{}", serde_json::to_string(&f)?);
+            } else {
+                say!(
+                    "{n} x {dim} unit vectors in {k} blobs: KMeans k={k} n_init={n_init} {:.3} s (ARI {:.3}); silhouette over all points {:.3} s (mean {:.3})",
+                    f.kmeans_s,
+                    f.ari,
+                    f.silhouette_s,
+                    f.silhouette
+                );
+                if let (Some(a), Some(b)) = (f.linfa_kmeans_s, f.linfa_silhouette_s) {
+                    say!("linfa 0.8: KMeans {a:.3} s, silhouette {b:.3} s");
+                }
+            }
+            Ok(())
+        }
         BenchWhat::Pipeline { photos, repeat, jobs, intra_threads, json } => {
             let set = model_set(g, &ModelChoice { detector: None, recognizer: None, jobs: None })?;
             let list = bench::labelled_photos(&photos)?;
@@ -234,9 +446,9 @@ fn bench_command(g: &Global, what: BenchWhat) -> Result<()> {
                 let runs = bench::pipeline(&photos, &list, &set, j, intra_threads, repeat)?;
                 let Some(m) = bench::median(runs) else { continue };
                 if json {
-                    println!("{}", serde_json::to_string(&m)?);
+                    say!("{}", serde_json::to_string(&m)?);
                 } else {
-                    println!("{}", bench::describe(&m));
+                    say!("{}", bench::describe(&m));
                 }
             }
             Ok(())
@@ -246,14 +458,20 @@ fn bench_command(g: &Global, what: BenchWhat) -> Result<()> {
 
 fn print_detect_summary(o: &DetectOutcome, out: &Path) {
     let s = &o.file.summary;
-    println!(
+    say!(
         "{} photos: {} read, {} skipped; {} faces found, {} kept ({} too small); {} low-confidence candidates shown as rejected",
-        s.images_found, s.images_read, s.images_skipped, s.faces_found, s.faces_kept, s.rejected_too_small, s.rejected_low_confidence
+        s.images_found,
+        s.images_read,
+        s.images_skipped,
+        s.faces_found,
+        s.faces_kept,
+        s.rejected_too_small,
+        s.rejected_low_confidence
     );
     for p in o.file.photos.iter().filter(|p| p.error.is_some()) {
-        println!("  skipped {}: {}", p.path, p.error.as_deref().unwrap_or(""));
+        say!("  skipped {}: {}", p.path, p.error.as_deref().unwrap_or(""));
     }
-    println!("wrote {}", out.display());
+    say!("wrote {}", out.display());
 }
 
 fn models_command(g: &Global, action: ModelsAction) -> Result<()> {
@@ -262,12 +480,12 @@ fn models_command(g: &Global, action: ModelsAction) -> Result<()> {
         ModelsAction::Fetch => {
             for f in store.fetch_all()? {
                 let how = if f.downloaded { "fetched" } else { "present" };
-                println!("{how:>8}  {:<22} {}  {}", f.name, f.sha256, f.path.display());
+                say!("{how:>8}  {:<22} {}  {}", f.name, f.sha256, f.path.display());
             }
             Ok(())
         }
         ModelsAction::List => {
-            println!("cache: {}", store.dir().display());
+            say!("cache: {}", store.dir().display());
             for m in &store.manifest().models {
                 let path = store.model_path(m);
                 let state = if path.is_file() {
@@ -278,9 +496,14 @@ fn models_command(g: &Global, action: ModelsAction) -> Result<()> {
                     "supply it yourself"
                 };
                 let default = if m.default { " (default)" } else { "" };
-                println!(
+                say!(
                     "{:<22} {:?}{default}: {}, {:?} {}x{}; {state}",
-                    m.name, m.role, m.file, m.input.channels, m.input.size[0], m.input.size[1]
+                    m.name,
+                    m.role,
+                    m.file,
+                    m.input.channels,
+                    m.input.size[0],
+                    m.input.size[1]
                 );
             }
             Ok(())
@@ -299,10 +522,10 @@ fn models_command(g: &Global, action: ModelsAction) -> Result<()> {
                     })
                 };
                 match result {
-                    Ok(sha) => println!("ok       {name:<22} {sha}"),
+                    Ok(sha) => say!("ok       {name:<22} {sha}"),
                     Err(why) => {
                         bad += 1;
-                        println!("BAD      {name:<22} {}: {why}", path.display());
+                        say!("BAD      {name:<22} {}: {why}", path.display());
                     }
                 }
             };

@@ -8,6 +8,10 @@
 //! | `annotated/<photo>.jpg` | detect |
 //! | `metadata.csv`, `detections.json` | detect |
 //! | `embeddings.parquet`, `similarity.png` | embed |
+//! | `k_selection.csv`, `k_selection.json`, `charts/k_*.svg`, `charts/pca*.svg`, `charts/silhouette_k*.svg` | select-k |
+//! | `clusters/person_<n>/`, `clusters/_outliers/`, `clusters.csv`, `clusters.json`, `charts/clusters_*.svg` | cluster |
+//! | `evaluation.json` | evaluate |
+//! | `report/index.html` | report (also run by cluster) |
 //!
 //! Outputs are written to a temporary file and renamed into place, so an
 //! interrupted run never leaves half a file behind.
@@ -64,6 +68,46 @@ impl Work {
     /// The cosine-similarity heatmap.
     pub fn similarity_png(&self) -> PathBuf {
         self.root.join("similarity.png")
+    }
+
+    /// The k sweep, one row per k.
+    pub fn k_selection_csv(&self) -> PathBuf {
+        self.root.join("k_selection.csv")
+    }
+
+    /// The k sweep with the recommendation and outliers.
+    pub fn k_selection_json(&self) -> PathBuf {
+        self.root.join("k_selection.json")
+    }
+
+    /// Charts (SVG).
+    pub fn charts(&self) -> PathBuf {
+        self.root.join("charts")
+    }
+
+    /// Cluster folders, which become the user's labels.
+    pub fn clusters(&self) -> PathBuf {
+        self.root.join("clusters")
+    }
+
+    /// One row per face: cluster, silhouette, distance to centroid.
+    pub fn clusters_csv(&self) -> PathBuf {
+        self.root.join("clusters.csv")
+    }
+
+    /// Clustering summary for the report.
+    pub fn clusters_json(&self) -> PathBuf {
+        self.root.join("clusters.json")
+    }
+
+    /// Scores against known labels.
+    pub fn evaluation_json(&self) -> PathBuf {
+        self.root.join("evaluation.json")
+    }
+
+    /// The HTML report folder.
+    pub fn report(&self) -> PathBuf {
+        self.root.join("report")
     }
 }
 

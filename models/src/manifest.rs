@@ -188,6 +188,10 @@ pub struct OutputSpec {
     /// Embedding dimension (recognizers only).
     #[serde(default)]
     pub dim: Option<usize>,
+    /// Cosine similarity above which two faces are the same person, as the
+    /// model's authors publish it (recognizers only; optional).
+    #[serde(default)]
+    pub same_person_cosine: Option<f32>,
 }
 
 /// RetinaFace prior boxes and decoding.

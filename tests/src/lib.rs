@@ -96,3 +96,60 @@ pub fn models() -> &'static ModelSet {
         ModelSet::load(&store, None, None).unwrap_or_else(|e| panic!("loading models: {e}"))
     })
 }
+
+/// A temporary `<identity>/<photo>` tree of symlinks to the labelled photos
+/// of `sets` (no `_group`, `_hard` or `_nonface` photos): the input of the
+/// clustering tests, and their truth.
+pub fn labelled_tree(sets: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    for l in labels().into_iter().filter(|l| sets.contains(&l.set.as_str()) && l.is_identity()) {
+        let d = dir.path().join(&l.identity);
+        std::fs::create_dir_all(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        let src = l.file();
+        let name = src.file_name().unwrap_or_default().to_owned();
+        std::os::unix::fs::symlink(&src, d.join(name)).unwrap_or_else(|e| panic!("{}: {e}", src.display()));
+    }
+    dir
+}
+
+/// Photos and a work directory after detect, embed, select-k, cluster and
+/// report with every default.
+pub struct PipelineRun {
+    /// The labelled photo tree (also the truth).
+    pub photos: tempfile::TempDir,
+    /// The work directory.
+    pub work_dir: tempfile::TempDir,
+    /// What select-k chose.
+    pub selection: rollcall_host::select_k::Selection,
+}
+
+impl PipelineRun {
+    /// The work directory's layout.
+    pub fn work(&self) -> rollcall_host::work::Work {
+        rollcall_host::work::Work::new(self.work_dir.path())
+    }
+}
+
+/// Runs the whole pipeline, as `rollcall run` does, on the labelled photos of `sets`.
+pub fn run_pipeline(sets: &[&str]) -> PipelineRun {
+    use rollcall_host::{cluster, detect, embed, report, select_k};
+    let photos = labelled_tree(sets);
+    let work_dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let work = rollcall_host::work::Work::new(work_dir.path());
+    let set = models();
+    let opts = detect::DetectOptions { embed: true, ..detect::DetectOptions::default() };
+    let out = detect::detect(photos.path(), &work, set, &opts).unwrap_or_else(|e| panic!("detect: {e:#}"));
+    embed::write_table(&work, set, out.embeddings).unwrap_or_else(|e| panic!("embed: {e:#}"));
+    let threshold = same_person_threshold();
+    let selection =
+        select_k::select_k(&work, threshold.clone(), &select_k::SelectKOptions::default()).unwrap_or_else(|e| panic!("select-k: {e:#}"));
+    cluster::cluster(&work, threshold, &cluster::ClusterOptions::default()).unwrap_or_else(|e| panic!("cluster: {e:#}"));
+    report::write(&work).unwrap_or_else(|e| panic!("report: {e:#}"));
+    PipelineRun { photos, work_dir, selection }
+}
+
+/// The default recognizer's published same-person threshold, as the CLI finds it.
+pub fn same_person_threshold() -> Option<(f32, rollcall_host::select_k::ThresholdSource)> {
+    let spec = models().recognizer_spec();
+    spec.output.same_person_cosine.map(|t| (t, rollcall_host::select_k::ThresholdSource::Manifest(spec.name.clone())))
+}
