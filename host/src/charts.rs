@@ -204,6 +204,57 @@ pub fn bars(path: &Path, title: &str, y_label: &str, names: &[String], values: &
     })
 }
 
+/// A confusion matrix: rows are true people, columns predictions; cells
+/// shaded by the row share, with the count written in.
+pub fn confusion(path: &Path, title: &str, names: &[String], counts: &[Vec<usize>]) -> Result<()> {
+    render(path, |root| {
+        let n = names.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(90)
+            .y_label_area_size(110)
+            .build_cartesian_2d((0..n).into_segmented(), (0..n).into_segmented())
+            .map_err(|e| anyhow!("{e}"))?;
+        let label = |v: &SegmentValue<usize>| match v {
+            SegmentValue::CenterOf(i) => names.get(*i).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc("predicted")
+            .y_desc("true")
+            .x_labels(n)
+            .y_labels(n)
+            .x_label_formatter(&label)
+            .y_label_formatter(&label)
+            .x_label_style(("sans-serif", 10).into_font().transform(FontTransform::Rotate90))
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
+        for (t, row) in counts.iter().enumerate() {
+            let total = row.iter().sum::<usize>().max(1) as f64;
+            for (p, &c) in row.iter().enumerate() {
+                let share = c as f64 / total;
+                let shade = (255.0 * (1.0 - share)) as u8;
+                let color = if t == p { RGBColor(shade, 255, shade) } else { RGBColor(255, shade, shade) };
+                let cell = [(SegmentValue::Exact(p), SegmentValue::Exact(t)), (SegmentValue::Exact(p + 1), SegmentValue::Exact(t + 1))];
+                chart.draw_series(std::iter::once(Rectangle::new(cell, color.filled()))).map_err(|e| anyhow!("{e}"))?;
+                if c > 0 {
+                    chart
+                        .draw_series(std::iter::once(Text::new(
+                            c.to_string(),
+                            (SegmentValue::CenterOf(p), SegmentValue::CenterOf(t)),
+                            ("sans-serif", 11),
+                        )))
+                        .map_err(|e| anyhow!("{e}"))?;
+                }
+            }
+        }
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,9 +9,11 @@ use rollcall_host::cluster::{self, ClusterOptions};
 use rollcall_host::detect::{self, DetectOptions, DetectOutcome};
 use rollcall_host::select_k::{self, SelectKOptions, ThresholdSource};
 use rollcall_host::table::EmbeddingTable;
+use rollcall_host::train::{self, TrainOptions};
 use rollcall_host::work::Work;
-use rollcall_host::{bench, embed, evaluate, report};
+use rollcall_host::{bench, embed, evaluate, export, predict, report};
 use rollcall_models::{FaceFilter, Manifest, ModelSet, ModelStore};
+use rollcall_shared::gallery::{ClassifierKind, VectorForm};
 
 /// `println!` that ends the program quietly when stdout is closed (piped
 /// into `head`, say) instead of panicking.
@@ -154,6 +156,60 @@ enum Command {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
+    },
+    /// Learn the named cluster folders: four classifiers, cross-validated, with calibrated rejection
+    Train {
+        /// The clusters folder (renamed by you); its parent is the work directory
+        clusters: PathBuf,
+        /// Model folder to write
+        #[arg(long, short, default_value = "model")]
+        out: PathBuf,
+        /// Work directory holding embeddings.parquet [default: the clusters folder's parent]
+        #[arg(long)]
+        work: Option<PathBuf>,
+        /// Folder names that are not people (names starting with `_` never are)
+        #[arg(long, value_delimiter = ',', default_values_t = vec!["unknown".to_string(), "junk".to_string()])]
+        junk: Vec<String>,
+        /// False-accept rate the rejection thresholds aim for
+        #[arg(long, default_value_t = 0.01)]
+        target_far: f32,
+        /// Cross-validation folds
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        #[command(flatten)]
+        models: ModelChoice,
+    },
+    /// Write the gallery a device loads
+    Export {
+        /// Model folder written by `train`
+        model: PathBuf,
+        /// Gallery file to write
+        #[arg(long, short, default_value = "gallery.rcg")]
+        out: PathBuf,
+        /// How reference embeddings are stored
+        #[arg(long, value_parser = ["i8", "f16", "f32"], default_value = "i8")]
+        references: String,
+    },
+    /// Name the faces in photos with a gallery (CSV: image,face_index,x1,y1,x2,y2,label,score)
+    Predict {
+        /// A photo or a folder of photos
+        photos: PathBuf,
+        /// Gallery file
+        #[arg(long, short)]
+        gallery: PathBuf,
+        /// centroid, knn, svm or logistic [default: the gallery's]
+        #[arg(long)]
+        classifier: Option<String>,
+        /// Write the CSV here instead of stdout
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write annotated copies with names into this folder
+        #[arg(long)]
+        annotate: Option<PathBuf>,
+        #[command(flatten)]
+        models: ModelChoice,
+        #[command(flatten)]
+        detect: DetectArgs,
     },
     /// Write report/index.html from what the work directory holds
     Report {
@@ -336,6 +392,84 @@ fn run(cli: Cli) -> Result<()> {
                 say!("{}", serde_json::to_string_pretty(&e)?);
             } else {
                 say!("{}", evaluate::table(&e));
+            }
+            Ok(())
+        }
+        Command::Train { clusters, out, work, junk, target_far, folds, models } => {
+            let work = Work::new(work.unwrap_or_else(|| clusters.parent().map(Path::to_path_buf).unwrap_or_default()));
+            let opts = TrainOptions { junk, target_far, folds, ..TrainOptions::default() };
+            let mut loader = || model_set(g, &models);
+            let (gallery, report) = train::train_from_work(&clusters, &work, &opts, &mut loader)?;
+            train::write_model_dir(&out, &gallery, &report)?;
+            say!("{} people, {} faces; {}-fold cross-validation:", report.people.len(), report.faces.iter().sum::<usize>(), report.folds);
+            say!("  classifier  accuracy  open-set  threshold  est. FAR  est. FRR");
+            for c in &report.classifiers {
+                say!(
+                    "  {:<10}  {:>8.3}  {:>8.3}  {:>9.4}  {:>8.3}  {:>8.3}",
+                    c.classifier,
+                    c.accuracy,
+                    c.open_set_accuracy,
+                    c.threshold.value,
+                    c.threshold.estimated_far,
+                    c.threshold.estimated_frr
+                );
+            }
+            say!("default classifier: {} (most held-out faces accepted and named correctly)", report.default_classifier);
+            if !report.never_held_out.is_empty() {
+                say!("  note: one face only, so never held out: {}", report.never_held_out.join(", "));
+            }
+            for (p, why) in &report.skipped {
+                say!("  skipped {p}: {why}");
+            }
+            say!("wrote {}", out.display());
+            Ok(())
+        }
+        Command::Export { model, out, references } => {
+            let form = match references.as_str() {
+                "i8" => VectorForm::I8,
+                "f32" => VectorForm::F32,
+                _ => VectorForm::F16,
+            };
+            let e = export::export(&model, &out, form, &model.display().to_string())?;
+            say!(
+                "wrote {}: {} people, {} reference faces, {} bytes ({references} references)",
+                out.display(),
+                e.people,
+                e.references,
+                e.bytes
+            );
+            Ok(())
+        }
+        Command::Predict { photos, gallery, classifier, out, annotate, models, detect: d } => {
+            let gal = export::read_gallery(&gallery)?;
+            let set = model_set(g, &models)?;
+            predict::check_models(&gal, &set, &gallery)?;
+            let classifier = match classifier {
+                Some(name) => Some(
+                    ClassifierKind::from_name(&name)
+                        .with_context(|| format!("unknown classifier `{name}` (centroid, knn, svm, logistic)"))?,
+                ),
+                None => None,
+            };
+            let opts = predict::PredictOptions {
+                classifier,
+                filter: FaceFilter { min_confidence: d.min_confidence, min_size: d.min_size, ..FaceFilter::default() },
+                annotate,
+                jobs: models.jobs.unwrap_or_else(detect::default_jobs),
+            };
+            let (rows, skipped) = predict::predict(&photos, &gal, &set, &opts)?;
+            let csv = predict::to_csv(&rows)?;
+            match out {
+                Some(p) => rollcall_host::work::write_atomic(&p, &csv)?,
+                None => {
+                    use std::io::Write as _;
+                    if std::io::stdout().write_all(&csv).is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            for (p, why) in skipped {
+                eprintln!("skipped {p}: {why}");
             }
             Ok(())
         }

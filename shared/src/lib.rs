@@ -11,5 +11,7 @@
 extern crate alloc;
 
 pub mod align;
+pub mod classify;
 pub mod embedding;
+pub mod gallery;
 pub mod geometry;

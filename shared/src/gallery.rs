@@ -1,0 +1,510 @@
+//! The gallery file (`.rcg`): everything a device needs to recognise the
+//! people it was trained on, in one compact, versioned, checksummed file.
+//!
+//! Layout, all little-endian:
+//!
+//! | bytes | content |
+//! |---|---|
+//! | 8 | magic `RCGALLRY` |
+//! | 2 | format version |
+//! | 4 | payload length |
+//! | n | payload: [`Gallery`] encoded with `postcard` |
+//! | 32 | sha256 of everything before it |
+//!
+//! The decoder tells apart a file that is not a gallery (magic), one from
+//! another format version, one cut short, and one whose bytes changed; and
+//! [`Gallery::check_models`] refuses a gallery whose embeddings came from a
+//! different detector or recognizer than the device runs, since embeddings
+//! from different networks are not comparable.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The first bytes of every gallery file.
+pub const MAGIC: [u8; 8] = *b"RCGALLRY";
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u16 = 1;
+const HEADER: usize = 8 + 2 + 4;
+const CHECKSUM: usize = 32;
+
+/// The four classifiers a gallery carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ClassifierKind {
+    /// Cosine similarity to each person's mean embedding.
+    NearestCentroid,
+    /// Majority vote of the 3 most similar reference faces.
+    Knn,
+    /// One-vs-rest linear SVMs.
+    LinearSvm,
+    /// Multinomial logistic regression.
+    Logistic,
+}
+
+impl ClassifierKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [ClassifierKind; 4] =
+        [ClassifierKind::NearestCentroid, ClassifierKind::Knn, ClassifierKind::LinearSvm, ClassifierKind::Logistic];
+
+    /// Short name for the command line and reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            ClassifierKind::NearestCentroid => "centroid",
+            ClassifierKind::Knn => "knn",
+            ClassifierKind::LinearSvm => "svm",
+            ClassifierKind::Logistic => "logistic",
+        }
+    }
+
+    /// Parses [`name`](Self::name).
+    pub fn from_name(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Position in [`ALL`](Self::ALL).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Reference embeddings, stored compactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Vectors {
+    /// Plain f32 values.
+    F32(Vec<f32>),
+    /// IEEE half floats, little-endian bytes (two per value).
+    F16(Vec<u8>),
+    /// Signed bytes with one scale per vector: `value = byte * scale`.
+    I8 {
+        /// One byte per value.
+        data: Vec<u8>,
+        /// One scale per vector.
+        scales: Vec<f32>,
+    },
+}
+
+impl Vectors {
+    /// Stores `rows` (each `dim` long) in the given form.
+    pub fn encode(rows: &[f32], dim: usize, form: VectorForm) -> Self {
+        match form {
+            VectorForm::F32 => Vectors::F32(rows.to_vec()),
+            VectorForm::F16 => Vectors::F16(rows.iter().flat_map(|&v| half::f16::from_f32(v).to_le_bytes()).collect()),
+            VectorForm::I8 => {
+                let mut data = Vec::with_capacity(rows.len());
+                let mut scales = Vec::new();
+                for row in rows.chunks(dim.max(1)) {
+                    let max = row.iter().fold(0f32, |a, v| a.max(v.abs()));
+                    let scale = if max > 0.0 { max / 127.0 } else { 1.0 };
+                    scales.push(scale);
+                    data.extend(row.iter().map(|&v| (libm::roundf(v / scale) as i32).clamp(-127, 127) as i8 as u8));
+                }
+                Vectors::I8 { data, scales }
+            }
+        }
+    }
+
+    /// Number of values stored.
+    pub fn len(&self) -> usize {
+        match self {
+            Vectors::F32(v) => v.len(),
+            Vectors::F16(b) => b.len() / 2,
+            Vectors::I8 { data, .. } => data.len(),
+        }
+    }
+
+    /// Whether no values are stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Vector `i` (of `dim` values) written into `out`.
+    pub fn row_into(&self, i: usize, dim: usize, out: &mut [f32]) {
+        let range = i * dim..(i + 1) * dim;
+        match self {
+            Vectors::F32(v) => out.copy_from_slice(&v[range]),
+            Vectors::F16(b) => {
+                for (o, j) in out.iter_mut().zip(range) {
+                    *o = half::f16::from_le_bytes([b[2 * j], b[2 * j + 1]]).to_f32();
+                }
+            }
+            Vectors::I8 { data, scales } => {
+                for (o, j) in out.iter_mut().zip(range) {
+                    *o = f32::from(data[j] as i8) * scales[i];
+                }
+            }
+        }
+    }
+}
+
+/// How reference vectors are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VectorForm {
+    /// 4 bytes a value.
+    F32,
+    /// 2 bytes a value.
+    F16,
+    /// 1 byte a value plus a scale per vector.
+    I8,
+}
+
+/// A linear classifier: `scores = W x + b`, one row of `W` per person.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinearModel {
+    /// `people x dim`, row-major.
+    pub weights: Vec<f32>,
+    /// One per person.
+    pub bias: Vec<f32>,
+}
+
+/// A calibrated rejection threshold for one classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Threshold {
+    /// Scores below this mean "unknown".
+    pub value: f32,
+    /// The false-accept rate it was chosen for.
+    pub target_far: f32,
+    /// False-accept rate on the training data's impostor scores.
+    pub estimated_far: f32,
+    /// False-reject rate on the training data's held-out genuine scores.
+    pub estimated_frr: f32,
+}
+
+/// When and how the gallery was made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Created {
+    /// Seconds since the Unix epoch.
+    pub unix_seconds: u64,
+    /// Version of the tool that wrote it.
+    pub tool: String,
+    /// Faces it was trained on.
+    pub faces: u32,
+    /// Free text (the training folder, say).
+    pub note: String,
+}
+
+/// Everything a device needs to recognise the people: see the module docs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gallery {
+    /// sha256 of the detector file the faces were found with.
+    pub detector_sha256: [u8; 32],
+    /// sha256 of the recognizer file the embeddings came from.
+    pub recognizer_sha256: [u8; 32],
+    /// Embedding dimension.
+    pub dim: u16,
+    /// The people's names; classifier outputs index into this.
+    pub labels: Vec<String>,
+    /// One unit-length mean embedding per person, `labels.len() x dim`.
+    pub centroids: Vectors,
+    /// Neighbours consulted by kNN.
+    pub knn_k: u8,
+    /// Person of each reference face.
+    pub knn_labels: Vec<u16>,
+    /// Reference faces, `knn_labels.len() x dim`.
+    pub knn_refs: Vectors,
+    /// One-vs-rest linear SVMs.
+    pub svm: LinearModel,
+    /// Multinomial logistic regression.
+    pub logistic: LinearModel,
+    /// Rejection thresholds, indexed by [`ClassifierKind::index`].
+    pub thresholds: [Threshold; 4],
+    /// The classifier to use unless told otherwise.
+    pub default_classifier: ClassifierKind,
+    /// Provenance.
+    pub created: Created,
+}
+
+/// Why a gallery file was refused.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum GalleryError {
+    /// Shorter than its header says.
+    #[error("truncated: {found} bytes, expected {expected}")]
+    Truncated {
+        /// Bytes present.
+        found: usize,
+        /// Bytes needed.
+        expected: usize,
+    },
+    /// Not a gallery at all.
+    #[error("not a rollcall gallery (wrong magic bytes)")]
+    WrongMagic,
+    /// Written by another format version.
+    #[error("gallery format version {found}, this build reads version {supported}")]
+    WrongVersion {
+        /// Version in the file.
+        found: u16,
+        /// Version this build reads.
+        supported: u16,
+    },
+    /// The checksum does not match: the bytes changed.
+    #[error("corrupted: checksum mismatch")]
+    Checksum,
+    /// The checksum matches but the content is malformed or inconsistent.
+    #[error("corrupted: {0}")]
+    Malformed(&'static str),
+    /// Made with another detector or recognizer.
+    #[error("made with a different {which} (gallery {expected}, running {found}); re-export it with the models this device runs")]
+    WrongModel {
+        /// `detector` or `recognizer`.
+        which: &'static str,
+        /// The model hash the gallery records (hex prefix).
+        expected: String,
+        /// The model hash running here (hex prefix).
+        found: String,
+    },
+}
+
+fn hex_prefix(h: &[u8; 32]) -> String {
+    use core::fmt::Write;
+    let mut s = String::new();
+    for b in &h[..6] {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+impl Gallery {
+    /// Number of people.
+    pub fn people(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// The threshold of a classifier.
+    pub fn threshold(&self, kind: ClassifierKind) -> Threshold {
+        self.thresholds[kind.index()]
+    }
+
+    /// Encodes the gallery file.
+    pub fn encode(&self) -> Result<Vec<u8>, GalleryError> {
+        let payload = postcard::to_allocvec(self).map_err(|_| GalleryError::Malformed("cannot encode"))?;
+        let mut out = Vec::with_capacity(HEADER + payload.len() + CHECKSUM);
+        out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        out.extend_from_slice(&payload);
+        let sum = Sha256::digest(&out);
+        out.extend_from_slice(&sum);
+        Ok(out)
+    }
+
+    /// Decodes and checks a gallery file.
+    pub fn decode(bytes: &[u8]) -> Result<Self, GalleryError> {
+        if bytes.len() < MAGIC.len() {
+            return Err(if MAGIC.starts_with(bytes) && !bytes.is_empty() {
+                GalleryError::Truncated { found: bytes.len(), expected: HEADER + CHECKSUM }
+            } else {
+                GalleryError::WrongMagic
+            });
+        }
+        if bytes[..8] != MAGIC {
+            return Err(GalleryError::WrongMagic);
+        }
+        if bytes.len() < HEADER {
+            return Err(GalleryError::Truncated { found: bytes.len(), expected: HEADER + CHECKSUM });
+        }
+        let version = u16::from_le_bytes([bytes[8], bytes[9]]);
+        if version != FORMAT_VERSION {
+            return Err(GalleryError::WrongVersion { found: version, supported: FORMAT_VERSION });
+        }
+        let len = u32::from_le_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]) as usize;
+        let expected = HEADER.saturating_add(len).saturating_add(CHECKSUM);
+        if bytes.len() < expected {
+            return Err(GalleryError::Truncated { found: bytes.len(), expected });
+        }
+        if bytes.len() > expected {
+            return Err(GalleryError::Malformed("trailing bytes after the checksum"));
+        }
+        let (body, sum) = bytes.split_at(HEADER + len);
+        if Sha256::digest(body).as_slice() != sum {
+            return Err(GalleryError::Checksum);
+        }
+        let g: Gallery = postcard::from_bytes(&body[HEADER..]).map_err(|_| GalleryError::Malformed("payload does not decode"))?;
+        g.validate()?;
+        Ok(g)
+    }
+
+    /// Checks that the shapes agree, so that classification cannot index out
+    /// of bounds whatever the file says.
+    pub fn validate(&self) -> Result<(), GalleryError> {
+        let (p, d) = (self.labels.len(), self.dim as usize);
+        if p == 0 || d == 0 {
+            return Err(GalleryError::Malformed("no people or zero dimension"));
+        }
+        if self.centroids.len() != p * d {
+            return Err(GalleryError::Malformed("centroid table has the wrong size"));
+        }
+        if self.knn_refs.len() != self.knn_labels.len() * d || self.knn_labels.iter().any(|&l| l as usize >= p) {
+            return Err(GalleryError::Malformed("kNN references are inconsistent"));
+        }
+        if let Vectors::I8 { scales, .. } = &self.knn_refs
+            && scales.len() != self.knn_labels.len()
+        {
+            return Err(GalleryError::Malformed("kNN scales are inconsistent"));
+        }
+        if let Vectors::I8 { scales, .. } = &self.centroids
+            && scales.len() != p
+        {
+            return Err(GalleryError::Malformed("centroid scales are inconsistent"));
+        }
+        for m in [&self.svm, &self.logistic] {
+            if m.weights.len() != p * d || m.bias.len() != p {
+                return Err(GalleryError::Malformed("linear model has the wrong size"));
+            }
+        }
+        if self.knn_k == 0 {
+            return Err(GalleryError::Malformed("kNN needs k >= 1"));
+        }
+        Ok(())
+    }
+
+    /// Refuses the gallery unless it was made with these models.
+    pub fn check_models(&self, detector_sha256: &[u8; 32], recognizer_sha256: &[u8; 32]) -> Result<(), GalleryError> {
+        if &self.detector_sha256 != detector_sha256 {
+            return Err(GalleryError::WrongModel {
+                which: "detector",
+                expected: hex_prefix(&self.detector_sha256),
+                found: hex_prefix(detector_sha256),
+            });
+        }
+        if &self.recognizer_sha256 != recognizer_sha256 {
+            return Err(GalleryError::WrongModel {
+                which: "recognizer",
+                expected: hex_prefix(&self.recognizer_sha256),
+                found: hex_prefix(recognizer_sha256),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Parses a 64-digit hex sha256.
+pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
+    let b = hex.as_bytes();
+    if b.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, o) in out.iter_mut().enumerate() {
+        let s = core::str::from_utf8(&b[2 * i..2 * i + 2]).ok()?;
+        *o = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+    use proptest::prelude::*;
+
+    pub(crate) fn sample(people: usize, refs: usize, dim: usize, form: VectorForm) -> Gallery {
+        let v = |n: usize, seed: usize| -> Vec<f32> { (0..n * dim).map(|i| (((i + seed) * 7919 % 1000) as f32 / 500.0) - 1.0).collect() };
+        let t = Threshold { value: 0.4, target_far: 0.01, estimated_far: 0.0, estimated_frr: 0.02 };
+        Gallery {
+            detector_sha256: [1; 32],
+            recognizer_sha256: [2; 32],
+            dim: dim as u16,
+            labels: (0..people).map(|i| alloc::format!("person {i}")).collect(),
+            centroids: Vectors::encode(&v(people, 1), dim, form),
+            knn_k: 3,
+            knn_labels: (0..refs).map(|i| (i % people) as u16).collect(),
+            knn_refs: Vectors::encode(&v(refs, 2), dim, form),
+            svm: LinearModel { weights: v(people, 3), bias: vec![0.1; people] },
+            logistic: LinearModel { weights: v(people, 4), bias: vec![-0.1; people] },
+            thresholds: [t; 4],
+            default_classifier: ClassifierKind::NearestCentroid,
+            created: Created { unix_seconds: 1_790_000_000, tool: "rollcall test".to_string(), faces: refs as u32, note: String::new() },
+        }
+    }
+
+    #[test]
+    fn round_trip() {
+        let g = sample(3, 9, 8, VectorForm::F16);
+        let bytes = g.encode().unwrap();
+        assert_eq!(Gallery::decode(&bytes).unwrap(), g);
+    }
+
+    #[test]
+    fn each_defect_has_its_own_error() {
+        let bytes = sample(2, 4, 4, VectorForm::F32).encode().unwrap();
+        assert!(matches!(Gallery::decode(&bytes[..bytes.len() - 1]), Err(GalleryError::Truncated { .. })));
+        assert!(matches!(Gallery::decode(&bytes[..12]), Err(GalleryError::Truncated { .. })));
+        assert!(matches!(Gallery::decode(b"hello, world, not a gallery"), Err(GalleryError::WrongMagic)));
+        assert!(matches!(Gallery::decode(b""), Err(GalleryError::WrongMagic)));
+        let mut v2 = bytes.clone();
+        v2[8] = 2;
+        assert_eq!(Gallery::decode(&v2), Err(GalleryError::WrongVersion { found: 2, supported: 1 }));
+        let mut flipped = bytes.clone();
+        flipped[HEADER + 5] ^= 0x40;
+        assert_eq!(Gallery::decode(&flipped), Err(GalleryError::Checksum));
+        let g = Gallery::decode(&bytes).unwrap();
+        assert!(g.check_models(&[1; 32], &[2; 32]).is_ok());
+        assert!(matches!(g.check_models(&[9; 32], &[2; 32]), Err(GalleryError::WrongModel { which: "detector", .. })));
+        assert!(matches!(g.check_models(&[1; 32], &[9; 32]), Err(GalleryError::WrongModel { which: "recognizer", .. })));
+    }
+
+    #[test]
+    fn inconsistent_shapes_are_refused_even_with_a_valid_checksum() {
+        let mut g = sample(2, 4, 4, VectorForm::F32);
+        g.knn_labels[0] = 7;
+        let bytes = g.encode().unwrap();
+        assert!(matches!(Gallery::decode(&bytes), Err(GalleryError::Malformed(_))));
+    }
+
+    #[test]
+    fn compact_forms_stay_close() {
+        let rows: Vec<f32> = (0..64).map(|i| ((i * 37 % 17) as f32 - 8.0) / 20.0).collect();
+        for form in [VectorForm::F16, VectorForm::I8] {
+            let v = Vectors::encode(&rows, 16, form);
+            let mut out = [0f32; 16];
+            for r in 0..4 {
+                v.row_into(r, 16, &mut out);
+                for (a, b) in out.iter().zip(&rows[r * 16..(r + 1) * 16]) {
+                    assert!((a - b).abs() < 0.01, "{form:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_classroom_gallery_is_small() {
+        // 12 people x 50 faces at 128-d, the size the README reports.
+        let sizes: Vec<usize> =
+            [VectorForm::F32, VectorForm::F16, VectorForm::I8].iter().map(|&f| sample(12, 600, 128, f).encode().unwrap().len()).collect();
+        // References dominate: 600 x 128 values at 4, 2 and 1 bytes (plus a
+        // scale per face for i8); the linear models add 2 x 12 x 128 floats.
+        let fixed = 2 * 12 * 128 * 4;
+        assert!(sizes[0] > 600 * 128 * 4 + fixed && sizes[0] < 600 * 128 * 4 + fixed + 12 * 128 * 4 + 4096, "{sizes:?}");
+        assert!(sizes[1] < 600 * 128 * 2 + fixed + 12 * 128 * 2 + 4096, "{sizes:?}");
+        assert!(sizes[2] < 600 * 129 + 600 * 4 + fixed + 12 * 132 + 4096, "{sizes:?}");
+        std::println!("12 people x 50 faces x 128-d: f32 {} B, f16 {} B, i8 {} B", sizes[0], sizes[1], sizes[2]);
+    }
+
+    proptest! {
+        #[test]
+        fn random_galleries_round_trip(people in 1usize..6, refs in 1usize..20, dim in 1usize..24, form in 0u8..3, seconds: u64, note in ".{0,40}") {
+            let form = [VectorForm::F32, VectorForm::F16, VectorForm::I8][form as usize];
+            let mut g = sample(people, refs, dim, form);
+            g.created.unix_seconds = seconds;
+            g.created.note = note;
+            let bytes = g.encode().unwrap();
+            prop_assert_eq!(Gallery::decode(&bytes).unwrap(), g);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
+            let _ = Gallery::decode(&bytes);
+        }
+
+        #[test]
+        fn any_single_byte_flip_is_detected(pos in 0usize..10_000, bit in 0u8..8) {
+            let bytes = sample(2, 5, 6, VectorForm::F16).encode().unwrap();
+            let mut bad = bytes.clone();
+            let i = pos % bad.len();
+            bad[i] ^= 1 << bit;
+            prop_assert!(Gallery::decode(&bad).is_err());
+        }
+    }
+}

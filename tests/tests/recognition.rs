@@ -1,0 +1,243 @@
+//! Learning named people and refusing strangers, on the shared photos.
+//!
+//! The gallery is trained on half of the photos of every `deepface` and
+//! `dlib_johns` identity with 4 or more photos (sorted by file name, every
+//! other one), the way a user would: the main face of each photo copied into
+//! a folder named after the person. The other half are the known test faces.
+//! Strangers are every face in `misc_small` (its people, its group photos and
+//! its hard cases): none of them is in the gallery. `deepface`'s group photos
+//! are left out of the strangers: they may show gallery people.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use rollcall_host::detect::{DetectOptions, detect_photos};
+use rollcall_host::embed::write_table;
+use rollcall_host::export::{read_gallery, with_form};
+use rollcall_host::predict::{PredictOptions, check_models, predict};
+use rollcall_host::train::{TrainOptions, TrainingReport, train_from_work, write_model_dir};
+use rollcall_host::work::Work;
+use rollcall_models::{FaceFilter, Verdict};
+use rollcall_shared::align::RgbView;
+use rollcall_shared::gallery::{ClassifierKind, Gallery, VectorForm};
+use rollcall_tests::{faces_dir, identities, labels, models};
+
+/// Detects and embeds `photos` into `work`, then files each photo's largest
+/// face under `clusters/<identity>/`, as a user renaming clusters would.
+fn build_clusters(work: &Work, photos: &[(String, PathBuf)]) {
+    let root = faces_dir();
+    let list: Vec<PathBuf> = photos.iter().map(|(_, p)| p.clone()).collect();
+    let opts = DetectOptions { embed: true, annotate: false, ..DetectOptions::default() };
+    let out = detect_photos(&root, &list, work, models(), &opts).expect("detect");
+    write_table(work, models(), out.embeddings).expect("embed");
+    for ((who, _), rec) in photos.iter().zip(&out.file.photos) {
+        let main = rec
+            .faces
+            .iter()
+            .filter(|f| f.aligned_file.is_some())
+            .max_by(|a, b| {
+                ((a.bbox[2] - a.bbox[0]) * (a.bbox[3] - a.bbox[1])).total_cmp(&((b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1])))
+            })
+            .unwrap_or_else(|| panic!("no face in {}", rec.path));
+        let chip = main.aligned_file.as_ref().expect("chip");
+        let dir = work.clusters().join(who);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy(work.aligned().join(chip), dir.join(chip)).unwrap();
+    }
+}
+
+struct Trained {
+    _dir: tempfile::TempDir,
+    model: PathBuf,
+    gallery: Gallery,
+    report: TrainingReport,
+    /// (identity, photo) of the held-out half.
+    test: Vec<(String, PathBuf)>,
+}
+
+fn trained() -> &'static Trained {
+    static T: OnceLock<Trained> = OnceLock::new();
+    T.get_or_init(|| {
+        let (mut train, mut test) = (Vec::new(), Vec::new());
+        for set in ["deepface", "dlib_johns"] {
+            for (who, photos) in identities(set).into_iter().filter(|(_, p)| p.len() >= 4) {
+                for (i, p) in photos.into_iter().enumerate() {
+                    if i % 2 == 0 { &mut train } else { &mut test }.push((who.clone(), p));
+                }
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let work = Work::new(dir.path().join("work"));
+        build_clusters(&work, &train);
+        let mut loader = || Ok(models().clone());
+        let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &mut loader).expect("train");
+        let model = dir.path().join("model");
+        write_model_dir(&model, &gallery, &report).unwrap();
+        Trained { _dir: dir, model, gallery, report, test }
+    })
+}
+
+/// Every kept face's embedding in a photo.
+fn embeddings(path: &Path) -> Vec<Vec<f32>> {
+    let img = rollcall_models::decode::load_rgb(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut engine = models().engine(Default::default()).unwrap();
+    let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
+    let faces = engine.faces_with_embeddings(view, &FaceFilter::default()).unwrap();
+    faces.into_iter().filter(|(f, _)| f.verdict == Verdict::Kept).filter_map(|(_, e)| e).collect()
+}
+
+/// The largest face's embedding (the person the photo is labelled with).
+fn main_embedding(path: &Path) -> Vec<f32> {
+    let img = rollcall_models::decode::load_rgb(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut engine = models().engine(Default::default()).unwrap();
+    let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
+    let faces = engine.faces_with_embeddings(view, &FaceFilter::default()).unwrap();
+    let best = faces
+        .into_iter()
+        .filter(|(f, _)| f.verdict == Verdict::Kept)
+        .max_by(|a, b| a.0.detection.bbox.area().total_cmp(&b.0.detection.bbox.area()))
+        .unwrap_or_else(|| panic!("no face in {}", path.display()));
+    best.1.expect("embedding")
+}
+
+fn known_test_faces() -> &'static Vec<(String, Vec<f32>)> {
+    static K: OnceLock<Vec<(String, Vec<f32>)>> = OnceLock::new();
+    K.get_or_init(|| trained().test.iter().map(|(who, p)| (who.clone(), main_embedding(p))).collect())
+}
+
+fn stranger_faces() -> &'static Vec<Vec<f32>> {
+    static S: OnceLock<Vec<Vec<f32>>> = OnceLock::new();
+    S.get_or_init(|| {
+        labels().into_iter().filter(|l| l.set == "misc_small" && l.identity != "_nonface").flat_map(|l| embeddings(&l.file())).collect()
+    })
+}
+
+#[test]
+fn every_classifier_names_the_held_out_half() {
+    let t = trained();
+    assert_eq!(t.gallery.people(), 14, "9 deepface and 5 dlib_johns identities have 4+ photos");
+    let known = known_test_faces();
+    for kind in ClassifierKind::ALL {
+        let correct = known.iter().filter(|(who, e)| t.gallery.labels[t.gallery.score(kind, e).0] == *who).count();
+        let acc = correct as f64 / known.len() as f64;
+        let cv = t.report.classifiers[kind.index()].accuracy;
+        eprintln!("{:<9} held-out half {correct}/{} = {acc:.3}; cross-validated {cv:.3}", kind.name(), known.len());
+        assert!(acc >= 0.95, "{}: {acc:.3}", kind.name());
+    }
+}
+
+#[test]
+fn strangers_are_rejected_and_known_people_accepted_at_the_default_threshold() {
+    let t = trained();
+    let kind = t.gallery.default_classifier;
+    let strangers = stranger_faces();
+    assert!(strangers.len() >= 30, "misc_small holds {} faces", strangers.len());
+    let rejected = strangers.iter().filter(|e| t.gallery.predict(kind, e).person().is_none()).count();
+    let known = known_test_faces();
+    let right = known.iter().filter(|(who, e)| t.gallery.predict(kind, e).person().map(|i| &t.gallery.labels[i]) == Some(who)).count();
+    let (rej, acc) = (rejected as f64 / strangers.len() as f64, right as f64 / known.len() as f64);
+    eprintln!(
+        "default {}: threshold {:.4}; strangers rejected {rejected}/{} = {rej:.3}; known accepted and correct {right}/{} = {acc:.3}",
+        kind.name(),
+        t.gallery.threshold(kind).value,
+        strangers.len(),
+        known.len()
+    );
+    for k in ClassifierKind::ALL {
+        let r = strangers.iter().filter(|e| t.gallery.predict(k, e).person().is_none()).count();
+        let a = known.iter().filter(|(who, e)| t.gallery.predict(k, e).person().map(|i| &t.gallery.labels[i]) == Some(who)).count();
+        eprintln!("  {:<9} rejects {r}/{} strangers, accepts {a}/{} known correctly", k.name(), strangers.len(), known.len());
+    }
+    assert!(rej >= 0.90, "only {rej:.3} of strangers rejected");
+    assert!(acc >= 0.95, "only {acc:.3} of known faces accepted and correct");
+}
+
+#[test]
+fn compact_references_lose_nothing_on_the_shared_photos() {
+    let t = trained();
+    let known = known_test_faces();
+    let strangers = stranger_faces();
+    let full = with_form(&t.gallery, VectorForm::F32);
+    for form in [VectorForm::F16, VectorForm::I8] {
+        let small = with_form(&t.gallery, form);
+        for kind in [ClassifierKind::NearestCentroid, ClassifierKind::Knn] {
+            for e in known.iter().map(|(_, e)| e).chain(strangers.iter()) {
+                assert_eq!(full.predict(kind, e).person(), small.predict(kind, e).person(), "{form:?} {kind:?}");
+            }
+        }
+    }
+    let sizes: Vec<usize> =
+        [VectorForm::F32, VectorForm::F16, VectorForm::I8].iter().map(|&f| with_form(&t.gallery, f).encode().unwrap().len()).collect();
+    eprintln!(
+        "gallery of {} people, {} faces: f32 {} B, f16 {} B, i8 {} B",
+        t.gallery.people(),
+        t.gallery.knn_labels.len(),
+        sizes[0],
+        sizes[1],
+        sizes[2]
+    );
+    assert!(sizes[1] < sizes[0] && sizes[2] < sizes[1]);
+}
+
+#[test]
+fn exported_gallery_loads_and_names_obama_and_biden() {
+    // A two-person gallery from their other photos: obama3.jpg and biden.jpg
+    // are crops of two_people.jpg, so they stay out.
+    let dir = tempfile::tempdir().unwrap();
+    let work = Work::new(dir.path().join("work"));
+    let m = faces_dir().join("misc_small");
+    let photos: Vec<(String, PathBuf)> =
+        [("obama", "obama/obama.jpg"), ("obama", "obama/obama1.jpg"), ("obama", "obama/obama2.jpg"), ("biden", "biden/biden2.jpg")]
+            .iter()
+            .map(|(w, p)| (w.to_string(), m.join(p)))
+            .collect();
+    build_clusters(&work, &photos);
+    let mut loader = || Ok(models().clone());
+    let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &mut loader).expect("train");
+    let model = dir.path().join("model");
+    write_model_dir(&model, &gallery, &report).unwrap();
+    let file = dir.path().join("gallery.rcg");
+    rollcall_host::export::export(&model, &file, VectorForm::F16, "test").unwrap();
+    let g = read_gallery(&file).unwrap();
+    check_models(&g, models(), &file).unwrap();
+
+    let photo = m.join("_group/two_people.jpg");
+    let opts = PredictOptions { classifier: None, filter: FaceFilter::default(), annotate: None, jobs: 2 };
+    let (rows, skipped) = predict(&photo, &g, models(), &opts).unwrap();
+    assert!(skipped.is_empty());
+    let by_x: BTreeMap<i64, &str> = rows.iter().map(|r| (r.x1 as i64, r.label.as_str())).collect();
+    eprintln!("two_people.jpg: {rows:?}");
+    // Obama stands on the left of the picture, Biden on the right.
+    assert_eq!(by_x.values().copied().collect::<Vec<_>>(), vec!["obama", "biden"]);
+}
+
+#[test]
+fn gallery_files_report_each_defect_by_name() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("g.rcg");
+    rollcall_host::export::export(&t.model, &good, VectorForm::F16, "test").unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let case = |name: &str, data: &[u8], want: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, data).unwrap();
+        let err = read_gallery(&p).unwrap_err().to_string();
+        assert!(err.contains(name) && err.contains(want), "{name}: {err}");
+    };
+    case("truncated.rcg", &bytes[..bytes.len() / 2], "truncated");
+    let mut flipped = bytes.clone();
+    flipped[40] ^= 1;
+    case("corrupted.rcg", &flipped, "corrupted");
+    case("photo.rcg", b"\xff\xd8\xff\xe0 a jpeg, not a gallery", "not a rollcall gallery");
+    let mut v9 = bytes.clone();
+    v9[8] = 9;
+    case("future.rcg", &v9, "version 9");
+    // Made with another recognizer: refused before any face is read.
+    let mut g = read_gallery(&good).unwrap();
+    g.recognizer_sha256[0] ^= 0xff;
+    let other = dir.path().join("other_model.rcg");
+    std::fs::write(&other, g.encode().unwrap()).unwrap();
+    let err = check_models(&read_gallery(&other).unwrap(), models(), &other).unwrap_err().to_string();
+    assert!(err.contains("other_model.rcg") && err.contains("different recognizer"), "{err}");
+}
