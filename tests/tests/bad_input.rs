@@ -78,15 +78,15 @@ fn assert_error_names(path: &Path, what: &str) {
 
 #[test]
 fn empty_text_and_truncated_files_give_clear_errors() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test step");
     let empty = dir.path().join("empty.jpg");
-    std::fs::write(&empty, b"").unwrap();
+    std::fs::write(&empty, b"").expect("test step");
     assert_error_names(&empty, "a 0-byte file");
     let msg = faces(&empty).unwrap_err().to_string();
     assert!(msg.contains("empty"), "{msg}");
 
     let text = dir.path().join("notes.jpg");
-    std::fs::write(&text, b"this is not a photo, just some text\n").unwrap();
+    std::fs::write(&text, b"this is not a photo, just some text\n").expect("test step");
     assert_error_names(&text, "a text file named .jpg");
     let msg = faces(&text).unwrap_err().to_string();
     assert!(msg.contains("not a recognised image format"), "{msg}");
@@ -96,7 +96,7 @@ fn empty_text_and_truncated_files_give_clear_errors() {
     let (_, img) = portrait();
     let full = jpeg_bytes(&img, None);
     let cut = dir.path().join("truncated.jpg");
-    std::fs::write(&cut, &full[..full.len() / 3]).unwrap();
+    std::fs::write(&cut, &full[..full.len() / 3]).expect("test step");
     match faces(&cut) {
         Err(e) => assert!(e.to_string().contains("truncated.jpg"), "{e}"),
         Ok(f) => assert!(f.len() <= 1, "a third of one face cannot hold {} faces", f.len()),
@@ -107,20 +107,20 @@ fn empty_text_and_truncated_files_give_clear_errors() {
 fn webp_named_jpg_rgba_and_16_bit_png_decode_correctly() {
     let want = reference_embedding();
     let (_, img) = portrait();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test step");
 
     let webp = dir.path().join("really_webp.jpg");
     let mut buf = Vec::new();
     image::codecs::webp::WebPEncoder::new_lossless(&mut buf)
         .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)
-        .unwrap();
-    std::fs::write(&webp, &buf).unwrap();
+        .expect("test step");
+    std::fs::write(&webp, &buf).expect("test step");
 
     let rgba = dir.path().join("rgba.png");
-    DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(img.clone()).to_rgba8()).save(&rgba).unwrap();
+    DynamicImage::ImageRgba8(DynamicImage::ImageRgb8(img.clone()).to_rgba8()).save(&rgba).expect("test step");
 
     let deep = dir.path().join("sixteen.png");
-    DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(img.clone()).to_rgb16()).save(&deep).unwrap();
+    DynamicImage::ImageRgb16(DynamicImage::ImageRgb8(img.clone()).to_rgb16()).save(&deep).expect("test step");
 
     for p in [&webp, &rgba, &deep] {
         let f = faces(p).unwrap_or_else(|e| panic!("{e}"));
@@ -140,13 +140,13 @@ fn exif_rotated_jpeg_is_turned_upright() {
     // Store the pixels turned a quarter anticlockwise and tag them
     // "rotate 90 clockwise to display" (orientation 6).
     let stored = image::imageops::rotate270(&img);
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test step");
     let p = dir.path().join("rotated.jpg");
-    std::fs::write(&p, jpeg_bytes(&stored, Some(exif_orientation(6)))).unwrap();
+    std::fs::write(&p, jpeg_bytes(&stored, Some(exif_orientation(6)))).expect("test step");
 
-    let decoded = rollcall_models::decode::load_rgb(&p).unwrap();
+    let decoded = rollcall_models::decode::load_rgb(&p).expect("test step");
     assert_eq!(decoded.dimensions(), img.dimensions(), "orientation applied");
-    let f = faces(&p).unwrap();
+    let f = faces(&p).expect("test step");
     assert_eq!(f.len(), 1);
     let lm = f[0].0;
     assert!(lm[0][1] < lm[3][1] && lm[1][1] < lm[4][1], "eyes above the mouth: {lm:?}");
@@ -157,11 +157,11 @@ fn exif_rotated_jpeg_is_turned_upright() {
 #[test]
 fn detect_stage_reports_bad_files_and_goes_on() {
     let (_, img) = portrait();
-    let photos = tempfile::tempdir().unwrap();
-    std::fs::write(photos.path().join("a_empty.jpg"), b"").unwrap();
-    std::fs::write(photos.path().join("b_text.jpg"), b"hello").unwrap();
-    std::fs::write(photos.path().join("c_good.jpg"), jpeg_bytes(&img, None)).unwrap();
-    let out = tempfile::tempdir().unwrap();
+    let photos = tempfile::tempdir().expect("test step");
+    std::fs::write(photos.path().join("a_empty.jpg"), b"").expect("test step");
+    std::fs::write(photos.path().join("b_text.jpg"), b"hello").expect("test step");
+    std::fs::write(photos.path().join("c_good.jpg"), jpeg_bytes(&img, None)).expect("test step");
+    let out = tempfile::tempdir().expect("test step");
     let work = Work::new(out.path());
     let opts = DetectOptions { jobs: 2, ..DetectOptions::default() };
     let outcome = detect(photos.path(), &work, models(), &opts).expect("the run goes on");

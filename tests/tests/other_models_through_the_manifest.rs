@@ -88,19 +88,19 @@ fn arcface_shaped_model() -> Vec<u8> {
 fn a_512_d_recognizer_needs_only_its_manifest_entry() {
     // Share the real cache for ONNX Runtime and the detector; the stand-in
     // model goes into a private copy of the cache directory.
-    let real = ModelStore::open_default().unwrap();
-    real.runtime_library().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    for f in [real.runtime_path(), real.model_path(real.manifest().model("retinaface-mnet025").unwrap())] {
-        std::os::unix::fs::symlink(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    let real = ModelStore::open_default().expect("test step");
+    real.runtime_library().expect("test step");
+    let dir = tempfile::tempdir().expect("test step");
+    for f in [real.runtime_path(), real.model_path(real.manifest().model("retinaface-mnet025").expect("test step"))] {
+        std::os::unix::fs::symlink(&f, dir.path().join(f.file_name().expect("test step"))).expect("test step");
     }
     let manifest = Manifest::builtin();
-    let spec = manifest.model("arcface-r50").unwrap().clone();
-    std::fs::write(dir.path().join(&spec.file), arcface_shaped_model()).unwrap();
-    let store = ModelStore::open(dir.path(), manifest).unwrap();
+    let spec = manifest.model("arcface-r50").expect("test step").clone();
+    std::fs::write(dir.path().join(&spec.file), arcface_shaped_model()).expect("test step");
+    let store = ModelStore::open(dir.path(), manifest).expect("test step");
 
     let set = ModelSet::load(&store, None, Some("arcface-r50")).expect("the 512-d entry loads");
-    let mut rec = set.recognizer(Default::default()).unwrap();
+    let mut rec = set.recognizer(Default::default()).expect("test step");
     assert_eq!(rec.dim(), 512);
     let chip: Vec<u8> = (0..112 * 112 * 3).map(|i| (i % 251) as u8).collect();
     let e = rec.embed(&chip).expect("embedding");
@@ -108,10 +108,10 @@ fn a_512_d_recognizer_needs_only_its_manifest_entry() {
     assert!((norm(&e) - 1.0).abs() < 1e-5);
 
     // The table takes the dimension from the manifest too.
-    let out = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().expect("test step");
     let work = Work::new(out.path());
-    write_table(&work, &set, vec![("a.png".into(), e.clone()), ("b.png".into(), e)]).unwrap();
-    let t = EmbeddingTable::read(&work.embeddings()).unwrap();
+    write_table(&work, &set, vec![("a.png".into(), e.clone()), ("b.png".into(), e)]).expect("test step");
+    let t = EmbeddingTable::read(&work.embeddings()).expect("test step");
     assert_eq!(t.dim, 512);
     assert_eq!(t.recognizer.as_deref(), Some("arcface-r50"));
 }

@@ -73,9 +73,9 @@ fn pooled_sets_have_18_people() {
 #[test]
 fn fewer_than_two_clusters_is_a_clear_error() {
     let run = johns();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test step");
     let work = rollcall_host::work::Work::new(dir.path());
-    std::fs::copy(run.work().embeddings(), work.embeddings()).unwrap();
+    std::fs::copy(run.work().embeddings(), work.embeddings()).expect("test step");
     let err = cluster(&work, same_person_threshold(), &ClusterOptions { k: Some(1), ..ClusterOptions::default() }).unwrap_err();
     assert!(err.to_string().contains("silhouette is undefined"), "{err}");
 }
@@ -83,9 +83,9 @@ fn fewer_than_two_clusters_is_a_clear_error() {
 #[test]
 fn clusters_csv_has_a_row_per_face() {
     let run = deepface();
-    let rows = read_clusters_csv(&run.work().clusters_csv()).unwrap();
+    let rows = read_clusters_csv(&run.work().clusters_csv()).expect("test step");
     assert_eq!(rows.len(), 69);
-    let header = std::fs::read_to_string(run.work().clusters_csv()).unwrap();
+    let header = std::fs::read_to_string(run.work().clusters_csv()).expect("test step");
     assert!(header.starts_with("file,cluster,silhouette,distance_to_centroid"));
     for r in &rows {
         assert!(run.work().clusters().join(&r.folder).join(&r.file).is_file(), "{r:?}");

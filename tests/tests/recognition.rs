@@ -42,8 +42,8 @@ fn build_clusters(work: &Work, photos: &[(String, PathBuf)]) {
             .unwrap_or_else(|| panic!("no face in {}", rec.path));
         let chip = main.aligned_file.as_ref().expect("chip");
         let dir = work.clusters().join(who);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::copy(work.aligned().join(chip), dir.join(chip)).unwrap();
+        std::fs::create_dir_all(&dir).expect("test step");
+        std::fs::copy(work.aligned().join(chip), dir.join(chip)).expect("test step");
     }
 }
 
@@ -67,13 +67,13 @@ fn trained() -> &'static Trained {
                 }
             }
         }
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test step");
         let work = Work::new(dir.path().join("work"));
         build_clusters(&work, &train);
         let mut loader = || Ok(models().clone());
         let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &mut loader).expect("train");
         let model = dir.path().join("model");
-        write_model_dir(&model, &gallery, &report).unwrap();
+        write_model_dir(&model, &gallery, &report).expect("test step");
         Trained { _dir: dir, model, gallery, report, test }
     })
 }
@@ -81,18 +81,18 @@ fn trained() -> &'static Trained {
 /// Every kept face's embedding in a photo.
 fn embeddings(path: &Path) -> Vec<Vec<f32>> {
     let img = rollcall_models::decode::load_rgb(path).unwrap_or_else(|e| panic!("{e}"));
-    let mut engine = models().engine(Default::default()).unwrap();
+    let mut engine = models().engine(Default::default()).expect("test step");
     let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
-    let faces = engine.faces_with_embeddings(view, &FaceFilter::default()).unwrap();
+    let faces = engine.faces_with_embeddings(view, &FaceFilter::default()).expect("test step");
     faces.into_iter().filter(|(f, _)| f.verdict == Verdict::Kept).filter_map(|(_, e)| e).collect()
 }
 
 /// The largest face's embedding (the person the photo is labelled with).
 fn main_embedding(path: &Path) -> Vec<f32> {
     let img = rollcall_models::decode::load_rgb(path).unwrap_or_else(|e| panic!("{e}"));
-    let mut engine = models().engine(Default::default()).unwrap();
+    let mut engine = models().engine(Default::default()).expect("test step");
     let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
-    let faces = engine.faces_with_embeddings(view, &FaceFilter::default()).unwrap();
+    let faces = engine.faces_with_embeddings(view, &FaceFilter::default()).expect("test step");
     let best = faces
         .into_iter()
         .filter(|(f, _)| f.verdict == Verdict::Kept)
@@ -167,8 +167,10 @@ fn compact_references_lose_nothing_on_the_shared_photos() {
             }
         }
     }
-    let sizes: Vec<usize> =
-        [VectorForm::F32, VectorForm::F16, VectorForm::I8].iter().map(|&f| with_form(&t.gallery, f).encode().unwrap().len()).collect();
+    let sizes: Vec<usize> = [VectorForm::F32, VectorForm::F16, VectorForm::I8]
+        .iter()
+        .map(|&f| with_form(&t.gallery, f).encode().expect("test step").len())
+        .collect();
     eprintln!(
         "gallery of {} people, {} faces: f32 {} B, f16 {} B, i8 {} B",
         t.gallery.people(),
@@ -184,7 +186,7 @@ fn compact_references_lose_nothing_on_the_shared_photos() {
 fn exported_gallery_loads_and_names_obama_and_biden() {
     // A two-person gallery from their other photos: obama3.jpg and biden.jpg
     // are crops of two_people.jpg, so they stay out.
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test step");
     let work = Work::new(dir.path().join("work"));
     let m = faces_dir().join("misc_small");
     let photos: Vec<(String, PathBuf)> =
@@ -196,15 +198,15 @@ fn exported_gallery_loads_and_names_obama_and_biden() {
     let mut loader = || Ok(models().clone());
     let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &mut loader).expect("train");
     let model = dir.path().join("model");
-    write_model_dir(&model, &gallery, &report).unwrap();
+    write_model_dir(&model, &gallery, &report).expect("test step");
     let file = dir.path().join("gallery.rcg");
-    rollcall_host::export::export(&model, &file, VectorForm::F16, "test").unwrap();
-    let g = read_gallery(&file).unwrap();
-    check_models(&g, models(), &file).unwrap();
+    rollcall_host::export::export(&model, &file, VectorForm::F16, "test").expect("test step");
+    let g = read_gallery(&file).expect("test step");
+    check_models(&g, models(), &file).expect("test step");
 
     let photo = m.join("_group/two_people.jpg");
     let opts = PredictOptions { classifier: None, filter: FaceFilter::default(), annotate: None, jobs: 2 };
-    let (rows, skipped) = predict(&photo, &g, models(), &opts).unwrap();
+    let (rows, skipped) = predict(&photo, &g, models(), &opts).expect("test step");
     assert!(skipped.is_empty());
     let by_x: BTreeMap<i64, &str> = rows.iter().map(|r| (r.x1 as i64, r.label.as_str())).collect();
     eprintln!("two_people.jpg: {rows:?}");
@@ -215,13 +217,13 @@ fn exported_gallery_loads_and_names_obama_and_biden() {
 #[test]
 fn gallery_files_report_each_defect_by_name() {
     let t = trained();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("test step");
     let good = dir.path().join("g.rcg");
-    rollcall_host::export::export(&t.model, &good, VectorForm::F16, "test").unwrap();
-    let bytes = std::fs::read(&good).unwrap();
+    rollcall_host::export::export(&t.model, &good, VectorForm::F16, "test").expect("test step");
+    let bytes = std::fs::read(&good).expect("test step");
     let case = |name: &str, data: &[u8], want: &str| {
         let p = dir.path().join(name);
-        std::fs::write(&p, data).unwrap();
+        std::fs::write(&p, data).expect("test step");
         let err = read_gallery(&p).unwrap_err().to_string();
         assert!(err.contains(name) && err.contains(want), "{name}: {err}");
     };
@@ -234,10 +236,10 @@ fn gallery_files_report_each_defect_by_name() {
     v9[8] = 9;
     case("future.rcg", &v9, "version 9");
     // Made with another recognizer: refused before any face is read.
-    let mut g = read_gallery(&good).unwrap();
+    let mut g = read_gallery(&good).expect("test step");
     g.recognizer_sha256[0] ^= 0xff;
     let other = dir.path().join("other_model.rcg");
-    std::fs::write(&other, g.encode().unwrap()).unwrap();
-    let err = check_models(&read_gallery(&other).unwrap(), models(), &other).unwrap_err().to_string();
+    std::fs::write(&other, g.encode().expect("test step")).expect("test step");
+    let err = check_models(&read_gallery(&other).expect("test step"), models(), &other).unwrap_err().to_string();
     assert!(err.contains("other_model.rcg") && err.contains("different recognizer"), "{err}");
 }

@@ -24,7 +24,7 @@ fn chromium() -> std::path::PathBuf {
 fn report_loads_in_chromium_without_errors_or_broken_images() {
     let run = run_pipeline(&["dlib_johns"]);
     let page = run.work().report().join("index.html");
-    let profile = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().expect("test step");
     let args: Vec<&std::ffi::OsStr> = [
         "--disable-background-networking",
         "--disable-component-update",
@@ -62,7 +62,7 @@ fn report_loads_in_chromium_without_errors_or_broken_images() {
             _ => None,
         };
         if let Some(m) = msg {
-            sink.lock().unwrap().push(m);
+            sink.lock().expect("test step").push(m);
         }
     }))
     .expect("listener");
@@ -80,13 +80,13 @@ fn report_loads_in_chromium_without_errors_or_broken_images() {
     let galleries = count("document.querySelectorAll('section.cluster-gallery').length");
     let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).expect("screenshot");
     let artifacts = workspace().join("target").join("rollcall-test-artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    std::fs::write(artifacts.join("report.png"), &png).unwrap();
+    std::fs::create_dir_all(&artifacts).expect("test step");
+    std::fs::write(artifacts.join("report.png"), &png).expect("test step");
 
     assert!(images > 51, "the page shows charts and every face, found {images} images");
     assert_eq!(broken, 0, "broken images");
     assert_eq!(galleries as usize, run.selection.recommended_k, "one gallery per cluster");
-    let errors = errors.lock().unwrap().clone();
+    let errors = errors.lock().expect("test step").clone();
     assert!(errors.is_empty(), "console errors: {errors:?}");
     assert!(png.len() > 10_000 && png.starts_with(b"\x89PNG"), "screenshot taken");
 }
