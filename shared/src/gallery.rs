@@ -355,6 +355,26 @@ impl Gallery {
         if self.knn_k == 0 {
             return Err(GalleryError::Malformed("kNN needs k >= 1"));
         }
+        // A NaN compares false with everything: a gallery holding one would
+        // silently reject or accept faces, so it is corrupt. Infinite biases
+        // and thresholds are meaningful (never / always), infinite weights
+        // are not (they turn into NaN scores).
+        let vectors_finite = |v: &Vectors| match v {
+            Vectors::F32(x) => x.iter().all(|f| f.is_finite()),
+            Vectors::F16(b) => b.chunks_exact(2).all(|c| half::f16::from_le_bytes([c[0], c[1]]).is_finite()),
+            Vectors::I8 { scales, .. } => scales.iter().all(|f| f.is_finite()),
+        };
+        if !vectors_finite(&self.centroids) || !vectors_finite(&self.knn_refs) {
+            return Err(GalleryError::Malformed("reference vectors hold non-finite values"));
+        }
+        for m in [&self.svm, &self.logistic] {
+            if !m.weights.iter().all(|w| w.is_finite()) || m.bias.iter().any(|b| b.is_nan()) {
+                return Err(GalleryError::Malformed("linear model holds non-finite values"));
+            }
+        }
+        if self.thresholds.iter().any(|t| t.value.is_nan() || t.target_far.is_nan() || t.estimated_far.is_nan() || t.estimated_frr.is_nan()) {
+            return Err(GalleryError::Malformed("a threshold is NaN"));
+        }
         Ok(())
     }
 
@@ -451,6 +471,25 @@ pub(crate) mod tests {
         g.knn_labels[0] = 7;
         let bytes = g.encode().unwrap();
         assert!(matches!(Gallery::decode(&bytes), Err(GalleryError::Malformed(_))));
+    }
+
+    /// Found by `cargo fuzz` (gallery_decode): a payload with a NaN weight
+    /// decoded fine, and every face it scored came out "unknown".
+    #[test]
+    fn regression_gallery_with_nan_values_is_refused() {
+        let mut g = sample(2, 4, 4, VectorForm::F32);
+        g.svm.weights[3] = f32::NAN;
+        assert!(matches!(Gallery::decode(&g.encode().unwrap()), Err(GalleryError::Malformed(_))));
+        let mut g = sample(2, 4, 4, VectorForm::F32);
+        g.thresholds[1].value = f32::NAN;
+        assert!(matches!(Gallery::decode(&g.encode().unwrap()), Err(GalleryError::Malformed(_))));
+        let mut g = sample(2, 4, 4, VectorForm::F32);
+        g.knn_refs = Vectors::F32(alloc::vec![f32::INFINITY; 16]);
+        assert!(matches!(Gallery::decode(&g.encode().unwrap()), Err(GalleryError::Malformed(_))));
+        // An infinite threshold (accept everyone) is legitimate.
+        let mut g = sample(2, 4, 4, VectorForm::F32);
+        g.thresholds[0].value = f32::NEG_INFINITY;
+        assert!(Gallery::decode(&g.encode().unwrap()).is_ok());
     }
 
     #[test]
