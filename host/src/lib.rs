@@ -15,6 +15,7 @@ pub mod export;
 pub mod heatmap;
 pub mod pool;
 pub mod predict;
+pub mod quantize;
 pub mod report;
 pub mod select_k;
 pub mod table;

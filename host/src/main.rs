@@ -7,11 +7,13 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use rollcall_host::cluster::{self, ClusterOptions};
 use rollcall_host::detect::{self, DetectOptions, DetectOutcome};
+use rollcall_host::quantize::QuantizeOptions;
 use rollcall_host::select_k::{self, SelectKOptions, ThresholdSource};
 use rollcall_host::table::EmbeddingTable;
 use rollcall_host::train::{self, TrainOptions};
 use rollcall_host::work::Work;
 use rollcall_host::{bench, embed, evaluate, export, predict, report};
+use rollcall_models::onnx::quantize::Policy;
 use rollcall_models::{FaceFilter, Manifest, ModelSet, ModelStore};
 use rollcall_shared::gallery::{ClassifierKind, VectorForm};
 
@@ -189,6 +191,11 @@ enum Command {
         /// How reference embeddings are stored
         #[arg(long, value_parser = ["i8", "f16", "f32"], default_value = "i8")]
         references: String,
+        /// Also write int8 models calibrated on the training run, and a gallery for them (<out>.int8.rcg)
+        #[arg(long)]
+        quantize: bool,
+        #[command(flatten)]
+        models: ModelChoice,
     },
     /// Name the faces in photos with a gallery (CSV: image,face_index,x1,y1,x2,y2,label,score)
     Predict {
@@ -210,6 +217,22 @@ enum Command {
         models: ModelChoice,
         #[command(flatten)]
         detect: DetectArgs,
+    },
+    /// int8 (and fp16-weights) models calibrated on a work directory, with measured fidelity
+    Quantize {
+        /// Work directory (its photos and chips calibrate the models)
+        work: PathBuf,
+        /// Folder for the models, their manifest and fidelity.json
+        #[arg(long, short, default_value = "models-int8")]
+        out: PathBuf,
+        /// Calibration samples per network
+        #[arg(long, default_value_t = 64)]
+        samples: usize,
+        /// Quantize depthwise convolutions too (less faithful; see README)
+        #[arg(long)]
+        all_layers: bool,
+        #[command(flatten)]
+        models: ModelChoice,
     },
     /// Write report/index.html from what the work directory holds
     Report {
@@ -424,7 +447,7 @@ fn run(cli: Cli) -> Result<()> {
             say!("wrote {}", out.display());
             Ok(())
         }
-        Command::Export { model, out, references } => {
+        Command::Export { model, out, references, quantize, models } => {
             let form = match references.as_str() {
                 "i8" => VectorForm::I8,
                 "f32" => VectorForm::F32,
@@ -438,6 +461,12 @@ fn run(cli: Cli) -> Result<()> {
                 e.references,
                 e.bytes
             );
+            if quantize {
+                let set = model_set(g, &models)?;
+                let q = export::export_quantized(&model, &out, form, &set)?;
+                print_fidelity(&q.fidelity, &q.models_dir);
+                say!("wrote {}: gallery for the int8 models, {} bytes", q.gallery.display(), q.exported.bytes);
+            }
             Ok(())
         }
         Command::Predict { photos, gallery, classifier, out, annotate, models, detect: d } => {
@@ -471,6 +500,18 @@ fn run(cli: Cli) -> Result<()> {
             for (p, why) in skipped {
                 eprintln!("skipped {p}: {why}");
             }
+            Ok(())
+        }
+        Command::Quantize { work, out, samples, all_layers, models } => {
+            let set = model_set(g, &models)?;
+            let policy = if all_layers { Policy::all() } else { Policy::default() };
+            let f = rollcall_host::quantize::quantize(
+                &Work::new(work),
+                &set,
+                &out,
+                &QuantizeOptions { samples, policy, ..QuantizeOptions::default() },
+            )?;
+            print_fidelity(&f, &out);
             Ok(())
         }
         Command::Report { work } => {
@@ -550,6 +591,42 @@ fn print_clusters(o: &cluster::ClusterOutcome, work: &Work) {
     for c in &s.clusters {
         say!("  {:<12} {:>4} faces  mean silhouette {:.3}", c.folder, c.size, c.mean_silhouette);
     }
+}
+
+fn print_fidelity(f: &rollcall_host::quantize::Fidelity, out: &Path) {
+    let r = &f.recognizer;
+    let d = &f.detector;
+    say!("size int8/fp32 {:.3}; speed int8/fp32 {:.3} ({})", f.size_ratio, f.speed_ratio, f.cpu);
+    say!(
+        "recognizer: cosine fp32 vs int8 mean {:.4}, min {:.4} over {} faces (fp16 weights min {:.5}); nearest-centroid accuracy fp32 {:.3}, int8 {:.3}",
+        r.cosine_mean,
+        r.cosine_min,
+        r.faces,
+        r.fp16_cosine_min,
+        r.accuracy_fp32,
+        r.accuracy_int8
+    );
+    say!(
+        "detector: int8 against fp32 on {} photos: recall {:.3}, precision {:.3}, landmark shift {:.2} px ({:.2}% of the face width)",
+        d.photos,
+        d.recall,
+        d.precision,
+        d.landmark_shift_px,
+        d.landmark_shift_rel * 100.0
+    );
+    for (name, m) in &f.models {
+        say!(
+            "  {name}: {} -> {} bytes int8, {} fp16; {:.3} s fp32, {:.3} s int8, {:.3} s fp16 over {} runs",
+            m.fp32_bytes,
+            m.int8_bytes,
+            m.fp16_bytes,
+            m.fp32_s,
+            m.int8_s,
+            m.fp16_s,
+            m.runs
+        );
+    }
+    say!("wrote {} (use with --models-dir {0} --manifest {0}/manifest.toml)", out.display());
 }
 
 fn bench_command(g: &Global, what: BenchWhat) -> Result<()> {

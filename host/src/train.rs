@@ -325,6 +325,12 @@ pub struct TrainingReport {
     pub default_classifier: String,
     /// Files skipped, with the reason.
     pub skipped: Vec<(String, String)>,
+    /// The clusters folder trained on.
+    #[serde(default)]
+    pub clusters: String,
+    /// The work directory its embeddings came from.
+    #[serde(default)]
+    pub work: String,
 }
 
 /// The threshold for `target_far`: the lowest score above all but a
@@ -470,6 +476,8 @@ pub fn train(data: &TrainingSet, opts: &TrainOptions) -> Result<(Gallery, Traini
         classifiers: reports,
         default_classifier: best.name().to_string(),
         skipped: Vec::new(),
+        clusters: String::new(),
+        work: String::new(),
     };
     Ok((gallery, report))
 }
@@ -533,6 +541,24 @@ pub fn train_from_work(
     gallery.recognizer_sha256 = recognizer;
     gallery.created.note = clusters.display().to_string();
     report.skipped = skipped.into_iter().map(|(p, why)| (p.display().to_string(), why)).collect();
+    report.clusters = clusters.display().to_string();
+    report.work = work.root().display().to_string();
+    Ok((gallery, report))
+}
+
+/// Trains on the same folders with every chip embedded afresh by `models`
+/// (the int8 models, say), so the gallery records those models' hashes.
+pub fn train_with_models(clusters: &Path, models: &ModelSet, opts: &TrainOptions) -> Result<(Gallery, TrainingReport)> {
+    let empty = EmbeddingTable { dim: models.recognizer_spec().output.dim.unwrap_or(0), ..EmbeddingTable::default() };
+    let mut loader = || Ok(models.clone());
+    let (data, skipped) = load_training_set(clusters, &empty, opts, &mut loader)?;
+    let (mut gallery, mut report) = train(&data, opts)?;
+    let hash = |s: &str| rollcall_shared::gallery::parse_sha256(s).context("model sha256");
+    gallery.detector_sha256 = hash(models.detector_sha256())?;
+    gallery.recognizer_sha256 = hash(models.recognizer_sha256())?;
+    gallery.created.note = clusters.display().to_string();
+    report.skipped = skipped.into_iter().map(|(p, why)| (p.display().to_string(), why)).collect();
+    report.clusters = clusters.display().to_string();
     Ok((gallery, report))
 }
 

@@ -141,6 +141,16 @@ impl ModelSet {
         &self.recognizer.2
     }
 
+    /// The checked detector file.
+    pub fn detector_bytes(&self) -> &[u8] {
+        &self.detector.1
+    }
+
+    /// The checked recognizer file.
+    pub fn recognizer_bytes(&self) -> &[u8] {
+        &self.recognizer.1
+    }
+
     /// A new detector session.
     pub fn detector(&self, threads: Threads) -> Result<Detector> {
         Detector::new(&self.store, &self.detector.0, &self.detector.1, threads)

