@@ -15,3 +15,4 @@ pub mod classify;
 pub mod embedding;
 pub mod gallery;
 pub mod geometry;
+pub mod wire;

@@ -153,3 +153,48 @@ pub fn same_person_threshold() -> Option<(f32, rollcall_host::select_k::Threshol
     let spec = models().recognizer_spec();
     spec.output.same_person_cosine.map(|t| (t, rollcall_host::select_k::ThresholdSource::Manifest(spec.name.clone())))
 }
+
+/// Detects and embeds `photos` (identity, path) into `work`, then files each
+/// photo's largest face under `clusters/<identity>/`, as a user naming the
+/// cluster folders would.
+pub fn build_clusters(work: &rollcall_host::work::Work, photos: &[(String, PathBuf)]) {
+    use rollcall_host::detect::{DetectOptions, detect_photos};
+    let root = faces_dir();
+    let list: Vec<PathBuf> = photos.iter().map(|(_, p)| p.clone()).collect();
+    let opts = DetectOptions { embed: true, annotate: false, ..DetectOptions::default() };
+    let out = detect_photos(&root, &list, work, models(), &opts).unwrap_or_else(|e| panic!("detect: {e:#}"));
+    rollcall_host::embed::write_table(work, models(), out.embeddings).unwrap_or_else(|e| panic!("embed: {e:#}"));
+    for ((who, _), rec) in photos.iter().zip(&out.file.photos) {
+        let area = |b: &[f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
+        let main = rec
+            .faces
+            .iter()
+            .filter(|f| f.aligned_file.is_some())
+            .max_by(|a, b| area(&a.bbox).total_cmp(&area(&b.bbox)))
+            .unwrap_or_else(|| panic!("no face in {}", rec.path));
+        let chip = main.aligned_file.as_ref().unwrap_or_else(|| panic!("no chip in {}", rec.path));
+        let dir = work.clusters().join(who);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        std::fs::copy(work.aligned().join(chip), dir.join(chip)).unwrap_or_else(|e| panic!("{chip}: {e}"));
+    }
+}
+
+/// A gallery file of the given people, each from the listed photos
+/// (relative to the faces folder), trained and exported with the defaults.
+pub fn gallery_of(people: &[(&str, &[&str])]) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let work = rollcall_host::work::Work::new(dir.path().join("work"));
+    let photos: Vec<(String, PathBuf)> =
+        people.iter().flat_map(|(who, files)| files.iter().map(move |f| (who.to_string(), faces_dir().join(f)))).collect();
+    build_clusters(&work, &photos);
+    let mut loader = || Ok(models().clone());
+    let opts = rollcall_host::train::TrainOptions::default();
+    let (gallery, report) =
+        rollcall_host::train::train_from_work(&work.clusters(), &work, &opts, &mut loader).unwrap_or_else(|e| panic!("train: {e:#}"));
+    let model = dir.path().join("model");
+    rollcall_host::train::write_model_dir(&model, &gallery, &report).unwrap_or_else(|e| panic!("model: {e:#}"));
+    let file = dir.path().join("gallery.rcg");
+    rollcall_host::export::export(&model, &file, rollcall_shared::gallery::VectorForm::I8, "test")
+        .unwrap_or_else(|e| panic!("export: {e:#}"));
+    (dir, file)
+}

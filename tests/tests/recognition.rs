@@ -12,8 +12,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use rollcall_host::detect::{DetectOptions, detect_photos};
-use rollcall_host::embed::write_table;
 use rollcall_host::export::{read_gallery, with_form};
 use rollcall_host::predict::{PredictOptions, check_models, predict};
 use rollcall_host::train::{TrainOptions, TrainingReport, train_from_work, write_model_dir};
@@ -21,31 +19,7 @@ use rollcall_host::work::Work;
 use rollcall_models::{FaceFilter, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::gallery::{ClassifierKind, Gallery, VectorForm};
-use rollcall_tests::{faces_dir, identities, labels, models};
-
-/// Detects and embeds `photos` into `work`, then files each photo's largest
-/// face under `clusters/<identity>/`, as a user renaming clusters would.
-fn build_clusters(work: &Work, photos: &[(String, PathBuf)]) {
-    let root = faces_dir();
-    let list: Vec<PathBuf> = photos.iter().map(|(_, p)| p.clone()).collect();
-    let opts = DetectOptions { embed: true, annotate: false, ..DetectOptions::default() };
-    let out = detect_photos(&root, &list, work, models(), &opts).expect("detect");
-    write_table(work, models(), out.embeddings).expect("embed");
-    for ((who, _), rec) in photos.iter().zip(&out.file.photos) {
-        let main = rec
-            .faces
-            .iter()
-            .filter(|f| f.aligned_file.is_some())
-            .max_by(|a, b| {
-                ((a.bbox[2] - a.bbox[0]) * (a.bbox[3] - a.bbox[1])).total_cmp(&((b.bbox[2] - b.bbox[0]) * (b.bbox[3] - b.bbox[1])))
-            })
-            .unwrap_or_else(|| panic!("no face in {}", rec.path));
-        let chip = main.aligned_file.as_ref().expect("chip");
-        let dir = work.clusters().join(who);
-        std::fs::create_dir_all(&dir).expect("test step");
-        std::fs::copy(work.aligned().join(chip), dir.join(chip)).expect("test step");
-    }
-}
+use rollcall_tests::{build_clusters, faces_dir, identities, labels, models};
 
 struct Trained {
     _dir: tempfile::TempDir,

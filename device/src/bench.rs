@@ -1,0 +1,134 @@
+//! `rollcall-device bench`: per-frame latency at 640 x 480, split into
+//! decode, detect (with alignment), embed and classify (with smoothing),
+//! with one face and with five.
+//!
+//! Frames are built from the shared photos: portraits of different people
+//! tiled into a 640 x 480 canvas and JPEG-encoded, as an MJPEG camera would
+//! deliver them, so decoding is part of the measurement.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use image::{ImageEncoder, RgbImage};
+use serde::Serialize;
+
+use crate::runtime::{FrameTimes, Recognizer};
+use crate::source::Frame;
+
+/// Portraits used to build frames, one per person, relative to the faces folder.
+const PORTRAITS: [&str; 5] = [
+    "misc_small/obama/obama.jpg",
+    "misc_small/biden/biden2.jpg",
+    "deepface/angelina_jolie/img1.jpg",
+    "misc_small/kit_harington/john1.jpg",
+    "misc_small/rose_leslie/img2.jpg",
+];
+
+/// A 640 x 480 JPEG frame holding `faces` portraits side by side.
+pub fn frame_with_faces(photos: &Path, faces: usize) -> Result<Vec<u8>> {
+    let (w, h) = (640u32, 480u32);
+    let mut canvas = RgbImage::from_pixel(w, h, image::Rgb([40, 40, 40]));
+    let cols = faces.clamp(1, 3) as u32;
+    let rows = (faces as u32).div_ceil(cols);
+    let (tw, th) = (w / cols, h / rows);
+    for (i, rel) in PORTRAITS.iter().cycle().take(faces).enumerate() {
+        let path = photos.join(rel);
+        let p = match rollcall_models::decode::load_rgb(&path) {
+            Ok(p) => p,
+            // Any portrait will do if the exact file is missing.
+            Err(_) => rollcall_models::decode::load_rgb(&photos.join(PORTRAITS[0]))
+                .with_context(|| format!("{} and {}", path.display(), PORTRAITS[0]))?,
+        };
+        let tile = image::imageops::resize(&p, tw, th, image::imageops::FilterType::Triangle);
+        let (x, y) = ((i as u32 % cols) * tw, (i as u32 / cols) * th);
+        image::imageops::overlay(&mut canvas, &tile, x as i64, y as i64);
+    }
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).write_image(canvas.as_raw(), w, h, image::ExtendedColorType::Rgb8)?;
+    Ok(jpeg)
+}
+
+/// Median per-frame figures.
+#[derive(Debug, Clone, Serialize)]
+pub struct Latency {
+    /// Faces placed in the frame.
+    pub faces_placed: usize,
+    /// Faces the detector kept.
+    pub faces_found: usize,
+    /// Frames measured.
+    pub frames: usize,
+    /// JPEG decode, ms.
+    pub decode_ms: f64,
+    /// Detection and alignment, ms.
+    pub detect_ms: f64,
+    /// Embedding, ms.
+    pub embed_ms: f64,
+    /// Classification and smoothing, ms.
+    pub classify_ms: f64,
+    /// Whole frame, ms.
+    pub total_ms: f64,
+    /// Frames per second at that latency.
+    pub fps: f64,
+    /// CPU the figures were taken on.
+    pub arch: String,
+}
+
+impl Latency {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        format!(
+            "640x480, {} face(s) found: decode {:.1} ms, detect {:.1} ms, embed {:.1} ms, classify {:.2} ms, total {:.1} ms = {:.1} frames/s ({}, median of {})",
+            self.faces_found,
+            self.decode_ms,
+            self.detect_ms,
+            self.embed_ms,
+            self.classify_ms,
+            self.total_ms,
+            self.fps,
+            self.arch,
+            self.frames
+        )
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v.get(v.len() / 2).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}
+
+/// Runs `frames` frames (after two warm-ups) and takes medians.
+pub fn measure(rec: &mut Recognizer, jpeg: &[u8], frames: usize) -> Result<Latency> {
+    let (mut dec, mut det, mut emb, mut cls, mut tot) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut found = 0;
+    for i in 0..frames + 2 {
+        let t = Instant::now();
+        let image = rollcall_models::decode::decode_rgb(jpeg, Path::new("frame.jpg"))?;
+        let decode = t.elapsed();
+        let frame = Frame { image, ts: crate::events::now(), origin: "bench".into() };
+        let mut times = FrameTimes::default();
+        rec.process(&frame, &mut times)?;
+        let total = t.elapsed();
+        found = times.faces;
+        if i >= 2 {
+            dec.push(decode);
+            det.push(times.detect);
+            emb.push(times.embed);
+            cls.push(times.classify);
+            tot.push(total);
+        }
+    }
+    let total_ms = median(tot);
+    Ok(Latency {
+        faces_placed: 0,
+        faces_found: found,
+        frames,
+        decode_ms: median(dec),
+        detect_ms: median(det),
+        embed_ms: median(emb),
+        classify_ms: median(cls),
+        total_ms,
+        fps: if total_ms > 0.0 { 1000.0 / total_ms } else { 0.0 },
+        arch: std::env::consts::ARCH.to_string(),
+    })
+}

@@ -1,0 +1,101 @@
+//! `device.toml`: the same settings as the command-line flags; a flag given
+//! on the command line wins over the file.
+//!
+//! ```toml
+//! gallery = "/opt/rollcall/gallery.rcg"
+//! source = "v4l:/dev/video0:640x480@15"
+//! serial = "/dev/ttyAMA0@115200"
+//! serial_format = "postcard"      # or "jsonl"
+//! led = ["Robin=17", "unknown=27"]
+//! gpio = "real"                   # or "dry-run"
+//! heartbeat_secs = 30
+//! models_dir = "/opt/rollcall/models"
+//!
+//! [smoothing]
+//! present_after = 3
+//! window = 5
+//! absent_after = 5
+//! iou = 0.3
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+use crate::sinks::SerialFormat;
+use crate::tracker::Smoothing;
+
+/// How LEDs are driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GpioMode {
+    /// Real pins through rppal (Raspberry Pi).
+    Real,
+    /// Log pin changes instead.
+    DryRun,
+}
+
+/// The settings file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSettings {
+    /// Gallery file.
+    pub gallery: Option<PathBuf>,
+    /// Frame source.
+    pub source: Option<String>,
+    /// Serial port and baud rate.
+    pub serial: Option<String>,
+    /// Serial message format.
+    pub serial_format: Option<SerialFormat>,
+    /// LEDs, `LABEL=PIN`.
+    #[serde(default)]
+    pub led: Vec<String>,
+    /// GPIO mode.
+    pub gpio: Option<GpioMode>,
+    /// Seconds between heartbeats (0: none).
+    pub heartbeat_secs: Option<f64>,
+    /// Classifier name.
+    pub classifier: Option<String>,
+    /// Model cache.
+    pub models_dir: Option<PathBuf>,
+    /// Model manifest.
+    pub manifest: Option<PathBuf>,
+    /// ONNX Runtime threads.
+    pub threads: Option<usize>,
+    /// Temporal smoothing.
+    pub smoothing: Option<Smoothing>,
+    /// Write events to stdout (default true).
+    pub stdout: Option<bool>,
+}
+
+impl FileSettings {
+    /// Reads `device.toml`, naming the file in errors.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{}: invalid settings", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("config.rs");
+        let toml: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start().to_string() + "\n")
+            .collect();
+        let s: FileSettings = toml::from_str(&toml).unwrap();
+        assert_eq!(s.led, vec!["Robin=17", "unknown=27"]);
+        assert_eq!(s.serial_format, Some(SerialFormat::Postcard));
+        assert_eq!(s.gpio, Some(GpioMode::Real));
+        assert_eq!(s.smoothing.unwrap().window, 5);
+        assert!(toml::from_str::<FileSettings>("colour = \"red\"").is_err(), "unknown keys are errors");
+    }
+}

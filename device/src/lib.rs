@@ -1,0 +1,18 @@
+//! The rollcall edge runtime: a Raspberry Pi or Jetson watches a camera and
+//! says who is there.
+//!
+//! Frames come from a [`source`] (a V4L2 camera, or replayed stills), go
+//! through the same detect → align → embed path as the host ([`runtime`],
+//! over the `models` crate) and the gallery's classifiers (`shared`), are
+//! smoothed over time by the [`tracker`], and leave as [`events`] through
+//! the [`sinks`]: stdout, a serial line, GPIO LEDs.
+
+pub mod bench;
+pub mod camera;
+pub mod config;
+pub mod events;
+pub mod runtime;
+pub mod sinks;
+pub mod source;
+pub mod tracker;
+pub mod yuyv;

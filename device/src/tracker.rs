@@ -1,0 +1,307 @@
+//! Temporal smoothing: faces followed across frames, people declared
+//! present only after agreeing frames, and gone only after a gap.
+//!
+//! Each face is a track, matched from frame to frame by box overlap (IoU),
+//! or, when it jumped, by the person it already is. A track keeps the last
+//! `window` frames of what the classifier said. It *is* someone once that
+//! person (or "unknown") won `present_after` of those frames; that person
+//! then **arrives**. A present person **leaves** after `absent_after`
+//! frames in which no track is them.
+//!
+//! Two invariants hold in every frame: a track is at most one person, and
+//! no person is two tracks (the one with more agreeing frames wins, the
+//! other counts as unknown for that frame). Strangers share one presence,
+//! `unknown`: "someone we do not know is here".
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rollcall_shared::geometry::BBox;
+
+/// Who a face is: a gallery person, or a stranger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Who {
+    /// Index into the gallery's labels.
+    Person(usize),
+    /// Below the rejection threshold.
+    Unknown,
+}
+
+/// One classified face in one frame.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Observation {
+    /// Box in frame pixels.
+    pub bbox: BBox,
+    /// The classifier's verdict.
+    pub who: Who,
+    /// Its score.
+    pub score: f32,
+}
+
+/// Smoothing settings.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct Smoothing {
+    /// Agreeing frames needed to declare someone present.
+    pub present_after: usize,
+    /// Frames a track remembers.
+    pub window: usize,
+    /// Frames without a person before they have left.
+    pub absent_after: usize,
+    /// Box overlap that makes two detections the same face.
+    pub iou: f32,
+}
+
+impl Default for Smoothing {
+    fn default() -> Self {
+        Smoothing { present_after: 3, window: 5, absent_after: 5, iou: 0.3 }
+    }
+}
+
+/// A presence change.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Change {
+    /// Someone arrived, with their mean score over the agreeing frames.
+    Arrived(Who, f32),
+    /// Someone left, with their last mean score.
+    Left(Who, f32),
+}
+
+#[derive(Debug)]
+struct Track {
+    bbox: BBox,
+    history: VecDeque<Option<(Who, f32)>>,
+    unseen: usize,
+}
+
+impl Track {
+    /// The person this track is, with their agreeing votes and mean score.
+    fn identity(&self, need: usize) -> Option<(Who, usize, f32)> {
+        let mut tally: BTreeMap<Who, (usize, f32)> = BTreeMap::new();
+        for (w, s) in self.history.iter().flatten() {
+            let e = tally.entry(*w).or_default();
+            e.0 += 1;
+            e.1 += s;
+        }
+        tally
+            .into_iter()
+            .filter(|(_, (n, _))| *n >= need)
+            .max_by(|a, b| a.1.0.cmp(&b.1.0).then(a.1.1.total_cmp(&b.1.1)))
+            .map(|(w, (n, s))| (w, n, s / n as f32))
+    }
+}
+
+/// The smoothing state machine.
+#[derive(Debug)]
+pub struct Tracker {
+    params: Smoothing,
+    tracks: Vec<Track>,
+    /// Present people: frames since last held by a track, last score.
+    present: BTreeMap<Who, (usize, f32)>,
+}
+
+impl Tracker {
+    /// A tracker with nobody present.
+    pub fn new(params: Smoothing) -> Self {
+        let params =
+            Smoothing { window: params.window.max(1), present_after: params.present_after.clamp(1, params.window.max(1)), ..params };
+        Tracker { params, tracks: Vec::new(), present: BTreeMap::new() }
+    }
+
+    /// People present now.
+    pub fn present(&self) -> impl Iterator<Item = Who> + '_ {
+        self.present.keys().copied()
+    }
+
+    /// Feeds one frame's faces; returns who arrived and left.
+    pub fn update(&mut self, observations: &[Observation]) -> Vec<Change> {
+        let p = self.params;
+        let mut assigned: Vec<Option<usize>> = vec![None; observations.len()];
+        let mut taken = vec![false; self.tracks.len()];
+
+        // Match by overlap, best pairs first.
+        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+        for (o, obs) in observations.iter().enumerate() {
+            for (t, tr) in self.tracks.iter().enumerate() {
+                let iou = obs.bbox.iou(&tr.bbox);
+                if iou >= p.iou {
+                    pairs.push((iou, o, t));
+                }
+            }
+        }
+        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+        for (_, o, t) in pairs {
+            if assigned[o].is_none() && !taken[t] {
+                assigned[o] = Some(t);
+                taken[t] = true;
+            }
+        }
+        // A face that jumped (a cut, a fast move) keeps the track of the
+        // person it is already known to be.
+        for (o, obs) in observations.iter().enumerate() {
+            if assigned[o].is_some() || obs.who == Who::Unknown {
+                continue;
+            }
+            let same = (0..self.tracks.len())
+                .find(|&t| !taken[t] && self.tracks[t].identity(p.present_after).is_some_and(|(w, _, _)| w == obs.who));
+            if let Some(t) = same {
+                assigned[o] = Some(t);
+                taken[t] = true;
+            }
+        }
+        for (t, tr) in self.tracks.iter_mut().enumerate() {
+            if !taken[t] {
+                tr.history.push_back(None);
+                tr.unseen += 1;
+            }
+        }
+        for (o, obs) in observations.iter().enumerate() {
+            let t = match assigned[o] {
+                Some(t) => t,
+                None => {
+                    self.tracks.push(Track { bbox: obs.bbox, history: VecDeque::new(), unseen: 0 });
+                    self.tracks.len() - 1
+                }
+            };
+            let tr = &mut self.tracks[t];
+            tr.bbox = obs.bbox;
+            tr.unseen = 0;
+            tr.history.push_back(Some((obs.who, obs.score)));
+        }
+        for tr in &mut self.tracks {
+            while tr.history.len() > p.window {
+                tr.history.pop_front();
+            }
+        }
+        self.tracks.retain(|t| t.unseen < p.window);
+
+        // Who is here this frame: seen tracks with an identity; a person
+        // held by two tracks goes to the one with more agreeing frames.
+        let mut holders: BTreeMap<Who, (usize, f32)> = BTreeMap::new();
+        for tr in self.tracks.iter().filter(|t| t.unseen == 0) {
+            if let Some((w, n, s)) = tr.identity(p.present_after) {
+                let e = holders.entry(w).or_insert((0, s));
+                if n > e.0 || (n == e.0 && s > e.1) {
+                    *e = (n, s);
+                }
+            }
+        }
+        let mut changes = Vec::new();
+        for (w, (_, s)) in &holders {
+            match self.present.get_mut(w) {
+                Some(state) => *state = (0, *s),
+                None => {
+                    self.present.insert(*w, (0, *s));
+                    changes.push(Change::Arrived(*w, *s));
+                }
+            }
+        }
+        let mut gone = Vec::new();
+        for (w, state) in self.present.iter_mut() {
+            if !holders.contains_key(w) {
+                state.0 += 1;
+                if state.0 >= p.absent_after {
+                    gone.push((*w, state.1));
+                }
+            }
+        }
+        for (w, s) in gone {
+            self.present.remove(&w);
+            changes.push(Change::Left(w, s));
+        }
+        changes
+    }
+
+    /// Everyone present leaves (end of input).
+    pub fn finish(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.present).into_iter().map(|(w, (_, s))| Change::Left(w, s)).collect()
+    }
+}
+
+/// Makes one frame's verdicts consistent: no person twice. The
+/// highest-scoring face keeps the name; the others become unknown.
+pub fn one_face_per_person(obs: &mut [Observation]) {
+    let mut order: Vec<usize> = (0..obs.len()).collect();
+    order.sort_by(|&a, &b| obs[b].score.total_cmp(&obs[a].score));
+    let mut seen = std::collections::HashSet::new();
+    for i in order {
+        if let Who::Person(p) = obs[i].who
+            && !seen.insert(p)
+        {
+            obs[i].who = Who::Unknown;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(x: f32, who: Who) -> Observation {
+        Observation { bbox: BBox { x1: x, y1: 0.0, x2: x + 100.0, y2: 100.0 }, who, score: 0.8 }
+    }
+
+    #[test]
+    fn arrives_after_agreeing_frames_and_leaves_after_a_gap() {
+        let mut t = Tracker::new(Smoothing::default());
+        let robin = Who::Person(0);
+        assert!(t.update(&[at(0.0, robin)]).is_empty());
+        assert!(t.update(&[at(2.0, robin)]).is_empty());
+        assert_eq!(t.update(&[at(4.0, robin)]), vec![Change::Arrived(robin, 0.8)]);
+        // A missed frame or two is not a departure.
+        for _ in 0..4 {
+            assert!(t.update(&[]).is_empty());
+        }
+        assert_eq!(t.update(&[]), vec![Change::Left(robin, 0.8)]);
+    }
+
+    #[test]
+    fn a_single_wrong_frame_does_not_change_who_it_is() {
+        let mut t = Tracker::new(Smoothing::default());
+        let (robin, sam) = (Who::Person(0), Who::Person(1));
+        let frames = [robin, robin, sam, robin, robin, robin];
+        let mut changes = Vec::new();
+        for w in frames {
+            changes.extend(t.update(&[at(0.0, w)]));
+        }
+        assert_eq!(changes, vec![Change::Arrived(robin, 0.8)]);
+    }
+
+    #[test]
+    fn two_faces_are_never_the_same_person() {
+        let mut obs = vec![at(0.0, Who::Person(0)), Observation { score: 0.9, ..at(300.0, Who::Person(0)) }];
+        one_face_per_person(&mut obs);
+        assert_eq!(obs[0].who, Who::Unknown);
+        assert_eq!(obs[1].who, Who::Person(0));
+        // Two tracks that both come to look like the same person: one holds it.
+        let mut t = Tracker::new(Smoothing { present_after: 2, ..Smoothing::default() });
+        let mut changes = Vec::new();
+        for _ in 0..3 {
+            changes.extend(t.update(&[at(0.0, Who::Person(0)), at(500.0, Who::Person(0))]));
+        }
+        assert_eq!(changes, vec![Change::Arrived(Who::Person(0), 0.8)]);
+    }
+
+    #[test]
+    fn strangers_are_one_presence_and_finish_empties_the_room() {
+        let mut t = Tracker::new(Smoothing::default());
+        let mut changes = Vec::new();
+        for _ in 0..3 {
+            changes.extend(t.update(&[at(0.0, Who::Unknown), at(400.0, Who::Unknown)]));
+        }
+        assert_eq!(changes, vec![Change::Arrived(Who::Unknown, 0.8)]);
+        assert_eq!(t.finish(), vec![Change::Left(Who::Unknown, 0.8)]);
+        assert_eq!(t.present().count(), 0);
+    }
+
+    #[test]
+    fn a_face_that_jumps_keeps_its_track() {
+        let mut t = Tracker::new(Smoothing::default());
+        let robin = Who::Person(0);
+        for x in [0.0, 2.0, 4.0] {
+            t.update(&[at(x, robin)]);
+        }
+        // A cut: same person, far away. Still present, no new arrival.
+        for _ in 0..6 {
+            assert!(t.update(&[at(900.0, robin)]).is_empty());
+        }
+    }
+}
