@@ -19,16 +19,17 @@ use crate::source::Frame;
 /// Portraits used to build frames, one per person, relative to the faces folder.
 const PORTRAITS: [&str; 5] = [
     "misc_small/obama/obama.jpg",
-    "misc_small/biden/biden2.jpg",
     "deepface/angelina_jolie/img1.jpg",
-    "misc_small/kit_harington/john1.jpg",
-    "misc_small/rose_leslie/img2.jpg",
+    "deepface/deepface_id02/img3.jpg",
+    "deepface/deepface_id03/img8.jpg",
+    "deepface/deepface_id10/img26.jpg",
 ];
 
 /// A 640 x 480 JPEG frame holding `faces` portraits side by side.
 pub fn frame_with_faces(photos: &Path, faces: usize) -> Result<Vec<u8>> {
     let (w, h) = (640u32, 480u32);
     let mut canvas = RgbImage::from_pixel(w, h, image::Rgb([40, 40, 40]));
+    // Tiles keep the portraits' aspect, so faces stay large enough to keep.
     let cols = faces.clamp(1, 3) as u32;
     let rows = (faces as u32).div_ceil(cols);
     let (tw, th) = (w / cols, h / rows);

@@ -161,7 +161,8 @@ enum Command {
     },
     /// Learn the named cluster folders: four classifiers, cross-validated, with calibrated rejection
     Train {
-        /// The clusters folder (renamed by you); its parent is the work directory
+        /// The clusters folder (renamed by you); its parent is the work directory. Any folder of
+        /// <person>/<photo or chip> works: without a work directory, every face is embedded afresh
         clusters: PathBuf,
         /// Model folder to write
         #[arg(long, short, default_value = "model")]
@@ -421,8 +422,14 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train { clusters, out, work, junk, target_far, folds, models } => {
             let work = Work::new(work.unwrap_or_else(|| clusters.parent().map(Path::to_path_buf).unwrap_or_default()));
             let opts = TrainOptions { junk, target_far, folds, ..TrainOptions::default() };
-            let mut loader = || model_set(g, &models);
-            let (gallery, report) = train::train_from_work(&clusters, &work, &opts, &mut loader)?;
+            let (gallery, report) = if work.embeddings().is_file() {
+                let mut loader = || model_set(g, &models);
+                train::train_from_work(&clusters, &work, &opts, &mut loader)?
+            } else {
+                // Folders of photos or chips from anywhere: embed them all now.
+                say!("no {} here: embedding every face in {} afresh", work.embeddings().display(), clusters.display());
+                train::train_with_models(&clusters, &model_set(g, &models)?, &opts)?
+            };
             train::write_model_dir(&out, &gallery, &report)?;
             say!("{} people, {} faces; {}-fold cross-validation:", report.people.len(), report.faces.iter().sum::<usize>(), report.folds);
             say!("  classifier  accuracy  open-set  threshold  est. FAR  est. FRR");
