@@ -27,11 +27,11 @@ use std::path::Path;
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::kmeans::{self, KMeansParams};
+use crate::analysis::kmeans;
 use crate::analysis::pca::Pca2;
 use crate::analysis::silhouette;
 use crate::charts;
-use crate::select_k::{Population, Selection, ThresholdSource, linkage_start, population};
+use crate::select_k::{Population, Selection, ThresholdSource, population};
 use crate::table::EmbeddingTable;
 use crate::work::{Work, write_atomic};
 
@@ -164,13 +164,7 @@ pub fn cluster(work: &Work, threshold: Option<(f32, ThresholdSource)>, opts: &Cl
     prepare_clusters_dir(&work.clusters(), opts.force)?;
 
     let xi = pop.inlier_matrix();
-    let params = KMeansParams {
-        n_init: opts.n_init,
-        seed: opts.seed,
-        init_centers: Some(linkage_start(xi.view(), &pop.inlier_tree, k)),
-        ..KMeansParams::new(k)
-    };
-    let fit = kmeans::fit(xi.view(), &params);
+    let fit = pop.kmeans(&xi, k, opts.n_init, opts.seed);
 
     // Number people by cluster size (largest first), ties by first face.
     let mut order: Vec<usize> = (0..k).collect();

@@ -80,6 +80,15 @@ struct DetectArgs {
 }
 
 #[derive(Args, Debug, Clone)]
+struct PhotosArgs {
+    /// A photo or a folder of photos (searched recursively)
+    photos: PathBuf,
+    /// Work directory
+    #[arg(long, short)]
+    out: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
 struct KArgs {
     /// Smallest k tried
     #[arg(long, default_value_t = 5)]
@@ -108,11 +117,8 @@ enum Command {
     },
     /// Find faces in photos; write aligned chips, annotated photos and metadata.csv
     Detect {
-        /// A photo or a folder of photos (searched recursively)
-        photos: PathBuf,
-        /// Work directory
-        #[arg(long, short)]
-        out: PathBuf,
+        #[command(flatten)]
+        io: PhotosArgs,
         #[command(flatten)]
         models: ModelChoice,
         #[command(flatten)]
@@ -242,11 +248,8 @@ enum Command {
     },
     /// The whole pipeline: detect, align, embed, select k, cluster, report
     Run {
-        /// A photo or a folder of photos (searched recursively)
-        photos: PathBuf,
-        /// Work directory
-        #[arg(long, short)]
-        out: PathBuf,
+        #[command(flatten)]
+        io: PhotosArgs,
         #[command(flatten)]
         models: ModelChoice,
         #[command(flatten)]
@@ -368,7 +371,7 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Models { action } => models_command(g, action),
         Command::Bench { what } => bench_command(g, what),
-        Command::Detect { photos, out, models, detect: d } => {
+        Command::Detect { io: PhotosArgs { photos, out }, models, detect: d } => {
             let set = model_set(g, &models)?;
             let outcome = detect::detect(&photos, &Work::new(&out), &set, &detect_options(&models, &d, false))?;
             print_detect_summary(&outcome, &out);
@@ -526,7 +529,7 @@ fn run(cli: Cli) -> Result<()> {
             say!("report: {}", report.display());
             Ok(())
         }
-        Command::Run { photos, out, models, detect: d, k, cluster: c } => {
+        Command::Run { io: PhotosArgs { photos, out }, models, detect: d, k, cluster: c } => {
             let set = model_set(g, &models)?;
             let work = Work::new(&out);
             if work.clusters().exists() && !c.force {

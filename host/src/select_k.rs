@@ -78,6 +78,15 @@ impl Population {
     pub fn inlier_matrix(&self) -> Array2<f32> {
         self.x.select(ndarray::Axis(0), &self.inliers)
     }
+
+    /// KMeans on the inliers `xi` (from [`inlier_matrix`](Self::inlier_matrix)):
+    /// `n_init` seeded k-means++ starts plus one start from the linkage
+    /// groups, lowest inertia kept.
+    pub fn kmeans(&self, xi: &Array2<f32>, k: usize, n_init: usize, seed: u64) -> kmeans::KMeansFit {
+        let params =
+            KMeansParams { n_init, seed, init_centers: Some(linkage_start(xi.view(), &self.inlier_tree, k)), ..KMeansParams::new(k) };
+        kmeans::fit(xi.view(), &params)
+    }
 }
 
 /// Splits the faces of `table` into people and outliers; see the module docs.
@@ -227,13 +236,7 @@ pub fn select_k(work: &Work, threshold: Option<(f32, ThresholdSource)>, opts: &S
             warnings.push(format!("k = {k} and above skipped: only {} faces are not outliers", xi.nrows()));
             break;
         }
-        let params = KMeansParams {
-            n_init: opts.n_init,
-            seed: opts.seed,
-            init_centers: Some(linkage_start(xi.view(), &pop.inlier_tree, k)),
-            ..KMeansParams::new(k)
-        };
-        let fit = kmeans::fit(xi.view(), &params);
+        let fit = pop.kmeans(&xi, k, opts.n_init, opts.seed);
         let s = silhouette::samples(xi.view(), &fit.labels, k);
         rows.push(KRow {
             k,
