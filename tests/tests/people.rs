@@ -29,6 +29,7 @@ fn sweep(run: &PipelineRun, k_min: usize, k_max: usize) -> usize {
 fn deepface_has_13_people_and_clusters_perfectly() {
     let run = deepface();
     assert_eq!(run.selection.recommended_k, 13);
+    assert_eq!(run.selection.silhouette_best_k, Some(13), "the silhouette agrees");
     for (lo, hi) in [(2, 20), (10, 14), (13, 30)] {
         assert_eq!(sweep(run, lo, hi), 13, "range {lo}..={hi}");
     }
@@ -46,6 +47,7 @@ fn deepface_has_13_people_and_clusters_perfectly() {
 fn dlib_johns_has_5_people_and_clusters_perfectly() {
     let run = johns();
     assert_eq!(run.selection.recommended_k, 5);
+    assert_eq!(run.selection.silhouette_best_k, Some(5), "the silhouette agrees");
     for (lo, hi) in [(2, 10), (3, 8), (5, 15), (4, 25)] {
         assert_eq!(sweep(run, lo, hi), 5, "range {lo}..={hi}");
     }
@@ -61,6 +63,7 @@ fn pooled_sets_have_18_people() {
     // 18 is outside the default 5..=15: the recommendation follows the data
     // and the sweep widens to chart it.
     assert_eq!(run.selection.recommended_k, 18);
+    assert_eq!(run.selection.silhouette_best_k, Some(18), "the silhouette agrees");
     assert!(run.selection.rows.iter().any(|r| r.k == 18));
     for (lo, hi) in [(10, 20), (15, 25), (18, 18)] {
         assert_eq!(sweep(&run, lo, hi), 18, "range {lo}..={hi}");
