@@ -427,7 +427,7 @@ pub fn train(data: &TrainingSet, opts: &TrainOptions) -> Result<(Gallery, Traini
             for &i in &test {
                 let x = data.x.row(i).to_vec();
                 for k in kinds {
-                    impostor[k.index()].push(wrong_person_score(&g, k, &x, data.y[i]));
+                    impostor[k.index()].push(g.score_among(k, &x, &|p| p != data.y[i]).1);
                 }
             }
         }
@@ -480,36 +480,6 @@ pub fn train(data: &TrainingSet, opts: &TrainOptions) -> Result<(Gallery, Traini
         work: String::new(),
     };
     Ok((gallery, report))
-}
-
-/// The best score `x` gets for anyone but `truth`.
-fn wrong_person_score(g: &Gallery, kind: ClassifierKind, x: &[f32], truth: usize) -> f32 {
-    use rollcall_shared::embedding::dot;
-    let d = g.dim as usize;
-    let mut row = vec![0f32; d];
-    let others = (0..g.people()).filter(|&c| c != truth);
-    match kind {
-        ClassifierKind::NearestCentroid => others
-            .map(|c| {
-                g.centroids.row_into(c, d, &mut row);
-                dot(&row, x)
-            })
-            .fold(f32::NEG_INFINITY, f32::max),
-        ClassifierKind::Knn => {
-            let mut sims: Vec<(f32, u16)> = Vec::new();
-            for (i, &l) in g.knn_labels.iter().enumerate().filter(|(_, l)| **l as usize != truth) {
-                g.knn_refs.row_into(i, d, &mut row);
-                sims.push((dot(&row, x), l));
-            }
-            sims.sort_by(|a, b| b.0.total_cmp(&a.0));
-            sims.truncate(g.knn_k as usize);
-            rollcall_shared::classify::vote(&sims, g.people()).1
-        }
-        ClassifierKind::LinearSvm | ClassifierKind::Logistic => {
-            let m = if kind == ClassifierKind::LinearSvm { &g.svm } else { &g.logistic };
-            others.map(|c| dot(&m.weights[c * d..(c + 1) * d], x) + m.bias[c]).fold(f32::NEG_INFINITY, f32::max)
-        }
-    }
 }
 
 /// Trains from a clusters folder inside a work directory: embeddings from

@@ -36,10 +36,10 @@ impl Prediction {
     }
 }
 
-/// Best person and score from a linear model.
-pub fn linear(m: &LinearModel, dim: usize, x: &[f32]) -> (usize, f32) {
+/// Best person (among those `allowed`) and score from a linear model.
+pub fn linear(m: &LinearModel, dim: usize, x: &[f32], allowed: &dyn Fn(usize) -> bool) -> (usize, f32) {
     let mut best = (0, f32::NEG_INFINITY);
-    for (c, (w, b)) in m.weights.chunks(dim).zip(&m.bias).enumerate() {
+    for (c, (w, b)) in m.weights.chunks(dim).zip(&m.bias).enumerate().filter(|(c, _)| allowed(*c)) {
         let s = dot(w, x) + b;
         if s > best.1 {
             best = (c, s);
@@ -51,12 +51,18 @@ pub fn linear(m: &LinearModel, dim: usize, x: &[f32]) -> (usize, f32) {
 impl Gallery {
     /// Best person and raw score, without the threshold.
     pub fn score(&self, kind: ClassifierKind, x: &[f32]) -> (usize, f32) {
+        self.score_among(kind, x, &|_| true)
+    }
+
+    /// Best person among those `allowed` (training scores a face against
+    /// everyone but its own person, as a stranger would be) and raw score.
+    pub fn score_among(&self, kind: ClassifierKind, x: &[f32], allowed: &dyn Fn(usize) -> bool) -> (usize, f32) {
         let dim = self.dim as usize;
         match kind {
             ClassifierKind::NearestCentroid => {
                 let mut row = vec![0f32; dim];
                 let mut best = (0, f32::NEG_INFINITY);
-                for c in 0..self.people() {
+                for c in (0..self.people()).filter(|&c| allowed(c)) {
                     self.centroids.row_into(c, dim, &mut row);
                     let s = dot(&row, x);
                     if s > best.1 {
@@ -70,7 +76,7 @@ impl Gallery {
                 let k = (self.knn_k as usize).min(self.knn_labels.len()).max(1);
                 // The k most similar references, kept sorted, best first.
                 let mut top: Vec<(f32, u16)> = Vec::with_capacity(k + 1);
-                for (i, &label) in self.knn_labels.iter().enumerate() {
+                for (i, &label) in self.knn_labels.iter().enumerate().filter(|(_, l)| allowed(**l as usize)) {
                     self.knn_refs.row_into(i, dim, &mut row);
                     let s = dot(&row, x);
                     if top.len() < k || s > top[top.len() - 1].0 {
@@ -81,8 +87,8 @@ impl Gallery {
                 }
                 vote(&top, self.people())
             }
-            ClassifierKind::LinearSvm => linear(&self.svm, dim, x),
-            ClassifierKind::Logistic => linear(&self.logistic, dim, x),
+            ClassifierKind::LinearSvm => linear(&self.svm, dim, x, allowed),
+            ClassifierKind::Logistic => linear(&self.logistic, dim, x, allowed),
         }
     }
 
