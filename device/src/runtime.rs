@@ -51,8 +51,7 @@ impl Recognizer {
         heartbeat: Option<Duration>,
         threads: usize,
     ) -> Result<Self> {
-        let hex = |s: &str| rollcall_shared::gallery::parse_sha256(s).ok_or_else(|| anyhow::anyhow!("bad model sha256 {s}"));
-        gallery.check_models(&hex(models.detector_sha256())?, &hex(models.recognizer_sha256())?)?;
+        gallery.check_models(&models.detector_digest(), &models.recognizer_digest())?;
         let engine = models.engine(rollcall_models::runtime::Threads { intra: threads.max(1) })?;
         let classifier = classifier.unwrap_or(gallery.default_classifier);
         Ok(Recognizer {

@@ -33,7 +33,7 @@ use crate::analysis::silhouette;
 use crate::charts;
 use crate::select_k::{Population, Selection, ThresholdSource, population};
 use crate::table::EmbeddingTable;
-use crate::work::{Work, write_atomic};
+use crate::work::{Work, write_atomic, write_csv};
 
 /// The folder outliers go to. Training skips names starting with `_`.
 pub const OUTLIER_FOLDER: &str = "_outliers";
@@ -140,8 +140,7 @@ pub fn read_clusters_csv(path: &Path) -> Result<Vec<ClusterRow>> {
 
 /// Reads `clusters.json`.
 pub fn read_clusters_json(path: &Path) -> Result<ClustersFile> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed", path.display()))
+    crate::work::read_json(path)
 }
 
 /// Clusters the faces; see the module docs.
@@ -214,11 +213,7 @@ pub fn cluster(work: &Work, threshold: Option<(f32, ThresholdSource)>, opts: &Cl
     }
 
     write_folders(work, &rows)?;
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in &rows {
-        w.serialize(r)?;
-    }
-    write_atomic(&work.clusters_csv(), &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    write_csv(&work.clusters_csv(), &rows)?;
     let summary = ClustersFile {
         k,
         inertia: fit.inertia,

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::annotate;
 use crate::pool::Pool;
-use crate::work::{Work, list_photos, photo_key, save_image_atomic, write_atomic};
+use crate::work::{Work, list_photos, photo_key, save_image_atomic, write_atomic, write_csv};
 
 /// Settings of the detect stage.
 #[derive(Debug, Clone)]
@@ -443,25 +443,22 @@ pub struct MetadataRow {
 }
 
 fn write_metadata_csv(path: &Path, photos: &[PhotoRecord]) -> Result<()> {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for p in photos {
-        for f in &p.faces {
-            if let (Some(file), Some(i)) = (&f.aligned_file, f.face_index) {
-                w.serialize(MetadataRow {
-                    aligned_file: file.clone(),
-                    original_file: p.path.clone(),
-                    face_index: i,
-                    x1: f.bbox[0],
-                    y1: f.bbox[1],
-                    x2: f.bbox[2],
-                    y2: f.bbox[3],
-                    confidence: f.confidence,
-                })?;
-            }
-        }
-    }
-    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("cannot encode {}: {e}", path.display()))?;
-    write_atomic(path, &bytes)
+    let rows = photos.iter().flat_map(|p| {
+        p.faces.iter().filter_map(move |f| {
+            let (file, i) = (f.aligned_file.as_ref()?, f.face_index?);
+            Some(MetadataRow {
+                aligned_file: file.clone(),
+                original_file: p.path.clone(),
+                face_index: i,
+                x1: f.bbox[0],
+                y1: f.bbox[1],
+                x2: f.bbox[2],
+                y2: f.bbox[3],
+                confidence: f.confidence,
+            })
+        })
+    });
+    write_csv(path, rows)
 }
 
 /// Reads `metadata.csv`.
@@ -472,6 +469,5 @@ pub fn read_metadata_csv(path: &Path) -> Result<Vec<MetadataRow>> {
 
 /// Reads `detections.json`.
 pub fn read_detections(path: &Path) -> Result<DetectionsFile> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed", path.display()))
+    crate::work::read_json(path)
 }

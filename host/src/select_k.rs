@@ -39,7 +39,7 @@ use crate::analysis::pca::Pca2;
 use crate::analysis::silhouette;
 use crate::charts;
 use crate::table::EmbeddingTable;
-use crate::work::{Work, write_atomic};
+use crate::work::{Work, write_atomic, write_csv};
 
 /// Where the same-person threshold came from.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -177,8 +177,7 @@ pub struct Selection {
 impl Selection {
     /// Reads `k_selection.json`.
     pub fn read(path: &Path) -> Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed", path.display()))
+        crate::work::read_json(path)
     }
 }
 
@@ -268,11 +267,7 @@ pub fn select_k(work: &Work, threshold: Option<(f32, ThresholdSource)>, opts: &S
         rows,
     };
 
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for r in &selection.rows {
-        w.serialize(r)?;
-    }
-    write_atomic(&work.k_selection_csv(), &w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?;
+    write_csv(&work.k_selection_csv(), &selection.rows)?;
     write_atomic(&work.k_selection_json(), &serde_json::to_vec_pretty(&selection)?)?;
 
     if opts.charts {

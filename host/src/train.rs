@@ -523,9 +523,8 @@ pub fn train_with_models(clusters: &Path, models: &ModelSet, opts: &TrainOptions
     let mut loader = || Ok(models.clone());
     let (data, skipped) = load_training_set(clusters, &empty, opts, &mut loader)?;
     let (mut gallery, mut report) = train(&data, opts)?;
-    let hash = |s: &str| rollcall_shared::gallery::parse_sha256(s).context("model sha256");
-    gallery.detector_sha256 = hash(models.detector_sha256())?;
-    gallery.recognizer_sha256 = hash(models.recognizer_sha256())?;
+    gallery.detector_sha256 = models.detector_digest();
+    gallery.recognizer_sha256 = models.recognizer_digest();
     gallery.created.note = clusters.display().to_string();
     report.skipped = skipped.into_iter().map(|(p, why)| (p.display().to_string(), why)).collect();
     report.clusters = clusters.display().to_string();
@@ -551,9 +550,7 @@ pub fn write_model_dir(dir: &Path, gallery: &Gallery, report: &TrainingReport) -
 
 /// Reads `training.json`.
 pub fn read_report(dir: &Path) -> Result<TrainingReport> {
-    let p = dir.join("training.json");
-    let bytes = std::fs::read(&p).with_context(|| format!("cannot read {}", p.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed", p.display()))
+    crate::work::read_json(&dir.join("training.json"))
 }
 
 #[cfg(test)]

@@ -173,6 +173,22 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     rollcall_models::store::write_atomic(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Reads a JSON file written by a stage, naming the file in errors.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: malformed", path.display()))
+}
+
+/// Writes `rows` as a CSV file (header from the first row) atomically.
+pub fn write_csv<T: serde::Serialize>(path: &Path, rows: impl IntoIterator<Item = T>) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r).with_context(|| format!("cannot encode {}", path.display()))?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("cannot encode {}: {e}", path.display()))?;
+    write_atomic(path, &bytes)
+}
+
 /// Encodes an image in the format its extension names and writes it atomically.
 pub fn save_image_atomic(path: &Path, image: &image::DynamicImage) -> Result<()> {
     let format = image::ImageFormat::from_path(path).with_context(|| format!("{}: unknown image extension", path.display()))?;

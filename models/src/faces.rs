@@ -151,6 +151,16 @@ impl ModelSet {
         &self.recognizer.1
     }
 
+    /// sha256 of the detector file loaded, as bytes (what a gallery records).
+    pub fn detector_digest(&self) -> [u8; 32] {
+        digest(&self.detector.2)
+    }
+
+    /// sha256 of the recognizer file loaded, as bytes (what a gallery records).
+    pub fn recognizer_digest(&self) -> [u8; 32] {
+        digest(&self.recognizer.2)
+    }
+
     /// A new detector session.
     pub fn detector(&self, threads: Threads) -> Result<Detector> {
         Detector::new(&self.store, &self.detector.0, &self.detector.1, threads)
@@ -165,6 +175,11 @@ impl ModelSet {
     pub fn engine(&self, threads: Threads) -> Result<Engine> {
         Ok(Engine { detector: self.detector(threads)?, recognizer: self.recognizer(threads)? })
     }
+}
+
+/// The bytes of a hex digest this crate computed itself.
+fn digest(hex: &str) -> [u8; 32] {
+    rollcall_shared::gallery::parse_sha256(hex).unwrap_or_default()
 }
 
 /// One worker's sessions: the whole face pipeline for a photo.
