@@ -57,17 +57,13 @@ pub struct Latency {
     pub faces_placed: usize,
     /// Faces the detector kept.
     pub faces_found: usize,
-    /// Frames measured.
     pub frames: usize,
-    /// JPEG decode, ms.
     pub decode_ms: f64,
     /// Detection and alignment, ms.
     pub detect_ms: f64,
-    /// Embedding, ms.
     pub embed_ms: f64,
     /// Classification and smoothing, ms.
     pub classify_ms: f64,
-    /// Whole frame, ms.
     pub total_ms: f64,
     /// Frames per second at that latency.
     pub fps: f64,
@@ -132,4 +128,24 @@ pub fn measure(rec: &mut Recognizer, jpeg: &[u8], frames: usize) -> Result<Laten
         fps: if total_ms > 0.0 { 1000.0 / total_ms } else { 0.0 },
         arch: std::env::consts::ARCH.to_string(),
     })
+}
+
+/// `rollcall-device bench`: a frame with one face and one with five, each
+/// measured `frames` times; fails if a frame had no face.
+pub fn run(a: &crate::settings::RunArgs, photos: &Path, frames: usize, json: bool) -> Result<()> {
+    let f = a.file()?;
+    let gallery = rollcall_shared::gallery::read_file(&a.gallery(&f)?)?;
+    let models = a.model_args(&f).load_for_gallery(&gallery)?;
+    let mut rec = Recognizer::new(models.as_ref(), gallery, None, crate::tracker::Smoothing::default(), None, a.threads(&f))?;
+    for faces in [1usize, 5] {
+        let jpeg = frame_with_faces(photos, faces)?;
+        let r = measure(&mut rec, &jpeg, frames)?;
+        if json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            println!("{}", r.describe());
+        }
+        anyhow::ensure!(r.faces_found > 0, "a benchmark frame had no faces; check --photos");
+    }
+    Ok(())
 }

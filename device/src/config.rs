@@ -40,30 +40,21 @@ pub enum GpioMode {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
-    /// Gallery file.
     pub gallery: Option<PathBuf>,
-    /// Frame source.
     pub source: Option<String>,
     /// Serial port and baud rate.
     pub serial: Option<String>,
-    /// Serial message format.
     pub serial_format: Option<SerialFormat>,
     /// LEDs, `LABEL=PIN`.
     #[serde(default)]
     pub led: Vec<String>,
-    /// GPIO mode.
     pub gpio: Option<GpioMode>,
     /// Seconds between heartbeats (0: none).
     pub heartbeat_secs: Option<f64>,
-    /// Classifier name.
-    pub classifier: Option<String>,
-    /// Model cache.
+    pub classifier: Option<rollcall_cli::Classifier>,
     pub models_dir: Option<PathBuf>,
-    /// Model manifest.
     pub manifest: Option<PathBuf>,
-    /// ONNX Runtime threads.
     pub threads: Option<usize>,
-    /// Temporal smoothing.
     pub smoothing: Option<Smoothing>,
     /// Write events to stdout (default true).
     pub stdout: Option<bool>,

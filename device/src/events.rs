@@ -7,9 +7,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// Someone is here.
     Arrived,
-    /// Someone has gone.
     Left,
     /// The device is alive.
     Heartbeat,
@@ -18,7 +16,6 @@ pub enum Kind {
 /// One event; on stdout, one JSON object a line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
-    /// Kind.
     pub event: Kind,
     /// Who (absent for heartbeats).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -39,7 +36,6 @@ impl Event {
         Event { event: kind, label: Some(label.to_string()), score: Some((score * 1000.0).round() / 1000.0), present: None, ts }
     }
 
-    /// A heartbeat.
     pub fn heartbeat(present: usize, ts: f64) -> Self {
         Event { event: Kind::Heartbeat, label: None, score: None, present: Some(present), ts }
     }
@@ -49,7 +45,6 @@ impl Event {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// The serial-line message.
     pub fn wire(&self) -> rollcall_shared::wire::Message {
         use rollcall_shared::wire::{Message, label, score_milli};
         let ts_ms = (self.ts * 1000.0) as u64;

@@ -3,16 +3,20 @@
 //!
 //! Frames come from a [`source`] (a V4L2 camera, or replayed stills), go
 //! through the same detect → align → embed path as the host ([`runtime`],
-//! over the `models` crate) and the gallery's classifiers (`shared`), are
-//! smoothed over time by the [`tracker`], and leave as [`events`] through
-//! the [`sinks`]: stdout, a serial line, GPIO LEDs.
+//! over the `models` crate's face engine) and the gallery's classifiers
+//! (`shared`), are smoothed over time by the [`tracker`], and leave as
+//! [`events`] through the [`sinks`]: stdout, a serial line, GPIO LEDs.
+//! [`settings`] resolves the flags and `device.toml` ([`config`]); [`run`]
+//! ties it all together.
 
 pub mod bench;
-pub mod camera;
+pub(crate) mod camera;
 pub mod config;
 pub mod events;
-pub mod runtime;
+pub mod run;
+pub(crate) mod runtime;
+pub mod settings;
 pub mod sinks;
 pub mod source;
 pub mod tracker;
-pub mod yuyv;
+pub(crate) mod yuyv;

@@ -1,14 +1,14 @@
 //! The device loop: frame → detect → align → embed → classify → reject →
 //! smooth → events.
 //!
-//! Detection, alignment and embedding are the `models` crate's [`Engine`],
-//! classification and rejection the gallery's own code in `shared`: the
-//! same code the host trained and evaluated with.
+//! Detection, alignment and embedding are the `models` crate's
+//! [`FaceEngine`], classification and rejection the gallery's own code in
+//! `shared`: the same code the host trained and evaluated with.
 
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use rollcall_models::{Engine, FaceFilter, ModelSet, Verdict};
+use rollcall_models::{FaceEngine, FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
 
@@ -20,19 +20,16 @@ use crate::tracker::{Change, Observation, Smoothing, Tracker, Who, one_face_per_
 /// Where the time of one frame went.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct FrameTimes {
-    /// Detection and alignment.
     pub detect: Duration,
-    /// Embedding.
     pub embed: Duration,
     /// Classification, rejection, smoothing and events.
     pub classify: Duration,
-    /// Faces found.
     pub faces: usize,
 }
 
 /// Recognition state for one camera.
 pub struct Recognizer {
-    engine: Engine,
+    engine: Box<dyn FaceEngine>,
     gallery: Gallery,
     classifier: ClassifierKind,
     filter: FaceFilter,
@@ -44,14 +41,15 @@ pub struct Recognizer {
 impl Recognizer {
     /// Checks the gallery against the models and builds the sessions.
     pub fn new(
-        models: &ModelSet,
+        models: &dyn Models,
         gallery: Gallery,
         classifier: Option<ClassifierKind>,
         smoothing: Smoothing,
         heartbeat: Option<Duration>,
         threads: usize,
     ) -> Result<Self> {
-        gallery.check_models(&models.detector_digest(), &models.recognizer_digest())?;
+        let card = models.card();
+        gallery.check_models(&card.detector.digest(), &card.recognizer.digest())?;
         let engine = models.engine(rollcall_models::runtime::Threads { intra: threads.max(1) })?;
         let classifier = classifier.unwrap_or(gallery.default_classifier);
         Ok(Recognizer {

@@ -15,7 +15,6 @@ use crate::events::{Event, Kind};
 
 /// Receives every event.
 pub trait Sink {
-    /// Handles one event.
     fn emit(&mut self, e: &Event) -> Result<()>;
 }
 

@@ -19,7 +19,6 @@ use image::RgbImage;
 /// One frame.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    /// The picture.
     pub image: RgbImage,
     /// Seconds since the Unix epoch when it was taken.
     pub ts: f64,
@@ -32,26 +31,15 @@ pub struct Frame {
 pub enum SourceError {
     /// The camera could not be opened or configured.
     #[error("cannot open {device}: {reason}")]
-    Open {
-        /// Device path.
-        device: String,
-        /// Why.
-        reason: String,
-    },
+    Open { device: String, reason: String },
     /// The camera stopped delivering (unplugged, say).
     #[error("{device} stopped delivering frames: {reason}")]
-    Lost {
-        /// Device path.
-        device: String,
-        /// Why.
-        reason: String,
-    },
+    Lost { device: String, reason: String },
     /// A still could not be listed.
     #[error("{}: {reason}", path.display())]
     Stills {
         /// The file or folder.
         path: PathBuf,
-        /// Why.
         reason: String,
     },
 }
@@ -61,7 +49,6 @@ pub enum SourceError {
 pub enum SourceSpec {
     /// `v4l:/dev/video0[:640x480@15]`.
     V4l {
-        /// Device path.
         device: String,
         /// Width, height, frames per second.
         mode: (u32, u32, u32),
@@ -108,14 +95,8 @@ pub fn stills(spec: &SourceSpec) -> Result<Vec<PathBuf>, SourceError> {
         SourceSpec::Image(p) => Ok(vec![p.clone()]),
         SourceSpec::Dir(d) => {
             let entries = std::fs::read_dir(d).map_err(|e| SourceError::Stills { path: d.clone(), reason: e.to_string() })?;
-            let mut files: Vec<PathBuf> = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.extension()
-                        .and_then(|e| e.to_str())
-                        .is_some_and(|e| ["jpg", "jpeg", "png", "webp", "bmp"].iter().any(|x| x.eq_ignore_ascii_case(e)))
-                })
-                .collect();
+            let mut files: Vec<PathBuf> =
+                entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| rollcall_files::photos::is_photo_name(p)).collect();
             files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
             Ok(files)
         }

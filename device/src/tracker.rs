@@ -31,9 +31,7 @@ pub enum Who {
 pub struct Observation {
     /// Box in frame pixels.
     pub bbox: BBox,
-    /// The classifier's verdict.
     pub who: Who,
-    /// Its score.
     pub score: f32,
 }
 
@@ -106,18 +104,24 @@ impl Tracker {
         Tracker { params, tracks: Vec::new(), present: BTreeMap::new() }
     }
 
-    /// People present now.
     pub fn present(&self) -> impl Iterator<Item = Who> + '_ {
         self.present.keys().copied()
     }
 
     /// Feeds one frame's faces; returns who arrived and left.
     pub fn update(&mut self, observations: &[Observation]) -> Vec<Change> {
+        let assigned = self.assign(observations);
+        self.record(observations, &assigned);
+        self.presence_changes()
+    }
+
+    /// The track each face continues, if any: by box overlap, best pairs
+    /// first; else, for a face that jumped (a cut, a fast move), the track
+    /// already known to be the same person.
+    fn assign(&self, observations: &[Observation]) -> Vec<Option<usize>> {
         let p = self.params;
         let mut assigned: Vec<Option<usize>> = vec![None; observations.len()];
         let mut taken = vec![false; self.tracks.len()];
-
-        // Match by overlap, best pairs first.
         let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
         for (o, obs) in observations.iter().enumerate() {
             for (t, tr) in self.tracks.iter().enumerate() {
@@ -134,8 +138,6 @@ impl Tracker {
                 taken[t] = true;
             }
         }
-        // A face that jumped (a cut, a fast move) keeps the track of the
-        // person it is already known to be.
         for (o, obs) in observations.iter().enumerate() {
             if assigned[o].is_some() || obs.who == Who::Unknown {
                 continue;
@@ -147,15 +149,24 @@ impl Tracker {
                 taken[t] = true;
             }
         }
+        assigned
+    }
+
+    /// Adds this frame to every track: what each face said to its track
+    /// (new tracks for new faces), a gap to the tracks nobody continued;
+    /// tracks unseen for a whole window are dropped.
+    fn record(&mut self, observations: &[Observation], assigned: &[Option<usize>]) {
+        let p = self.params;
+        let continued: Vec<usize> = assigned.iter().flatten().copied().collect();
         for (t, tr) in self.tracks.iter_mut().enumerate() {
-            if !taken[t] {
+            if !continued.contains(&t) {
                 tr.history.push_back(None);
                 tr.unseen += 1;
             }
         }
-        for (o, obs) in observations.iter().enumerate() {
-            let t = match assigned[o] {
-                Some(t) => t,
+        for (obs, slot) in observations.iter().zip(assigned) {
+            let t = match slot {
+                Some(t) => *t,
                 None => {
                     self.tracks.push(Track { bbox: obs.bbox, history: VecDeque::new(), unseen: 0 });
                     self.tracks.len() - 1
@@ -172,9 +183,13 @@ impl Tracker {
             }
         }
         self.tracks.retain(|t| t.unseen < p.window);
+    }
 
-        // Who is here this frame: seen tracks with an identity; a person
-        // held by two tracks goes to the one with more agreeing frames.
+    /// Who is here this frame (seen tracks with an identity; a person held
+    /// by two tracks goes to the one with more agreeing frames), and so who
+    /// arrived and who has been gone long enough to have left.
+    fn presence_changes(&mut self) -> Vec<Change> {
+        let p = self.params;
         let mut holders: BTreeMap<Who, (usize, f32)> = BTreeMap::new();
         for tr in self.tracks.iter().filter(|t| t.unseen == 0) {
             if let Some((w, n, s)) = tr.identity(p.present_after) {

@@ -10,26 +10,23 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
-use rollcall_models::ModelSet;
+use rollcall_models::Models;
 use rollcall_models::runtime::Threads;
 use serde::Serialize;
 
-use crate::detect::{DetectOptions, StepTimes, detect_photos};
-use crate::work::{Work, list_photos};
+use crate::artifacts::Work;
+use crate::error::{Error, Result};
+use crate::stages::detect::{DetectOptions, StepTimes, detect_photos};
 
 /// Figures of one timed pass.
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineFigures {
-    /// Photos processed.
     pub photos: usize,
     /// Faces kept and embedded.
     pub faces: usize,
-    /// Worker threads.
     pub jobs: usize,
     /// ONNX Runtime threads per session.
     pub intra_threads: usize,
-    /// Wall time, seconds.
     pub wall_s: f64,
     /// Faces per second of wall time.
     pub faces_per_s: f64,
@@ -103,7 +100,7 @@ fn union_seconds(spans: &[(Instant, Instant)], from: Instant) -> f64 {
 /// The photos a benchmark runs on: every photo under `root` not inside a
 /// folder whose name starts with `_` (group, hard and non-face photos).
 pub fn labelled_photos(root: &Path) -> Result<Vec<PathBuf>> {
-    Ok(list_photos(root)?
+    Ok(rollcall_files::photos::list(root)?
         .into_iter()
         .filter(|p| {
             p.strip_prefix(root).map(|rel| !rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('_'))).unwrap_or(true)
@@ -116,12 +113,12 @@ pub fn labelled_photos(root: &Path) -> Result<Vec<PathBuf>> {
 pub fn pipeline(
     root: &Path,
     photos: &[PathBuf],
-    models: &ModelSet,
+    models: &dyn Models,
     jobs: usize,
     intra: usize,
     repeat: usize,
 ) -> Result<Vec<PipelineFigures>> {
-    let scratch = tempfile::tempdir()?;
+    let scratch = tempfile::tempdir().map_err(Error::write(&std::env::temp_dir()))?;
     let work = Work::new(scratch.path());
     let opts = DetectOptions {
         jobs,
@@ -178,19 +175,15 @@ pub fn describe(f: &PipelineFigures) -> String {
 /// Figures of the clustering benchmark.
 #[derive(Debug, Clone, Serialize)]
 pub struct AnalysisFigures {
-    /// Points.
     pub n: usize,
-    /// Dimension.
     pub dim: usize,
     /// Clusters fitted (= blobs).
     pub k: usize,
-    /// KMeans starts.
     pub n_init: usize,
     /// rollcall KMeans fit, seconds.
     pub kmeans_s: f64,
     /// rollcall silhouette over all points, seconds.
     pub silhouette_s: f64,
-    /// Mean silhouette found.
     pub silhouette: f32,
     /// Adjusted Rand index of the fit against the blobs.
     pub ari: f64,

@@ -1,23 +1,26 @@
-//! The rollcall host pipeline, one module per stage: `detect` (and align),
-//! `embed`, `select_k`, `cluster`, `evaluate` and `report`, and the helpers
-//! they share. The `rollcall` binary is a thin CLI
-//! over these functions, and the integration tests call them directly.
+//! The rollcall host library: every command of the `rollcall` program as a
+//! function that tests call directly.
+//!
+//! - [`stages`]: one module per pipeline stage, numbered in order;
+//! - [`pipeline`]: the stages chained (`rollcall run`, `export --quantize`);
+//! - [`artifacts`]: every file rollcall writes, as a type with its reader
+//!   and writer;
+//! - `analysis` (KMeans, linkage, silhouettes, learning), `render` (charts,
+//!   heatmaps, annotated photos, the report) and `runner` (the one parallel
+//!   loop over photos): the machinery the stages share;
+//! - [`bench`]: the speed figures behind `rollcall bench`.
+//!
+//! Data flows one way: photos → detections → embeddings → people → model →
+//! gallery; each stage reads what the one before wrote.
 
-pub mod analysis;
-pub mod annotate;
+pub(crate) mod analysis;
+pub mod artifacts;
 pub mod bench;
-pub mod charts;
-pub mod cluster;
-pub mod detect;
-pub mod embed;
-pub mod evaluate;
-pub mod export;
-pub mod heatmap;
-pub mod pool;
-pub mod predict;
-pub mod quantize;
-pub mod report;
-pub mod select_k;
-pub mod table;
-pub mod train;
-pub mod work;
+pub mod error;
+pub mod pipeline;
+pub(crate) mod render;
+pub(crate) mod runner;
+pub mod stages;
+
+pub use error::{Error, Result};
+pub use render::report::write as write_report;

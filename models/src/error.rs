@@ -133,12 +133,13 @@ pub enum Error {
     #[error("{0}")]
     BadInput(String),
     /// A photo could not be read or decoded.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}", path.display())]
     Image {
         /// The photo.
         path: PathBuf,
         /// Why it is unusable.
-        reason: String,
+        #[source]
+        source: crate::decode::DecodeError,
     },
 }
 
@@ -146,5 +147,45 @@ impl Error {
     /// An I/O error about `path`.
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         Error::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// An error and its causes as one line, `outer: inner: innermost`.
+///
+/// Some libraries (`image`, `std::io`) repeat a cause's text in their own
+/// message; a cause already spelled out is not repeated, so that a message
+/// never reads `X: X`.
+pub fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let m = c.to_string();
+        if !m.is_empty() && !text.contains(&m) {
+            if !text.is_empty() {
+                text.push_str(": ");
+            }
+            text.push_str(&m);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("outer")]
+    struct Outer(#[source] Middle);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("middle: {0}")]
+    struct Middle(#[source] std::io::Error);
+
+    #[test]
+    fn causes_are_joined_once() {
+        let e = Outer(Middle(std::io::Error::other("disk on fire")));
+        assert_eq!(describe(&e), "outer: middle: disk on fire");
     }
 }

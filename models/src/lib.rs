@@ -1,14 +1,20 @@
 //! Models for rollcall: the manifest, fetching and verifying model files,
-//! ONNX graph rewriting, ONNX Runtime sessions, and the pre- and
-//! post-processing of the face detector and the face recognizer.
+//! ONNX graph rewriting, ONNX Runtime sessions, the detector and recognizer
+//! pre- and post-processing, and the [`FaceEngine`] interface (with a
+//! deterministic [`fake`]) through which the host and the device use them.
 //!
 //! This crate knows nothing of the host CLI or the device runtime; both build
 //! on it, so detection, alignment and embedding are the same code everywhere.
 
+// Other crates build on this one: its public API is documented.
+#![warn(missing_docs)]
+
 pub mod decode;
 pub mod detector;
+pub mod engine;
 pub mod error;
 pub mod faces;
+pub mod fake;
 pub mod manifest;
 pub mod onnx;
 pub mod quantize;
@@ -17,8 +23,9 @@ pub mod runtime;
 pub mod store;
 
 pub use detector::{Detection, Detector};
+pub use engine::{EngineTimes, FaceEngine, ModelCard, ModelRef, ModelSet, Models, OnnxEngine};
 pub use error::{Error, Result};
-pub use faces::{Engine, Face, FaceFilter, ModelSet, Verdict};
+pub use faces::{Face, FaceFilter, Verdict};
 pub use manifest::{Manifest, ModelSpec, Role};
 pub use recognizer::Recognizer;
 pub use store::ModelStore;

@@ -77,6 +77,11 @@ impl Recognizer {
         self.spec.input.size[0]
     }
 
+    /// Embeds RGB8 chips one after the other.
+    pub fn embed_batch(&mut self, chips: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
+        chips.iter().map(|c| self.embed(c)).collect()
+    }
+
     /// Embeds one RGB8 chip; the result has unit length.
     pub fn embed(&mut self, chip: &[u8]) -> Result<Vec<f32>> {
         let tensor = chip_tensor(chip, &self.spec.input)?;

@@ -48,6 +48,11 @@ fn environment(store: &ModelStore) -> Result<&'static Environment> {
     }
 }
 
+/// Worker threads by default: one per core, each with its own sessions.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 /// How many threads one session may use.
 ///
 /// rollcall keeps both cores busy by running one single-threaded session per
@@ -169,7 +174,12 @@ impl InferenceClock {
         self.spans.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
-    /// Totals added since `earlier`, a copy of this clock.
+    /// The totals, without the spans.
+    pub fn totals(&self) -> InferenceClock {
+        InferenceClock { total: self.total, runs: self.runs, spans: None }
+    }
+
+    /// Totals added since `earlier`, an earlier copy of this clock.
     pub fn since(&self, earlier: &InferenceClock) -> InferenceClock {
         InferenceClock { total: self.total.saturating_sub(earlier.total), runs: self.runs - earlier.runs.min(self.runs), spans: None }
     }

@@ -8,11 +8,9 @@
 //! under a lock so that parallel processes (test binaries, say) fetch once.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::manifest::{Extract, Manifest, ModelSpec, Transform};
@@ -43,32 +41,11 @@ pub fn default_models_dir() -> PathBuf {
     cache.join("rollcall").join("models")
 }
 
-/// The hex sha256 of a byte string.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
+pub use rollcall_shared::digest::sha256_hex;
 
 /// The hex sha256 of a file, read in chunks.
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let mut f = File::open(path).map_err(|e| Error::io(path, e))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex(&h.finalize()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    rollcall_files::sha256_file(path).map_err(|e| Error::io(path, e))
 }
 
 /// Checks `actual` against the manifest's `expected` digest for `path`.
@@ -91,6 +68,17 @@ pub struct Fetched {
     pub sha256: String,
     /// Whether it was downloaded now (false: it was already there and valid).
     pub downloaded: bool,
+}
+
+/// One cached file checked against the manifest.
+#[derive(Debug)]
+pub struct Verified {
+    /// Model name, or `onnxruntime`.
+    pub name: String,
+    /// Where the file is (or should be).
+    pub path: PathBuf,
+    /// Its sha256 if it is there and matches, else why not.
+    pub sha256: Result<String>,
 }
 
 /// A model cache directory together with the manifest that describes it.
@@ -232,6 +220,27 @@ impl ModelStore {
         Ok(Fetched { name: spec.name.clone(), path, sha256: sha, downloaded: true })
     }
 
+    /// Checks every cached file the manifest knows (the runtime library, and
+    /// each model that is cached or fetchable) against its sha256.
+    pub fn verify(&self) -> Result<Vec<Verified>> {
+        let target = self.manifest.runtime_target()?;
+        let mut files = vec![("onnxruntime".to_string(), self.runtime_path(), Some(target.sha256.clone()))];
+        for m in self.manifest.models.iter().filter(|m| self.model_path(m).is_file() || m.source.is_some()) {
+            files.push((m.name.clone(), self.model_path(m), m.sha256.clone()));
+        }
+        Ok(files
+            .into_iter()
+            .map(|(name, path, expected)| {
+                let sha256 = if path.is_file() {
+                    sha256_file(&path).and_then(|sha| expected.map_or(Ok(()), |e| check_digest(&path, &e, &sha)).map(|_| sha))
+                } else {
+                    Err(Error::io(&path, std::io::Error::new(std::io::ErrorKind::NotFound, "missing")))
+                };
+                Verified { name, path, sha256 }
+            })
+            .collect())
+    }
+
     /// An exclusive lock over the cache, held while fetching.
     fn lock(&self) -> Result<File> {
         let path = self.dir.join(".lock");
@@ -241,19 +250,9 @@ impl ModelStore {
     }
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory
-/// and a rename, so a reader never sees half a file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut builder = tempfile::Builder::new();
-    // tempfile makes owner-only files; outputs are ordinary files.
-    #[cfg(unix)]
-    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder.tempfile_in(dir).map_err(|e| Error::io(dir, e))?;
-    tmp.write_all(bytes).map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
-    tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+/// Writes `bytes` to `path` atomically.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    rollcall_files::write_atomic(path, bytes).map_err(|e| Error::io(path, e))
 }
 
 /// The Python interpreter used to run pip: `ROLLCALL_PYTHON`, else `python3`.
@@ -387,12 +386,20 @@ mod tests {
     }
 
     #[test]
-    fn atomic_write_replaces_whole_files() {
+    fn verify_tells_good_corrupt_and_missing_files_apart() {
         let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("f.bin");
-        write_atomic(&p, b"first").unwrap();
-        write_atomic(&p, b"second").unwrap();
-        assert_eq!(fs::read(&p).unwrap(), b"second");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary files left behind");
+        let mut manifest = Manifest::builtin();
+        let arch = std::env::consts::ARCH;
+        manifest.runtime.targets.get_mut(arch).unwrap().sha256 = sha256_hex(b"runtime");
+        manifest.models.retain(|m| m.name == "retinaface-mnet025" || m.name == "sface-2021dec");
+        manifest.models[0].sha256 = Some(sha256_hex(b"detector"));
+        let store = ModelStore::open(dir.path(), manifest).unwrap();
+        fs::write(store.runtime_path(), b"runtime").unwrap();
+        fs::write(store.model_path(&store.manifest().models[0]), b"not the detector").unwrap();
+        let checked = store.verify().unwrap();
+        let by_name = |n: &str| checked.iter().find(|v| v.name == n).unwrap();
+        assert_eq!(by_name("onnxruntime").sha256.as_deref().unwrap(), sha256_hex(b"runtime"));
+        assert!(matches!(by_name("retinaface-mnet025").sha256, Err(Error::Checksum { .. })));
+        assert!(matches!(&by_name("sface-2021dec").sha256, Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound));
     }
 }

@@ -21,7 +21,6 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The first bytes of every gallery file.
 pub const MAGIC: [u8; 8] = *b"RCGALLRY";
@@ -30,16 +29,21 @@ pub const FORMAT_VERSION: u16 = 1;
 const HEADER: usize = 8 + 2 + 4;
 const CHECKSUM: usize = 32;
 
-/// The four classifiers a gallery carries.
+/// The four classifiers a gallery carries. In JSON (`training.json`) each
+/// is its short [`name`](Self::name); in the gallery, its index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ClassifierKind {
     /// Cosine similarity to each person's mean embedding.
+    #[serde(rename = "centroid")]
     NearestCentroid,
     /// Majority vote of the 3 most similar reference faces.
+    #[serde(rename = "knn")]
     Knn,
     /// One-vs-rest linear SVMs.
+    #[serde(rename = "svm")]
     LinearSvm,
     /// Multinomial logistic regression.
+    #[serde(rename = "logistic")]
     Logistic,
 }
 
@@ -256,12 +260,7 @@ pub enum GalleryError {
 }
 
 fn hex_prefix(h: &[u8; 32]) -> String {
-    use core::fmt::Write;
-    let mut s = String::new();
-    for b in &h[..6] {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
+    crate::digest::hex(&h[..6])
 }
 
 impl Gallery {
@@ -283,7 +282,7 @@ impl Gallery {
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
         out.extend_from_slice(&payload);
-        let sum = Sha256::digest(&out);
+        let sum = crate::digest::sha256(&out);
         out.extend_from_slice(&sum);
         Ok(out)
     }
@@ -316,7 +315,7 @@ impl Gallery {
             return Err(GalleryError::Malformed("trailing bytes after the checksum"));
         }
         let (body, sum) = bytes.split_at(HEADER + len);
-        if Sha256::digest(body).as_slice() != sum {
+        if crate::digest::sha256(body).as_slice() != sum {
             return Err(GalleryError::Checksum);
         }
         let g: Gallery = postcard::from_bytes(&body[HEADER..]).map_err(|_| GalleryError::Malformed("payload does not decode"))?;
@@ -399,19 +398,38 @@ impl Gallery {
     }
 }
 
-/// Parses a 64-digit hex sha256.
-pub fn parse_sha256(hex: &str) -> Option<[u8; 32]> {
-    let b = hex.as_bytes();
-    if b.len() != 64 {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, o) in out.iter_mut().enumerate() {
-        let s = core::str::from_utf8(&b[2 * i..2 * i + 2]).ok()?;
-        *o = u8::from_str_radix(s, 16).ok()?;
-    }
-    Some(out)
+/// A gallery file that could not be read.
+#[cfg(feature = "std")]
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a valid gallery.
+    #[error("{}", path.display())]
+    Invalid {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: GalleryError,
+    },
 }
+
+/// Reads and decodes a gallery file, naming it in errors.
+#[cfg(feature = "std")]
+pub fn read_file(path: &std::path::Path) -> Result<Gallery, FileError> {
+    let bytes = std::fs::read(path).map_err(|source| FileError::Read { path: path.to_path_buf(), source })?;
+    Gallery::decode(&bytes).map_err(|source| FileError::Invalid { path: path.to_path_buf(), source })
+}
+
+pub use crate::digest::parse_sha256;
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -2,16 +2,20 @@
 //! embedding and classifier math, the gallery format, and the messages the
 //! device sends over a serial line.
 //!
-//! Nothing here performs I/O, and the crate builds without `std` (with
+//! Nothing here performs I/O but reading a gallery file (with the `std`
+//! feature), and the crate builds without `std` (with
 //! `alloc`), so the gallery and wire types decode on a microcontroller with
 //! the very same code that encodes them on the host.
 
+// Other crates build on this one: its public API is documented.
+#![warn(missing_docs)]
 #![cfg_attr(not(feature = "std"), no_std)]
 
 extern crate alloc;
 
 pub mod align;
 pub mod classify;
+pub mod digest;
 pub mod embedding;
 pub mod gallery;
 pub mod geometry;

@@ -1,7 +1,7 @@
 //! Detection on the shared photos: group photos, non-faces, and every
 //! labelled portrait.
 
-use rollcall_models::{FaceFilter, Verdict};
+use rollcall_models::{FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_tests::{faces_dir, labels, models};
 

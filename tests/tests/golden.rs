@@ -2,7 +2,7 @@
 //! onnxruntime 1.32, OpenCV 5) on ten photos: boxes and landmarks within
 //! 2 px, scores within 0.01, embeddings at cosine >= 0.995.
 
-use rollcall_models::FaceFilter;
+use rollcall_models::{FaceFilter, Models};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::embedding::cosine;
 use rollcall_shared::geometry::BBox;

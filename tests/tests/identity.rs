@@ -2,7 +2,7 @@
 //! nearly every face's nearest neighbour is the same person, and same-person
 //! pairs are far more similar than different-person pairs.
 
-use rollcall_models::{FaceFilter, Verdict};
+use rollcall_models::{FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::embedding::dot;
 use rollcall_tests::{identities, models};

@@ -6,15 +6,15 @@
 //! manifest's file name.
 
 use prost::Message;
-use rollcall_host::embed::write_table;
-use rollcall_host::table::EmbeddingTable;
-use rollcall_host::work::Work;
+use rollcall_host::artifacts::Work;
+use rollcall_host::artifacts::embeddings::EmbeddingTable;
+use rollcall_host::stages::embed::write_table;
 use rollcall_models::onnx::proto::{
-    AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
-    attribute_proto::AttributeType, tensor_shape_proto, type_proto,
+    AttributeProto, GraphProto, ModelProto, OperatorSetIdProto, TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    tensor_shape_proto, type_proto,
 };
 use rollcall_models::onnx::tensor::{Data, Tensor};
-use rollcall_models::{Manifest, ModelSet, ModelStore};
+use rollcall_models::{Manifest, ModelSet, ModelStore, Models};
 use rollcall_shared::embedding::norm;
 
 fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
@@ -37,15 +37,8 @@ fn value_info(name: &str, dims: &[i64]) -> ValueInfoProto {
     }
 }
 
-fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        op_type: Some(op.into()),
-        name: Some(output.into()),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: vec![output.into()],
-        attribute,
-        ..Default::default()
-    }
+fn node(op: &str, inputs: &[&str], output: &str, attribute: Vec<AttributeProto>) -> rollcall_models::onnx::proto::NodeProto {
+    rollcall_models::onnx::graph::node(op, output, inputs, &[output], attribute)
 }
 
 /// input.1 [1,3,112,112] -> GlobalAveragePool -> Flatten -> Gemm(3 -> 512) -> 683 [1,512]
@@ -58,17 +51,7 @@ fn arcface_shaped_model() -> Vec<u8> {
         node: vec![
             node("GlobalAveragePool", &["input.1"], "pooled", vec![]),
             node("Flatten", &["pooled"], "flat", vec![]),
-            node(
-                "Gemm",
-                &["flat", "w", "b"],
-                "683",
-                vec![AttributeProto {
-                    name: Some("transB".into()),
-                    i: Some(1),
-                    r#type: Some(AttributeType::Int as i32),
-                    ..Default::default()
-                }],
-            ),
+            node("Gemm", &["flat", "w", "b"], "683", vec![rollcall_models::onnx::graph::int_attr("transB", 1)]),
         ],
         initializer: vec![init("w", vec![512, 3], weights), init("b", vec![512], bias)],
         input: vec![value_info("input.1", &[1, 3, 112, 112])],
@@ -110,7 +93,7 @@ fn a_512_d_recognizer_needs_only_its_manifest_entry() {
     // The table takes the dimension from the manifest too.
     let out = tempfile::tempdir().expect("test step");
     let work = Work::new(out.path());
-    write_table(&work, &set, vec![("a.png".into(), e.clone()), ("b.png".into(), e)]).expect("test step");
+    write_table(&work, set.card(), vec![("a.png".into(), e.clone()), ("b.png".into(), e)]).expect("test step");
     let t = EmbeddingTable::read(&work.embeddings()).expect("test step");
     assert_eq!(t.dim, 512);
     assert_eq!(t.recognizer.as_deref(), Some("arcface-r50"));

@@ -5,9 +5,10 @@
 
 use std::sync::OnceLock;
 
-use rollcall_host::cluster::{ClusterOptions, cluster, read_clusters_csv};
-use rollcall_host::evaluate::evaluate;
-use rollcall_host::select_k::{SelectKOptions, select_k};
+use rollcall_host::artifacts::clusters::read_rows as read_clusters_csv;
+use rollcall_host::stages::cluster::{ClusterOptions, cluster};
+use rollcall_host::stages::evaluate::evaluate;
+use rollcall_host::stages::select_k::{SelectKOptions, select_k};
 use rollcall_tests::{PipelineRun, run_pipeline, same_person_threshold};
 
 fn deepface() -> &'static PipelineRun {
@@ -77,10 +78,10 @@ fn pooled_sets_have_18_people() {
 fn fewer_than_two_clusters_is_a_clear_error() {
     let run = johns();
     let dir = tempfile::tempdir().expect("test step");
-    let work = rollcall_host::work::Work::new(dir.path());
+    let work = rollcall_host::artifacts::Work::new(dir.path());
     std::fs::copy(run.work().embeddings(), work.embeddings()).expect("test step");
     let err = cluster(&work, same_person_threshold(), &ClusterOptions { k: Some(1), ..ClusterOptions::default() }).unwrap_err();
-    assert!(err.to_string().contains("silhouette is undefined"), "{err}");
+    assert!(matches!(err, rollcall_host::Error::KBelowTwo { k: 1 }), "{err:?}");
 }
 
 #[test]

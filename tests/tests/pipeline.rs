@@ -2,10 +2,13 @@
 //! exists with the documented shape, `run` (embedding in the same pass) and
 //! `detect` then `embed` agree, and a chip of the wrong size is reported.
 
-use rollcall_host::detect::{DetectOptions, detect, read_detections, read_metadata_csv};
-use rollcall_host::embed::embed;
-use rollcall_host::table::EmbeddingTable;
-use rollcall_host::work::Work;
+use rollcall_host::artifacts::Work;
+use rollcall_host::artifacts::detections::DetectionsFile;
+use rollcall_host::artifacts::embeddings::EmbeddingTable;
+use rollcall_host::artifacts::metadata::read as read_metadata_csv;
+use rollcall_host::stages::detect::{DetectOptions, detect};
+use rollcall_host::stages::embed::embed;
+use rollcall_models::Models;
 use rollcall_shared::embedding::{dot, norm};
 use rollcall_tests::{faces_dir, models};
 
@@ -30,7 +33,7 @@ fn detect_then_embed_writes_every_output_and_matches_a_single_pass() {
         let chip = image::open(work.aligned().join(&r.aligned_file)).expect("test step");
         assert_eq!((chip.width(), chip.height()), (112, 112));
     }
-    let json = read_detections(&work.detections_json()).expect("test step");
+    let json = DetectionsFile::read(&work.detections_json()).expect("test step");
     assert_eq!(json.summary, *s);
     let annotated = std::fs::read_dir(work.annotated()).expect("test step").count();
     assert_eq!(annotated, s.images_read);
@@ -40,7 +43,7 @@ fn detect_then_embed_writes_every_output_and_matches_a_single_pass() {
     let table = EmbeddingTable::read(&work.embeddings()).expect("test step");
     assert_eq!(table.len(), rows.len());
     assert_eq!(table.dim, 128);
-    assert_eq!(table.recognizer_sha256.as_deref(), Some(models().recognizer_sha256()));
+    assert_eq!(table.recognizer_sha256.as_deref(), Some(models().card().recognizer.sha256.as_str()));
     for i in 0..table.len() {
         assert!((norm(table.row(i)) - 1.0).abs() < 1e-4, "row {i} is not unit length");
     }
@@ -61,5 +64,5 @@ fn detect_then_embed_writes_every_output_and_matches_a_single_pass() {
     let again = embed(&work, models(), 2).expect("embed goes on");
     assert_eq!(again.table.len(), rows.len());
     assert_eq!(again.skipped.len(), 1);
-    assert!(again.skipped[0].1.contains("aligned_zz_bad_0.png") && again.skipped[0].1.contains("100x90"), "{:?}", again.skipped);
+    assert!(again.skipped[0].path.ends_with("aligned_zz_bad_0.png") && again.skipped[0].reason.contains("100x90"), "{:?}", again.skipped);
 }

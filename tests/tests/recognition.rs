@@ -12,18 +12,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use rollcall_host::export::{read_gallery, with_form};
-use rollcall_host::predict::{PredictOptions, check_models, predict};
-use rollcall_host::train::{TrainOptions, TrainingReport, train_from_work, write_model_dir};
-use rollcall_host::work::Work;
-use rollcall_models::{FaceFilter, Verdict};
+use rollcall_host::artifacts::Work;
+use rollcall_host::artifacts::training::{ModelDir, TrainingReport};
+use rollcall_host::stages::export::with_form;
+use rollcall_host::stages::predict::{PredictOptions, check_models, predict};
+use rollcall_host::stages::train::{TrainOptions, train_from_work, write_model_dir};
+use rollcall_models::{FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
-use rollcall_shared::gallery::{ClassifierKind, Gallery, VectorForm};
-use rollcall_tests::{build_clusters, faces_dir, identities, labels, models};
+use rollcall_shared::gallery::read_file as read_gallery;
+use rollcall_shared::gallery::{ClassifierKind, FileError, Gallery, GalleryError, VectorForm};
+use rollcall_tests::{build_clusters, faces_dir, identities, labels, load_models, models};
 
 struct Trained {
     _dir: tempfile::TempDir,
-    model: PathBuf,
+    model: ModelDir,
     gallery: Gallery,
     report: TrainingReport,
     /// (identity, photo) of the held-out half.
@@ -44,9 +46,8 @@ fn trained() -> &'static Trained {
         let dir = tempfile::tempdir().expect("test step");
         let work = Work::new(dir.path().join("work"));
         build_clusters(&work, &train);
-        let mut loader = || Ok(models().clone());
-        let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &mut loader).expect("train");
-        let model = dir.path().join("model");
+        let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &load_models).expect("train");
+        let model = ModelDir::new(dir.path().join("model"));
         write_model_dir(&model, &gallery, &report).expect("test step");
         Trained { _dir: dir, model, gallery, report, test }
     })
@@ -169,19 +170,19 @@ fn exported_gallery_loads_and_names_obama_and_biden() {
             .map(|(w, p)| (w.to_string(), m.join(p)))
             .collect();
     build_clusters(&work, &photos);
-    let mut loader = || Ok(models().clone());
-    let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &mut loader).expect("train");
-    let model = dir.path().join("model");
+    let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &load_models).expect("train");
+    let model = ModelDir::new(dir.path().join("model"));
     write_model_dir(&model, &gallery, &report).expect("test step");
     let file = dir.path().join("gallery.rcg");
-    rollcall_host::export::export(&model, &file, VectorForm::F16, "test").expect("test step");
+    rollcall_host::stages::export::export(&model, &file, VectorForm::F16, "test").expect("test step");
     let g = read_gallery(&file).expect("test step");
     check_models(&g, models(), &file).expect("test step");
 
     let photo = m.join("_group/two_people.jpg");
     let opts = PredictOptions { classifier: None, filter: FaceFilter::default(), annotate: None, jobs: 2 };
-    let (rows, skipped) = predict(&photo, &g, models(), &opts).expect("test step");
-    assert!(skipped.is_empty());
+    let found = predict(&photo, &g, models(), &opts).expect("test step");
+    assert!(found.skipped.is_empty());
+    let rows = found.rows;
     let by_x: BTreeMap<i64, &str> = rows.iter().map(|r| (r.x1 as i64, r.label.as_str())).collect();
     eprintln!("two_people.jpg: {rows:?}");
     // Obama stands on the left of the picture, Biden on the right.
@@ -193,27 +194,35 @@ fn gallery_files_report_each_defect_by_name() {
     let t = trained();
     let dir = tempfile::tempdir().expect("test step");
     let good = dir.path().join("g.rcg");
-    rollcall_host::export::export(&t.model, &good, VectorForm::F16, "test").expect("test step");
+    rollcall_host::stages::export::export(&t.model, &good, VectorForm::F16, "test").expect("test step");
     let bytes = std::fs::read(&good).expect("test step");
-    let case = |name: &str, data: &[u8], want: &str| {
+    let case = |name: &str, data: &[u8]| -> GalleryError {
         let p = dir.path().join(name);
         std::fs::write(&p, data).expect("test step");
-        let err = read_gallery(&p).unwrap_err().to_string();
-        assert!(err.contains(name) && err.contains(want), "{name}: {err}");
+        match read_gallery(&p) {
+            Err(FileError::Invalid { path, source }) => {
+                assert_eq!(path, p, "the error names the file");
+                source
+            }
+            other => panic!("{name}: {other:?}"),
+        }
     };
-    case("truncated.rcg", &bytes[..bytes.len() / 2], "truncated");
+    assert!(matches!(case("truncated.rcg", &bytes[..bytes.len() / 2]), GalleryError::Truncated { .. }));
     let mut flipped = bytes.clone();
     flipped[40] ^= 1;
-    case("corrupted.rcg", &flipped, "corrupted");
-    case("photo.rcg", b"\xff\xd8\xff\xe0 a jpeg, not a gallery", "not a rollcall gallery");
+    assert_eq!(case("corrupted.rcg", &flipped), GalleryError::Checksum);
+    assert_eq!(case("photo.rcg", b"\xff\xd8\xff\xe0 a jpeg, not a gallery"), GalleryError::WrongMagic);
     let mut v9 = bytes.clone();
     v9[8] = 9;
-    case("future.rcg", &v9, "version 9");
+    assert_eq!(case("future.rcg", &v9), GalleryError::WrongVersion { found: 9, supported: 1 });
     // Made with another recognizer: refused before any face is read.
     let mut g = read_gallery(&good).expect("test step");
     g.recognizer_sha256[0] ^= 0xff;
     let other = dir.path().join("other_model.rcg");
     std::fs::write(&other, g.encode().expect("test step")).expect("test step");
-    let err = check_models(&read_gallery(&other).expect("test step"), models(), &other).unwrap_err().to_string();
-    assert!(err.contains("other_model.rcg") && err.contains("different recognizer"), "{err}");
+    let err = check_models(&read_gallery(&other).expect("test step"), models(), &other).unwrap_err();
+    assert!(
+        matches!(&err, rollcall_host::Error::Gallery { path, source: GalleryError::WrongModel { which: "recognizer", .. } } if *path == other),
+        "{err:?}"
+    );
 }

@@ -19,7 +19,6 @@ use rayon::prelude::*;
 /// KMeans settings.
 #[derive(Debug, Clone)]
 pub struct KMeansParams {
-    /// Number of clusters.
     pub k: usize,
     /// Independent k-means++ starts; the lowest inertia wins.
     pub n_init: usize,

@@ -40,7 +40,6 @@ pub fn average_linkage(x: ArrayView2<'_, f32>) -> Tree {
 }
 
 impl Tree {
-    /// Number of leaves.
     pub fn len(&self) -> usize {
         self.n
     }
@@ -100,14 +99,10 @@ impl Tree {
 /// How many people a set of faces holds, by the same-person threshold.
 #[derive(Debug, Clone)]
 pub struct PeopleEstimate {
-    /// Group of every face at the threshold (groups numbered from 0).
-    pub groups: Vec<usize>,
     /// Number of groups with at least `min_faces` faces: the people.
     pub people: usize,
     /// Faces in smaller groups: the outliers.
     pub outliers: Vec<usize>,
-    /// The threshold used.
-    pub threshold: f32,
 }
 
 /// Cuts the tree at `threshold` and counts groups of at least `min_faces`.
@@ -119,7 +114,7 @@ pub fn estimate_people(tree: &Tree, threshold: f32, min_faces: usize) -> PeopleE
     }
     let people = sizes.values().filter(|&&s| s >= min_faces).count();
     let outliers = groups.iter().enumerate().filter(|&(_, g)| sizes[g] < min_faces).map(|(i, _)| i).collect();
-    PeopleEstimate { groups, people, outliers, threshold }
+    PeopleEstimate { people, outliers }
 }
 
 /// The threshold implied by the data alone: the middle of the widest gap
@@ -152,8 +147,9 @@ mod tests {
         let est = estimate_people(&tree, 0.363, 2);
         assert_eq!(est.people, 2);
         assert_eq!(est.outliers, vec![5]);
-        assert_eq!(est.groups[0], est.groups[2]);
-        assert_ne!(est.groups[0], est.groups[3]);
+        let groups = tree.cut_at(0.363);
+        assert_eq!(groups[0], groups[2]);
+        assert_ne!(groups[0], groups[3]);
         let g = widest_gap_threshold(&tree).unwrap();
         assert!(g > 0.1 && g < 0.9, "{g}");
     }

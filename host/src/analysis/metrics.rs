@@ -5,18 +5,15 @@
 //! cluster) counts. NMI uses the arithmetic mean of the two entropies, as
 //! scikit-learn does by default.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Precision, recall and their harmonic mean.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Prf {
-    /// Precision.
     pub precision: f64,
-    /// Recall.
     pub recall: f64,
-    /// F1.
     pub f1: f64,
 }
 
@@ -28,17 +25,13 @@ impl Prf {
 }
 
 /// Every metric for one clustering.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Scores {
-    /// Items scored.
     pub items: usize,
-    /// Distinct true classes.
     pub classes: usize,
-    /// Distinct predicted clusters.
     pub clusters: usize,
     /// Normalised mutual information (arithmetic mean normalisation).
     pub nmi: f64,
-    /// Adjusted Rand index.
     pub ari: f64,
     /// Over pairs of items: same cluster vs same class.
     pub pairwise: Prf,
@@ -58,7 +51,9 @@ pub fn score<T: std::hash::Hash + Eq, P: std::hash::Hash + Eq>(truth: &[T], pred
     let n = truth.len();
     let mut class_ids: HashMap<&T, usize> = HashMap::new();
     let mut cluster_ids: HashMap<&P, usize> = HashMap::new();
-    let mut cells: HashMap<(usize, usize), usize> = HashMap::new();
+    // Ordered, so that every sum below adds the same terms in the same
+    // order on every run (a HashMap's order changes from run to run).
+    let mut cells: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     for (t, p) in truth.iter().zip(predicted) {
         let next = class_ids.len();
         let c = *class_ids.entry(t).or_insert(next);
@@ -141,5 +136,21 @@ mod tests {
         assert!(close(s.nmi, 0.0) && close(s.ari, 0.0));
         assert!(close(s.bcubed.recall, 1.0) && close(s.bcubed.precision, 0.5));
         assert!(close(s.pairwise.precision, 2.0 / 6.0) && close(s.pairwise.recall, 1.0));
+    }
+
+    /// `rollcall evaluate` printed NMI 1.0 on one run and
+    /// 0.9999999999999998 on the next, on the same work directory: the
+    /// contingency table was a HashMap, whose iteration order (and so the
+    /// order of the floating-point sum) changes from one map to the next.
+    #[test]
+    fn regression_nmi_changed_between_runs() {
+        let truth: Vec<usize> = (0..200).map(|i| i % 13).collect();
+        let predicted: Vec<usize> = (0..200).map(|i| (i % 13 + usize::from(i % 17 == 0)) % 13).collect();
+        let first = score(&truth, &predicted);
+        for _ in 0..50 {
+            let again = score(&truth, &predicted);
+            assert_eq!(again.nmi.to_bits(), first.nmi.to_bits());
+            assert_eq!(again.bcubed.f1.to_bits(), first.bcubed.f1.to_bits());
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Principal component analysis to two dimensions, for scatter plots.
 
 use nalgebra::{DMatrix, SymmetricEigen};
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{ArrayView2, Axis};
 
 /// A fitted 2-D projection.
 #[derive(Debug, Clone)]
@@ -52,13 +52,6 @@ impl Pca2 {
         }
         out
     }
-}
-
-/// Projects the rows of an owned matrix (convenience).
-pub fn project_all(x: &Array2<f32>) -> (Pca2, Vec<[f32; 2]>) {
-    let p = Pca2::fit(x.view());
-    let pts = p.project(x.view());
-    (p, pts)
 }
 
 #[cfg(test)]

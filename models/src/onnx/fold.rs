@@ -22,12 +22,13 @@ use std::collections::{HashMap, HashSet};
 
 use prost::Message;
 
-use super::proto::{AttributeProto, ModelProto, NodeProto, attribute_proto::AttributeType};
+use super::graph::{attr, attr_i, err as pass_err, set_opset};
+use super::proto::{ModelProto, NodeProto, attribute_proto::AttributeType};
 use super::tensor::{Data, Tensor};
 use crate::error::{Error, Result};
 
 fn err(reason: impl Into<String>) -> Error {
-    Error::Onnx { what: "constant folding".into(), reason: reason.into() }
+    pass_err("constant folding", reason)
 }
 
 /// Folds the constant parts of an encoded ONNX model; see the module docs.
@@ -95,23 +96,8 @@ pub fn fold_model(model: &mut ModelProto) -> Result<()> {
     let produced: HashSet<String> = graph.node.iter().flat_map(|n| n.output.iter().cloned()).collect();
     graph.value_info.retain(|v| produced.contains(v.name()));
 
-    for opset in &mut model.opset_import {
-        if matches!(opset.domain(), "" | "ai.onnx") {
-            opset.version = Some(13);
-        }
-    }
-    if model.ir_version() < 7 {
-        model.ir_version = Some(7);
-    }
+    set_opset(model, 13);
     Ok(())
-}
-
-fn attr<'a>(node: &'a NodeProto, name: &str) -> Option<&'a AttributeProto> {
-    node.attribute.iter().find(|a| a.name() == name)
-}
-
-fn attr_int(node: &NodeProto, name: &str, default: i64) -> i64 {
-    attr(node, name).and_then(|a| a.i).unwrap_or(default)
 }
 
 fn constant_value(node: &NodeProto) -> Result<Tensor> {
@@ -137,11 +123,11 @@ fn dequantize(node: &NodeProto, constants: &HashMap<String, Tensor>) -> Result<T
         return Err(err(format!("DequantizeLinear `{name}`: only float scales are supported")));
     };
     let rank = x.dims.len() as i64;
-    let mut axis = attr_int(node, "axis", 1);
+    let mut axis = attr_i(node, "axis", 1);
     if axis < 0 {
         axis += rank;
     }
-    let block = attr_int(node, "block_size", 0);
+    let block = attr_i(node, "block_size", 0);
     let n = x.numel();
     let x_dims: Vec<usize> = x.dims.iter().map(|&d| d as usize).collect();
 
@@ -200,7 +186,7 @@ fn reshape(node: &NodeProto, constants: &HashMap<String, Tensor>) -> Result<Tens
     let Data::I64(spec) = &shape.data else {
         return Err(err(format!("Reshape `{name}`: shape must be int64")));
     };
-    let allow_zero = attr_int(node, "allowzero", 0) != 0;
+    let allow_zero = attr_i(node, "allowzero", 0) != 0;
     let mut dims: Vec<i64> = Vec::with_capacity(spec.len());
     let mut infer = None;
     for (i, &d) in spec.iter().enumerate() {
@@ -230,21 +216,11 @@ fn reshape(node: &NodeProto, constants: &HashMap<String, Tensor>) -> Result<Tens
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::onnx::proto::{GraphProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
+    use crate::onnx::graph::int_attr;
+    use crate::onnx::proto::{AttributeProto, GraphProto, OperatorSetIdProto, TensorProto, ValueInfoProto};
 
     fn node(op: &str, inputs: &[&str], outputs: &[&str], attrs: Vec<AttributeProto>) -> NodeProto {
-        NodeProto {
-            op_type: Some(op.into()),
-            name: Some(format!("{op}_{}", outputs[0])),
-            input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: outputs.iter().map(|s| s.to_string()).collect(),
-            attribute: attrs,
-            ..Default::default()
-        }
-    }
-
-    fn int_attr(name: &str, v: i64) -> AttributeProto {
-        AttributeProto { name: Some(name.into()), i: Some(v), r#type: Some(AttributeType::Int as i32), ..Default::default() }
+        crate::onnx::graph::node(op, &format!("{op}_{}", outputs[0]), inputs, outputs, attrs)
     }
 
     fn init(name: &str, dims: Vec<i64>, data: Data) -> TensorProto {

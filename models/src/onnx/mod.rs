@@ -8,7 +8,9 @@
 #[allow(missing_docs, clippy::all, clippy::pedantic)]
 pub mod proto;
 
-pub mod fold;
+pub(crate) mod fold;
+pub mod graph;
+pub(crate) mod patch;
 pub mod quantize;
-pub mod rewrite;
+pub(crate) mod rewrite;
 pub mod tensor;

@@ -15,10 +15,15 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::proto::{ModelProto, TensorProto, ValueInfoProto, tensor_proto::DataType, type_proto};
-use super::rewrite::{err, graph_mut, initializers, int_attr, node, rebuild_initializers};
+use super::graph::{attr_i, err as pass_err, graph_mut, initializers, int_attr, node, rebuild_initializers};
+use super::patch::Patch;
+use super::proto::{ModelProto, NodeProto, TensorProto, ValueInfoProto, tensor_proto::DataType, type_proto};
 use super::tensor::{Data, Tensor};
-use crate::error::Result;
+use crate::error::{Error, Result};
+
+fn err(reason: impl Into<String>) -> Error {
+    pass_err("quantization", reason)
+}
 
 /// Which nodes stay in floating point.
 #[derive(Debug, Clone, Copy)]
@@ -60,7 +65,7 @@ fn selected(model: &ModelProto, policy: Policy) -> Result<HashSet<String>> {
             convs += 1;
             convs <= policy.keep_leading
         };
-        let group = super::rewrite::attr_i(n, "group", 1);
+        let group = attr_i(n, "group", 1);
         // Depthwise: one input channel per group (weight dims [C, 1, kh, kw]).
         let depthwise = n.op_type() == "Conv" && group > 1 && shapes.get(n.input[1].as_str()).is_some_and(|d| d.get(1) == Some(&1));
         if leading || (policy.keep_depthwise && depthwise) {
@@ -88,11 +93,11 @@ pub fn calibration_tensors(model: &ModelProto, policy: Policy) -> Result<Vec<Str
     Ok(out)
 }
 
-fn quantizable(n: &super::proto::NodeProto, inits: &HashSet<&str>) -> bool {
+fn quantizable(n: &NodeProto, inits: &HashSet<&str>) -> bool {
     let weight_const = n.input.get(1).is_some_and(|w| inits.contains(w.as_str()));
     match n.op_type() {
         "Conv" => weight_const && n.input.len() >= 2,
-        "Gemm" => weight_const && super::rewrite::attr_i(n, "transA", 0) == 0,
+        "Gemm" => weight_const && attr_i(n, "transA", 0) == 0,
         "MatMul" => weight_const,
         _ => false,
     }
@@ -144,114 +149,143 @@ pub fn quantize_qdq(model: &ModelProto, ranges: &HashMap<String, Range>, policy:
 
     // Activation tensors to wrap in Q/DQ, with their parameters.
     let mut act: BTreeMap<String, (f32, u8)> = BTreeMap::new();
-    let mut new_nodes = Vec::with_capacity(g.node.len() * 2);
+    let mut nodes = Vec::with_capacity(g.node.len() * 2);
     for mut n in std::mem::take(&mut g.node) {
         if !chosen.contains(n.name()) {
-            new_nodes.push(n);
+            nodes.push(n);
             continue;
         }
-        let x = n.input[0].clone();
-        let y = n.output[0].clone();
+        let (x, y) = (n.input[0].clone(), n.output[0].clone());
         let (Some(&rx), Some(&ry)) = (ranges.get(&x), ranges.get(&y)) else {
             return Err(err(format!("no calibration range for `{x}` or `{y}`")));
         };
-        let (sx, _) = activation_qparams(rx);
+        let input_scale = activation_qparams(rx).0;
         act.insert(x, activation_qparams(rx));
         if !graph_outputs.contains(&y) {
             act.insert(y, activation_qparams(ry));
         }
-        let op = n.op_type().to_string();
-        let wname = n.input[1].clone();
-        let w = inits.get(&wname).cloned().ok_or_else(|| err(format!("weight `{wname}` missing")))?;
-        let Data::F32(wv) = &w.data else { return Err(err(format!("weight `{wname}` is not float"))) };
-        // The output-channel axis of the weight.
-        let axis: usize = match op.as_str() {
-            "Conv" => 0,
-            "Gemm" if super::rewrite::attr_i(&n, "transB", 0) == 1 => 0,
-            _ => 1,
-        };
-        let dims: Vec<usize> = w.dims.iter().map(|&d| d as usize).collect();
-        if dims.len() < 2 {
-            return Err(err(format!("weight `{wname}` has rank {}", dims.len())));
-        }
-        let channels = dims[axis];
-        let inner: usize = dims[axis + 1..].iter().product();
-        let chan = |i: usize| (i / inner) % channels;
-        let mut maxabs = vec![0f32; channels];
-        for (i, v) in wv.iter().enumerate() {
-            let c = chan(i);
-            maxabs[c] = maxabs[c].max(v.abs());
-        }
-        let ws: Vec<f32> = maxabs.iter().map(|&a| if a > 0.0 { a / 127.0 } else { 1.0 }).collect();
-        let wq: Vec<i8> = wv.iter().enumerate().map(|(i, v)| (v / ws[chan(i)]).round().clamp(-127.0, 127.0) as i8).collect();
-        let base = n.name().replace(['/', ':', '.'], "_");
-        let (wq_n, ws_n, wz_n, wd_n) = (format!("{base}_w_q"), format!("{base}_w_scale"), format!("{base}_w_zp"), format!("{base}_w_dq"));
-        inits.insert(wq_n.clone(), Tensor { dims: w.dims.clone(), data: Data::I8(wq) });
-        inits.insert(ws_n.clone(), Tensor { dims: vec![channels as i64], data: Data::F32(ws.clone()) });
-        inits.insert(wz_n.clone(), Tensor { dims: vec![channels as i64], data: Data::I8(vec![0; channels]) });
-        new_nodes.push(node(
-            "DequantizeLinear",
-            &format!("{base}_w_DQ"),
-            &[&wq_n, &ws_n, &wz_n],
-            &[&wd_n],
-            vec![int_attr("axis", axis as i64)],
-        ));
-        n.input[1] = wd_n;
-
-        let bias_at = if op == "MatMul" { None } else { Some(2) };
-        if let Some(bi) = bias_at
-            && let Some(bname) = n.input.get(bi).filter(|b| !b.is_empty()).cloned()
-            && let Some(b) = inits.get(&bname).cloned()
-            && let Data::F32(bv) = &b.data
-            && bv.len() == channels
-        {
-            let scales: Vec<f32> = ws.iter().map(|s| s * sx).collect();
-            let bq: Vec<i32> =
-                bv.iter().zip(&scales).map(|(v, s)| (v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).collect();
-            let (bq_n, bs_n, bz_n, bd_n) =
-                (format!("{base}_b_q"), format!("{base}_b_scale"), format!("{base}_b_zp"), format!("{base}_b_dq"));
-            inits.insert(bq_n.clone(), Tensor { dims: b.dims.clone(), data: Data::I32(bq) });
-            inits.insert(bs_n.clone(), Tensor { dims: vec![channels as i64], data: Data::F32(scales) });
-            inits.insert(bz_n.clone(), Tensor { dims: vec![channels as i64], data: Data::I32(vec![0; channels]) });
-            new_nodes.push(node("DequantizeLinear", &format!("{base}_b_DQ"), &[&bq_n, &bs_n, &bz_n], &[&bd_n], vec![int_attr("axis", 0)]));
-            n.input[bi] = bd_n;
-        }
-        new_nodes.push(n);
+        nodes.extend(quantize_parameters(&mut n, &mut inits, input_scale)?);
+        nodes.push(n);
     }
+    let qdq = wrap_activations(&act, &mut inits);
+    g.node = nodes;
+    // Every reader of a wrapped tensor reads its dequantized copy instead.
+    let mut readers = Patch::default();
+    for (t, q) in &qdq {
+        if q.op_type() == "DequantizeLinear" {
+            readers.rewire.insert(t.clone(), q.output[0].clone());
+        }
+    }
+    readers.apply(g);
+    g.node = insert_after_producers(std::mem::take(&mut g.node), qdq, &g.input)?;
+    rebuild_initializers(g, &inits);
+    Ok(m)
+}
 
-    // Wrap each activation: t -> Q -> DQ, and every reader reads the DQ.
-    let mut readers_renamed: HashMap<String, String> = HashMap::new();
-    let mut qdq_nodes = Vec::new();
-    for (t, (scale, zp)) in &act {
+/// Stores node `n`'s weight as int8 (symmetric, one scale per output
+/// channel) and its bias as int32 (at input scale × weight scale), with the
+/// `DequantizeLinear` nodes that restore them; `n` then reads those.
+fn quantize_parameters(n: &mut NodeProto, inits: &mut HashMap<String, Tensor>, input_scale: f32) -> Result<Vec<NodeProto>> {
+    let op = n.op_type().to_string();
+    let wname = n.input[1].clone();
+    let w = inits.get(&wname).cloned().ok_or_else(|| err(format!("weight `{wname}` missing")))?;
+    let Data::F32(wv) = &w.data else { return Err(err(format!("weight `{wname}` is not float"))) };
+    // The output-channel axis of the weight.
+    let axis: usize = match op.as_str() {
+        "Conv" => 0,
+        "Gemm" if attr_i(n, "transB", 0) == 1 => 0,
+        _ => 1,
+    };
+    let dims: Vec<usize> = w.dims.iter().map(|&d| d as usize).collect();
+    if dims.len() < 2 {
+        return Err(err(format!("weight `{wname}` has rank {}", dims.len())));
+    }
+    let channels = dims[axis];
+    let inner: usize = dims[axis + 1..].iter().product();
+    let chan = |i: usize| (i / inner) % channels;
+    let mut maxabs = vec![0f32; channels];
+    for (i, v) in wv.iter().enumerate() {
+        let c = chan(i);
+        maxabs[c] = maxabs[c].max(v.abs());
+    }
+    let ws: Vec<f32> = maxabs.iter().map(|&a| if a > 0.0 { a / 127.0 } else { 1.0 }).collect();
+    let wq: Vec<i8> = wv.iter().enumerate().map(|(i, v)| (v / ws[chan(i)]).round().clamp(-127.0, 127.0) as i8).collect();
+    let base = n.name().replace(['/', ':', '.'], "_");
+    let mut out = vec![dequantized(
+        inits,
+        &format!("{base}_w"),
+        Tensor { dims: w.dims.clone(), data: Data::I8(wq) },
+        &ws,
+        Data::I8(vec![0; channels]),
+        axis,
+    )];
+    n.input[1] = out[0].output[0].clone();
+
+    let bias_at = if op == "MatMul" { None } else { Some(2) };
+    if let Some(bi) = bias_at
+        && let Some(bname) = n.input.get(bi).filter(|b| !b.is_empty()).cloned()
+        && let Some(b) = inits.get(&bname).cloned()
+        && let Data::F32(bv) = &b.data
+        && bv.len() == channels
+    {
+        let scales: Vec<f32> = ws.iter().map(|s| s * input_scale).collect();
+        let bq: Vec<i32> = bv.iter().zip(&scales).map(|(v, s)| (v / s).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).collect();
+        out.push(dequantized(
+            inits,
+            &format!("{base}_b"),
+            Tensor { dims: b.dims.clone(), data: Data::I32(bq) },
+            &scales,
+            Data::I32(vec![0; channels]),
+            0,
+        ));
+        n.input[bi] = out[1].output[0].clone();
+    }
+    Ok(out)
+}
+
+/// Adds a quantized constant, its per-channel scales and zero points as
+/// initializers `<base>_q`, `<base>_scale`, `<base>_zp`, and returns the
+/// `DequantizeLinear` node that produces `<base>_dq` from them.
+fn dequantized(inits: &mut HashMap<String, Tensor>, base: &str, q: Tensor, scales: &[f32], zero: Data, axis: usize) -> NodeProto {
+    let (q_n, s_n, z_n, d_n) = (format!("{base}_q"), format!("{base}_scale"), format!("{base}_zp"), format!("{base}_dq"));
+    let channels = scales.len() as i64;
+    inits.insert(q_n.clone(), q);
+    inits.insert(s_n.clone(), Tensor { dims: vec![channels], data: Data::F32(scales.to_vec()) });
+    inits.insert(z_n.clone(), Tensor { dims: vec![channels], data: zero });
+    node("DequantizeLinear", &format!("{base}_DQ"), &[&q_n, &s_n, &z_n], &[&d_n], vec![int_attr("axis", axis as i64)])
+}
+
+/// A `QuantizeLinear` → `DequantizeLinear` pair for each activation, with
+/// its scale and zero point as initializers; each pair is keyed by the
+/// tensor it wraps.
+fn wrap_activations(act: &BTreeMap<String, (f32, u8)>, inits: &mut HashMap<String, Tensor>) -> Vec<(String, NodeProto)> {
+    let mut out = Vec::with_capacity(act.len() * 2);
+    for (t, (scale, zp)) in act {
         let safe = t.replace(['/', ':', '.'], "_");
         let (s_n, z_n, q_n, d_n) = (format!("{safe}_scale"), format!("{safe}_zp"), format!("{safe}_q"), format!("{safe}_dq"));
         inits.insert(s_n.clone(), Tensor { dims: vec![], data: Data::F32(vec![*scale]) });
         inits.insert(z_n.clone(), Tensor { dims: vec![], data: Data::U8(vec![*zp]) });
-        qdq_nodes.push((t.clone(), node("QuantizeLinear", &format!("{safe}_Q"), &[t, &s_n, &z_n], &[&q_n], vec![])));
-        qdq_nodes.push((t.clone(), node("DequantizeLinear", &format!("{safe}_DQ"), &[&q_n, &s_n, &z_n], &[&d_n], vec![])));
-        readers_renamed.insert(t.clone(), d_n);
+        out.push((t.clone(), node("QuantizeLinear", &format!("{safe}_Q"), &[t, &s_n, &z_n], &[&q_n], vec![])));
+        out.push((t.clone(), node("DequantizeLinear", &format!("{safe}_DQ"), &[&q_n, &s_n, &z_n], &[&d_n], vec![])));
     }
-    for n in &mut new_nodes {
-        for i in &mut n.input {
-            if let Some(r) = readers_renamed.get(i) {
-                *i = r.clone();
-            }
-        }
-    }
-    // Insert each Q/DQ pair right after the node producing its tensor (or at
-    // the start for graph inputs) to keep the node list topologically sorted.
-    let mut ordered = Vec::with_capacity(new_nodes.len() + qdq_nodes.len());
-    let mut pending: HashMap<String, Vec<super::proto::NodeProto>> = HashMap::new();
-    for (t, q) in qdq_nodes {
+    out
+}
+
+/// `nodes` with each of `extra` placed right after the node producing the
+/// tensor it is keyed by (or first, for graph inputs), so that the node list
+/// stays topologically sorted.
+fn insert_after_producers(nodes: Vec<NodeProto>, extra: Vec<(String, NodeProto)>, inputs: &[ValueInfoProto]) -> Result<Vec<NodeProto>> {
+    let mut ordered = Vec::with_capacity(nodes.len() + extra.len());
+    let mut pending: HashMap<String, Vec<NodeProto>> = HashMap::new();
+    for (t, q) in extra {
         pending.entry(t).or_default().push(q);
     }
-    let inputs: Vec<String> = g.input.iter().map(|i| i.name().to_string()).collect();
     for i in inputs {
-        if let Some(v) = pending.remove(&i) {
+        if let Some(v) = pending.remove(i.name()) {
             ordered.extend(v);
         }
     }
-    for n in new_nodes {
+    for n in nodes {
         let outs = n.output.clone();
         ordered.push(n);
         for o in outs {
@@ -260,12 +294,10 @@ pub fn quantize_qdq(model: &ModelProto, ranges: &HashMap<String, Range>, policy:
             }
         }
     }
-    if let Some(t) = pending.keys().next() {
-        return Err(err(format!("tensor `{t}` has no producer")));
+    match pending.keys().next() {
+        Some(t) => Err(err(format!("tensor `{t}` has no producer"))),
+        None => Ok(ordered),
     }
-    g.node = ordered;
-    rebuild_initializers(g, &inits);
-    Ok(m)
 }
 
 /// The fp16-weights variant: every float initializer of at least 16 values

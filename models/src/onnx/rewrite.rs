@@ -5,63 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::proto::{AttributeProto, GraphProto, ModelProto, NodeProto, attribute_proto::AttributeType};
+use super::graph::{attr_f, attr_i, err as pass_err, graph_mut, initializers, opset, rebuild_initializers, set_opset, use_counts};
+use super::patch::Patch;
+use super::proto::ModelProto;
 use super::tensor::{Data, Tensor};
 use crate::error::{Error, Result};
 
-pub(crate) fn err(reason: impl Into<String>) -> Error {
-    Error::Onnx { what: "graph rewrite".into(), reason: reason.into() }
-}
-
-/// The graph of a model, or an error.
-pub fn graph_mut(model: &mut ModelProto) -> Result<&mut GraphProto> {
-    model.graph.as_mut().ok_or_else(|| err("the model has no graph"))
-}
-
-/// Initializers by name, decoded.
-pub fn initializers(g: &GraphProto) -> Result<HashMap<String, Tensor>> {
-    g.initializer.iter().map(|t| Ok((t.name().to_string(), Tensor::from_proto(t).map_err(err)?))).collect()
-}
-
-/// How many nodes (and graph outputs) read each tensor.
-pub fn use_counts(g: &GraphProto) -> HashMap<String, usize> {
-    let mut uses: HashMap<String, usize> = HashMap::new();
-    for n in &g.node {
-        for i in n.input.iter().filter(|i| !i.is_empty()) {
-            *uses.entry(i.clone()).or_default() += 1;
-        }
-    }
-    for o in &g.output {
-        *uses.entry(o.name().to_string()).or_default() += 1;
-    }
-    uses
-}
-
-/// An integer attribute, or `default`.
-pub fn attr_i(n: &NodeProto, name: &str, default: i64) -> i64 {
-    n.attribute.iter().find(|a| a.name() == name).and_then(|a| a.i).unwrap_or(default)
-}
-
-/// A float attribute, or `default`.
-pub fn attr_f(n: &NodeProto, name: &str, default: f32) -> f32 {
-    n.attribute.iter().find(|a| a.name() == name).and_then(|a| a.f).unwrap_or(default)
-}
-
-/// An integer attribute.
-pub fn int_attr(name: &str, v: i64) -> AttributeProto {
-    AttributeProto { name: Some(name.into()), i: Some(v), r#type: Some(AttributeType::Int as i32), ..Default::default() }
-}
-
-/// A node.
-pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: Vec<AttributeProto>) -> NodeProto {
-    NodeProto {
-        op_type: Some(op.into()),
-        name: Some(name.into()),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        output: outputs.iter().map(|s| s.to_string()).collect(),
-        attribute,
-        ..Default::default()
-    }
+fn err(reason: impl Into<String>) -> Error {
+    pass_err("graph rewrite", reason)
 }
 
 /// Replaces `Identity(initializer)` nodes by the initializer itself: the
@@ -69,23 +20,17 @@ pub fn node(op: &str, name: &str, inputs: &[&str], outputs: &[&str], attribute: 
 /// weights from a pass looking for constant inputs.
 pub fn inline_constant_identities(model: &mut ModelProto) -> Result<()> {
     let g = graph_mut(model)?;
-    let inits: HashSet<String> = g.initializer.iter().map(|t| t.name().to_string()).collect();
-    let outputs: HashSet<String> = g.output.iter().map(|o| o.name().to_string()).collect();
-    let mut rename: HashMap<String, String> = HashMap::new();
-    g.node.retain(|n| {
-        let inline = n.op_type() == "Identity" && n.input.len() == 1 && inits.contains(&n.input[0]) && !outputs.contains(&n.output[0]);
-        if inline {
-            rename.insert(n.output[0].clone(), n.input[0].clone());
-        }
-        !inline
-    });
-    for n in &mut g.node {
-        for i in &mut n.input {
-            if let Some(r) = rename.get(i) {
-                *i = r.clone();
-            }
+    let inits: HashSet<&str> = g.initializer.iter().map(|t| t.name()).collect();
+    let outputs: HashSet<&str> = g.output.iter().map(|o| o.name()).collect();
+    let mut patch = Patch::default();
+    for (i, n) in g.node.iter().enumerate() {
+        if n.op_type() == "Identity" && n.input.len() == 1 && inits.contains(n.input[0].as_str()) && !outputs.contains(n.output[0].as_str())
+        {
+            patch.remove.insert(i);
+            patch.rewire.insert(n.output[0].clone(), n.input[0].clone());
         }
     }
+    patch.apply(g);
     Ok(())
 }
 
@@ -99,8 +44,7 @@ pub fn fold_batchnorm(model: &mut ModelProto) -> Result<usize> {
     let uses = use_counts(g);
     let producer: HashMap<String, usize> =
         g.node.iter().enumerate().flat_map(|(i, n)| n.output.iter().map(move |o| (o.clone(), i))).collect();
-    let mut remove = HashSet::new();
-    let mut renames: Vec<(String, String)> = Vec::new();
+    let mut patch = Patch::default();
     let mut folded = 0;
     for bi in 0..g.node.len() {
         let bn = &g.node[bi];
@@ -141,25 +85,11 @@ pub fn fold_batchnorm(model: &mut ModelProto) -> Result<usize> {
         prev.input[1] = wname;
         prev.input.push(bname);
         // The Conv now produces what the BN produced.
-        renames.push((prev.output[0].clone(), g.node[bi].output[0].clone()));
-        remove.insert(bi);
+        patch.rename_outputs.insert(prev.output[0].clone(), g.node[bi].output[0].clone());
+        patch.remove.insert(bi);
         folded += 1;
     }
-    for (from, to) in renames {
-        for n in &mut g.node {
-            for o in &mut n.output {
-                if *o == from {
-                    *o = to.clone();
-                }
-            }
-        }
-    }
-    let mut i = 0;
-    g.node.retain(|_| {
-        let keep = !remove.contains(&i);
-        i += 1;
-        keep
-    });
+    patch.apply(g);
     rebuild_initializers(g, &inits);
     Ok(folded)
 }
@@ -169,23 +99,6 @@ fn f32s(t: &Tensor) -> Option<Vec<f32>> {
         Data::F32(v) => Some(v.clone()),
         _ => None,
     }
-}
-
-/// Writes `inits` back as the graph's initializers, keeping only used ones,
-/// in a deterministic (name) order.
-pub fn rebuild_initializers(g: &mut GraphProto, inits: &HashMap<String, Tensor>) {
-    let used: HashSet<&String> = g.node.iter().flat_map(|n| n.input.iter()).collect();
-    let mut names: Vec<&String> = inits.keys().filter(|n| used.contains(n)).collect();
-    names.sort();
-    g.initializer = names.into_iter().map(|n| inits[n].to_proto(n)).collect();
-    let init_names: HashSet<&str> = g.initializer.iter().map(|t| t.name()).collect();
-    let kept: Vec<_> = g.input.iter().filter(|i| !init_names.contains(i.name())).cloned().collect();
-    g.input = kept;
-}
-
-/// The default-domain opset version.
-pub fn opset(model: &ModelProto) -> i64 {
-    model.opset_import.iter().find(|o| matches!(o.domain(), "" | "ai.onnx")).map_or(0, |o| o.version())
 }
 
 /// Moves an opset 10-12 graph to opset 13: `Unsqueeze`/`Squeeze` take their
@@ -229,14 +142,7 @@ pub fn upgrade_to_opset13(model: &mut ModelProto) -> Result<()> {
         }
     }
     g.initializer.extend(extra);
-    for o in &mut model.opset_import {
-        if matches!(o.domain(), "" | "ai.onnx") {
-            o.version = Some(13);
-        }
-    }
-    if model.ir_version() < 7 {
-        model.ir_version = Some(7);
-    }
+    set_opset(model, 13);
     Ok(())
 }
 
@@ -253,4 +159,101 @@ fn known_ranks(model: &ModelProto) -> HashMap<String, i64> {
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::onnx::graph::{int_attr, node};
+    use crate::onnx::proto::{AttributeProto, GraphProto, OperatorSetIdProto, ValueInfoProto, attribute_proto::AttributeType};
+
+    fn vi(name: &str) -> ValueInfoProto {
+        ValueInfoProto { name: Some(name.into()), ..Default::default() }
+    }
+
+    fn model(nodes: Vec<crate::onnx::proto::NodeProto>, inits: Vec<(&str, Tensor)>, outputs: &[&str], opset: i64) -> ModelProto {
+        ModelProto {
+            ir_version: Some(6),
+            opset_import: vec![OperatorSetIdProto { domain: Some(String::new()), version: Some(opset) }],
+            graph: Some(GraphProto {
+                node: nodes,
+                initializer: inits.iter().map(|(n, t)| t.to_proto(n)).collect(),
+                input: vec![vi("x")],
+                output: outputs.iter().map(|o| vi(o)).collect(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn f32s_of(t: &Tensor) -> Vec<f32> {
+        f32s(t).expect("float tensor")
+    }
+
+    #[test]
+    fn constant_identities_are_inlined_but_graph_outputs_stay() {
+        let w = Tensor { dims: vec![1], data: Data::F32(vec![2.0]) };
+        let mut m = model(
+            vec![
+                node("Identity", "shared", &["w"], &["w_copy"], vec![]),
+                node("Mul", "mul", &["x", "w_copy"], &["y"], vec![]),
+                node("Identity", "out", &["w"], &["w_out"], vec![]),
+            ],
+            vec![("w", w)],
+            &["y", "w_out"],
+            13,
+        );
+        inline_constant_identities(&mut m).unwrap();
+        let g = m.graph.unwrap();
+        let ops: Vec<(&str, Vec<&str>)> = g.node.iter().map(|n| (n.name(), n.input.iter().map(String::as_str).collect())).collect();
+        assert_eq!(ops, [("mul", vec!["x", "w"]), ("out", vec!["w"])]);
+    }
+
+    #[test]
+    fn batch_norm_folds_into_the_conv_before_it() {
+        // Two output channels, one input channel, 1x1 kernels.
+        let w = Tensor { dims: vec![2, 1, 1, 1], data: Data::F32(vec![1.0, -2.0]) };
+        let b = Tensor { dims: vec![2], data: Data::F32(vec![0.5, 0.0]) };
+        let p = |v: [f32; 2]| Tensor { dims: vec![2], data: Data::F32(v.to_vec()) };
+        let mut bn = node("BatchNormalization", "bn", &["c", "gamma", "beta", "mean", "var"], &["y"], vec![]);
+        bn.attribute.push(AttributeProto {
+            name: Some("epsilon".into()),
+            f: Some(0.0),
+            r#type: Some(AttributeType::Float as i32),
+            ..Default::default()
+        });
+        let mut m = model(
+            vec![node("Conv", "conv", &["x", "w", "b"], &["c"], vec![]), bn],
+            vec![("w", w), ("b", b), ("gamma", p([2.0, 1.0])), ("beta", p([1.0, -1.0])), ("mean", p([0.5, 1.0])), ("var", p([4.0, 1.0]))],
+            &["y"],
+            13,
+        );
+        assert_eq!(fold_batchnorm(&mut m).unwrap(), 1);
+        let g = m.graph.as_ref().unwrap();
+        assert_eq!(g.node.len(), 1);
+        assert_eq!((g.node[0].op_type(), g.node[0].output[0].as_str()), ("Conv", "y"));
+        let inits = initializers(g).unwrap();
+        // scale = gamma / sqrt(var): [1, 1]; w' = w * scale; b' = (b - mean) * scale + beta.
+        assert_eq!(f32s_of(&inits["conv_bnfolded_w"]), [1.0, -2.0]);
+        assert_eq!(f32s_of(&inits["conv_bnfolded_b"]), [1.0, -2.0]);
+        assert_eq!(g.initializer.len(), 2, "the unused BN parameters are gone");
+    }
+
+    #[test]
+    fn opset_11_moves_to_13_with_unsqueeze_axes_as_an_input() {
+        let axes =
+            AttributeProto { name: Some("axes".into()), ints: vec![0], r#type: Some(AttributeType::Ints as i32), ..Default::default() };
+        let mut m = model(vec![node("Unsqueeze", "u", &["x"], &["y"], vec![axes])], vec![], &["y"], 11);
+        upgrade_to_opset13(&mut m).unwrap();
+        assert_eq!((opset(&m), m.ir_version()), (13, 7));
+        let g = m.graph.as_ref().unwrap();
+        assert_eq!(g.node[0].input, ["x", "u_axes"]);
+        assert!(g.node[0].attribute.is_empty());
+        assert_eq!(Tensor::from_proto(&g.initializer[0]).unwrap().data, Data::I64(vec![0]));
+
+        let softmax = |axis| model(vec![node("Softmax", "s", &["x"], &["y"], vec![int_attr("axis", axis)])], vec![], &["y"], 11);
+        assert!(upgrade_to_opset13(&mut softmax(-1)).is_ok());
+        assert!(upgrade_to_opset13(&mut softmax(0)).is_err(), "softmax over a leading axis changes meaning");
+        assert!(upgrade_to_opset13(&mut model(vec![], vec![], &[], 9)).is_err());
+    }
 }

@@ -1,0 +1,212 @@
+//! What `rollcall` and `rollcall-device` share on the command line: the
+//! model options and how they open the models, the `--classifier` choice,
+//! logging, printing to a stdout that may close, and the error report.
+//!
+//! Both programs' `main` parse with clap, call [`init_logging`], run the
+//! command, and end with [`exit`].
+
+// Other crates build on this one: its public API is documented.
+#![warn(missing_docs)]
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use rollcall_models::fake::FakeModels;
+use rollcall_models::manifest::Role;
+use rollcall_models::{Manifest, ModelSet, ModelStore, Models};
+use rollcall_shared::gallery::{ClassifierKind, Gallery};
+use serde::Deserialize;
+
+/// `println!` that ends the program quietly when stdout is closed (piped
+/// into `head`, say) instead of panicking.
+#[macro_export]
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+
+/// Which face engine runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum EngineKind {
+    /// The ONNX networks of the manifest.
+    #[default]
+    Onnx,
+    /// The deterministic fake of `rollcall_models::fake`: painted synthetic
+    /// faces only, for the fast tests.
+    Fake,
+}
+
+/// Where the models come from.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ModelArgs {
+    /// Model cache directory [default: .models in the checkout, else ~/.cache/rollcall/models; env: ROLLCALL_MODELS_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Use this model manifest instead of the built-in one [env: ROLLCALL_MANIFEST]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// The face engine (the fake one recognises painted test faces only)
+    #[arg(long, global = true, value_enum, default_value_t, hide = true, env = "ROLLCALL_ENGINE")]
+    pub engine: EngineKind,
+}
+
+impl ModelArgs {
+    /// The manifest: `--manifest`, else `ROLLCALL_MANIFEST`, else the built-in one.
+    pub fn manifest(&self) -> Result<Manifest> {
+        Ok(match &self.manifest {
+            Some(p) => Manifest::load(p)?,
+            None => Manifest::from_env()?,
+        })
+    }
+
+    /// The model cache with its manifest.
+    pub fn store(&self) -> Result<ModelStore> {
+        let dir = self.models_dir.clone().unwrap_or_else(rollcall_models::store::default_models_dir);
+        Ok(ModelStore::open(dir, self.manifest()?)?)
+    }
+
+    /// The detector and recognizer named (or the manifest's defaults),
+    /// fetched if needed and checked.
+    pub fn load(&self, detector: Option<&str>, recognizer: Option<&str>) -> Result<Arc<dyn Models>> {
+        if self.engine == EngineKind::Fake {
+            return Ok(Arc::new(FakeModels::default()));
+        }
+        Ok(Arc::new(ModelSet::load(&self.store()?, detector, recognizer).context("cannot load the models")?))
+    }
+
+    /// The models a gallery was made with: the manifest entries whose sha256
+    /// it records, else the defaults (and the gallery's own check then says
+    /// what differs).
+    pub fn load_for_gallery(&self, gallery: &Gallery) -> Result<Arc<dyn Models>> {
+        if self.engine == EngineKind::Fake {
+            return Ok(Arc::new(FakeModels::default()));
+        }
+        let manifest = self.manifest()?;
+        let pick = |role: Role, digest: &[u8; 32]| {
+            manifest
+                .models
+                .iter()
+                .find(|m| m.role == role && m.sha256.as_deref().and_then(rollcall_shared::gallery::parse_sha256).as_ref() == Some(digest))
+                .map(|m| m.name.clone())
+        };
+        let det = pick(Role::Detector, &gallery.detector_sha256);
+        let rec = pick(Role::Recognizer, &gallery.recognizer_sha256);
+        self.load(det.as_deref(), rec.as_deref())
+    }
+
+    /// The published same-person cosine of the recognizer called `name`
+    /// (as an embedding table records it), if the manifest or the fake
+    /// knows one.
+    pub fn same_person_cosine(&self, name: &str) -> Result<Option<f32>> {
+        if name == rollcall_models::fake::RECOGNIZER {
+            return Ok(Some(rollcall_models::fake::SAME_PERSON_COSINE));
+        }
+        Ok(self.manifest()?.model(name).ok().and_then(|m| m.output.same_person_cosine))
+    }
+}
+
+/// `--classifier`: the four a gallery carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Classifier {
+    /// Nearest centroid (cosine).
+    Centroid,
+    /// k nearest neighbours.
+    Knn,
+    /// One-vs-rest linear SVMs.
+    Svm,
+    /// Logistic regression.
+    Logistic,
+}
+
+impl From<Classifier> for ClassifierKind {
+    fn from(c: Classifier) -> Self {
+        match c {
+            Classifier::Centroid => ClassifierKind::NearestCentroid,
+            Classifier::Knn => ClassifierKind::Knn,
+            Classifier::Svm => ClassifierKind::LinearSvm,
+            Classifier::Logistic => ClassifierKind::Logistic,
+        }
+    }
+}
+
+/// Panics unless the command and every subcommand under it are well formed
+/// (unique argument and group names, valid defaults). clap checks a
+/// subcommand only when it is parsed, so each program's tests call this.
+pub fn assert_well_formed(command: &clap::Command) {
+    command.clone().debug_assert();
+    command.get_subcommands().for_each(assert_well_formed);
+}
+
+/// One worker per core.
+pub fn default_jobs() -> usize {
+    rollcall_models::runtime::default_workers()
+}
+
+/// Logs to stderr: `ROLLCALL_LOG` (a `tracing` filter) if set, else
+/// warnings only (`quiet`), info, debug or everything as `verbose` grows.
+/// Colour only on a terminal.
+pub fn init_logging(verbose: u8, quiet: bool) {
+    let default = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info,ort=warn",
+        (false, 1) => "debug,ort=warn",
+        _ => "trace",
+    };
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("ROLLCALL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
+/// The end of `main`: success, or `error: ` and the error with its causes
+/// on one line, each said once.
+pub fn exit(result: Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", describe(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An `anyhow` error and its causes as one line; see
+/// [`rollcall_models::error::describe`].
+pub fn describe(e: &anyhow::Error) -> String {
+    rollcall_models::error::describe(e.as_ref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifier_names_match_the_gallery() {
+        for c in Classifier::value_variants() {
+            let kind = ClassifierKind::from(*c);
+            let name = c.to_possible_value().map(|v| v.get_name().to_string());
+            assert_eq!(name.as_deref(), Some(kind.name()));
+        }
+    }
+
+    #[test]
+    fn the_fake_engine_needs_no_model_files() {
+        let args = ModelArgs { engine: EngineKind::Fake, models_dir: Some("/nonexistent".into()), ..ModelArgs::default() };
+        let m = args.load(None, None).unwrap();
+        assert_eq!(m.card().recognizer.name, rollcall_models::fake::RECOGNIZER);
+        assert_eq!(args.same_person_cosine(rollcall_models::fake::RECOGNIZER).unwrap(), Some(0.5));
+    }
+}

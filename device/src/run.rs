@@ -1,0 +1,88 @@
+//! A recognition run: the gallery and the models it was made with, the
+//! sinks, the source; every frame through the [`Recognizer`]; events out.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+use crate::config::GpioMode;
+use crate::events::now;
+use crate::runtime::{FrameTimes, Recognizer, dispatch};
+use crate::settings::Settings;
+use crate::sinks::{DryRunPins, JsonLines, Leds, RppalPins, Serial, Sink, open_serial};
+use crate::source::{Backoff, Latest, SourceSpec, capture_loop, load_still, stills};
+
+/// The sinks the settings ask for.
+pub fn sinks(s: &Settings) -> Result<Vec<Box<dyn Sink>>> {
+    let mut out: Vec<Box<dyn Sink>> = Vec::new();
+    if s.stdout {
+        out.push(Box::new(JsonLines(std::io::stdout())));
+    }
+    if let Some((path, baud)) = &s.serial {
+        out.push(Box::new(Serial::new(open_serial(path, *baud)?, s.serial_format)));
+    }
+    if !s.leds.is_empty() {
+        match s.gpio {
+            GpioMode::Real => out.push(Box::new(Leds::new(RppalPins::open()?, s.leds.clone())?)),
+            GpioMode::DryRun => out.push(Box::new(Leds::new(DryRunPins, s.leds.clone())?)),
+        }
+    }
+    Ok(out)
+}
+
+/// Recognises until the source ends (stills) or the camera thread stops,
+/// sending events where the settings say.
+pub fn run(s: &Settings) -> Result<()> {
+    let mut sinks = sinks(s)?;
+    run_with(s, &mut sinks)
+}
+
+/// [`run`] with the caller's sinks.
+pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
+    let gallery = rollcall_shared::gallery::read_file(&s.gallery)?;
+    let models = s.models.load_for_gallery(&gallery)?;
+    let mut rec = Recognizer::new(models.as_ref(), gallery, s.classifier, s.smoothing, s.heartbeat, s.threads)
+        .with_context(|| format!("{}", s.gallery.display()))?;
+    tracing::info!("classifier {}; {:?}", rec.classifier().name(), s.smoothing);
+    let mut times = FrameTimes::default();
+    match &s.source {
+        SourceSpec::V4l { device, mode } => {
+            let mailbox = Arc::new(Latest::new());
+            let stop = Arc::new(AtomicBool::new(false));
+            let (m2, s2, dev, mode) = (mailbox.clone(), stop.clone(), device.clone(), *mode);
+            let capture = std::thread::Builder::new().name("capture".into()).spawn(move || {
+                let mut cam = crate::camera::V4lCamera::new(&dev, mode);
+                let backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(10));
+                capture_loop(&mut cam, &m2, &s2, backoff, &mut std::thread::sleep);
+            })?;
+            let mut last_report = Instant::now();
+            while let Some(frame) = mailbox.take() {
+                let events = rec.process(&frame, &mut times)?;
+                dispatch(sinks, &events);
+                if last_report.elapsed() > Duration::from_secs(60) {
+                    last_report = Instant::now();
+                    tracing::info!("{} frames dropped so far (the newest frame always wins)", mailbox.dropped());
+                }
+            }
+            let _ = capture.join();
+        }
+        spec => {
+            for path in stills(spec)? {
+                let frame = match load_still(&path) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!("skipping {}", rollcall_models::error::describe(&e));
+                        continue;
+                    }
+                };
+                let events = rec.process(&frame, &mut times)?;
+                dispatch(sinks, &events);
+            }
+            let events = rec.finish(now());
+            dispatch(sinks, &events);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! What the device runs with: the command-line flags, `device.toml`, and
+//! the settings resolved from both (a flag wins over the file, the file
+//! over the default).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use rollcall_cli::{Classifier, ModelArgs};
+use rollcall_shared::gallery::ClassifierKind;
+
+use crate::config::{FileSettings, GpioMode};
+use crate::sinks::{SerialFormat, parse_led, parse_serial};
+use crate::source::SourceSpec;
+use crate::tracker::Smoothing;
+
+/// The flags of a recognition run (and the ones `bench` shares).
+#[derive(Args, Debug, Clone, Default)]
+pub struct RunArgs {
+    /// Gallery file made by `rollcall export`
+    #[arg(long, global = true)]
+    pub gallery: Option<PathBuf>,
+    /// v4l:/dev/video0[:640x480@15], dir:PATH or image:FILE
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Serial port and baud rate, e.g. /dev/ttyAMA0@115200
+    #[arg(long)]
+    pub serial: Option<String>,
+    /// Serial message format
+    #[arg(long, value_enum)]
+    pub serial_format: Option<SerialFormat>,
+    /// LED per person, LABEL=BCM_PIN (repeat); `unknown` lights for strangers
+    #[arg(long)]
+    pub led: Vec<String>,
+    /// Drive real GPIO pins, or log the changes (dry-run)
+    #[arg(long, value_enum)]
+    pub gpio: Option<GpioMode>,
+    /// The classifier [default: the gallery's]
+    #[arg(long, value_enum)]
+    pub classifier: Option<Classifier>,
+    /// Seconds between heartbeats (0: none) [default: 30]
+    #[arg(long)]
+    pub heartbeat_secs: Option<f64>,
+    /// Agreeing frames before someone is present [default: 3]
+    #[arg(long)]
+    pub present_after: Option<usize>,
+    /// Frames a face's history covers [default: 5]
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Frames unseen before someone has left [default: 5]
+    #[arg(long)]
+    pub absent_after: Option<usize>,
+    /// Do not write events to stdout
+    #[arg(long)]
+    pub no_stdout: bool,
+    /// Settings file (flags override it)
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Where the models come from
+    #[command(flatten)]
+    pub models: ModelArgs,
+    /// ONNX Runtime threads [default: all cores]
+    #[arg(long, global = true)]
+    pub threads: Option<usize>,
+}
+
+impl RunArgs {
+    /// The settings file named by `--config`, or an empty one.
+    pub fn file(&self) -> Result<FileSettings> {
+        match &self.config {
+            Some(p) => FileSettings::load(p),
+            None => Ok(FileSettings::default()),
+        }
+    }
+
+    /// The model options, flags over the file.
+    pub fn model_args(&self, f: &FileSettings) -> ModelArgs {
+        ModelArgs {
+            models_dir: self.models.models_dir.clone().or(f.models_dir.clone()),
+            manifest: self.models.manifest.clone().or(f.manifest.clone()),
+            engine: self.models.engine,
+        }
+    }
+
+    /// ONNX Runtime threads, flags over the file.
+    pub fn threads(&self, f: &FileSettings) -> usize {
+        self.threads.or(f.threads).unwrap_or_else(rollcall_cli::default_jobs)
+    }
+
+    /// The gallery file, flags over the file.
+    pub fn gallery(&self, f: &FileSettings) -> Result<PathBuf> {
+        self.gallery.clone().or(f.gallery.clone()).context("no gallery: pass --gallery FILE (or set `gallery` in the settings file)")
+    }
+}
+
+/// A recognition run's settings, resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub gallery: PathBuf,
+    /// Where frames come from.
+    pub source: SourceSpec,
+    /// Serial port and baud rate.
+    pub serial: Option<(String, u32)>,
+    pub serial_format: SerialFormat,
+    /// LED pin per label.
+    pub leds: BTreeMap<String, u8>,
+    /// Real pins or logged changes.
+    pub gpio: GpioMode,
+    /// Classifier, if not the gallery's.
+    pub classifier: Option<ClassifierKind>,
+    /// Time between heartbeats, if any.
+    pub heartbeat: Option<Duration>,
+    pub smoothing: Smoothing,
+    pub stdout: bool,
+    pub threads: usize,
+    /// Where the models come from.
+    pub models: ModelArgs,
+}
+
+impl Settings {
+    /// Flags over the settings file over defaults.
+    pub fn resolve(a: &RunArgs, f: &FileSettings) -> Result<Self> {
+        let gallery = a.gallery(f)?;
+        let source = a.source.clone().or(f.source.clone()).context("no source: pass --source v4l:/dev/video0, dir:PATH or image:FILE")?;
+        let source: SourceSpec = source.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+        let serial = a.serial.clone().or(f.serial.clone()).map(|s| parse_serial(&s)).transpose()?;
+        let leds = if a.led.is_empty() { &f.led } else { &a.led };
+        let leds = leds.iter().map(|l| parse_led(l)).collect::<Result<BTreeMap<_, _>>>()?;
+        let secs = a.heartbeat_secs.or(f.heartbeat_secs).unwrap_or(30.0);
+        let base = f.smoothing.unwrap_or_default();
+        let smoothing = Smoothing {
+            present_after: a.present_after.unwrap_or(base.present_after),
+            window: a.window.unwrap_or(base.window),
+            absent_after: a.absent_after.unwrap_or(base.absent_after),
+            iou: base.iou,
+        };
+        Ok(Settings {
+            gallery,
+            source,
+            serial,
+            serial_format: a.serial_format.or(f.serial_format).unwrap_or(SerialFormat::Postcard),
+            leds,
+            gpio: a.gpio.or(f.gpio).unwrap_or(GpioMode::Real),
+            classifier: a.classifier.or(f.classifier).map(Into::into),
+            heartbeat: (secs > 0.0).then(|| Duration::from_secs_f64(secs)),
+            smoothing,
+            stdout: !a.no_stdout && f.stdout.unwrap_or(true),
+            threads: a.threads(f),
+            models: a.model_args(f),
+        })
+    }
+}

@@ -1,0 +1,68 @@
+//! The few ways artifacts reach the disk: atomically written bytes, JSON,
+//! CSV and images, each error naming its file.
+
+use std::path::Path;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// Writes `bytes` to `path` atomically, creating parent folders.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    rollcall_files::write_atomic(path, bytes).map_err(Error::write(path))
+}
+
+/// Reads a JSON artifact.
+pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
+    let bytes = std::fs::read(path).map_err(Error::read(path))?;
+    serde_json::from_slice(&bytes).map_err(|source| Error::Json { path: path.to_path_buf(), source })
+}
+
+/// Writes a JSON artifact, pretty-printed, atomically.
+pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
+    let bytes = serde_json::to_vec_pretty(value).map_err(|source| Error::Json { path: path.to_path_buf(), source })?;
+    write_atomic(path, &bytes)
+}
+
+/// Reads every row of a CSV artifact (header first).
+pub fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let file = std::fs::File::open(path).map_err(Error::read(path))?;
+    csv::Reader::from_reader(file).deserialize().map(|row| row.map_err(|source| Error::Csv { path: path.to_path_buf(), source })).collect()
+}
+
+/// CSV text of `rows` with a header from the first row (or `header` when
+/// there are no rows).
+pub fn csv_bytes<T: Serialize>(path: &Path, header: &[&str], rows: impl IntoIterator<Item = T>) -> Result<Vec<u8>> {
+    let fail = |source| Error::Csv { path: path.to_path_buf(), source };
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut empty = true;
+    for r in rows {
+        w.serialize(r).map_err(fail)?;
+        empty = false;
+    }
+    if empty && !header.is_empty() {
+        w.write_record(header).map_err(fail)?;
+    }
+    w.into_inner().map_err(|e| fail(csv::Error::from(e.into_error())))
+}
+
+/// Writes `rows` as a CSV artifact atomically.
+pub fn write_csv<T: Serialize>(path: &Path, rows: impl IntoIterator<Item = T>) -> Result<()> {
+    write_atomic(path, &csv_bytes(path, &[], rows)?)
+}
+
+/// Encodes an image in the format its extension names and writes it atomically.
+pub fn save_image(path: &Path, image: &image::RgbImage) -> Result<()> {
+    let fail = |source| Error::Encode { path: path.to_path_buf(), source };
+    let format = image::ImageFormat::from_path(path).map_err(fail)?;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut buf, format).map_err(fail)?;
+    write_atomic(path, buf.get_ref())
+}
+
+/// An artifact an earlier stage may not have written: `None` if absent, an
+/// error if present but unreadable (never silently ignored).
+pub fn optional<T>(path: &Path, read: impl FnOnce(&Path) -> Result<T>) -> Result<Option<T>> {
+    if path.exists() { read(path).map(Some) } else { Ok(None) }
+}

@@ -1,0 +1,33 @@
+//! What `predict` writes: one CSV row per kept face.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::io::csv_bytes;
+use crate::error::Result;
+
+/// The label of a face below the threshold.
+pub const UNKNOWN: &str = "unknown";
+
+/// One face.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PredictionRow {
+    /// The photo's path as found.
+    pub image: String,
+    /// Index among the photo's kept faces, most confident first.
+    pub face_index: usize,
+    pub x1: f32,
+    pub y1: f32,
+    pub x2: f32,
+    pub y2: f32,
+    /// The person, or [`UNKNOWN`].
+    pub label: String,
+    pub score: f32,
+}
+
+/// The rows as CSV text, with the header even when there are none. `path`
+/// names the destination in errors.
+pub fn to_csv(path: &Path, rows: &[PredictionRow]) -> Result<Vec<u8>> {
+    csv_bytes(path, &["image", "face_index", "x1", "y1", "x2", "y2", "label", "score"], rows)
+}

@@ -1,0 +1,96 @@
+//! `rollcall bench analysis|pipeline`: speed figures (see README:
+//! Benchmarks). Speed is measured here, never asserted in a test.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rollcall_cli::say;
+use rollcall_host::bench;
+
+use super::Global;
+use super::common::ModelChoice;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum What {
+    /// KMeans and silhouette on synthetic unit vectors in blobs
+    Analysis {
+        /// Points
+        #[arg(long, default_value_t = 5000)]
+        n: usize,
+        /// Dimension
+        #[arg(long, default_value_t = 512)]
+        dim: usize,
+        /// Blobs and clusters
+        #[arg(long, default_value_t = 13)]
+        k: usize,
+        /// KMeans starts
+        #[arg(long, default_value_t = 10)]
+        n_init: usize,
+        /// Also time linfa's KMeans and silhouette (slow)
+        #[arg(long)]
+        linfa: bool,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+    /// Detect + align + embed throughput over a folder of photos
+    Pipeline {
+        /// Folder of photos; folders starting with `_` are left out
+        photos: PathBuf,
+        /// Timed passes (after one warm-up)
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Worker counts to try, e.g. `--jobs 1,2`
+        #[arg(long, value_delimiter = ',', default_values_t = vec![rollcall_cli::default_jobs()])]
+        jobs: Vec<usize>,
+        /// ONNX Runtime threads per session
+        #[arg(long, default_value_t = 1)]
+        intra_threads: usize,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn run(a: Args, g: &Global) -> Result<()> {
+    match a.what {
+        What::Analysis { n, dim, k, n_init, linfa, json } => {
+            let f = bench::analysis(n, dim, k, n_init, linfa);
+            if json {
+                say!("{}", serde_json::to_string(&f)?);
+            } else {
+                say!(
+                    "{n} x {dim} unit vectors in {k} blobs: KMeans k={k} n_init={n_init} {:.3} s (ARI {:.3}); silhouette over all points {:.3} s (mean {:.3})",
+                    f.kmeans_s,
+                    f.ari,
+                    f.silhouette_s,
+                    f.silhouette
+                );
+                if let (Some(a), Some(b)) = (f.linfa_kmeans_s, f.linfa_silhouette_s) {
+                    say!("linfa 0.8: KMeans {a:.3} s, silhouette {b:.3} s");
+                }
+            }
+        }
+        What::Pipeline { photos, repeat, jobs, intra_threads, json } => {
+            let models = ModelChoice { detector: None, recognizer: None, jobs: None }.load(g)?;
+            let list = bench::labelled_photos(&photos)?;
+            anyhow::ensure!(!list.is_empty(), "{}: no photos to benchmark", photos.display());
+            for j in jobs {
+                let runs = bench::pipeline(&photos, &list, models.as_ref(), j, intra_threads, repeat)?;
+                let Some(m) = bench::median(runs) else { continue };
+                if json {
+                    say!("{}", serde_json::to_string(&m)?);
+                } else {
+                    say!("{}", bench::describe(&m));
+                }
+            }
+        }
+    }
+    Ok(())
+}

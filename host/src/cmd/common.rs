@@ -1,0 +1,155 @@
+//! Option groups several commands share, and the summaries more than one
+//! command prints.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Result;
+use rollcall_cli::say;
+use rollcall_host::artifacts::Work;
+use rollcall_host::artifacts::clusters::OUTLIER_FOLDER;
+use rollcall_host::artifacts::selection::{Selection, ThresholdSource};
+use rollcall_host::stages::cluster::ClusterOutcome;
+use rollcall_host::stages::detect::{DetectOptions, DetectOutcome};
+use rollcall_models::{FaceFilter, Models};
+
+use super::Global;
+
+/// Which models, and how many workers.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelChoice {
+    /// Detector model name from the manifest [default: the manifest's default]
+    #[arg(long)]
+    pub detector: Option<String>,
+    /// Recognizer model name from the manifest [default: the manifest's default]
+    #[arg(long)]
+    pub recognizer: Option<String>,
+    /// Worker threads [default: one per core]
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+}
+
+impl ModelChoice {
+    pub fn load(&self, g: &Global) -> Result<Arc<dyn Models>> {
+        g.models.load(self.detector.as_deref(), self.recognizer.as_deref())
+    }
+
+    pub fn jobs(&self) -> usize {
+        self.jobs.unwrap_or_else(rollcall_cli::default_jobs)
+    }
+}
+
+/// Which detections count as faces.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DetectArgs {
+    /// Minimum detector confidence for a face to be kept
+    #[arg(long, default_value_t = 0.7)]
+    pub min_confidence: f32,
+    /// Minimum width and height of a kept face's box, in pixels
+    #[arg(long, default_value_t = 40.0)]
+    pub min_size: f32,
+    /// Do not write annotated copies of the photos
+    #[arg(long)]
+    pub no_annotate: bool,
+}
+
+impl DetectArgs {
+    pub fn filter(&self) -> FaceFilter {
+        FaceFilter { min_confidence: self.min_confidence, min_size: self.min_size, ..FaceFilter::default() }
+    }
+
+    /// The detect stage's settings.
+    pub fn options(&self, models: &ModelChoice) -> DetectOptions {
+        DetectOptions { filter: self.filter(), jobs: models.jobs(), annotate: !self.no_annotate, ..DetectOptions::default() }
+    }
+}
+
+/// Photos in, a work directory out.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PhotosArgs {
+    /// A photo or a folder of photos (searched recursively)
+    pub photos: PathBuf,
+    /// Work directory
+    #[arg(long, short)]
+    pub out: PathBuf,
+}
+
+/// The k range and the same-person threshold.
+#[derive(clap::Args, Debug, Clone)]
+pub struct KArgs {
+    /// Smallest k tried
+    #[arg(long, default_value_t = 5)]
+    pub k_min: usize,
+    /// Largest k tried
+    #[arg(long, default_value_t = 15)]
+    pub k_max: usize,
+    /// Same-person cosine threshold for counting people and finding outliers [default: the recognizer's, from the manifest]
+    #[arg(long)]
+    pub threshold: Option<f32>,
+}
+
+/// Re-clustering over the user's folders.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// Re-cluster into an existing clusters/ folder (renamed folders and moved or added files are never touched)
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The same-person threshold for a work directory, as select-k and cluster
+/// find it: the flag, else the recognizer's published one.
+pub fn threshold(g: &Global, work: &Work, flag: Option<f32>) -> Result<Option<(f32, ThresholdSource)>> {
+    let published = |name: &str| g.models.same_person_cosine(name).ok().flatten();
+    Ok(rollcall_host::stages::select_k::threshold_for(work, flag, &published)?)
+}
+
+/// The detect stage's summary.
+pub fn print_detect_summary(o: &DetectOutcome, out: &Path) {
+    let s = &o.file.summary;
+    say!(
+        "{} photos: {} read, {} skipped; {} faces found, {} kept ({} too small); {} low-confidence candidates shown as rejected",
+        s.images_found,
+        s.images_read,
+        s.images_skipped,
+        s.faces_found,
+        s.faces_kept,
+        s.rejected_too_small,
+        s.rejected_low_confidence
+    );
+    for p in o.file.photos.iter().filter(|p| p.error.is_some()) {
+        say!("  skipped {}: {}", p.path, p.error.as_deref().unwrap_or(""));
+    }
+    say!("wrote {}", out.display());
+}
+
+/// select-k's recommendation.
+pub fn print_selection(s: &Selection, work: &Work) {
+    say!(
+        "recommended k = {} ({} people by average linkage at cosine {:.3}; {} of {} faces are outliers); silhouette peaks at {}",
+        s.recommended_k,
+        s.people_estimate,
+        s.threshold,
+        s.outliers.len(),
+        s.faces,
+        s.silhouette_best_k.map_or("-".to_string(), |k| k.to_string())
+    );
+    for w in &s.warnings {
+        say!("  note: {w}");
+    }
+    say!("wrote {} and charts in {}", work.k_selection_csv().display(), work.charts().display());
+}
+
+/// cluster's people.
+pub fn print_clusters(o: &ClusterOutcome, work: &Work) {
+    let s = &o.summary;
+    say!(
+        "{} people, mean silhouette {:.3}; {} outliers in {}",
+        s.k,
+        s.mean_silhouette,
+        s.outliers,
+        work.clusters().join(OUTLIER_FOLDER).display()
+    );
+    for c in &s.clusters {
+        say!("  {:<12} {:>4} faces  mean silhouette {:.3}", c.folder, c.size, c.mean_silhouette);
+    }
+}

@@ -1,0 +1,26 @@
+//! `rollcall detect PHOTOS --out WORK`
+
+use anyhow::Result;
+use rollcall_host::artifacts::Work;
+use rollcall_host::stages::detect;
+
+use super::Global;
+use super::common::{DetectArgs, ModelChoice, PhotosArgs, print_detect_summary};
+
+#[derive(clap::Args, Debug)]
+#[group(skip)]
+pub struct Args {
+    #[command(flatten)]
+    pub io: PhotosArgs,
+    #[command(flatten)]
+    pub models: ModelChoice,
+    #[command(flatten)]
+    pub detect: DetectArgs,
+}
+
+pub fn run(a: Args, g: &Global) -> Result<()> {
+    let models = a.models.load(g)?;
+    let outcome = detect::detect(&a.io.photos, &Work::new(&a.io.out), models.as_ref(), &a.detect.options(&a.models))?;
+    print_detect_summary(&outcome, &a.io.out);
+    Ok(())
+}

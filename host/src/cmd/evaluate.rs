@@ -1,0 +1,29 @@
+//! `rollcall evaluate WORK --truth T`
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rollcall_cli::say;
+use rollcall_host::artifacts::Work;
+use rollcall_host::stages::evaluate;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    work: PathBuf,
+    /// Truth: a folder of <identity>/<photo>, or a CSV with path,identity
+    #[arg(long)]
+    truth: PathBuf,
+    /// Print JSON instead of a table
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let e = evaluate::evaluate(&Work::new(a.work), &a.truth)?;
+    if a.json {
+        say!("{}", serde_json::to_string_pretty(&e)?);
+    } else {
+        say!("{}", e.table());
+    }
+    Ok(())
+}

@@ -1,0 +1,64 @@
+//! `rollcall export MODEL --out GALLERY`
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rollcall_cli::say;
+use rollcall_host::artifacts::training::ModelDir;
+use rollcall_host::pipeline;
+use rollcall_host::stages::export;
+use rollcall_shared::gallery::VectorForm;
+
+use super::Global;
+use super::common::ModelChoice;
+use super::quantize::print_fidelity;
+
+/// How reference embeddings are stored.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum References {
+    /// One byte a value and a scale per face.
+    I8,
+    F16,
+    F32,
+}
+
+impl From<References> for VectorForm {
+    fn from(r: References) -> Self {
+        match r {
+            References::I8 => VectorForm::I8,
+            References::F16 => VectorForm::F16,
+            References::F32 => VectorForm::F32,
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Model folder written by `train`
+    model: PathBuf,
+    /// Gallery file to write
+    #[arg(long, short, default_value = "gallery.rcg")]
+    out: PathBuf,
+    /// How reference embeddings are stored
+    #[arg(long, value_enum, default_value = "i8")]
+    references: References,
+    /// Also write int8 models calibrated on the training run, and a gallery for them (<out>.int8.rcg)
+    #[arg(long)]
+    quantize: bool,
+    #[command(flatten)]
+    models: ModelChoice,
+}
+
+pub fn run(a: Args, g: &Global) -> Result<()> {
+    let model = ModelDir::new(&a.model);
+    let form = VectorForm::from(a.references);
+    let e = export::export(&model, &a.out, form, &a.model.display().to_string())?;
+    let name = format!("{:?}", a.references).to_lowercase();
+    say!("wrote {}: {} people, {} reference faces, {} bytes ({name} references)", a.out.display(), e.people, e.references, e.bytes);
+    if a.quantize {
+        let q = pipeline::export_quantized(&model, &a.out, form, a.models.load(g)?.as_ref())?;
+        print_fidelity(&q.fidelity, &q.models_dir);
+        say!("wrote {}: gallery for the int8 models, {} bytes", q.gallery.display(), q.exported.bytes);
+    }
+    Ok(())
+}

@@ -1,0 +1,45 @@
+//! `rollcall run PHOTOS --out WORK`: the whole pipeline.
+
+use anyhow::Result;
+use rollcall_cli::say;
+use rollcall_host::artifacts::Work;
+use rollcall_host::pipeline::{self, RunOptions};
+use rollcall_host::stages::cluster::ClusterOptions;
+use rollcall_host::stages::select_k::SelectKOptions;
+
+use super::Global;
+use super::common::{ClusterArgs, KArgs, print_clusters, print_detect_summary, print_selection};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Photos, work directory, models and detection, as for `detect`.
+    #[command(flatten)]
+    detect: super::detect::Args,
+    #[command(flatten)]
+    k: KArgs,
+    #[command(flatten)]
+    cluster: ClusterArgs,
+}
+
+pub fn run(a: Args, g: &Global) -> Result<()> {
+    let super::detect::Args { io, models, detect } = a.detect;
+    let opts = RunOptions {
+        detect: detect.options(&models),
+        select_k: SelectKOptions { k_min: a.k.k_min, k_max: a.k.k_max, ..SelectKOptions::default() },
+        cluster: ClusterOptions { force: a.cluster.force, ..ClusterOptions::default() },
+        threshold: a.k.threshold,
+    };
+    let models = models.load(g)?;
+    let work = Work::new(&io.out);
+    let o = pipeline::run(&io.photos, &work, models.as_ref(), &opts)?;
+    print_detect_summary(&o.detect, &io.out);
+    say!("embedded {} faces ({}-d) into {}", o.table.len(), o.table.dim, work.embeddings().display());
+    let (Some(sel), Some(clusters), Some(report)) = (&o.selection, &o.clusters, &o.report) else {
+        say!("too few faces to look for people; stopping after embedding");
+        return Ok(());
+    };
+    print_selection(sel, &work);
+    print_clusters(clusters, &work);
+    say!("report: {}", report.display());
+    Ok(())
+}

@@ -1,0 +1,29 @@
+//! `rollcall select-k WORK`
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rollcall_host::artifacts::Work;
+use rollcall_host::stages::select_k::{self, SelectKOptions};
+
+use super::Global;
+use super::common::{KArgs, print_selection, threshold};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    work: PathBuf,
+    #[command(flatten)]
+    k: KArgs,
+    /// KMeans starts per k
+    #[arg(long, default_value_t = 10)]
+    n_init: usize,
+}
+
+pub fn run(a: Args, g: &Global) -> Result<()> {
+    let work = Work::new(a.work);
+    let t = threshold(g, &work, a.k.threshold)?;
+    let opts = SelectKOptions { k_min: a.k.k_min, k_max: a.k.k_max, n_init: a.n_init, ..SelectKOptions::default() };
+    let sel = select_k::select_k(&work, t, &opts)?;
+    print_selection(&sel, &work);
+    Ok(())
+}

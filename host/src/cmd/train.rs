@@ -1,0 +1,77 @@
+//! `rollcall train CLUSTERS --out MODEL`
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use rollcall_cli::say;
+use rollcall_host::artifacts::Work;
+use rollcall_host::artifacts::training::{ModelDir, TrainingReport};
+use rollcall_host::stages::train::{self, LearnOptions, TrainOptions};
+
+use super::Global;
+use super::common::ModelChoice;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The clusters folder (renamed by you); its parent is the work directory. Any folder of
+    /// <person>/<photo or chip> works: without a work directory, every face is embedded afresh
+    clusters: PathBuf,
+    /// Model folder to write
+    #[arg(long, short, default_value = "model")]
+    out: PathBuf,
+    /// Work directory holding embeddings.parquet [default: the clusters folder's parent]
+    #[arg(long)]
+    work: Option<PathBuf>,
+    /// Folder names that are not people (names starting with `_` never are)
+    #[arg(long, value_delimiter = ',', default_values_t = rollcall_host::artifacts::people::default_junk())]
+    junk: Vec<String>,
+    /// False-accept rate the rejection thresholds aim for
+    #[arg(long, default_value_t = 0.01)]
+    target_far: f32,
+    /// Cross-validation folds
+    #[arg(long, default_value_t = 5)]
+    folds: usize,
+    #[command(flatten)]
+    models: ModelChoice,
+}
+
+pub fn run(a: Args, g: &Global) -> Result<()> {
+    let work = Work::new(a.work.clone().unwrap_or_else(|| a.clusters.parent().map(Path::to_path_buf).unwrap_or_default()));
+    let opts =
+        TrainOptions { junk: a.junk.clone(), learn: LearnOptions { target_far: a.target_far, folds: a.folds, ..LearnOptions::default() } };
+    let (gallery, report) = if work.embeddings().is_file() {
+        let load = || a.models.load(g).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
+        train::train_from_work(&a.clusters, &work, &opts, &load)?
+    } else {
+        // Folders of photos or chips from anywhere: embed them all now.
+        say!("no {} here: embedding every face in {} afresh", work.embeddings().display(), a.clusters.display());
+        train::train_with_models(&a.clusters, a.models.load(g)?.as_ref(), &opts)?
+    };
+    train::write_model_dir(&ModelDir::new(&a.out), &gallery, &report)?;
+    print_report(&report);
+    say!("wrote {}", a.out.display());
+    Ok(())
+}
+
+fn print_report(report: &TrainingReport) {
+    say!("{} people, {} faces; {}-fold cross-validation:", report.people.len(), report.faces.iter().sum::<usize>(), report.folds);
+    say!("  classifier  accuracy  open-set  threshold  est. FAR  est. FRR");
+    for c in &report.classifiers {
+        say!(
+            "  {:<10}  {:>8.3}  {:>8.3}  {:>9.4}  {:>8.3}  {:>8.3}",
+            c.classifier.name(),
+            c.accuracy,
+            c.open_set_accuracy,
+            c.threshold.value,
+            c.threshold.estimated_far,
+            c.threshold.estimated_frr
+        );
+    }
+    say!("default classifier: {} (most held-out faces accepted and named correctly)", report.default_classifier.name());
+    if !report.never_held_out.is_empty() {
+        say!("  note: one face only, so never held out: {}", report.never_held_out.join(", "));
+    }
+    for s in &report.skipped {
+        say!("  skipped {}: {}", s.path.display(), s.reason);
+    }
+}

@@ -1,0 +1,180 @@
+//! The host library's errors. Each names the file or setting it concerns and
+//! keeps its cause as a `source`, so that callers and tests match variants
+//! and the CLI prints the whole chain, each part once.
+
+use std::path::{Path, PathBuf};
+
+use rollcall_shared::gallery::GalleryError;
+
+/// Result alias for the host library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can stop a host command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file or folder could not be written, created or removed.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A folder could not be listed.
+    #[error(transparent)]
+    List(#[from] rollcall_files::photos::ListError),
+    /// A JSON artifact is malformed.
+    #[error("{}: malformed", path.display())]
+    Json {
+        path: PathBuf,
+        /// The parser's complaint.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A CSV artifact is malformed or could not be encoded.
+    #[error("{}: malformed", path.display())]
+    Csv {
+        path: PathBuf,
+        /// The complaint.
+        #[source]
+        source: csv::Error,
+    },
+    /// The embedding table could not be read or written as Parquet.
+    #[error("{}: not a readable embedding table", path.display())]
+    Parquet {
+        path: PathBuf,
+        /// The complaint.
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    /// The embedding table has the wrong shape.
+    #[error("{}: {reason}", path.display())]
+    Table {
+        /// The file (or the stage building it).
+        path: PathBuf,
+        reason: String,
+    },
+    /// An image could not be encoded.
+    #[error("cannot encode {}", path.display())]
+    Encode {
+        /// The file it was meant for.
+        path: PathBuf,
+        /// The encoder's complaint.
+        #[source]
+        source: image::ImageError,
+    },
+    /// A chart could not be drawn.
+    #[error("cannot draw {}: {reason}", path.display())]
+    Chart { path: PathBuf, reason: String },
+    /// Models could not be found, fetched, checked or run.
+    #[error(transparent)]
+    Models(#[from] rollcall_models::Error),
+    /// Models the caller loads lazily could not be loaded.
+    #[error("cannot load the models")]
+    LoadModels(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A gallery file could not be read.
+    #[error(transparent)]
+    GalleryFile(#[from] rollcall_shared::gallery::FileError),
+    /// A gallery is inconsistent, or was made with other models.
+    #[error("{}", path.display())]
+    Gallery {
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: GalleryError,
+    },
+    /// Worker threads could not start.
+    #[error("cannot start worker threads")]
+    Threads(#[from] rayon::ThreadPoolBuildError),
+    /// No photo under the input.
+    #[error("{}: no photos found (looked for {})", path.display(), rollcall_files::photos::EXTENSIONS.join(", "))]
+    NoPhotos { path: PathBuf },
+    /// Too few faces for the analysis asked for.
+    #[error("only {faces} faces: {what} needs at least {needed}")]
+    TooFewFaces { faces: usize, needed: usize, what: &'static str },
+    /// The k range cannot be swept.
+    #[error("the k range {k_min}..={k_max} is invalid: silhouettes need k >= 2 and k_min <= k_max")]
+    KRange {
+        /// Smallest k asked for.
+        k_min: usize,
+        /// Largest k asked for.
+        k_max: usize,
+    },
+    /// Fewer than two clusters asked for.
+    #[error("k = {k}: the silhouette is undefined with fewer than 2 clusters; pass --k 2 or more")]
+    KBelowTwo {
+        /// The k asked for.
+        k: usize,
+    },
+    /// More clusters asked for than there are faces to fill them.
+    #[error("k = {k} needs more faces: only {inliers} are not outliers")]
+    KTooLarge {
+        /// The k asked for.
+        k: usize,
+        /// Faces that are not outliers.
+        inliers: usize,
+    },
+    /// `clusters/` holds the user's labels and `--force` was not given.
+    #[error(
+        "{} already exists and may hold your labels (renamed folders, moved faces). Re-run with --force to re-cluster: \
+         rollcall then removes only the chips it wrote that are still where it put them, unchanged; renamed folders and \
+         anything you moved or added stay.",
+        dir.display()
+    )]
+    ClustersInUse { dir: PathBuf },
+    /// Training needs at least two people.
+    #[error("{}: found {found} people (folders with faces); training needs at least 2", dir.display())]
+    TooFewPeople { dir: PathBuf, found: usize },
+    /// The work directory's chips came from another recognizer than the one loaded.
+    #[error("the chips in {} were embedded with another recognizer than the one loaded; embed them again", dir.display())]
+    RecognizerMismatch { dir: PathBuf },
+    /// A work directory does not record which model made its data.
+    #[error("{}: no valid {which} sha256", dir.display())]
+    NoModelHash {
+        dir: PathBuf,
+        /// `detector` or `recognizer`.
+        which: &'static str,
+    },
+    /// A classifier could not be fitted.
+    #[error("{what}: {reason}")]
+    Fit { what: String, reason: String },
+    /// An earlier stage's output is missing.
+    #[error("{}: missing; {hint}", path.display())]
+    Missing {
+        /// The file or folder.
+        path: PathBuf,
+        /// Which command makes it.
+        hint: &'static str,
+    },
+    /// The command needs the ONNX networks themselves, not the fake engine.
+    #[error("{command} rewrites the ONNX networks; it cannot run on the fake engine")]
+    NeedsOnnx { command: &'static str },
+    /// The truth for `evaluate` is unusable.
+    #[error("{}: {reason}", path.display())]
+    Truth {
+        /// The truth file or folder.
+        path: PathBuf,
+        reason: String,
+    },
+}
+
+impl Error {
+    /// A read failure of `path`.
+    pub fn read(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Read { path: path.to_path_buf(), source }
+    }
+
+    /// A write failure of `path`.
+    pub fn write(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+        move |source| Error::Write { path: path.to_path_buf(), source }
+    }
+}

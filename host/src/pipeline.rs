@@ -1,0 +1,111 @@
+//! The stages chained: `rollcall run` (detect → embed → select-k →
+//! cluster → report) and `rollcall export --quantize` (quantize → retrain
+//! on the int8 embeddings → export).
+
+use std::path::{Path, PathBuf};
+
+use rollcall_models::{ModelSet, Models};
+use rollcall_shared::gallery::VectorForm;
+
+use crate::artifacts::Work;
+use crate::artifacts::embeddings::EmbeddingTable;
+use crate::artifacts::fidelity::Fidelity;
+use crate::artifacts::selection::{Selection, ThresholdSource};
+use crate::artifacts::training::ModelDir;
+use crate::error::{Error, Result};
+use crate::stages::cluster::{self, ClusterOptions, ClusterOutcome};
+use crate::stages::detect::{self, DetectOptions, DetectOutcome};
+use crate::stages::export::{self, Exported};
+use crate::stages::quantize::{self, QuantizeOptions};
+use crate::stages::select_k::{self, SelectKOptions};
+use crate::stages::{embed, train};
+
+/// Settings of `rollcall run`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub detect: DetectOptions,
+    pub select_k: SelectKOptions,
+    /// Clustering (`force` included).
+    pub cluster: ClusterOptions,
+    /// Same-person cosine [default: the recognizer's published one].
+    pub threshold: Option<f32>,
+}
+
+/// What `rollcall run` did. The later stages are `None` when there were
+/// too few faces to look for people.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub detect: DetectOutcome,
+    /// The embedding table written.
+    pub table: EmbeddingTable,
+    pub selection: Option<Selection>,
+    pub clusters: Option<ClusterOutcome>,
+    pub report: Option<PathBuf>,
+}
+
+/// Faces needed before looking for people is meaningful.
+pub const MIN_FACES: usize = 3;
+
+/// The same-person threshold a run uses: `flag`, else the recognizer's
+/// published one, else none (select-k reads one off the data).
+pub fn same_person_threshold(models: &dyn Models, flag: Option<f32>) -> Option<(f32, ThresholdSource)> {
+    match flag {
+        Some(t) => Some((t, ThresholdSource::Flag)),
+        None => {
+            let card = models.card();
+            card.same_person_cosine.map(|t| (t, ThresholdSource::Manifest(card.recognizer.name.clone())))
+        }
+    }
+}
+
+/// The whole pipeline on `photos` into `work`.
+pub fn run(photos: &Path, work: &Work, models: &dyn Models, opts: &RunOptions) -> Result<RunOutcome> {
+    if work.clusters().exists() && !opts.cluster.force {
+        // Fail before the slow part: the last step would refuse anyway.
+        cluster::check_clusters_dir(&work.clusters())?;
+    }
+    let detect_opts = DetectOptions { embed: true, ..opts.detect.clone() };
+    let mut detected = detect::detect(photos, work, models, &detect_opts)?;
+    let table = embed::write_table(work, models.card(), std::mem::take(&mut detected.embeddings))?;
+    let mut outcome = RunOutcome { detect: detected, table, selection: None, clusters: None, report: None };
+    if outcome.table.len() < MIN_FACES {
+        return Ok(outcome);
+    }
+    let threshold = same_person_threshold(models, opts.threshold);
+    outcome.selection = Some(select_k::select_k(work, threshold.clone(), &opts.select_k)?);
+    outcome.clusters = Some(cluster::cluster(work, threshold, &opts.cluster)?);
+    outcome.report = Some(crate::render::report::write(work)?);
+    Ok(outcome)
+}
+
+/// What `export --quantize` wrote besides the gallery.
+#[derive(Debug)]
+pub struct QuantizedExport {
+    /// Folder with the int8 models, their manifest and `fidelity.json`.
+    pub models_dir: PathBuf,
+    /// The gallery retrained on int8 embeddings (records the int8 hashes).
+    pub gallery: PathBuf,
+    pub exported: Exported,
+    pub fidelity: Fidelity,
+}
+
+/// `export --quantize`: int8 models calibrated on the training run's work
+/// directory, and a second gallery whose faces are embedded by the int8
+/// recognizer, so that a device running the int8 models accepts it.
+pub fn export_quantized(model: &ModelDir, out: &Path, form: VectorForm, fp32: &dyn Models) -> Result<QuantizedExport> {
+    let fp32: &ModelSet = fp32.onnx().ok_or(Error::NeedsOnnx { command: "export --quantize" })?;
+    let report = model.read_report()?;
+    if report.work.is_empty() || report.clusters.is_empty() {
+        return Err(Error::Missing { path: model.report(), hint: "it does not say which run it came from; train again" });
+    }
+    let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "gallery".into());
+    let models_dir = out.with_file_name(format!("{stem}-int8-models"));
+    let work = Work::new(&report.work);
+    let fidelity = quantize::quantize(&work, fp32, &models_dir, &QuantizeOptions::default())?;
+    let manifest = rollcall_models::Manifest::load(&models_dir.join("manifest.toml"))?;
+    let int8 = ModelSet::load(&rollcall_models::ModelStore::open(&models_dir, manifest)?, None, None)?;
+    let (g8, _) = train::train_with_models(Path::new(&report.clusters), &int8, &train::TrainOptions::default())?;
+    let gallery = out.with_file_name(format!("{stem}.int8.rcg"));
+    let exported = export::write_gallery(&g8, &gallery, form, &format!("{} (int8 models)", model.root().display()))?;
+    Ok(QuantizedExport { models_dir, gallery, exported, fidelity })
+}

@@ -1,0 +1,112 @@
+//! The `rollcall` binary end to end on the fake engine: every command, run
+//! as a user runs it, on synthetic photos made here. Seconds, no models.
+
+mod common;
+
+use common::{classroom, fails, name_clusters, ok, synthetic};
+use rollcall_host::artifacts::clusters::{self, ClustersFile};
+use rollcall_host::artifacts::detections::DetectionsFile;
+use rollcall_host::artifacts::embeddings::EmbeddingTable;
+use rollcall_host::artifacts::selection::Selection;
+
+#[test]
+fn run_finds_the_painted_people() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    let out = ok(&[&"run", &photos, &"--out", &work]);
+    assert!(out.contains("18 photos: 18 read, 0 skipped; 18 faces found, 18 kept"), "{out}");
+
+    let d = DetectionsFile::read(&work.join("detections.json")).expect("detections.json");
+    assert_eq!((d.summary.images_found, d.summary.faces_kept), (18, 18));
+    assert_eq!(d.detector.name, "fake-detector");
+    let table = EmbeddingTable::read(&work.join("embeddings.parquet")).expect("embeddings");
+    assert_eq!((table.len(), table.dim), (18, 128));
+    let sel = Selection::read(&work.join("k_selection.json")).expect("k_selection.json");
+    assert_eq!((sel.recommended_k, sel.people_estimate, sel.outliers.len()), (4, 4, 0), "{sel:?}");
+    let c = ClustersFile::read(&work.join("clusters.json")).expect("clusters.json");
+    let mut sizes: Vec<usize> = c.clusters.iter().map(|c| c.size).collect();
+    sizes.sort();
+    assert_eq!(sizes, [4, 4, 5, 5], "two people are also in the group photo");
+    for c in &c.clusters {
+        assert_eq!(std::fs::read_dir(work.join("clusters").join(&c.folder)).expect("folder").count(), c.size);
+    }
+    assert!(work.join("report/index.html").is_file() && work.join("similarity.png").is_file());
+    assert!(work.join("charts/clusters_pca.svg").is_file());
+
+    let eval = ok(&[&"evaluate", &work, &"--truth", &photos]);
+    assert!(eval.contains("BCubed F1           1.0000"), "{eval}");
+}
+
+#[test]
+fn named_people_are_learned_exported_and_predicted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    ok(&[&"run", &photos, &"--out", &work]);
+    name_clusters(&work, &photos);
+    let model = dir.path().join("model");
+    let out = ok(&[&"train", &work.join("clusters"), &"--out", &model]);
+    assert!(out.contains("4 people, 18 faces; 5-fold cross-validation"), "{out}");
+    for f in ["model.rcg", "training.json", "confusion_centroid.svg", "confusion_logistic.svg"] {
+        assert!(model.join(f).is_file(), "{f}");
+    }
+    let gallery = dir.path().join("g.rcg");
+    let out = ok(&[&"export", &model, &"--out", &gallery]);
+    assert!(out.contains("4 people, 18 reference faces"), "{out}");
+
+    // New pictures of two people.
+    let new = dir.path().join("new");
+    synthetic::photo(&new.join("a.png"), &[(12, 50)]);
+    synthetic::photo(&new.join("b.png"), &[(14, 51), (13, 52)]);
+    let csv = ok(&[&"predict", &new, &"--gallery", &gallery]);
+    let labels: Vec<String> = csv.lines().skip(1).map(|l| l.rsplit(',').nth(1).unwrap_or("").to_string()).collect();
+    assert_eq!(labels, ["p12", "p14", "p13"], "{csv}");
+    for classifier in ["centroid", "knn", "svm", "logistic"] {
+        let csv = ok(&[&"predict", &new.join("a.png"), &"--gallery", &gallery, &"--classifier", &classifier]);
+        assert!(csv.contains(",p12,"), "{classifier}: {csv}");
+    }
+}
+
+#[test]
+fn the_stages_one_by_one_match_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    ok(&[&"run", &photos, &"--out", &a]);
+    ok(&[&"detect", &photos, &"--out", &b]);
+    ok(&[&"embed", &b]);
+    ok(&[&"select-k", &b]);
+    ok(&[&"cluster", &b]);
+    ok(&[&"report", &b]);
+    for f in ["metadata.csv", "k_selection.csv", "clusters.csv"] {
+        assert_eq!(std::fs::read(a.join(f)).expect("a"), std::fs::read(b.join(f)).expect("b"), "{f}");
+    }
+    let (ta, tb) =
+        (EmbeddingTable::read(&a.join("embeddings.parquet")).expect("a"), EmbeddingTable::read(&b.join("embeddings.parquet")).expect("b"));
+    assert_eq!(ta, tb);
+    assert_eq!(clusters::read_rows(&a.join("clusters.csv")).expect("a").len(), 18);
+}
+
+#[test]
+fn mistakes_get_clear_errors() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let empty = dir.path().join("nothing");
+    std::fs::create_dir_all(&empty).expect("mkdir");
+    let err = fails(&[&"run", &empty, &"--out", &dir.path().join("w")]);
+    assert!(err.contains("no photos found") && err.contains("nothing"), "{err}");
+
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    ok(&[&"run", &photos, &"--out", &work]);
+    let err = fails(&[&"cluster", &work]);
+    assert!(err.contains("already exists and may hold your labels"), "{err}");
+    let err = fails(&[&"select-k", &work, &"--k-min", &"1"]);
+    assert!(err.contains("k range 1..=15 is invalid"), "{err}");
+    let err = fails(&[&"quantize", &work]);
+    assert!(err.contains("cannot run on the fake engine"), "{err}");
+    let err = fails(&[&"export", &dir.path().join("no-model")]);
+    assert!(err.contains("model.rcg: missing; run `rollcall train` first"), "{err}");
+    let err = fails(&[&"predict", &photos, &"--gallery", &work.join("metadata.csv")]);
+    assert!(err.contains("metadata.csv: not a rollcall gallery"), "{err}");
+}

@@ -1,0 +1,217 @@
+//! Each stage of the library on the fake engine: what it writes, and the
+//! typed error it returns for each mistake. Seconds, no models.
+
+mod common;
+
+use std::path::Path;
+
+use common::{classroom, name_clusters, synthetic};
+use rollcall_host::Error;
+use rollcall_host::artifacts::Work;
+use rollcall_host::artifacts::clusters::LEDGER;
+use rollcall_host::artifacts::skips::SkipReason;
+use rollcall_host::artifacts::training::ModelDir;
+use rollcall_host::pipeline::{self, RunOptions};
+use rollcall_host::stages::cluster::{ClusterOptions, cluster};
+use rollcall_host::stages::detect::{DetectOptions, detect};
+use rollcall_host::stages::embed::embed;
+use rollcall_host::stages::evaluate::evaluate;
+use rollcall_host::stages::predict::{PredictOptions, check_models, predict};
+use rollcall_host::stages::select_k::{SelectKOptions, select_k};
+use rollcall_host::stages::{export, train};
+use rollcall_models::fake::FakeModels;
+use rollcall_models::{FaceFilter, Models, Verdict};
+use rollcall_shared::gallery::{GalleryError, VectorForm};
+
+fn files(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> =
+        std::fs::read_dir(dir).expect("list").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+fn fake_threshold() -> Option<(f32, rollcall_host::artifacts::selection::ThresholdSource)> {
+    pipeline::same_person_threshold(&FakeModels::default(), None)
+}
+
+#[test]
+fn detect_records_every_verdict_and_skips_unreadable_photos() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photos = dir.path().join("photos");
+    synthetic::photo(&photos.join("big.png"), &[(1, 1)]);
+    // A face too small to keep, and one the detector is unsure of.
+    let mut img = rollcall_models::fake::scene(200, 200, 5, &[]);
+    rollcall_models::fake::paint_face(&mut img, &rollcall_models::fake::PaintedFace::new(5, 5, 24, 2, 1));
+    let mut doubtful = rollcall_models::fake::PaintedFace::new(60, 60, 80, 3, 1);
+    doubtful.confidence = 0.5;
+    rollcall_models::fake::paint_face(&mut img, &doubtful);
+    img.save(photos.join("odd.png")).expect("save");
+    std::fs::write(photos.join("empty.jpg"), b"").expect("write");
+    std::fs::write(photos.join("text.jpg"), b"not a photo at all").expect("write");
+
+    let work = Work::new(dir.path().join("work"));
+    let out = detect(&photos, &work, &FakeModels::default(), &DetectOptions::default()).expect("detect");
+    let s = &out.file.summary;
+    assert_eq!((s.images_found, s.images_read, s.images_skipped), (4, 2, 2));
+    assert_eq!((s.faces_kept, s.rejected_too_small, s.rejected_low_confidence), (1, 1, 1));
+    let odd = out.file.photos.iter().find(|p| p.path.ends_with("odd.png")).expect("odd.png");
+    let verdicts: Vec<Verdict> = odd.faces.iter().map(|f| f.verdict).collect();
+    assert!(verdicts.contains(&Verdict::TooSmall) && verdicts.contains(&Verdict::LowConfidence), "{verdicts:?}");
+    let reason = |name: &str| out.file.photos.iter().find(|p| p.path.ends_with(name)).and_then(|p| p.error.clone()).expect(name);
+    assert_eq!(reason("empty.jpg"), "empty file (0 bytes)");
+    assert!(reason("text.jpg").starts_with("not a recognised image format"), "{}", reason("text.jpg"));
+    assert_eq!(files(&work.aligned()), ["aligned_big_0.png"]);
+    assert_eq!(files(&work.annotated()), ["big.jpg", "odd.jpg"]);
+}
+
+#[test]
+fn embed_skips_a_chip_of_the_wrong_size_by_name() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = Work::new(dir.path().join("work"));
+    detect(&photos, &work, &FakeModels::default(), &DetectOptions::default()).expect("detect");
+    image::RgbImage::new(100, 90).save(work.aligned().join("aligned_zz_bad_0.png")).expect("save");
+    let out = embed(&work, &FakeModels::default(), 2).expect("embed goes on");
+    assert_eq!(out.table.len(), 18);
+    assert_eq!(out.skipped.len(), 1);
+    assert!(out.skipped[0].path.ends_with("aligned_zz_bad_0.png"));
+    assert_eq!(out.skipped[0].reason, "chip is 100x90, the recognizer needs 112x112");
+    let missing = embed(&Work::new(dir.path().join("nowhere")), &FakeModels::default(), 1).unwrap_err();
+    assert!(matches!(missing, Error::Missing { .. }), "{missing:?}");
+}
+
+#[test]
+fn select_k_and_cluster_refuse_what_they_cannot_do() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = Work::new(dir.path().join("work"));
+    pipeline::run(&photos, &work, &FakeModels::default(), &RunOptions::default()).expect("run");
+    let bad_range = SelectKOptions { k_min: 6, k_max: 3, ..SelectKOptions::default() };
+    assert!(matches!(select_k(&work, fake_threshold(), &bad_range), Err(Error::KRange { k_min: 6, k_max: 3 })));
+    let force = |k| ClusterOptions { k: Some(k), force: true, charts: false, ..ClusterOptions::default() };
+    assert!(matches!(cluster(&work, fake_threshold(), &force(1)), Err(Error::KBelowTwo { k: 1 })));
+    assert!(matches!(cluster(&work, fake_threshold(), &force(40)), Err(Error::KTooLarge { k: 40, inliers: 18 })));
+    assert!(matches!(cluster(&work, fake_threshold(), &ClusterOptions::default()), Err(Error::ClustersInUse { .. })));
+
+    // A broken k_selection.json is an error, not a silent fallback to the
+    // linkage count.
+    std::fs::write(work.k_selection_json(), b"{ broken").expect("write");
+    assert!(matches!(
+        cluster(&work, fake_threshold(), &ClusterOptions { force: true, ..ClusterOptions::default() }),
+        Err(Error::Json { .. })
+    ));
+}
+
+#[test]
+fn renamed_folders_moved_and_added_files_survive_a_forced_rerun() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photos = dir.path().join("photos");
+    synthetic::portraits(&photos, &[21, 22, 23, 24, 25], 4);
+    let work = Work::new(dir.path().join("work"));
+    let opts = RunOptions { cluster: ClusterOptions { k: Some(5), charts: false, ..ClusterOptions::default() }, ..RunOptions::default() };
+    pipeline::run(&photos, &work, &FakeModels::default(), &opts).expect("run");
+    let c = work.clusters();
+
+    // The user names person_1, moves a face from person_2 to person_3, and
+    // leaves a note in person_4.
+    std::fs::rename(c.join("person_1"), c.join("Robin")).expect("rename");
+    let robin = files(&c.join("Robin"));
+    let moved = files(&c.join("person_2"))[0].clone();
+    std::fs::rename(c.join("person_2").join(&moved), c.join("person_3").join(&moved)).expect("move");
+    std::fs::write(c.join("person_4").join("notes.txt"), "the tall one").expect("note");
+
+    // Without --force: refused, nothing touched.
+    assert!(matches!(cluster(&work, fake_threshold(), &opts.cluster), Err(Error::ClustersInUse { .. })));
+    assert_eq!(files(&c.join("Robin")), robin);
+
+    // With --force: only rollcall's own untouched chips are replaced.
+    cluster(&work, fake_threshold(), &ClusterOptions { force: true, ..opts.cluster.clone() }).expect("forced");
+    assert_eq!(files(&c.join("Robin")), robin, "a renamed folder is never touched");
+    assert!(c.join("person_3").join(&moved).is_file(), "a moved face stays where the user put it");
+    assert_eq!(std::fs::read_to_string(c.join("person_4").join("notes.txt")).expect("note"), "the tall one");
+    // The new clustering went into free names: person_3 and person_4 still
+    // hold the user's files, so those clusters got person_3_2 and person_4_2.
+    for name in ["person_1", "person_2", "person_3_2", "person_4_2", "person_5"] {
+        assert!(c.join(name).is_dir(), "{name} written; have {:?}", files(&c));
+    }
+    assert!(c.join(LEDGER).is_file());
+    assert_eq!(files(&c.join("person_3")), vec![moved.clone()]);
+    assert_eq!(files(&c.join("person_4")), vec!["notes.txt".to_string()]);
+}
+
+#[test]
+fn evaluate_scores_against_a_tree_and_a_csv() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, truth) = classroom(dir.path());
+    let work = Work::new(dir.path().join("work"));
+    pipeline::run(&photos, &work, &FakeModels::default(), &RunOptions::default()).expect("run");
+    let e = evaluate(&work, &photos).expect("evaluate");
+    assert_eq!((e.labelled_faces, e.unlabelled_faces, e.scores.bcubed.f1), (16, 2, 1.0));
+    let csv = dir.path().join("truth.csv");
+    let mut text = "path,identity\n".to_string();
+    for (who, p) in &truth {
+        text.push_str(&format!("{},{who}\n", p.strip_prefix(dir.path()).expect("under dir").display()));
+    }
+    std::fs::write(&csv, text).expect("write");
+    assert_eq!(evaluate(&work, &csv).expect("csv truth").scores.bcubed.f1, 1.0);
+    std::fs::write(&csv, "who,what\n").expect("write");
+    assert!(matches!(evaluate(&work, &csv), Err(Error::Truth { .. })));
+}
+
+#[test]
+fn train_export_and_predict_through_the_library() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = Work::new(dir.path().join("work"));
+    let models = FakeModels::default();
+    pipeline::run(&photos, &work, &models, &RunOptions::default()).expect("run");
+    name_clusters(work.root(), &photos);
+    let load = || Ok(std::sync::Arc::new(FakeModels::default()) as std::sync::Arc<dyn Models>);
+    // A photo the user dropped into a folder is embedded on the fly.
+    synthetic::photo(&work.clusters().join("p13").join("added.png"), &[(13, 77)]);
+    std::fs::write(work.clusters().join("p13").join("broken.jpg"), b"").expect("write");
+    let (gallery, report) = train::train_from_work(&work.clusters(), &work, &train::TrainOptions::default(), &load).expect("train");
+    assert_eq!(report.people, ["p11", "p12", "p13", "p14"]);
+    assert_eq!(report.faces.iter().sum::<usize>(), 19);
+    assert_eq!(report.skipped.len(), 1);
+    assert!(report.skipped[0].path.ends_with("broken.jpg") && report.skipped[0].reason == "empty file (0 bytes)", "{:?}", report.skipped);
+    let model = ModelDir::new(dir.path().join("model"));
+    train::write_model_dir(&model, &gallery, &report).expect("model");
+    let g = dir.path().join("g.rcg");
+    export::export(&model, &g, VectorForm::I8, "test").expect("export");
+    let gallery = rollcall_shared::gallery::read_file(&g).expect("read");
+    check_models(&gallery, &models, &g).expect("fake models");
+
+    let new = dir.path().join("new");
+    synthetic::photo(&new.join("x.png"), &[(11, 40), (14, 41)]);
+    let opts = PredictOptions { classifier: None, filter: FaceFilter::default(), annotate: Some(dir.path().join("annotated")), jobs: 2 };
+    let found = predict(&new, &gallery, &models, &opts).expect("predict");
+    let labels: Vec<&str> = found.rows.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["p11", "p14"]);
+    assert!(dir.path().join("annotated/x.jpg").is_file());
+
+    // Too few people, and a gallery for other models.
+    let lonely = dir.path().join("lonely");
+    std::fs::create_dir_all(lonely.join("only")).expect("mkdir");
+    std::fs::copy(work.aligned().join("aligned_p11__0_0.png"), lonely.join("only/a.png")).expect("copy");
+    assert!(matches!(
+        train::train_with_models(&lonely, &models, &train::TrainOptions::default()),
+        Err(Error::TooFewPeople { found: 1, .. })
+    ));
+    let mut other = gallery.clone();
+    other.detector_sha256 = [3; 32];
+    assert!(matches!(
+        check_models(&other, &models, &g),
+        Err(Error::Gallery { source: GalleryError::WrongModel { which: "detector", .. }, .. })
+    ));
+}
+
+#[test]
+fn skip_reasons_say_why_without_the_path() {
+    let reason = SkipReason::ChipSize { width: 1, height: 2, size: 112 };
+    assert_eq!(reason.describe(), "chip is 1x2, the recognizer needs 112x112");
+    let decode = rollcall_models::decode::load_rgb(Path::new("/nonexistent/x.jpg")).unwrap_err();
+    let why = SkipReason::from(decode);
+    assert!(why.describe().starts_with("cannot read the file: "), "{}", why.describe());
+    assert!(!why.describe().contains("/nonexistent"), "{}", why.describe());
+}

@@ -1,0 +1,284 @@
+//! The face engine: the one interface through which the host and the device
+//! find, align and embed faces.
+//!
+//! A [`Models`] value is a chosen detector and recognizer; it says what they
+//! are (a [`ModelCard`]: names, sha256, embedding size) and makes one
+//! [`FaceEngine`] per worker thread. Two implementations exist: the ONNX
+//! networks of the manifest ([`ModelSet`], [`OnnxEngine`]) and a
+//! deterministic fake ([`crate::fake`]) that recognises painted synthetic
+//! faces in microseconds, so that every stage and both programs can be tested
+//! without model files, as probe-rs tests against its `FakeProbe`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rollcall_shared::align::RgbView;
+use serde::{Deserialize, Serialize};
+
+use crate::detector::{Detection, Detector};
+use crate::error::Result;
+use crate::faces::{Face, FaceFilter, filter_and_align};
+use crate::manifest::{ModelSpec, Role};
+use crate::recognizer::Recognizer;
+use crate::runtime::{InferenceClock, Threads};
+use crate::store::{ModelStore, sha256_hex};
+
+/// A model file by name and content. On disk (`detections.json`) it is the
+/// pair `[name, sha256]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "(String, String)", into = "(String, String)")]
+pub struct ModelRef {
+    /// The manifest name.
+    pub name: String,
+    /// The file's sha256, lower-case hex.
+    pub sha256: String,
+}
+
+impl From<(String, String)> for ModelRef {
+    fn from((name, sha256): (String, String)) -> Self {
+        ModelRef { name, sha256 }
+    }
+}
+
+impl From<ModelRef> for (String, String) {
+    fn from(m: ModelRef) -> Self {
+        (m.name, m.sha256)
+    }
+}
+
+impl ModelRef {
+    /// The digest as bytes (what a gallery records); zeros if the hex is
+    /// malformed, which no gallery can match.
+    pub fn digest(&self) -> [u8; 32] {
+        rollcall_shared::gallery::parse_sha256(&self.sha256).unwrap_or_default()
+    }
+}
+
+/// What a set of models is: enough to label outputs and check galleries
+/// without loading anything.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelCard {
+    /// The face detector.
+    pub detector: ModelRef,
+    /// The face recognizer.
+    pub recognizer: ModelRef,
+    /// Embedding dimension.
+    pub dim: usize,
+    /// Side of the square aligned chip the recognizer reads.
+    pub chip_size: u32,
+    /// The recognizer's published same-person cosine, if it has one.
+    pub same_person_cosine: Option<f32>,
+}
+
+/// Time spent inside one engine, cumulative since it was made.
+#[derive(Debug, Clone, Default)]
+pub struct EngineTimes {
+    /// Scaling and normalising photos for the detector.
+    pub prepare: Duration,
+    /// Inside the detector network.
+    pub detector: InferenceClock,
+    /// Inside the recognizer network.
+    pub recognizer: InferenceClock,
+}
+
+/// One worker's detector and recognizer. Not shared between threads: each
+/// worker makes its own with [`Models::engine`].
+pub trait FaceEngine: Send {
+    /// Every face scoring at least `min_score`, best first, in image pixels.
+    fn detect(&mut self, image: RgbView<'_>, min_score: f32) -> Result<Vec<Detection>>;
+
+    /// Unit-length embeddings of aligned RGB8 chips, in order.
+    fn embed_batch(&mut self, chips: &[&[u8]]) -> Result<Vec<Vec<f32>>>;
+
+    /// Side of the square chip [`embed_batch`](Self::embed_batch) reads.
+    fn chip_size(&self) -> u32;
+
+    /// Cumulative time spent, for benchmarks.
+    fn times(&self) -> EngineTimes {
+        EngineTimes::default()
+    }
+
+    /// Starts recording when each network runs (benchmarks only: a
+    /// long-running device must not grow a list forever).
+    fn record_spans(&mut self) {}
+
+    /// The spans recorded since the last call.
+    fn take_spans(&mut self) -> Vec<(Instant, Instant)> {
+        Vec::new()
+    }
+
+    /// Embeds one chip.
+    fn embed(&mut self, chip: &[u8]) -> Result<Vec<f32>> {
+        let mut out = self.embed_batch(&[chip])?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Detects, filters and aligns the faces in a photo. Candidates down to
+    /// the filter's reporting floor come back too, marked as rejected.
+    fn faces(&mut self, image: RgbView<'_>, filter: &FaceFilter) -> Result<Vec<Face>> {
+        let floor = filter.report_confidence.min(filter.min_confidence);
+        let dets = self.detect(image, floor)?;
+        Ok(filter_and_align(image, dets, filter, self.chip_size()))
+    }
+
+    /// Faces and, for each kept one, its embedding.
+    fn faces_with_embeddings(&mut self, image: RgbView<'_>, filter: &FaceFilter) -> Result<Vec<(Face, Option<Vec<f32>>)>> {
+        let faces = self.faces(image, filter)?;
+        let mut out = Vec::with_capacity(faces.len());
+        for f in faces {
+            let emb = match &f.chip {
+                Some(chip) => Some(self.embed(chip)?),
+                None => None,
+            };
+            out.push((f, emb));
+        }
+        Ok(out)
+    }
+}
+
+/// A detector and recognizer that can make engines.
+pub trait Models: Send + Sync + std::fmt::Debug {
+    /// What the models are.
+    fn card(&self) -> &ModelCard;
+
+    /// A new engine for one worker.
+    fn engine(&self, threads: Threads) -> Result<Box<dyn FaceEngine>>;
+
+    /// The ONNX models behind this set, for the commands that rewrite the
+    /// networks themselves (`quantize`); `None` for the fake.
+    fn onnx(&self) -> Option<&ModelSet> {
+        None
+    }
+}
+
+/// The ONNX detector and recognizer chosen from the manifest, with their
+/// checked bytes in memory so that each worker thread can build its own
+/// sessions.
+#[derive(Debug, Clone)]
+pub struct ModelSet {
+    store: ModelStore,
+    detector: (ModelSpec, Arc<Vec<u8>>),
+    recognizer: (ModelSpec, Arc<Vec<u8>>),
+    card: ModelCard,
+}
+
+impl ModelSet {
+    /// Loads (fetching if needed) and checks the named models, or the
+    /// manifest's defaults, and ONNX Runtime.
+    pub fn load(store: &ModelStore, detector: Option<&str>, recognizer: Option<&str>) -> Result<Self> {
+        let load = |role, name| -> Result<(ModelSpec, Arc<Vec<u8>>, String)> {
+            let spec = store.manifest().select(role, name)?.clone();
+            let bytes = store.load_model_bytes(&spec)?;
+            let sha = sha256_hex(&bytes);
+            Ok((spec, Arc::new(bytes), sha))
+        };
+        let (det, det_bytes, det_sha) = load(Role::Detector, detector)?;
+        let (rec, rec_bytes, rec_sha) = load(Role::Recognizer, recognizer)?;
+        let card = ModelCard {
+            detector: ModelRef { name: det.name.clone(), sha256: det_sha },
+            recognizer: ModelRef { name: rec.name.clone(), sha256: rec_sha },
+            dim: rec.output.dim.unwrap_or(0),
+            chip_size: rec.input.size[0],
+            same_person_cosine: rec.output.same_person_cosine,
+        };
+        let set = ModelSet { store: store.clone(), detector: (det, det_bytes), recognizer: (rec, rec_bytes), card };
+        crate::runtime::init(store)?;
+        Ok(set)
+    }
+
+    /// The store the models came from.
+    pub fn store(&self) -> &ModelStore {
+        &self.store
+    }
+
+    /// The detector's manifest entry.
+    pub fn detector_spec(&self) -> &ModelSpec {
+        &self.detector.0
+    }
+
+    /// The recognizer's manifest entry.
+    pub fn recognizer_spec(&self) -> &ModelSpec {
+        &self.recognizer.0
+    }
+
+    /// The checked detector file.
+    pub fn detector_bytes(&self) -> &[u8] {
+        &self.detector.1
+    }
+
+    /// The checked recognizer file.
+    pub fn recognizer_bytes(&self) -> &[u8] {
+        &self.recognizer.1
+    }
+
+    /// A new detector session.
+    pub fn detector(&self, threads: Threads) -> Result<Detector> {
+        Detector::new(&self.store, &self.detector.0, &self.detector.1, threads)
+    }
+
+    /// A new recognizer session.
+    pub fn recognizer(&self, threads: Threads) -> Result<Recognizer> {
+        Recognizer::new(&self.store, &self.recognizer.0, &self.recognizer.1, threads)
+    }
+
+    /// A detector and a recognizer for one worker.
+    pub fn onnx_engine(&self, threads: Threads) -> Result<OnnxEngine> {
+        Ok(OnnxEngine { detector: self.detector(threads)?, recognizer: self.recognizer(threads)?, prepare: Duration::ZERO })
+    }
+}
+
+impl Models for ModelSet {
+    fn card(&self) -> &ModelCard {
+        &self.card
+    }
+
+    fn engine(&self, threads: Threads) -> Result<Box<dyn FaceEngine>> {
+        Ok(Box::new(self.onnx_engine(threads)?))
+    }
+
+    fn onnx(&self) -> Option<&ModelSet> {
+        Some(self)
+    }
+}
+
+/// One worker's ONNX Runtime sessions.
+#[derive(Debug)]
+pub struct OnnxEngine {
+    /// The detector session.
+    pub detector: Detector,
+    /// The recognizer session.
+    pub recognizer: Recognizer,
+    prepare: Duration,
+}
+
+impl FaceEngine for OnnxEngine {
+    fn detect(&mut self, image: RgbView<'_>, min_score: f32) -> Result<Vec<Detection>> {
+        let t = Instant::now();
+        let prepared = self.detector.prepare(image)?;
+        self.prepare += t.elapsed();
+        self.detector.detect_prepared(&prepared, min_score)
+    }
+
+    fn embed_batch(&mut self, chips: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
+        self.recognizer.embed_batch(chips)
+    }
+
+    fn chip_size(&self) -> u32 {
+        self.recognizer.chip_size()
+    }
+
+    fn times(&self) -> EngineTimes {
+        EngineTimes { prepare: self.prepare, detector: self.detector.clock.totals(), recognizer: self.recognizer.clock.totals() }
+    }
+
+    fn record_spans(&mut self) {
+        self.detector.clock.record_spans();
+        self.recognizer.clock.record_spans();
+    }
+
+    fn take_spans(&mut self) -> Vec<(Instant, Instant)> {
+        let mut spans = self.detector.clock.take_spans();
+        spans.extend(self.recognizer.clock.take_spans());
+        spans
+    }
+}
