@@ -21,17 +21,21 @@ use rollcall_models::{Manifest, ModelSet, ModelStore, Models};
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
 use serde::Deserialize;
 
-/// `println!` that ends the program quietly when stdout is closed (piped
-/// into `head`, say) instead of panicking.
+/// `println!` that escapes control characters (a file name may hold some)
+/// and ends the program quietly when stdout is closed (piped into `head`,
+/// say) instead of panicking.
 #[macro_export]
 macro_rules! say {
     ($($t:tt)*) => {{
         use std::io::Write as _;
-        if writeln!(std::io::stdout(), $($t)*).is_err() {
+        let line = $crate::escape_controls(&format!($($t)*));
+        if writeln!(std::io::stdout(), "{line}").is_err() {
             std::process::exit(0);
         }
     }};
 }
+
+pub use rollcall_files::shown::escape_controls;
 
 /// Which face engine runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
@@ -146,6 +150,27 @@ pub fn assert_well_formed(command: &clap::Command) {
     command.get_subcommands().for_each(assert_well_formed);
 }
 
+/// A clap value parser for a number that must lie in `lo..=hi` (and, for
+/// floats, be finite): `#[arg(value_parser = rollcall_cli::range(0.0, 1.0))]`.
+pub fn range<T>(lo: T, hi: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync + 'static
+where
+    T: std::str::FromStr + PartialOrd + Copy + std::fmt::Display + Send + Sync + 'static,
+{
+    move |text: &str| {
+        let v: T = text.trim().parse().map_err(|_| format!("`{text}` is not a number"))?;
+        check_range(v, lo, hi)
+    }
+}
+
+/// `v` if it lies in `lo..=hi` (a NaN never does), else why not: for
+/// settings read from files, with the same words as the flags.
+pub fn check_range<T: PartialOrd + Copy + std::fmt::Display>(v: T, lo: T, hi: T) -> Result<T, String> {
+    // `!(a <= b)` rather than `a > b`, so that NaN is refused.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    let outside = !(lo <= v && v <= hi);
+    if outside { Err(format!("{v} is outside {lo}..={hi}")) } else { Ok(v) }
+}
+
 /// One worker per core.
 pub fn default_jobs() -> usize {
     rollcall_models::runtime::default_workers()
@@ -153,8 +178,9 @@ pub fn default_jobs() -> usize {
 
 /// Logs to stderr: `ROLLCALL_LOG` (a `tracing` filter) if set, else
 /// warnings only (`quiet`), info, debug or everything as `verbose` grows.
-/// Colour only on a terminal.
+/// Colour only on a terminal. Also installs the Ctrl-C handler.
 pub fn init_logging(verbose: u8, quiet: bool) {
+    rollcall_files::interrupt::install();
     let default = match (quiet, verbose) {
         (true, _) => "warn",
         (false, 0) => "info,ort=warn",
@@ -172,13 +198,14 @@ pub fn init_logging(verbose: u8, quiet: bool) {
 }
 
 /// The end of `main`: success, or `error: ` and the error with its causes
-/// on one line, each said once.
+/// on one line, each said once, control characters escaped. Ctrl-C exits
+/// with 130, as shells expect.
 pub fn exit(result: Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {}", describe(&e));
-            ExitCode::FAILURE
+            eprintln!("error: {}", rollcall_files::shown::escape_controls(&describe(&e)));
+            if e.chain().any(|c| c.is::<rollcall_files::interrupt::Interrupted>()) { ExitCode::from(130) } else { ExitCode::FAILURE }
         }
     }
 }
@@ -200,6 +227,19 @@ mod tests {
             let name = c.to_possible_value().map(|v| v.get_name().to_string());
             assert_eq!(name.as_deref(), Some(kind.name()));
         }
+    }
+
+    #[test]
+    fn ranges_refuse_nan_infinity_and_out_of_range_values() {
+        let unit = range(0.0f32, 1.0);
+        assert_eq!(unit("0.7"), Ok(0.7));
+        for bad in ["nan", "NaN", "inf", "-inf", "5", "-0.1", "1e20", "x"] {
+            assert!(unit(bad).is_err(), "{bad}");
+        }
+        let count = range(1usize, 1000);
+        assert_eq!(count("3"), Ok(3));
+        assert!(count("0").is_err() && count("-1").is_err());
+        assert!(check_range(f64::NAN, 0.0, 1.0).is_err());
     }
 
     #[test]

@@ -63,8 +63,8 @@ pub struct FileSettings {
 impl FileSettings {
     /// Reads `device.toml`, naming the file in errors.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        toml::from_str(&text).with_context(|| format!("{}: invalid settings", path.display()))
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", rollcall_files::shown(path)))?;
+        toml::from_str(&text).with_context(|| format!("{}: invalid settings", rollcall_files::shown(path)))
     }
 }
 

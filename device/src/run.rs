@@ -14,6 +14,17 @@ use crate::settings::Settings;
 use crate::sinks::{DryRunPins, JsonLines, Leds, RppalPins, Serial, Sink, open_serial};
 use crate::source::{Backoff, Latest, SourceSpec, capture_loop, load_still, stills};
 
+/// Every LED names someone the gallery knows (or `unknown`): a typo would
+/// otherwise leave an LED dark forever without a word.
+fn check_leds(leds: &std::collections::BTreeMap<String, u8>, labels: &[String]) -> Result<()> {
+    for label in leds.keys() {
+        if label != "unknown" && !labels.contains(label) {
+            anyhow::bail!("--led {label}=...: the gallery has no `{label}` (it has {} and `unknown`)", labels.join(", "));
+        }
+    }
+    Ok(())
+}
+
 /// The sinks the settings ask for.
 pub fn sinks(s: &Settings) -> Result<Vec<Box<dyn Sink>>> {
     let mut out: Vec<Box<dyn Sink>> = Vec::new();
@@ -42,9 +53,22 @@ pub fn run(s: &Settings) -> Result<()> {
 /// [`run`] with the caller's sinks.
 pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
     let gallery = rollcall_shared::gallery::read_file(&s.gallery)?;
+    check_leds(&s.leds, &gallery.labels)?;
+    // A still source that cannot be read now is a mistake in the settings,
+    // not something to warn about and exit 0.
+    let stills_list = match &s.source {
+        SourceSpec::V4l { .. } => Vec::new(),
+        spec => {
+            let list = stills(spec)?;
+            if let SourceSpec::Image(p) = spec {
+                load_still(p).with_context(|| "cannot read the --source image")?;
+            }
+            list
+        }
+    };
     let models = s.models.load_for_gallery(&gallery)?;
     let mut rec = Recognizer::new(models.as_ref(), gallery, s.classifier, s.smoothing, s.heartbeat, s.threads)
-        .with_context(|| format!("{}", s.gallery.display()))?;
+        .with_context(|| format!("{}", rollcall_files::shown(&s.gallery)))?;
     tracing::info!("classifier {}; {:?}", rec.classifier().name(), s.smoothing);
     let mut times = FrameTimes::default();
     match &s.source {
@@ -68,8 +92,8 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
             }
             let _ = capture.join();
         }
-        spec => {
-            for path in stills(spec)? {
+        _ => {
+            for path in stills_list {
                 let frame = match load_still(&path) {
                     Ok(f) => f,
                     Err(e) => {

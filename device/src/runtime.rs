@@ -50,6 +50,7 @@ impl Recognizer {
     ) -> Result<Self> {
         let card = models.card();
         gallery.check_models(&card.detector.digest(), &card.recognizer.digest())?;
+        gallery.check_dimension(card.dim)?;
         let engine = models.engine(rollcall_models::runtime::Threads { intra: threads.max(1) })?;
         let classifier = classifier.unwrap_or(gallery.default_classifier);
         Ok(Recognizer {

@@ -16,6 +16,9 @@ use crate::sinks::{SerialFormat, parse_led, parse_serial};
 use crate::source::SourceSpec;
 use crate::tracker::Smoothing;
 
+/// The longest time between heartbeats, a day.
+pub const MAX_HEARTBEAT_SECS: f64 = 86_400.0;
+
 /// The flags of a recognition run (and the ones `bench` shares).
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
@@ -41,16 +44,16 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub classifier: Option<Classifier>,
     /// Seconds between heartbeats (0: none) [default: 30]
-    #[arg(long)]
+    #[arg(long, value_parser = rollcall_cli::range(0.0f64, MAX_HEARTBEAT_SECS))]
     pub heartbeat_secs: Option<f64>,
     /// Agreeing frames before someone is present [default: 3]
-    #[arg(long)]
+    #[arg(long, value_parser = rollcall_cli::range(1usize, 1000))]
     pub present_after: Option<usize>,
     /// Frames a face's history covers [default: 5]
-    #[arg(long)]
+    #[arg(long, value_parser = rollcall_cli::range(1usize, 1000))]
     pub window: Option<usize>,
     /// Frames unseen before someone has left [default: 5]
-    #[arg(long)]
+    #[arg(long, value_parser = rollcall_cli::range(1usize, 1000))]
     pub absent_after: Option<usize>,
     /// Do not write events to stdout
     #[arg(long)]
@@ -62,7 +65,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub models: ModelArgs,
     /// ONNX Runtime threads [default: all cores]
-    #[arg(long, global = true)]
+    #[arg(long, global = true, value_parser = rollcall_cli::range(1usize, 256))]
     pub threads: Option<usize>,
 }
 
@@ -128,7 +131,9 @@ impl Settings {
         let serial = a.serial.clone().or(f.serial.clone()).map(|s| parse_serial(&s)).transpose()?;
         let leds = if a.led.is_empty() { &f.led } else { &a.led };
         let leds = leds.iter().map(|l| parse_led(l)).collect::<Result<BTreeMap<_, _>>>()?;
+        // The file's values get the checks the flags get.
         let secs = a.heartbeat_secs.or(f.heartbeat_secs).unwrap_or(30.0);
+        let secs = rollcall_cli::check_range(secs, 0.0, MAX_HEARTBEAT_SECS).map_err(|e| anyhow::anyhow!("heartbeat_secs: {e}"))?;
         let base = f.smoothing.unwrap_or_default();
         let smoothing = Smoothing {
             present_after: a.present_after.unwrap_or(base.present_after),
@@ -136,6 +141,9 @@ impl Settings {
             absent_after: a.absent_after.unwrap_or(base.absent_after),
             iou: base.iou,
         };
+        smoothing.validate().map_err(|e| anyhow::anyhow!("smoothing: {e}"))?;
+        let threads = a.threads(f);
+        rollcall_cli::check_range(threads, 1, 256).map_err(|e| anyhow::anyhow!("threads: {e}"))?;
         Ok(Settings {
             gallery,
             source,
@@ -147,7 +155,7 @@ impl Settings {
             heartbeat: (secs > 0.0).then(|| Duration::from_secs_f64(secs)),
             smoothing,
             stdout: !a.no_stdout && f.stdout.unwrap_or(true),
-            threads: a.threads(f),
+            threads,
             models: a.model_args(f),
         })
     }

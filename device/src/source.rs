@@ -9,6 +9,7 @@
 //! [`capture_loop`] logs it, waits with exponential backoff, reopens it and
 //! carries on.
 
+use rollcall_files::shown;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -36,7 +37,7 @@ pub enum SourceError {
     #[error("{device} stopped delivering frames: {reason}")]
     Lost { device: String, reason: String },
     /// A still could not be listed.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {reason}", shown(path))]
     Stills {
         /// The file or folder.
         path: PathBuf,
@@ -107,7 +108,7 @@ pub fn stills(spec: &SourceSpec) -> Result<Vec<PathBuf>, SourceError> {
 /// Decodes one still into a frame (with the time now).
 pub fn load_still(path: &Path) -> rollcall_models::Result<Frame> {
     let image = rollcall_models::decode::load_rgb(path)?;
-    Ok(Frame { image, ts: crate::events::now(), origin: path.display().to_string() })
+    Ok(Frame { image, ts: crate::events::now(), origin: shown(path).to_string() })
 }
 
 /// A one-slot mailbox: `put` replaces what is there (counting it as

@@ -35,8 +35,10 @@ pub struct Observation {
     pub score: f32,
 }
 
-/// Smoothing settings.
+/// Smoothing settings. In `device.toml`'s `[smoothing]` table every key is
+/// optional and takes its default.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Smoothing {
     /// Agreeing frames needed to declare someone present.
     pub present_after: usize,
@@ -51,6 +53,28 @@ pub struct Smoothing {
 impl Default for Smoothing {
     fn default() -> Self {
         Smoothing { present_after: 3, window: 5, absent_after: 5, iou: 0.3 }
+    }
+}
+
+impl Smoothing {
+    /// Checks every setting is in range, naming the one that is not.
+    pub fn validate(&self) -> Result<(), String> {
+        let frames = |name: &str, v: usize| rollcall_cli::check_range(v, 1, 1000).map(drop).map_err(|e| format!("{name}: {e}"));
+        frames("present_after", self.present_after)?;
+        frames("window", self.window)?;
+        // One frame is never enough: a stranger the gallery names wrongly
+        // for a single frame would be announced as that person.
+        if self.present_after < 2 {
+            return Err("present_after: must be at least 2, so that one misnamed frame is never an arrival".into());
+        }
+        if self.window < self.present_after {
+            return Err(format!(
+                "window: {} frames cannot hold the {} agreeing frames present_after asks for",
+                self.window, self.present_after
+            ));
+        }
+        frames("absent_after", self.absent_after)?;
+        rollcall_cli::check_range(self.iou, 0.0, 1.0).map(drop).map_err(|e| format!("iou: {e}"))
     }
 }
 
@@ -278,6 +302,46 @@ mod tests {
             changes.extend(t.update(&[at(0.0, w)]));
         }
         assert_eq!(changes, vec![Change::Arrived(robin, 0.8)]);
+    }
+
+    #[test]
+    fn one_misnamed_frame_of_a_stranger_is_never_an_arrival() {
+        // A stranger in view for up to ten frames, named as Robin in exactly
+        // one of them (any one), alone or beside Sam, who is really there,
+        // at every allowed smoothing with up to ten frames of memory: Robin
+        // never arrives.
+        let (robin, sam) = (Who::Person(0), Who::Person(1));
+        for window in 2..=10 {
+            for present_after in 2..=window {
+                let params = Smoothing { present_after, window, ..Smoothing::default() };
+                params.validate().unwrap();
+                for frames in 1..=10 {
+                    for wrong in 0..frames {
+                        for with_sam in [false, true] {
+                            let mut t = Tracker::new(params);
+                            let mut changes = Vec::new();
+                            for f in 0..frames {
+                                let who = if f == wrong { robin } else { Who::Unknown };
+                                let mut obs = vec![at(f as f32 * 3.0, who)];
+                                if with_sam {
+                                    obs.push(at(600.0, sam));
+                                }
+                                changes.extend(t.update(&obs));
+                            }
+                            changes.extend(t.finish());
+                            assert!(
+                                !changes.iter().any(|c| matches!(c, Change::Arrived(w, _) if *w == robin)),
+                                "{params:?}, {frames} frames, wrong at {wrong}: {changes:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let one = Smoothing { present_after: 1, ..Smoothing::default() };
+        assert!(one.validate().unwrap_err().contains("present_after"), "a one-frame arrival is refused");
+        let short = Smoothing { present_after: 4, window: 3, ..Smoothing::default() };
+        assert!(short.validate().unwrap_err().contains("window"));
     }
 
     #[test]

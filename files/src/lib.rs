@@ -3,12 +3,26 @@
 //! - [`write_atomic`]: a file appears whole or not at all (temporary file in
 //!   the same folder, flushed, renamed over the target);
 //! - [`sha256_file`]: a file's digest without reading it all into memory;
-//! - [`photos`]: which files in a folder are photos.
+//! - [`photos`]: every photo under a folder, once, whatever its links;
+//! - [`owned`]: the folders rollcall owns, and the lock on them;
+//! - [`names`]: output names that fit any filesystem;
+//! - [`shown`]: paths as they may safely reach a terminal;
+//! - [`interrupt`]: Ctrl-C as a request to stop at the next safe point.
 
 // Other crates build on this one: its public API is documented.
 #![warn(missing_docs)]
 
+pub mod interrupt;
+pub mod names;
+pub mod owned;
 pub mod photos;
+pub mod shown;
+
+pub use shown::{shown, shown_str};
+
+/// The prefix of every temporary file rollcall writes (a killed run may
+/// leave one; the next command in that folder removes it).
+pub const TEMP_PREFIX: &str = ".rollcall-tmp";
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -26,7 +40,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     // tempfile makes owner-only files; outputs are ordinary files.
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
-    let mut tmp = builder.prefix(".rollcall-tmp").tempfile_in(dir)?;
+    let mut tmp = builder.prefix(TEMP_PREFIX).tempfile_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;

@@ -2,6 +2,7 @@
 //! keeps its cause as a `source`, so that callers and tests match variants
 //! and the CLI prints the whole chain, each part once.
 
+use rollcall_files::shown;
 use std::path::{Path, PathBuf};
 
 use rollcall_shared::gallery::GalleryError;
@@ -13,7 +14,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read.
-    #[error("cannot read {}", path.display())]
+    #[error("cannot read {}", shown(path))]
     Read {
         path: PathBuf,
         /// The cause.
@@ -21,7 +22,7 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A file or folder could not be written, created or removed.
-    #[error("cannot write {}", path.display())]
+    #[error("cannot write {}", shown(path))]
     Write {
         /// The file or folder.
         path: PathBuf,
@@ -32,8 +33,43 @@ pub enum Error {
     /// A folder could not be listed.
     #[error(transparent)]
     List(#[from] rollcall_files::photos::ListError),
+    /// A folder is not rollcall's to write into, or another command holds it.
+    #[error(transparent)]
+    Owned(#[from] rollcall_files::owned::OwnedError),
+    /// The output file is there and rollcall did not write it.
+    #[error(
+        "{} exists and is not {what}; rollcall does not write over files it did not make: choose another name",
+        rollcall_files::shown(path)
+    )]
+    NotOurFile {
+        /// The file.
+        path: PathBuf,
+        /// What rollcall would have written there.
+        what: &'static str,
+    },
+    /// `train --strict` and faces or folders that look like label mistakes.
+    #[error("{count} look like label mistakes (--strict refuses to train with them): {listing}")]
+    Suspects {
+        /// How many faces and folder pairs.
+        count: usize,
+        /// Them, in words.
+        listing: String,
+    },
+    /// A setting is out of range.
+    #[error("{name} = {value}: {reason}")]
+    Setting {
+        /// The setting.
+        name: &'static str,
+        /// Its value.
+        value: String,
+        /// The range it must lie in.
+        reason: String,
+    },
+    /// Ctrl-C.
+    #[error("the command stopped")]
+    Interrupted(#[from] rollcall_files::interrupt::Interrupted),
     /// A JSON artifact is malformed.
-    #[error("{}: malformed", path.display())]
+    #[error("{}: malformed", shown(path))]
     Json {
         path: PathBuf,
         /// The parser's complaint.
@@ -41,7 +77,7 @@ pub enum Error {
         source: serde_json::Error,
     },
     /// A CSV artifact is malformed or could not be encoded.
-    #[error("{}: malformed", path.display())]
+    #[error("{}: malformed", shown(path))]
     Csv {
         path: PathBuf,
         /// The complaint.
@@ -49,7 +85,7 @@ pub enum Error {
         source: csv::Error,
     },
     /// The embedding table could not be read or written as Parquet.
-    #[error("{}: not a readable embedding table", path.display())]
+    #[error("{}: not a readable embedding table", shown(path))]
     Parquet {
         path: PathBuf,
         /// The complaint.
@@ -57,14 +93,14 @@ pub enum Error {
         source: parquet::errors::ParquetError,
     },
     /// The embedding table has the wrong shape.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {reason}", shown(path))]
     Table {
         /// The file (or the stage building it).
         path: PathBuf,
         reason: String,
     },
     /// An image could not be encoded.
-    #[error("cannot encode {}", path.display())]
+    #[error("cannot encode {}", shown(path))]
     Encode {
         /// The file it was meant for.
         path: PathBuf,
@@ -73,7 +109,7 @@ pub enum Error {
         source: image::ImageError,
     },
     /// A chart could not be drawn.
-    #[error("cannot draw {}: {reason}", path.display())]
+    #[error("cannot draw {}: {reason}", shown(path))]
     Chart { path: PathBuf, reason: String },
     /// Models could not be found, fetched, checked or run.
     #[error(transparent)]
@@ -85,7 +121,7 @@ pub enum Error {
     #[error(transparent)]
     GalleryFile(#[from] rollcall_shared::gallery::FileError),
     /// A gallery is inconsistent, or was made with other models.
-    #[error("{}", path.display())]
+    #[error("{}", shown(path))]
     Gallery {
         path: PathBuf,
         /// What is wrong.
@@ -96,7 +132,7 @@ pub enum Error {
     #[error("cannot start worker threads")]
     Threads(#[from] rayon::ThreadPoolBuildError),
     /// No photo under the input.
-    #[error("{}: no photos found (looked for {})", path.display(), rollcall_files::photos::EXTENSIONS.join(", "))]
+    #[error("{}: no photos found (looked for {})", shown(path), rollcall_files::photos::EXTENSIONS.join(", "))]
     NoPhotos { path: PathBuf },
     /// Too few faces for the analysis asked for.
     #[error("only {faces} faces: {what} needs at least {needed}")]
@@ -128,17 +164,17 @@ pub enum Error {
         "{} already exists and may hold your labels (renamed folders, moved faces). Re-run with --force to re-cluster: \
          rollcall then removes only the chips it wrote that are still where it put them, unchanged; renamed folders and \
          anything you moved or added stay.",
-        dir.display()
+        shown(dir)
     )]
     ClustersInUse { dir: PathBuf },
     /// Training needs at least two people.
-    #[error("{}: found {found} people (folders with faces); training needs at least 2", dir.display())]
+    #[error("{}: found {found} people (folders with faces); training needs at least 2", shown(dir))]
     TooFewPeople { dir: PathBuf, found: usize },
     /// The work directory's chips came from another recognizer than the one loaded.
-    #[error("the chips in {} were embedded with another recognizer than the one loaded; embed them again", dir.display())]
+    #[error("the chips in {} were embedded with another recognizer than the one loaded; embed them again", shown(dir))]
     RecognizerMismatch { dir: PathBuf },
     /// A work directory does not record which model made its data.
-    #[error("{}: no valid {which} sha256", dir.display())]
+    #[error("{}: no valid {which} sha256", shown(dir))]
     NoModelHash {
         dir: PathBuf,
         /// `detector` or `recognizer`.
@@ -148,7 +184,7 @@ pub enum Error {
     #[error("{what}: {reason}")]
     Fit { what: String, reason: String },
     /// An earlier stage's output is missing.
-    #[error("{}: missing; {hint}", path.display())]
+    #[error("{}: missing; {hint}", shown(path))]
     Missing {
         /// The file or folder.
         path: PathBuf,
@@ -159,7 +195,7 @@ pub enum Error {
     #[error("{command} rewrites the ONNX networks; it cannot run on the fake engine")]
     NeedsOnnx { command: &'static str },
     /// The truth for `evaluate` is unusable.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {reason}", shown(path))]
     Truth {
         /// The truth file or folder.
         path: PathBuf,
@@ -168,6 +204,17 @@ pub enum Error {
 }
 
 impl Error {
+    /// `value` if it lies in `lo..=hi` (a NaN never does), else a
+    /// [`Error::Setting`] naming it.
+    pub fn check<T: PartialOrd + Copy + std::fmt::Display>(name: &'static str, value: T, lo: T, hi: T) -> Result<T> {
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
+        let outside = !(lo <= value && value <= hi);
+        if outside {
+            return Err(Error::Setting { name, value: value.to_string(), reason: format!("must lie in {lo}..={hi}") });
+        }
+        Ok(value)
+    }
+
     /// A read failure of `path`.
     pub fn read(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
         move |source| Error::Read { path: path.to_path_buf(), source }

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 use rollcall_models::{ModelSet, Models};
 use rollcall_shared::gallery::VectorForm;
 
-use crate::artifacts::Work;
 use crate::artifacts::embeddings::EmbeddingTable;
 use crate::artifacts::fidelity::Fidelity;
 use crate::artifacts::selection::{Selection, ThresholdSource};
 use crate::artifacts::training::ModelDir;
+use crate::artifacts::{Work, WorkDir};
 use crate::error::{Error, Result};
 use crate::stages::cluster::{self, ClusterOptions, ClusterOutcome};
 use crate::stages::detect::{self, DetectOptions, DetectOutcome};
@@ -59,7 +59,7 @@ pub fn same_person_threshold(models: &dyn Models, flag: Option<f32>) -> Option<(
 }
 
 /// The whole pipeline on `photos` into `work`.
-pub fn run(photos: &Path, work: &Work, models: &dyn Models, opts: &RunOptions) -> Result<RunOutcome> {
+pub fn run(photos: &Path, work: &WorkDir, models: &dyn Models, opts: &RunOptions) -> Result<RunOutcome> {
     if work.clusters().exists() && !opts.cluster.force {
         // Fail before the slow part: the last step would refuse anyway.
         cluster::check_clusters_dir(&work.clusters())?;
@@ -100,7 +100,7 @@ pub fn export_quantized(model: &ModelDir, out: &Path, form: VectorForm, fp32: &d
     }
     let stem = out.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "gallery".into());
     let models_dir = out.with_file_name(format!("{stem}-int8-models"));
-    let work = Work::new(&report.work);
+    let work = Work::new(&report.work).open()?;
     let fidelity = quantize::quantize(&work, fp32, &models_dir, &QuantizeOptions::default())?;
     let manifest = rollcall_models::Manifest::load(&models_dir.join("manifest.toml"))?;
     let int8 = ModelSet::load(&rollcall_models::ModelStore::open(&models_dir, manifest)?, None, None)?;

@@ -79,6 +79,8 @@ impl<'m> Runner<'m> {
                 .par_iter()
                 .progress_with(bar.clone())
                 .map(|item| {
+                    // Ctrl-C: no new item starts; the ones in flight finish.
+                    rollcall_files::interrupt::check()?;
                     // A poisoned lock only means another worker panicked
                     // mid-push; the engines in it are still whole.
                     let taken = engines.lock().unwrap_or_else(|p| p.into_inner()).pop();

@@ -51,6 +51,22 @@ fn named_people_are_learned_exported_and_predicted() {
     for f in ["model.rcg", "training.json", "confusion_centroid.svg", "confusion_logistic.svg"] {
         assert!(model.join(f).is_file(), "{f}");
     }
+    // 18 faces of 4 people cannot show a 1% false-accept rate, and train
+    // says so, with the bound it stores.
+    assert!(out.contains("FAR 95% bound") && out.contains("the data is too thin to show a 1% false-accept rate"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(model.join("training.json")).expect("training.json")).expect("json");
+    let bound = report["classifiers"][0]["calibration"]["far_upper"].as_f64().expect("a stored bound");
+    assert!(bound > 0.01 && bound <= 1.0, "{bound}");
+
+    // A chip copied into a second folder: --strict refuses and names it.
+    let chip = std::fs::read_dir(work.join("clusters/p11")).expect("p11").filter_map(Result::ok).next().expect("a chip").file_name();
+    std::fs::copy(work.join("clusters/p11").join(&chip), work.join("clusters/p12").join(&chip)).expect("copy");
+    let err = fails(&[&"train", &work.join("clusters"), &"--out", &dir.path().join("strict"), &"--strict"]);
+    assert!(err.contains("look like label mistakes") && err.contains(&format!("p12/{}", chip.to_string_lossy())), "{err}");
+    let out = ok(&[&"train", &work.join("clusters"), &"--out", &dir.path().join("lenient")]);
+    assert!(out.contains("faces that look like label mistakes, left out") && out.contains(&*chip.to_string_lossy()), "{out}");
+    std::fs::remove_file(work.join("clusters/p12").join(&chip)).expect("undo the copy");
     let gallery = dir.path().join("g.rcg");
     let out = ok(&[&"export", &model, &"--out", &gallery]);
     assert!(out.contains("4 people, 18 reference faces"), "{out}");
@@ -101,8 +117,10 @@ fn mistakes_get_clear_errors() {
     ok(&[&"run", &photos, &"--out", &work]);
     let err = fails(&[&"cluster", &work]);
     assert!(err.contains("already exists and may hold your labels"), "{err}");
+    let err = fails(&[&"select-k", &work, &"--k-min", &"9", &"--k-max", &"3"]);
+    assert!(err.contains("k range 9..=3 is invalid"), "{err}");
     let err = fails(&[&"select-k", &work, &"--k-min", &"1"]);
-    assert!(err.contains("k range 1..=15 is invalid"), "{err}");
+    assert!(err.contains("1 is outside 2..=1000000"), "{err}");
     let err = fails(&[&"quantize", &work]);
     assert!(err.contains("cannot run on the fake engine"), "{err}");
     let err = fails(&[&"export", &dir.path().join("no-model")]);

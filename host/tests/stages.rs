@@ -6,6 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{classroom, name_clusters, synthetic};
+use rollcall_files::owned::OwnedError;
 use rollcall_host::Error;
 use rollcall_host::artifacts::Work;
 use rollcall_host::artifacts::clusters::LEDGER;
@@ -20,7 +21,7 @@ use rollcall_host::stages::predict::{PredictOptions, check_models, predict};
 use rollcall_host::stages::select_k::{SelectKOptions, select_k};
 use rollcall_host::stages::{export, train};
 use rollcall_models::fake::FakeModels;
-use rollcall_models::{FaceFilter, Models, Verdict};
+use rollcall_models::{Models, Verdict};
 use rollcall_shared::gallery::{GalleryError, VectorForm};
 
 fn files(dir: &Path) -> Vec<String> {
@@ -49,7 +50,7 @@ fn detect_records_every_verdict_and_skips_unreadable_photos() {
     std::fs::write(photos.join("empty.jpg"), b"").expect("write");
     std::fs::write(photos.join("text.jpg"), b"not a photo at all").expect("write");
 
-    let work = Work::new(dir.path().join("work"));
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
     let out = detect(&photos, &work, &FakeModels::default(), &DetectOptions::default()).expect("detect");
     let s = &out.file.summary;
     assert_eq!((s.images_found, s.images_read, s.images_skipped), (4, 2, 2));
@@ -68,7 +69,7 @@ fn detect_records_every_verdict_and_skips_unreadable_photos() {
 fn embed_skips_a_chip_of_the_wrong_size_by_name() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (photos, _) = classroom(dir.path());
-    let work = Work::new(dir.path().join("work"));
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
     detect(&photos, &work, &FakeModels::default(), &DetectOptions::default()).expect("detect");
     image::RgbImage::new(100, 90).save(work.aligned().join("aligned_zz_bad_0.png")).expect("save");
     let out = embed(&work, &FakeModels::default(), 2).expect("embed goes on");
@@ -76,7 +77,10 @@ fn embed_skips_a_chip_of_the_wrong_size_by_name() {
     assert_eq!(out.skipped.len(), 1);
     assert!(out.skipped[0].path.ends_with("aligned_zz_bad_0.png"));
     assert_eq!(out.skipped[0].reason, "chip is 100x90, the recognizer needs 112x112");
-    let missing = embed(&Work::new(dir.path().join("nowhere")), &FakeModels::default(), 1).unwrap_err();
+    let nowhere = Work::new(dir.path().join("nowhere")).open().unwrap_err();
+    assert!(matches!(nowhere, Error::Owned(OwnedError::Missing { .. })), "{nowhere:?}");
+    let fresh = Work::new(dir.path().join("fresh")).claim().expect("work dir");
+    let missing = embed(&fresh, &FakeModels::default(), 1).unwrap_err();
     assert!(matches!(missing, Error::Missing { .. }), "{missing:?}");
 }
 
@@ -84,7 +88,7 @@ fn embed_skips_a_chip_of_the_wrong_size_by_name() {
 fn select_k_and_cluster_refuse_what_they_cannot_do() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (photos, _) = classroom(dir.path());
-    let work = Work::new(dir.path().join("work"));
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
     pipeline::run(&photos, &work, &FakeModels::default(), &RunOptions::default()).expect("run");
     let bad_range = SelectKOptions { k_min: 6, k_max: 3, ..SelectKOptions::default() };
     assert!(matches!(select_k(&work, fake_threshold(), &bad_range), Err(Error::KRange { k_min: 6, k_max: 3 })));
@@ -107,7 +111,7 @@ fn renamed_folders_moved_and_added_files_survive_a_forced_rerun() {
     let dir = tempfile::tempdir().expect("temp dir");
     let photos = dir.path().join("photos");
     synthetic::portraits(&photos, &[21, 22, 23, 24, 25], 4);
-    let work = Work::new(dir.path().join("work"));
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
     let opts = RunOptions { cluster: ClusterOptions { k: Some(5), charts: false, ..ClusterOptions::default() }, ..RunOptions::default() };
     pipeline::run(&photos, &work, &FakeModels::default(), &opts).expect("run");
     let c = work.clusters();
@@ -143,7 +147,7 @@ fn renamed_folders_moved_and_added_files_survive_a_forced_rerun() {
 fn evaluate_scores_against_a_tree_and_a_csv() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (photos, truth) = classroom(dir.path());
-    let work = Work::new(dir.path().join("work"));
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
     pipeline::run(&photos, &work, &FakeModels::default(), &RunOptions::default()).expect("run");
     let e = evaluate(&work, &photos).expect("evaluate");
     assert_eq!((e.labelled_faces, e.unlabelled_faces, e.scores.bcubed.f1), (16, 2, 1.0));
@@ -162,7 +166,7 @@ fn evaluate_scores_against_a_tree_and_a_csv() {
 fn train_export_and_predict_through_the_library() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (photos, _) = classroom(dir.path());
-    let work = Work::new(dir.path().join("work"));
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
     let models = FakeModels::default();
     pipeline::run(&photos, &work, &models, &RunOptions::default()).expect("run");
     name_clusters(work.root(), &photos);
@@ -184,7 +188,7 @@ fn train_export_and_predict_through_the_library() {
 
     let new = dir.path().join("new");
     synthetic::photo(&new.join("x.png"), &[(11, 40), (14, 41)]);
-    let opts = PredictOptions { classifier: None, filter: FaceFilter::default(), annotate: Some(dir.path().join("annotated")), jobs: 2 };
+    let opts = PredictOptions { annotate: Some(dir.path().join("annotated")), jobs: 2, ..PredictOptions::default() };
     let found = predict(&new, &gallery, &models, &opts).expect("predict");
     let labels: Vec<&str> = found.rows.iter().map(|r| r.label.as_str()).collect();
     assert_eq!(labels, ["p11", "p14"]);
@@ -214,4 +218,46 @@ fn skip_reasons_say_why_without_the_path() {
     let why = SkipReason::from(decode);
     assert!(why.describe().starts_with("cannot read the file: "), "{}", why.describe());
     assert!(!why.describe().contains("/nonexistent"), "{}", why.describe());
+}
+
+#[test]
+fn bystanders_count_as_strangers_and_strict_refuses_label_mistakes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    // A visitor, photographed beside p11, whom the user will not name.
+    synthetic::photo(&photos.join("_group").join("visitor.png"), &[(11, 20), (77, 0)]);
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
+    let models = FakeModels::default();
+    pipeline::run(&photos, &work, &models, &RunOptions::default()).expect("run");
+    name_clusters(work.root(), &photos);
+    // The user takes the visitor's face out of the clusters altogether,
+    // and empties the outlier folder.
+    let rows = rollcall_host::artifacts::metadata::read(&work.metadata_csv()).expect("metadata.csv");
+    let p11: Vec<String> = files(&work.clusters().join("p11"));
+    let visitor =
+        rows.iter().find(|r| r.original_file.ends_with("visitor.png") && !p11.contains(&r.aligned_file)).expect("the visitor's chip");
+    for folder in std::fs::read_dir(work.clusters()).expect("clusters").filter_map(Result::ok) {
+        if folder.file_name().to_string_lossy().starts_with('_') {
+            std::fs::remove_dir_all(folder.path()).expect("empty the outliers");
+        } else {
+            let _ = std::fs::remove_file(folder.path().join(&visitor.aligned_file));
+        }
+    }
+    let load = || Ok(std::sync::Arc::new(FakeModels::default()) as std::sync::Arc<dyn Models>);
+    let opts = train::TrainOptions::default();
+    let (_, report) = train::train_from_work(&work.clusters(), &work, &opts, &load).expect("train");
+    assert_eq!(report.strangers, 1, "the visitor is a stranger to calibrate on");
+    assert!(report.suspects.is_empty(), "{:?}", report.suspects);
+
+    // A chip copied into a second folder: named by --strict, which refuses.
+    let chip = files(&work.clusters().join("p11")).into_iter().next().expect("a chip");
+    std::fs::copy(work.clusters().join("p11").join(&chip), work.clusters().join("p12").join(&chip)).expect("copy");
+    let (_, report) = train::train_from_work(&work.clusters(), &work, &opts, &load).expect("train without --strict");
+    assert_eq!(report.suspects.len(), 1);
+    assert_eq!(report.suspects[0].file, work.clusters().join("p12").join(&chip));
+    let strict = train::TrainOptions { strict: true, ..train::TrainOptions::default() };
+    match train::train_from_work(&work.clusters(), &work, &strict, &load) {
+        Err(Error::Suspects { count: 1, listing }) => assert!(listing.contains(&format!("p12/{chip}")), "{listing}"),
+        other => panic!("--strict trained anyway: {:?}", other.map(|r| r.1.suspects)),
+    }
 }

@@ -27,7 +27,7 @@ fn tiny_gallery_is_current() {
     let photos = dir.path().join("photos");
     let ids: Vec<u64> = TINY_PEOPLE.iter().map(|p| p.1).collect();
     synthetic::portraits(&photos, &ids, 4);
-    let work = Work::new(dir.path().join("work"));
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
     let models = FakeModels::default();
     pipeline::run(&photos, &work, &models, &RunOptions::default()).expect("run");
     common::name_clusters(work.root(), &photos);

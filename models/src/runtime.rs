@@ -27,11 +27,11 @@ pub fn init(store: &ModelStore) -> Result<PathBuf> {
             None => store.runtime_library().map_err(|e| e.to_string())?,
         };
         let env = ort::init_from(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?
+            .map_err(|e| format!("{}: {e}", rollcall_files::shown(&path)))?
             .with_name("rollcall")
             .with_telemetry(false)
             .build()
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| format!("{}: {e}", rollcall_files::shown(&path)))?;
         Ok((env, path))
     });
     match outcome {

@@ -135,7 +135,7 @@ impl ModelStore {
             Some(expected) => check_digest(&path, expected, &sha256_hex(&bytes))?,
             None => tracing::warn!(
                 "{}: model `{}` has no sha256 in the manifest; loading it unchecked (its sha256 is {})",
-                path.display(),
+                rollcall_files::shown(&path),
                 spec.name,
                 sha256_hex(&bytes)
             ),
@@ -178,7 +178,7 @@ impl ModelStore {
         let sha = sha256_hex(&bytes);
         check_digest(&path, &target.sha256, &sha)?;
         write_atomic(&path, &bytes)?;
-        tracing::info!("fetched ONNX Runtime into {}", path.display());
+        tracing::info!("fetched ONNX Runtime into {}", rollcall_files::shown(&path));
         Ok(Fetched { name, path, sha256: sha, downloaded: true })
     }
 
@@ -216,7 +216,7 @@ impl ModelStore {
             None => tracing::warn!("model `{}` has no sha256 in the manifest; fetched file has {sha}", spec.name),
         }
         write_atomic(&path, &bytes)?;
-        tracing::info!("fetched {} into {}", spec.name, path.display());
+        tracing::info!("fetched {} into {}", spec.name, rollcall_files::shown(&path));
         Ok(Fetched { name: spec.name.clone(), path, sha256: sha, downloaded: true })
     }
 

@@ -18,6 +18,9 @@ use alloc::vec::Vec;
 use crate::embedding::dot;
 use crate::gallery::{ClassifierKind, Gallery, LinearModel};
 
+/// The largest score, either way, a prediction reports.
+pub const SCORE_BOUND: f32 = 1.0e6;
+
 /// What a classifier says about one face.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
@@ -93,9 +96,13 @@ impl Gallery {
     }
 
     /// Classifies `x` (a unit-length embedding) and applies the threshold.
+    /// The score is kept within ±[`SCORE_BOUND`], so that every output
+    /// holds a number (a person no class can score is far below any
+    /// threshold, not `-inf`).
     pub fn predict(&self, kind: ClassifierKind, x: &[f32]) -> Prediction {
         let (best, score) = self.score(kind, x);
-        Prediction { best, score, accepted: score >= self.threshold(kind).value }
+        let accepted = score >= self.threshold(kind).value;
+        Prediction { best, score: if score.is_nan() { -SCORE_BOUND } else { score.clamp(-SCORE_BOUND, SCORE_BOUND) }, accepted }
     }
 }
 

@@ -27,6 +27,10 @@ pub const MAGIC: [u8; 8] = *b"RCGALLRY";
 /// The format version this build writes and reads.
 pub const FORMAT_VERSION: u16 = 1;
 const HEADER: usize = 8 + 2 + 4;
+/// The largest entry a reference vector may hold: they are unit length.
+pub const MAX_VECTOR_VALUE: f32 = 4.0;
+/// The largest weight or bias a linear model may hold.
+pub const MAX_LINEAR_VALUE: f32 = 1.0e6;
 const CHECKSUM: usize = 32;
 
 /// The four classifiers a gallery carries. In JSON (`training.json`) each
@@ -247,6 +251,14 @@ pub enum GalleryError {
     /// The checksum matches but the content is malformed or inconsistent.
     #[error("corrupted: {0}")]
     Malformed(&'static str),
+    /// Embeddings of another length than the recognizer makes.
+    #[error("holds {gallery}-d embeddings, the recognizer makes {recognizer}-d ones")]
+    WrongDimension {
+        /// The gallery's dimension.
+        gallery: u16,
+        /// The recognizer's.
+        recognizer: usize,
+    },
     /// Made with another detector or recognizer.
     #[error("made with a different {which} (gallery {expected}, running {found}); re-export it with the models this device runs")]
     WrongModel {
@@ -330,10 +342,17 @@ impl Gallery {
         if p == 0 || d == 0 {
             return Err(GalleryError::Malformed("no people or zero dimension"));
         }
-        if self.centroids.len() != p * d {
+        // Checked: on a 32-bit decoder a forged size must not wrap around.
+        let overflow = GalleryError::Malformed("sizes overflow");
+        let (people_values, ref_values) =
+            (p.checked_mul(d).ok_or(overflow.clone())?, self.knn_labels.len().checked_mul(d).ok_or(overflow)?);
+        if self.centroids.len() != people_values {
             return Err(GalleryError::Malformed("centroid table has the wrong size"));
         }
-        if self.knn_refs.len() != self.knn_labels.len() * d || self.knn_labels.iter().any(|&l| l as usize >= p) {
+        if self.knn_labels.is_empty() {
+            return Err(GalleryError::Malformed("no kNN references"));
+        }
+        if self.knn_refs.len() != ref_values || self.knn_labels.iter().any(|&l| l as usize >= p) {
             return Err(GalleryError::Malformed("kNN references are inconsistent"));
         }
         if let Vectors::I8 { scales, .. } = &self.knn_refs
@@ -347,7 +366,7 @@ impl Gallery {
             return Err(GalleryError::Malformed("centroid scales are inconsistent"));
         }
         for m in [&self.svm, &self.logistic] {
-            if m.weights.len() != p * d || m.bias.len() != p {
+            if m.weights.len() != people_values || m.bias.len() != p {
                 return Err(GalleryError::Malformed("linear model has the wrong size"));
             }
         }
@@ -355,25 +374,39 @@ impl Gallery {
             return Err(GalleryError::Malformed("kNN needs k >= 1"));
         }
         // A NaN compares false with everything: a gallery holding one would
-        // silently reject or accept faces, so it is corrupt. Infinite biases
-        // and thresholds are meaningful (never / always), infinite weights
-        // are not (they turn into NaN scores).
-        let vectors_finite = |v: &Vectors| match v {
-            Vectors::F32(x) => x.iter().all(|f| f.is_finite()),
-            Vectors::F16(b) => b.chunks_exact(2).all(|c| half::f16::from_le_bytes([c[0], c[1]]).is_finite()),
-            Vectors::I8 { scales, .. } => scales.iter().all(|f| f.is_finite()),
+        // silently reject or accept faces, so it is corrupt. Reference
+        // vectors are unit length, so no entry may exceed MAX_VECTOR_VALUE
+        // (an int8 scale of 3e38 is finite but turns every score into
+        // -inf). An infinitely negative bias is meaningful (never this
+        // person); any other out-of-range value is not.
+        let in_range = |v: f32| v.is_finite() && v.abs() <= MAX_VECTOR_VALUE;
+        let vectors_bounded = |v: &Vectors| match v {
+            Vectors::F32(x) => x.iter().all(|&f| in_range(f)),
+            Vectors::F16(b) => b.chunks_exact(2).all(|c| in_range(half::f16::from_le_bytes([c[0], c[1]]).to_f32())),
+            Vectors::I8 { scales, .. } => scales.iter().all(|&s| s.is_finite() && (0.0..=MAX_VECTOR_VALUE / 127.0).contains(&s)),
         };
-        if !vectors_finite(&self.centroids) || !vectors_finite(&self.knn_refs) {
-            return Err(GalleryError::Malformed("reference vectors hold non-finite values"));
+        if !vectors_bounded(&self.centroids) || !vectors_bounded(&self.knn_refs) {
+            return Err(GalleryError::Malformed("reference vectors hold out-of-range values"));
         }
         for m in [&self.svm, &self.logistic] {
-            if !m.weights.iter().all(|w| w.is_finite()) || m.bias.iter().any(|b| b.is_nan()) {
-                return Err(GalleryError::Malformed("linear model holds non-finite values"));
+            let weights_ok = m.weights.iter().all(|w| w.is_finite() && w.abs() <= MAX_LINEAR_VALUE);
+            let biases_ok = m.bias.iter().all(|&b| b == f32::NEG_INFINITY || (b.is_finite() && b.abs() <= MAX_LINEAR_VALUE));
+            if !weights_ok || !biases_ok {
+                return Err(GalleryError::Malformed("linear model holds out-of-range values"));
             }
         }
         if self.thresholds.iter().any(|t| t.value.is_nan() || t.target_far.is_nan() || t.estimated_far.is_nan() || t.estimated_frr.is_nan())
         {
             return Err(GalleryError::Malformed("a threshold is NaN"));
+        }
+        Ok(())
+    }
+
+    /// Refuses the gallery unless its embeddings have `dim` values, the
+    /// recognizer's: shorter ones would be compared on a prefix, silently.
+    pub fn check_dimension(&self, dim: usize) -> Result<(), GalleryError> {
+        if self.dim as usize != dim {
+            return Err(GalleryError::WrongDimension { gallery: self.dim, recognizer: dim });
         }
         Ok(())
     }
@@ -509,6 +542,30 @@ pub(crate) mod tests {
         let mut g = sample(2, 4, 4, VectorForm::F32);
         g.thresholds[0].value = f32::NEG_INFINITY;
         assert!(Gallery::decode(&g.encode().unwrap()).is_ok());
+    }
+
+    /// Galleries that decoded fine but were wrong: 64-d vectors for a 128-d
+    /// recognizer (silently compared on a prefix), int8 scales of 3e38
+    /// (every score -inf, `"score":null` on the device), and no kNN
+    /// references at all.
+    #[test]
+    fn regression_gallery_that_decodes_but_is_wrong_is_refused() {
+        let g = sample(2, 4, 64, VectorForm::F32);
+        assert_eq!(g.check_dimension(128), Err(GalleryError::WrongDimension { gallery: 64, recognizer: 128 }));
+        assert_eq!(g.check_dimension(64), Ok(()));
+        let mut huge = sample(2, 4, 8, VectorForm::I8);
+        if let Vectors::I8 { scales, .. } = &mut huge.knn_refs {
+            scales[0] = 3e38;
+        }
+        assert!(matches!(Gallery::decode(&huge.encode().unwrap()), Err(GalleryError::Malformed(_))));
+        let mut none = sample(2, 4, 8, VectorForm::F32);
+        none.knn_labels.clear();
+        none.knn_refs = Vectors::F32(alloc::vec![]);
+        assert_eq!(Gallery::decode(&none.encode().unwrap()), Err(GalleryError::Malformed("no kNN references")));
+        let mut wrap = sample(2, 4, 8, VectorForm::F32);
+        wrap.labels = (0..3).map(|i| alloc::format!("p{i}")).collect();
+        wrap.dim = u16::MAX;
+        assert!(wrap.validate().is_err(), "sizes that do not add up are refused");
     }
 
     #[test]

@@ -161,7 +161,7 @@ fn detect_stage_reports_bad_files_and_goes_on() {
     std::fs::write(photos.path().join("b_text.jpg"), b"hello").expect("test step");
     std::fs::write(photos.path().join("c_good.jpg"), jpeg_bytes(&img, None)).expect("test step");
     let out = tempfile::tempdir().expect("test step");
-    let work = Work::new(out.path());
+    let work = Work::new(out.path()).claim().expect("work dir");
     let opts = DetectOptions { jobs: 2, ..DetectOptions::default() };
     let outcome = detect(photos.path(), &work, models(), &opts).expect("the run goes on");
     let s = &outcome.file.summary;

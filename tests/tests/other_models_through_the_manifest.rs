@@ -92,7 +92,7 @@ fn a_512_d_recognizer_needs_only_its_manifest_entry() {
 
     // The table takes the dimension from the manifest too.
     let out = tempfile::tempdir().expect("test step");
-    let work = Work::new(out.path());
+    let work = Work::new(out.path()).claim().expect("work dir");
     write_table(&work, set.card(), vec![("a.png".into(), e.clone()), ("b.png".into(), e)]).expect("test step");
     let t = EmbeddingTable::read(&work.embeddings()).expect("test step");
     assert_eq!(t.dim, 512);

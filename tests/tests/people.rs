@@ -23,7 +23,7 @@ fn johns() -> &'static PipelineRun {
 
 fn sweep(run: &PipelineRun, k_min: usize, k_max: usize) -> usize {
     let opts = SelectKOptions { k_min, k_max, charts: false, ..SelectKOptions::default() };
-    select_k(&run.work(), same_person_threshold(), &opts).expect("select-k").recommended_k
+    select_k(run.work(), same_person_threshold(), &opts).expect("select-k").recommended_k
 }
 
 #[test]
@@ -34,7 +34,7 @@ fn deepface_has_13_people_and_clusters_perfectly() {
     for (lo, hi) in [(2, 20), (10, 14), (13, 30)] {
         assert_eq!(sweep(run, lo, hi), 13, "range {lo}..={hi}");
     }
-    let e = evaluate(&run.work(), run.photos.path()).expect("evaluate");
+    let e = evaluate(run.work(), run.photos.path()).expect("evaluate");
     eprintln!("deepface: {e:?}");
     assert_eq!(e.scores.bcubed.f1, 1.0);
     assert_eq!(e.labelled_faces, 62);
@@ -52,7 +52,7 @@ fn dlib_johns_has_5_people_and_clusters_perfectly() {
     for (lo, hi) in [(2, 10), (3, 8), (5, 15), (4, 25)] {
         assert_eq!(sweep(run, lo, hi), 5, "range {lo}..={hi}");
     }
-    let e = evaluate(&run.work(), run.photos.path()).expect("evaluate");
+    let e = evaluate(run.work(), run.photos.path()).expect("evaluate");
     eprintln!("dlib_johns: {e:?}");
     assert_eq!(e.scores.bcubed.f1, 1.0);
     assert_eq!(e.labelled_faces, 51);
@@ -69,7 +69,7 @@ fn pooled_sets_have_18_people() {
     for (lo, hi) in [(10, 20), (15, 25), (18, 18)] {
         assert_eq!(sweep(&run, lo, hi), 18, "range {lo}..={hi}");
     }
-    let e = evaluate(&run.work(), run.photos.path()).expect("evaluate");
+    let e = evaluate(run.work(), run.photos.path()).expect("evaluate");
     eprintln!("pooled: {e:?}");
     assert_eq!(e.scores.bcubed.f1, 1.0);
 }
@@ -78,7 +78,7 @@ fn pooled_sets_have_18_people() {
 fn fewer_than_two_clusters_is_a_clear_error() {
     let run = johns();
     let dir = tempfile::tempdir().expect("test step");
-    let work = rollcall_host::artifacts::Work::new(dir.path());
+    let work = rollcall_host::artifacts::Work::new(dir.path()).claim().expect("work dir");
     std::fs::copy(run.work().embeddings(), work.embeddings()).expect("test step");
     let err = cluster(&work, same_person_threshold(), &ClusterOptions { k: Some(1), ..ClusterOptions::default() }).unwrap_err();
     assert!(matches!(err, rollcall_host::Error::KBelowTwo { k: 1 }), "{err:?}");

@@ -16,7 +16,7 @@ use rollcall_tests::{faces_dir, models};
 fn detect_then_embed_writes_every_output_and_matches_a_single_pass() {
     let photos = faces_dir().join("misc_small");
     let out = tempfile::tempdir().expect("test step");
-    let work = Work::new(out.path().join("work"));
+    let work = Work::new(out.path().join("work")).claim().expect("work dir");
 
     let staged = detect(&photos, &work, models(), &DetectOptions::default()).expect("detect");
     let s = &staged.file.summary;
@@ -52,7 +52,7 @@ fn detect_then_embed_writes_every_output_and_matches_a_single_pass() {
     // One pass (`rollcall run`) gives the same vectors: chips are lossless PNG.
     let single = tempfile::tempdir().expect("test step");
     let opts = DetectOptions { embed: true, annotate: false, ..DetectOptions::default() };
-    let one = detect(&photos, &Work::new(single.path()), models(), &opts).expect("run");
+    let one = detect(&photos, &Work::new(single.path()).claim().expect("work dir"), models(), &opts).expect("run");
     assert_eq!(one.embeddings.len(), table.len());
     for (file, v) in &one.embeddings {
         let i = table.files.iter().position(|f| f == file).unwrap_or_else(|| panic!("{file} missing from the table"));

@@ -27,7 +27,7 @@ fn centroid_accuracy(train: &[(usize, Vec<f32>)], test: &[(usize, Vec<f32>)], pe
         labels: (0..people).map(|p| format!("{p:02}")).collect(),
         files: (0..train.len()).map(|i| i.to_string()).collect(),
     };
-    let (g, _) = train_stage(&data, &LearnOptions::default()).expect("train");
+    let (g, _) = train_stage(&data, &Default::default(), &LearnOptions::default()).expect("train");
     let right = test.iter().filter(|(p, e)| g.score(ClassifierKind::NearestCentroid, e).0 == *p).count();
     right as f64 / test.len() as f64
 }
@@ -36,7 +36,7 @@ fn centroid_accuracy(train: &[(usize, Vec<f32>)], test: &[(usize, Vec<f32>)], pe
 fn int8_models_keep_the_bars_and_int8_galleries_record_their_models() {
     let run = run_pipeline(&["deepface"]);
     let out = tempfile::tempdir().expect("temp dir");
-    let f = quantize(&run.work(), models(), out.path(), &QuantizeOptions::default()).expect("quantize");
+    let f = quantize(run.work(), models(), out.path(), &QuantizeOptions::default()).expect("quantize");
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.path().join("fidelity.json")).expect("fidelity.json")).expect("json");
     for key in ["size_ratio", "speed_ratio"] {
@@ -104,7 +104,7 @@ fn int8_models_keep_the_bars_and_int8_galleries_record_their_models() {
     // A gallery made from int8 embeddings records the int8 models.
     let johns = labelled_tree(&["dlib_johns"]);
     let dir = tempfile::tempdir().expect("temp dir");
-    let work = Work::new(dir.path());
+    let work = Work::new(dir.path()).claim().expect("work dir");
     let o =
         detect(johns.path(), &work, &int8, &DetectOptions { embed: true, annotate: false, ..DetectOptions::default() }).expect("detect");
     write_table(&work, int8.card(), o.embeddings).expect("embed");

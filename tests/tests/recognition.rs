@@ -9,19 +9,17 @@
 //! are left out of the strangers: they may show gallery people.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use rollcall_host::artifacts::Work;
 use rollcall_host::artifacts::training::{ModelDir, TrainingReport};
 use rollcall_host::stages::export::with_form;
 use rollcall_host::stages::predict::{PredictOptions, check_models, predict};
-use rollcall_host::stages::train::{TrainOptions, train_from_work, write_model_dir};
-use rollcall_models::{FaceFilter, Models, Verdict};
-use rollcall_shared::align::RgbView;
+use rollcall_host::stages::train::{train_from_work, write_model_dir};
 use rollcall_shared::gallery::read_file as read_gallery;
 use rollcall_shared::gallery::{ClassifierKind, FileError, Gallery, GalleryError, VectorForm};
-use rollcall_tests::{build_clusters, faces_dir, identities, labels, load_models, models};
+use rollcall_tests::{build_clusters, embeddings, faces_dir, identities, labels, load_models, main_embedding, models, train_options};
 
 struct Trained {
     _dir: tempfile::TempDir,
@@ -44,36 +42,13 @@ fn trained() -> &'static Trained {
             }
         }
         let dir = tempfile::tempdir().expect("test step");
-        let work = Work::new(dir.path().join("work"));
+        let work = Work::new(dir.path().join("work")).claim().expect("work dir");
         build_clusters(&work, &train);
-        let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &load_models).expect("train");
+        let (gallery, report) = train_from_work(&work.clusters(), &work, &train_options(), &load_models).expect("train");
         let model = ModelDir::new(dir.path().join("model"));
         write_model_dir(&model, &gallery, &report).expect("test step");
         Trained { _dir: dir, model, gallery, report, test }
     })
-}
-
-/// Every kept face's embedding in a photo.
-fn embeddings(path: &Path) -> Vec<Vec<f32>> {
-    let img = rollcall_models::decode::load_rgb(path).unwrap_or_else(|e| panic!("{e}"));
-    let mut engine = models().engine(Default::default()).expect("test step");
-    let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
-    let faces = engine.faces_with_embeddings(view, &FaceFilter::default()).expect("test step");
-    faces.into_iter().filter(|(f, _)| f.verdict == Verdict::Kept).filter_map(|(_, e)| e).collect()
-}
-
-/// The largest face's embedding (the person the photo is labelled with).
-fn main_embedding(path: &Path) -> Vec<f32> {
-    let img = rollcall_models::decode::load_rgb(path).unwrap_or_else(|e| panic!("{e}"));
-    let mut engine = models().engine(Default::default()).expect("test step");
-    let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
-    let faces = engine.faces_with_embeddings(view, &FaceFilter::default()).expect("test step");
-    let best = faces
-        .into_iter()
-        .filter(|(f, _)| f.verdict == Verdict::Kept)
-        .max_by(|a, b| a.0.detection.bbox.area().total_cmp(&b.0.detection.bbox.area()))
-        .unwrap_or_else(|| panic!("no face in {}", path.display()));
-    best.1.expect("embedding")
 }
 
 fn known_test_faces() -> &'static Vec<(String, Vec<f32>)> {
@@ -162,7 +137,7 @@ fn exported_gallery_loads_and_names_obama_and_biden() {
     // A two-person gallery from their other photos: obama3.jpg and biden.jpg
     // are crops of two_people.jpg, so they stay out.
     let dir = tempfile::tempdir().expect("test step");
-    let work = Work::new(dir.path().join("work"));
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
     let m = faces_dir().join("misc_small");
     let photos: Vec<(String, PathBuf)> =
         [("obama", "obama/obama.jpg"), ("obama", "obama/obama1.jpg"), ("obama", "obama/obama2.jpg"), ("biden", "biden/biden2.jpg")]
@@ -170,7 +145,7 @@ fn exported_gallery_loads_and_names_obama_and_biden() {
             .map(|(w, p)| (w.to_string(), m.join(p)))
             .collect();
     build_clusters(&work, &photos);
-    let (gallery, report) = train_from_work(&work.clusters(), &work, &TrainOptions::default(), &load_models).expect("train");
+    let (gallery, report) = train_from_work(&work.clusters(), &work, &train_options(), &load_models).expect("train");
     let model = ModelDir::new(dir.path().join("model"));
     write_model_dir(&model, &gallery, &report).expect("test step");
     let file = dir.path().join("gallery.rcg");
@@ -179,7 +154,7 @@ fn exported_gallery_loads_and_names_obama_and_biden() {
     check_models(&g, models(), &file).expect("test step");
 
     let photo = m.join("_group/two_people.jpg");
-    let opts = PredictOptions { classifier: None, filter: FaceFilter::default(), annotate: None, jobs: 2 };
+    let opts = PredictOptions { jobs: 2, ..PredictOptions::default() };
     let found = predict(&photo, &g, models(), &opts).expect("test step");
     assert!(found.skipped.is_empty());
     let rows = found.rows;

@@ -15,12 +15,17 @@
 //! learn them from).
 //!
 //! **Open-set rejection.** Genuine scores are the held-out faces' scores.
-//! Impostor scores come from leaving each person out in turn, training on
+//! Stranger scores come from leaving each person out in turn, training on
 //! everyone else, and scoring that person's faces as strangers (with two
-//! people, the other person's faces scored against the held-out models).
-//! Each classifier's threshold comes from [`calibrate`]; the default
-//! classifier is the one that accepts and names correctly the most held-out
-//! faces at its own threshold.
+//! people, the other person's faces scored against the held-out models);
+//! from the user's own strangers (outliers, junk folders, bystanders) scored by the
+//! final gallery; and, for the similarity classifiers, from every face
+//! scored against every person it is not. Each classifier's threshold comes
+//! from [`calibrate`] (see `analysis::calibration`). The default classifier
+//! is the one that accepts and names correctly the most held-out faces at
+//! its own threshold, among those whose threshold rests on the recognizer's
+//! published score or a model of stranger scores rather than on the highest
+//! of a handful of them.
 
 use linfa::prelude::*;
 use ndarray::{Array1, Array2, Axis};
@@ -28,7 +33,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rollcall_shared::gallery::{ClassifierKind, Created, Gallery, LinearModel, Threshold, VectorForm, Vectors};
 
-use super::calibration::calibrate;
+use super::calibration::{Evidence, Method, calibrate};
 use crate::artifacts::training::ClassifierReport;
 use crate::error::{Error, Result};
 
@@ -44,11 +49,31 @@ pub struct LearnOptions {
     pub svm_c: f64,
     /// Logistic regression L2 penalty.
     pub logistic_alpha: f64,
+    /// The recognizer's published same-person cosine: a floor for the
+    /// similarity classifiers' thresholds.
+    pub same_person: Option<f32>,
 }
 
 impl Default for LearnOptions {
     fn default() -> Self {
-        LearnOptions { folds: 5, seed: 0, target_far: 0.01, knn_k: 3, svm_c: 1.0, logistic_alpha: 1e-3 }
+        LearnOptions { folds: 5, seed: 0, target_far: 0.01, knn_k: 3, svm_c: 1.0, logistic_alpha: 1e-3, same_person: None }
+    }
+}
+
+/// What learning knows besides the labelled faces.
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The user's own strangers (outliers, junk folders, bystanders), one
+    /// row each; none is fine.
+    pub strangers: Option<Array2<f32>>,
+    /// Pairs of people who look alike: neither counts as a stranger to the
+    /// other.
+    pub look_alikes: Vec<(usize, usize)>,
+}
+
+impl Context {
+    fn related(&self, a: usize, b: usize) -> bool {
+        a == b || self.look_alikes.iter().any(|&(p, q)| (p == a && q == b) || (p == b && q == a))
     }
 }
 
@@ -75,6 +100,32 @@ impl TrainingSet {
         faces
     }
 
+    /// The rows `keep` marks, with people left without a face dropped (and
+    /// returned by name).
+    pub fn retain(&self, keep: &[bool]) -> (TrainingSet, Vec<String>) {
+        let rows: Vec<usize> = (0..self.y.len()).filter(|&i| keep[i]).collect();
+        let mut present = vec![false; self.people()];
+        rows.iter().for_each(|&i| present[self.y[i]] = true);
+        let mut new_index = vec![usize::MAX; self.people()];
+        let mut labels = Vec::new();
+        let mut dropped = Vec::new();
+        for (p, name) in self.labels.iter().enumerate() {
+            if present[p] {
+                new_index[p] = labels.len();
+                labels.push(name.clone());
+            } else {
+                dropped.push(name.clone());
+            }
+        }
+        let set = TrainingSet {
+            x: self.x.select(Axis(0), &rows),
+            y: rows.iter().map(|&i| new_index[self.y[i]]).collect(),
+            labels,
+            files: rows.iter().map(|&i| self.files[i].clone()).collect(),
+        };
+        (set, dropped)
+    }
+
     fn subset(&self, rows: &[usize]) -> TrainingSet {
         TrainingSet {
             x: self.x.select(Axis(0), rows),
@@ -93,7 +144,55 @@ pub struct Learned {
     pub gallery: Gallery,
     /// Per classifier, in [`ClassifierKind::ALL`] order.
     pub reports: Vec<ClassifierReport>,
+    /// Cross-validation folds used.
     pub folds: usize,
+    /// Per classifier: the scores calibration used, kept so that the same
+    /// fit can be calibrated for another target.
+    evidence: Vec<Evidence>,
+    /// Per classifier: whether each held-out face was named correctly.
+    correct: Vec<Vec<bool>>,
+}
+
+impl Learned {
+    /// The same classifiers calibrated for another false-accept target.
+    pub fn at_target(&self, target_far: f32) -> Learned {
+        let mut out = self.clone();
+        let confusion: Vec<Vec<Vec<usize>>> = self.reports.iter().map(|r| r.confusion.clone()).collect();
+        out.reports = reports(&mut out.gallery, &self.evidence, &self.correct, confusion, target_far);
+        out.gallery.default_classifier = default_classifier(&out.reports);
+        out
+    }
+}
+
+/// Calibrates every classifier of `gallery` (setting its thresholds) and
+/// reports each one's figures.
+fn reports(
+    gallery: &mut Gallery,
+    evidence: &[Evidence],
+    correct: &[Vec<bool>],
+    mut confusion: Vec<Vec<Vec<usize>>>,
+    target_far: f32,
+) -> Vec<ClassifierReport> {
+    ClassifierKind::ALL
+        .into_iter()
+        .map(|k| {
+            let c = calibrate(&evidence[k.index()], target_far);
+            gallery.thresholds[k.index()] = c.threshold();
+            let held = &evidence[k.index()].genuine;
+            let n = held.len().max(1) as f64;
+            let right = &correct[k.index()];
+            ClassifierReport {
+                classifier: k,
+                accuracy: right.iter().filter(|&&r| r).count() as f64 / n,
+                open_set_accuracy: held.iter().zip(right).filter(|(s, r)| **r && **s >= c.threshold).count() as f64 / n,
+                threshold: c.threshold(),
+                genuine_scores: held.len(),
+                impostor_scores: c.impostors,
+                confusion: std::mem::take(&mut confusion[k.index()]),
+                calibration: Some(c),
+            }
+        })
+        .collect()
 }
 
 /// Fits every classifier on `data` and returns them as a full-precision
@@ -224,72 +323,143 @@ fn for_each_held_out(
 }
 
 /// Trains, cross-validates and calibrates; see the module docs.
-pub fn learn(data: &TrainingSet, opts: &LearnOptions) -> Result<Learned> {
+pub fn learn(data: &TrainingSet, ctx: &Context, opts: &LearnOptions) -> Result<Learned> {
+    Error::check("target false-accept rate", opts.target_far, 1e-6, 0.5)?;
+    Error::check("folds", opts.folds, 2, 100)?;
     let p = data.people();
-    let folds = opts.folds.max(2);
+    let folds = opts.folds;
     let assignment = stratified_folds(&data.y, p, folds, opts.seed);
     let kinds = ClassifierKind::ALL;
-    let mut genuine: Vec<Vec<(f32, bool)>> = vec![Vec::new(); 4];
-    let mut impostor: Vec<Vec<f32>> = vec![Vec::new(); 4];
+    let mut evidence: Vec<Evidence> = kinds.iter().map(|_| Evidence { members: p, ..Evidence::default() }).collect();
+    let mut correct: Vec<Vec<bool>> = vec![Vec::new(); 4];
     let mut confusion = vec![vec![vec![0usize; p]; p]; 4];
+    if p < 3 {
+        for e in &mut evidence {
+            e.impostors = vec![Vec::new(); p];
+        }
+    }
     for_each_held_out(data, &assignment, folds, opts, |g, i| {
         let x = data.x.row(i).to_vec();
         for k in kinds {
             let (best, score) = g.score(k, &x);
-            genuine[k.index()].push((score, best == data.y[i]));
+            evidence[k.index()].genuine.push(score);
+            correct[k.index()].push(best == data.y[i]);
             confusion[k.index()][data.y[i]][best] += 1;
             if p < 3 {
                 // With two people, leaving one out leaves a one-class
                 // problem; the other person's score for this face (a
-                // stranger to them) serves as the impostor score instead.
-                impostor[k.index()].push(g.score_among(k, &x, &|c| c != data.y[i]).1);
+                // stranger to them) serves as the left-out score instead.
+                evidence[k.index()].impostors[data.y[i]].push(g.score_among(k, &x, &|c| !ctx.related(c, data.y[i])).1);
             }
         }
     })?;
     if p >= 3 {
-        // Leave each person out: their faces are strangers to the rest.
+        // Leave each person out: their faces are strangers to the rest (to
+        // all but the people who look like them).
         for left in 0..p {
             let rows: Vec<usize> = (0..data.y.len()).filter(|&i| data.y[i] != left).collect();
             let g = fit(&data.subset(&rows), opts)?;
+            let mut scores: Vec<Vec<f32>> = vec![Vec::new(); 4];
             for i in (0..data.y.len()).filter(|&i| data.y[i] == left) {
                 let x = data.x.row(i).to_vec();
                 for k in kinds {
-                    impostor[k.index()].push(g.score(k, &x).1);
+                    scores[k.index()].push(g.score_among(k, &x, &|c| !ctx.related(c, left)).1);
+                }
+            }
+            for (e, s) in evidence.iter_mut().zip(scores) {
+                e.impostors.push(s);
+            }
+        }
+    }
+    for e in &mut evidence {
+        e.left_out = e.impostors.iter().map(Vec::len).sum();
+    }
+
+    let mut gallery = fit(data, opts)?;
+    add_strangers(&gallery, ctx, &mut evidence);
+    add_pairs(&gallery, data, ctx, &mut evidence);
+    // The published score is for two single faces; a centroid is the
+    // normalised mean of a person's faces, and scores a stranger `1 / |mean|`
+    // times what one of their faces would, so the floor moves by the same
+    // factor, for the person whose faces agree least. kNN scores are means
+    // of single-face similarities: the published score as it is.
+    evidence[ClassifierKind::NearestCentroid.index()].prior = opts.same_person.map(|s| s / tightest_mean(data));
+    evidence[ClassifierKind::Knn.index()].prior = opts.same_person;
+
+    let reports = reports(&mut gallery, &evidence, &correct, confusion, opts.target_far);
+    gallery.default_classifier = default_classifier(&reports);
+    Ok(Learned { gallery, reports, folds, evidence, correct })
+}
+
+/// The classifier that accepts and names correctly the most held-out faces
+/// at its own threshold, among those whose threshold rests on a prior or a
+/// model (any, if none does); on a full tie the earlier, simpler one.
+fn default_classifier(reports: &[ClassifierReport]) -> ClassifierKind {
+    let grounded = |r: &ClassifierReport| r.calibration.as_ref().is_some_and(|c| matches!(c.method, Method::Prior | Method::Model));
+    let any_grounded = reports.iter().any(grounded);
+    ClassifierKind::ALL
+        .into_iter()
+        .filter(|k| !any_grounded || grounded(&reports[k.index()]))
+        .max_by(|a, b| {
+            let (ra, rb) = (&reports[a.index()], &reports[b.index()]);
+            ra.open_set_accuracy.total_cmp(&rb.open_set_accuracy).then(ra.accuracy.total_cmp(&rb.accuracy)).then(b.index().cmp(&a.index()))
+        })
+        .unwrap_or(ClassifierKind::NearestCentroid)
+}
+
+/// The user's strangers scored by the final gallery: a whole-gallery score
+/// each, and for the similarity classifiers a score per member.
+fn add_strangers(g: &Gallery, ctx: &Context, evidence: &mut [Evidence]) {
+    let Some(strangers) = &ctx.strangers else { return };
+    for x in strangers.rows() {
+        let x = x.to_vec();
+        for k in ClassifierKind::ALL {
+            let e = &mut evidence[k.index()];
+            // Whose faces the strangers are is unknown: each is its own group.
+            e.impostors.push(vec![g.score(k, &x).1]);
+            e.strangers += 1;
+            if matches!(k, ClassifierKind::NearestCentroid | ClassifierKind::Knn) {
+                for b in 0..g.people() {
+                    e.pairs.push(vec![g.score_among(k, &x, &|c| c == b).1]);
                 }
             }
         }
     }
+}
 
-    let mut reports = Vec::new();
-    let mut gallery = fit(data, opts)?;
-    for k in kinds {
-        let held = &genuine[k.index()];
-        let scores: Vec<f32> = held.iter().map(|g| g.0).collect();
-        let t = calibrate(&scores, &impostor[k.index()], opts.target_far);
-        gallery.thresholds[k.index()] = t;
-        let n = held.len().max(1) as f64;
-        reports.push(ClassifierReport {
-            classifier: k,
-            accuracy: held.iter().filter(|g| g.1).count() as f64 / n,
-            open_set_accuracy: held.iter().filter(|g| g.1 && g.0 >= t.value).count() as f64 / n,
-            threshold: t,
-            genuine_scores: held.len(),
-            impostor_scores: impostor[k.index()].len(),
-            confusion: std::mem::take(&mut confusion[k.index()]),
-        });
+/// Every face scored against every person it is not (nor looks like), by
+/// the similarity classifiers: the centroid's cosine, kNN's mean similarity
+/// of that person's nearest references. One group per pair of people.
+fn add_pairs(g: &Gallery, data: &TrainingSet, ctx: &Context, evidence: &mut [Evidence]) {
+    let p = data.people();
+    for k in [ClassifierKind::NearestCentroid, ClassifierKind::Knn] {
+        let mut groups: Vec<Vec<f32>> = vec![Vec::new(); p * p];
+        for (x, &own) in data.x.rows().into_iter().zip(&data.y) {
+            let x = x.to_vec();
+            for b in (0..p).filter(|&b| !ctx.related(b, own)) {
+                groups[own * p + b].push(g.score_among(k, &x, &|c| c == b).1);
+            }
+        }
+        evidence[k.index()].pairs.extend(groups.into_iter().filter(|g| !g.is_empty()));
     }
-    gallery.default_classifier = kinds
+}
+
+/// The smallest length of a person's mean of unit faces (1 for one face,
+/// less the more their faces differ); 1 for no faces.
+fn tightest_mean(data: &TrainingSet) -> f32 {
+    let d = data.x.ncols();
+    let mut sums = Array2::<f32>::zeros((data.people(), d));
+    for (row, &c) in data.x.rows().into_iter().zip(&data.y) {
+        let mut r = sums.row_mut(c);
+        r += &row;
+    }
+    sums.rows()
         .into_iter()
-        .max_by(|a, b| {
-            let (ra, rb) = (&reports[a.index()], &reports[b.index()]);
-            ra.open_set_accuracy
-                .total_cmp(&rb.open_set_accuracy)
-                .then(ra.accuracy.total_cmp(&rb.accuracy))
-                // On a full tie the earlier (simpler) classifier wins.
-                .then(b.index().cmp(&a.index()))
-        })
-        .unwrap_or(ClassifierKind::NearestCentroid);
-    Ok(Learned { gallery, reports, folds })
+        .zip(data.faces_per_person())
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| r.dot(&r).sqrt() / n as f32)
+        .filter(|l| *l > 0.0)
+        .fold(1.0, f32::min)
 }
 
 #[cfg(test)]
@@ -334,7 +504,7 @@ mod tests {
 
     #[test]
     fn every_classifier_learns_separable_people() {
-        let learned = learn(&blob_set(), &LearnOptions::default()).unwrap();
+        let learned = learn(&blob_set(), &Context::default(), &LearnOptions::default()).unwrap();
         for c in &learned.reports {
             assert_eq!(c.accuracy, 1.0, "{:?}", c.classifier);
         }

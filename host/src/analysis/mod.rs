@@ -10,3 +10,4 @@ pub mod metrics;
 pub mod pca;
 pub mod population;
 pub mod silhouette;
+pub mod suspects;

@@ -40,7 +40,7 @@ impl Population {
             .map_err(|e| Error::Table { path: "embeddings.parquet".into(), reason: e.to_string() })?;
         let tree = linkage::average_linkage(x.view());
         let (threshold, source) = match threshold {
-            Some(t) => t,
+            Some((t, source)) => (Error::check("same-person threshold", t, -1.0, 1.0)?, source),
             None => (linkage::widest_gap_threshold(&tree).unwrap_or(0.0), ThresholdSource::DataGap),
         };
         let est = linkage::estimate_people(&tree, threshold, min_faces.max(1));

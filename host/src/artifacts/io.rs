@@ -13,6 +13,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     rollcall_files::write_atomic(path, bytes).map_err(Error::write(path))
 }
 
+/// Writes `bytes` to `path` atomically, unless a file is there that rollcall
+/// did not write: `ours` tells from the file's first bytes, and `what` names
+/// the kind of file in the refusal.
+pub fn replace_own(path: &Path, bytes: &[u8], what: &'static str, ours: impl Fn(&[u8]) -> bool) -> Result<()> {
+    if path.exists() {
+        let mut head = vec![0u8; 64];
+        let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).map_err(Error::read(path))?;
+        if !ours(&head[..n]) {
+            return Err(Error::NotOurFile { path: path.to_path_buf(), what });
+        }
+    }
+    write_atomic(path, bytes)
+}
+
 /// Reads a JSON artifact.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
     let bytes = std::fs::read(path).map_err(Error::read(path))?;

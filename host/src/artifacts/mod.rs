@@ -38,7 +38,27 @@ pub mod training;
 
 use std::path::{Path, PathBuf};
 
+use rollcall_files::owned::{self, Kind};
 pub use skips::Skipped;
+
+use crate::error::Result;
+
+/// A work directory this process holds: rollcall's own (it carries the
+/// work marker) and locked against other rollcall commands until dropped.
+/// Every stage that writes into a work directory takes one.
+#[derive(Debug)]
+pub struct WorkDir {
+    work: Work,
+    _lock: owned::Lock,
+}
+
+impl std::ops::Deref for WorkDir {
+    type Target = Work;
+
+    fn deref(&self) -> &Work {
+        &self.work
+    }
+}
 
 /// The paths inside a work directory.
 #[derive(Debug, Clone)]
@@ -54,6 +74,20 @@ impl Work {
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Makes the work directory (or accepts it if it already is one; a
+    /// folder holding anything else is refused) and locks it for this
+    /// process.
+    pub fn claim(&self) -> Result<WorkDir> {
+        owned::claim(&self.root, Kind::Work)?;
+        Ok(WorkDir { work: self.clone(), _lock: owned::lock(&self.root)? })
+    }
+
+    /// Locks an existing work directory for this process.
+    pub fn open(&self) -> Result<WorkDir> {
+        owned::open(&self.root, Kind::Work)?;
+        Ok(WorkDir { work: self.clone(), _lock: owned::lock(&self.root)? })
     }
 
     pub fn aligned(&self) -> PathBuf {

@@ -1,6 +1,7 @@
 //! How photos are named in outputs: a key per photo (its path below the
 //! input, folders joined by `__`) that chips and annotated copies are named
-//! after, unique even when two photos share a name.
+//! after, unique even when two photos share a name, and never longer than a
+//! file name may be.
 
 use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
@@ -23,7 +24,8 @@ pub fn photo_key(root: &Path, photo: &Path) -> String {
         })
         .collect();
     let key = if parts.is_empty() { "photo".to_string() } else { parts.join("__") };
-    key.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect()
+    let safe: String = key.chars().map(|c| if c.is_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+    rollcall_files::names::bounded(&safe, rollcall_files::names::MAX_STEM)
 }
 
 /// Keys for every photo, made unique with a numeric suffix (`~1`, `~2`)
@@ -62,6 +64,17 @@ mod tests {
         assert_eq!(photo_key(root, Path::new("/photos/b/img1.jpg")), "b__img1");
         assert_eq!(photo_key(root, Path::new("/photos/x y/é!.png")), "x_y__é_");
         assert_eq!(photo_key(Path::new("/p/one.jpg"), Path::new("/p/one.jpg")), "one");
+    }
+
+    /// A photo with a legal 250-byte name made `cannot write
+    /// work/aligned/aligned_nnnn…: File name too long` and ended the run:
+    /// the chip's name added a prefix and a suffix to the photo's.
+    #[test]
+    fn regression_long_photo_name_ended_the_run() {
+        let name = format!("{}.jpg", "n".repeat(246));
+        let key = photo_key(Path::new("/p"), &Path::new("/p").join(&name));
+        assert!(chip_name(&key, 12).len() <= 200, "{}", chip_name(&key, 12).len());
+        assert!(annotated_name(&key).len() <= 200);
     }
 
     #[test]

@@ -20,22 +20,58 @@ pub fn is_junk(name: &str, junk: &[String]) -> bool {
     name.starts_with('_') || name.starts_with('.') || junk.iter().any(|j| j.eq_ignore_ascii_case(name))
 }
 
-/// The people folders under `clusters`, sorted by name.
+/// The people folders under `clusters`, sorted by name. A link to a folder
+/// is followed (people folders gathered from elsewhere are a fair way to
+/// name people); a folder whose name is not UTF-8 cannot be a label and is
+/// left out with a warning.
 pub fn folders(clusters: &Path, junk: &[String]) -> Result<Vec<(String, PathBuf)>> {
-    let mut people: Vec<(String, PathBuf)> = std::fs::read_dir(clusters)
-        .map_err(Error::read(clusters))?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
-        .filter(|(n, _)| !is_junk(n, junk))
-        .collect();
+    let mut people = Vec::new();
+    for e in std::fs::read_dir(clusters).map_err(Error::read(clusters))?.filter_map(|e| e.ok()) {
+        let path = e.path();
+        if !path.is_dir() {
+            continue;
+        }
+        match e.file_name().into_string() {
+            Ok(name) if !is_junk(&name, junk) => people.push((name, path)),
+            Ok(_) => {}
+            Err(_) => {
+                tracing::warn!("skipping {}: the folder name is not valid UTF-8, so it cannot name a person", rollcall_files::shown(&path))
+            }
+        }
+    }
     people.sort();
     Ok(people)
+}
+
+/// The junk folders under `clusters` (outliers, `unknown`, ...): the faces
+/// the user says are nobody they want named.
+pub fn junk_folders(clusters: &Path, junk: &[String]) -> Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(clusters)
+        .map_err(Error::read(clusters))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir() && e.file_name().to_str().is_some_and(|n| is_junk(n, junk) && !n.starts_with('.')))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `train` silently ignored a person folder that was a symbolic link:
+    /// it asked for the entry's own type, which is "link", not "folder".
+    #[test]
+    fn regression_train_ignored_a_symlinked_person_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let clusters = dir.path().join("clusters");
+        std::fs::create_dir_all(clusters.join("Sam")).unwrap();
+        std::fs::create_dir_all(dir.path().join("elsewhere/robin")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere/robin"), clusters.join("Robin")).unwrap();
+        let names: Vec<String> = folders(&clusters, &default_junk()).unwrap().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["Robin", "Sam"]);
+    }
 
     #[test]
     fn junk_folders() {

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::io::csv_bytes;
+use super::io::{csv_bytes, replace_own};
 use crate::error::Result;
 
 /// The label of a face below the threshold.
@@ -26,8 +26,17 @@ pub struct PredictionRow {
     pub score: f32,
 }
 
+const HEADER: [&str; 8] = ["image", "face_index", "x1", "y1", "x2", "y2", "label", "score"];
+
 /// The rows as CSV text, with the header even when there are none. `path`
 /// names the destination in errors.
 pub fn to_csv(path: &Path, rows: &[PredictionRow]) -> Result<Vec<u8>> {
-    csv_bytes(path, &["image", "face_index", "x1", "y1", "x2", "y2", "label", "score"], rows)
+    csv_bytes(path, &HEADER, rows)
+}
+
+/// Writes the rows to `path`, atomically; a file already there is replaced
+/// only if it is an earlier prediction CSV.
+pub fn write(path: &Path, rows: &[PredictionRow]) -> Result<()> {
+    let header = HEADER.join(",");
+    replace_own(path, &to_csv(path, rows)?, "a prediction CSV", |head| head.starts_with(header.as_bytes()))
 }

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Skipped;
 use super::io::{read_json, write_atomic, write_json};
+pub use crate::analysis::calibration::{Calibration, Method, Sample, Tail};
+pub use crate::analysis::suspects::{LookAlike, Suspect, Why};
 use crate::error::{Error, Result};
 
 /// Cross-validation and calibration figures of one classifier.
@@ -26,6 +28,10 @@ pub struct ClassifierReport {
     pub impostor_scores: usize,
     /// `confusion[true][predicted]` counts over held-out faces.
     pub confusion: Vec<Vec<usize>>,
+    /// How the threshold was set, and the error rates it has, with their
+    /// 95% upper bounds.
+    #[serde(default)]
+    pub calibration: Option<Calibration>,
 }
 
 /// `training.json`.
@@ -42,6 +48,17 @@ pub struct TrainingReport {
     pub default_classifier: ClassifierKind,
     /// Files that could not be used.
     pub skipped: Vec<Skipped>,
+    /// Faces that look like label mistakes, left out of fitting and
+    /// calibration.
+    #[serde(default)]
+    pub suspects: Vec<Suspect>,
+    /// Pairs of folders that look like one person.
+    #[serde(default)]
+    pub look_alikes: Vec<LookAlike>,
+    /// The user's own strangers (outliers, junk folders, bystanders) used in
+    /// calibration.
+    #[serde(default)]
+    pub strangers: usize,
     /// The clusters folder trained on.
     #[serde(default)]
     pub clusters: String,
@@ -94,8 +111,10 @@ impl ModelDir {
         Ok(rollcall_shared::gallery::read_file(&path)?)
     }
 
-    /// Writes `model.rcg` and `training.json` (the charts are the caller's).
+    /// Writes `model.rcg` and `training.json` (the charts are the caller's)
+    /// into a folder rollcall makes, or made earlier as a model folder.
     pub fn write(&self, gallery: &Gallery, report: &TrainingReport) -> Result<()> {
+        rollcall_files::owned::claim(&self.root, rollcall_files::owned::Kind::Model)?;
         let path = self.gallery();
         let bytes = gallery.encode().map_err(|source| Error::Gallery { path: path.clone(), source })?;
         write_atomic(&path, &bytes)?;

@@ -39,6 +39,29 @@ enum What {
         #[arg(long)]
         json: bool,
     },
+    /// Strangers named and members missed, galleries of 3, 5 and 8 on labelled photos (see README: Open-set)
+    OpenSet {
+        /// The labelled photos, with their labels.csv (../shared/data/faces)
+        faces: PathBuf,
+        /// Galleries drawn per size and enrolment
+        #[arg(long, default_value_t = 100, value_parser = rollcall_cli::range(1usize, 10_000))]
+        draws: usize,
+        /// Gallery sizes
+        #[arg(long, value_delimiter = ',', default_values_t = vec![3usize, 5, 8])]
+        sizes: Vec<usize>,
+        /// Photos each member enrols
+        #[arg(long, value_delimiter = ',', default_values_t = vec![3usize, 5])]
+        enrol: Vec<usize>,
+        /// False-accept targets
+        #[arg(long, value_delimiter = ',', default_values_t = vec![0.01f32, 0.001])]
+        targets: Vec<f32>,
+        /// Seed of the draws
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Detect + align + embed throughput over a folder of photos
     Pipeline {
         /// Folder of photos; folders starting with `_` are left out
@@ -75,6 +98,24 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
                 if let (Some(a), Some(b)) = (f.linfa_kmeans_s, f.linfa_silhouette_s) {
                     say!("linfa 0.8: KMeans {a:.3} s, silhouette {b:.3} s");
                 }
+            }
+        }
+        What::OpenSet { faces, draws, sizes, enrol, targets, seed, json } => {
+            let models = ModelChoice { detector: None, recognizer: None, jobs: None }.load(g)?;
+            let opts = bench::open_set::OpenSetOptions {
+                sizes,
+                enrol,
+                draws,
+                targets,
+                seed,
+                same_person: models.card().same_person_cosine,
+                jobs: rollcall_cli::default_jobs(),
+            };
+            let rows = bench::open_set::open_set(&faces, models.as_ref(), &opts)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&rows)?);
+            } else {
+                say!("{}", bench::open_set::table(&rows));
             }
         }
         What::Pipeline { photos, repeat, jobs, intra_threads, json } => {

@@ -11,6 +11,7 @@ use rollcall_host::artifacts::clusters::OUTLIER_FOLDER;
 use rollcall_host::artifacts::selection::{Selection, ThresholdSource};
 use rollcall_host::stages::cluster::ClusterOutcome;
 use rollcall_host::stages::detect::{DetectOptions, DetectOutcome};
+use rollcall_models::decode::Limits;
 use rollcall_models::{FaceFilter, Models};
 
 use super::Global;
@@ -25,7 +26,7 @@ pub struct ModelChoice {
     #[arg(long)]
     pub recognizer: Option<String>,
     /// Worker threads [default: one per core]
-    #[arg(long, short = 'j')]
+    #[arg(long, short = 'j', value_parser = rollcall_cli::range(1usize, 1024))]
     pub jobs: Option<usize>,
 }
 
@@ -43,14 +44,17 @@ impl ModelChoice {
 #[derive(clap::Args, Debug, Clone)]
 pub struct DetectArgs {
     /// Minimum detector confidence for a face to be kept
-    #[arg(long, default_value_t = 0.7)]
+    #[arg(long, default_value_t = 0.7, value_parser = rollcall_cli::range(0.0f32, 1.0))]
     pub min_confidence: f32,
     /// Minimum width and height of a kept face's box, in pixels
-    #[arg(long, default_value_t = 40.0)]
+    #[arg(long, default_value_t = 40.0, value_parser = rollcall_cli::range(0.0f32, 100_000.0))]
     pub min_size: f32,
     /// Do not write annotated copies of the photos
     #[arg(long)]
     pub no_annotate: bool,
+    /// Photos declaring more pixels than this are skipped before they are decoded
+    #[arg(long, default_value_t = 100.0, value_name = "MEGAPIXELS", value_parser = rollcall_cli::range(0.01f64, 10_000.0))]
+    pub max_megapixels: f64,
 }
 
 impl DetectArgs {
@@ -58,9 +62,20 @@ impl DetectArgs {
         FaceFilter { min_confidence: self.min_confidence, min_size: self.min_size, ..FaceFilter::default() }
     }
 
+    /// How large a photo may be.
+    pub fn limits(&self) -> Limits {
+        Limits::megapixels(self.max_megapixels)
+    }
+
     /// The detect stage's settings.
     pub fn options(&self, models: &ModelChoice) -> DetectOptions {
-        DetectOptions { filter: self.filter(), jobs: models.jobs(), annotate: !self.no_annotate, ..DetectOptions::default() }
+        DetectOptions {
+            filter: self.filter(),
+            jobs: models.jobs(),
+            annotate: !self.no_annotate,
+            limits: self.limits(),
+            ..DetectOptions::default()
+        }
     }
 }
 
@@ -78,13 +93,13 @@ pub struct PhotosArgs {
 #[derive(clap::Args, Debug, Clone)]
 pub struct KArgs {
     /// Smallest k tried
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = rollcall_cli::range(2usize, 1_000_000))]
     pub k_min: usize,
     /// Largest k tried
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 15, value_parser = rollcall_cli::range(2usize, 1_000_000))]
     pub k_max: usize,
     /// Same-person cosine threshold for counting people and finding outliers [default: the recognizer's, from the manifest]
-    #[arg(long)]
+    #[arg(long, value_parser = rollcall_cli::range(-1.0f32, 1.0))]
     pub threshold: Option<f32>,
 }
 

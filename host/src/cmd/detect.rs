@@ -20,7 +20,8 @@ pub struct Args {
 
 pub fn run(a: Args, g: &Global) -> Result<()> {
     let models = a.models.load(g)?;
-    let outcome = detect::detect(&a.io.photos, &Work::new(&a.io.out), models.as_ref(), &a.detect.options(&a.models))?;
+    let work = Work::new(&a.io.out).claim()?;
+    let outcome = detect::detect(&a.io.photos, &work, models.as_ref(), &a.detect.options(&a.models))?;
     print_detect_summary(&outcome, &a.io.out);
     Ok(())
 }

@@ -19,7 +19,7 @@ pub struct Args {
 
 pub fn run(a: Args, g: &Global) -> Result<()> {
     let models = a.models.load(g)?;
-    let work = Work::new(&a.work);
+    let work = Work::new(&a.work).open()?;
     let outcome = embed::embed(&work, models.as_ref(), a.models.jobs())?;
     say!(
         "embedded {} chips ({}-d, {}) into {}; {} skipped",

@@ -19,7 +19,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let e = evaluate::evaluate(&Work::new(a.work), &a.truth)?;
+    let e = evaluate::evaluate(&Work::new(a.work).open()?, &a.truth)?;
     if a.json {
         say!("{}", serde_json::to_string_pretty(&e)?);
     } else {

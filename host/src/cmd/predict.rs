@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use rollcall_cli::Classifier;
-use rollcall_host::artifacts::io::write_atomic;
 use rollcall_host::artifacts::predictions;
 use rollcall_host::stages::predict::{self, PredictOptions};
 
@@ -41,22 +40,28 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
         classifier: a.classifier.map(Into::into),
         filter: a.detect.filter(),
         annotate: a.annotate.clone(),
+        limits: a.detect.limits(),
         jobs: a.models.jobs(),
     };
     let found = predict::predict(&a.photos, &gallery, models.as_ref(), &opts)?;
-    let dest = a.out.clone().unwrap_or_else(|| PathBuf::from("stdout"));
-    let csv = predictions::to_csv(&dest, &found.rows)?;
     match &a.out {
-        Some(p) => write_atomic(p, &csv)?,
+        Some(p) => predictions::write(p, &found.rows)?,
         None => {
-            use std::io::Write as _;
-            if std::io::stdout().write_all(&csv).is_err() {
+            use std::io::{IsTerminal, Write as _};
+            let csv = predictions::to_csv(std::path::Path::new("stdout"), &found.rows)?;
+            // Data for a pipe; for a person at a terminal, file names with
+            // control characters are escaped like every other message.
+            let text = match std::io::stdout().is_terminal() {
+                true => rollcall_cli::escape_controls(&String::from_utf8_lossy(&csv)).into_bytes(),
+                false => csv,
+            };
+            if std::io::stdout().write_all(&text).is_err() {
                 return Ok(());
             }
         }
     }
     for s in &found.skipped {
-        eprintln!("skipped {}: {}", s.path.display(), s.reason);
+        eprintln!("skipped {}: {}", rollcall_files::shown(&s.path), rollcall_cli::escape_controls(&s.reason));
     }
     Ok(())
 }

@@ -21,7 +21,7 @@ pub struct Args {
     #[arg(long, short, default_value = "models-int8")]
     out: PathBuf,
     /// Calibration samples per network
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = rollcall_cli::range(1usize, 100_000))]
     samples: usize,
     /// Quantize depthwise convolutions too (less faithful; see README)
     #[arg(long)]
@@ -35,7 +35,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let onnx = models.onnx().ok_or(Error::NeedsOnnx { command: "quantize" })?;
     let policy = if a.all_layers { Policy::all() } else { Policy::default() };
     let f = quantize::quantize(
-        &Work::new(a.work),
+        &Work::new(a.work).open()?,
         onnx,
         &a.out,
         &QuantizeOptions { samples: a.samples, policy, ..QuantizeOptions::default() },

@@ -12,7 +12,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    let report = rollcall_host::write_report(&Work::new(a.work))?;
+    let report = rollcall_host::write_report(&Work::new(a.work).open()?)?;
     say!("report: {}", report.display());
     Ok(())
 }

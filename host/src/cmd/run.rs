@@ -30,7 +30,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
         threshold: a.k.threshold,
     };
     let models = models.load(g)?;
-    let work = Work::new(&io.out);
+    let work = Work::new(&io.out).claim()?;
     let o = pipeline::run(&io.photos, &work, models.as_ref(), &opts)?;
     print_detect_summary(&o.detect, &io.out);
     say!("embedded {} faces ({}-d) into {}", o.table.len(), o.table.dim, work.embeddings().display());

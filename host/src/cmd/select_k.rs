@@ -15,12 +15,12 @@ pub struct Args {
     #[command(flatten)]
     k: KArgs,
     /// KMeans starts per k
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = rollcall_cli::range(1usize, 1000))]
     n_init: usize,
 }
 
 pub fn run(a: Args, g: &Global) -> Result<()> {
-    let work = Work::new(a.work);
+    let work = Work::new(a.work).open()?;
     let t = threshold(g, &work, a.k.threshold)?;
     let opts = SelectKOptions { k_min: a.k.k_min, k_max: a.k.k_max, n_init: a.n_init, ..SelectKOptions::default() };
     let sel = select_k::select_k(&work, t, &opts)?;

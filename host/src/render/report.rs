@@ -11,12 +11,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::artifacts::Work;
 use crate::artifacts::clusters::{self, ClusterRow, ClustersFile, OUTLIER_FOLDER};
 use crate::artifacts::detections::DetectionsFile;
 use crate::artifacts::embeddings::EmbeddingTable;
 use crate::artifacts::io::{optional, save_image, write_atomic};
 use crate::artifacts::selection::{Selection, ThresholdSource};
+use crate::artifacts::{Work, WorkDir};
 use crate::error::Result;
 
 /// A face is flagged as atypical when its silhouette is below this: it sits
@@ -48,7 +48,7 @@ th{background:#f3f3f3}td.l,th.l{text-align:left}.charts{display:flex;flex-wrap:w
 .note{color:#555}.warn{color:#a40}.sel td{font-weight:bold;background:#ffe}details{margin:1em 0}";
 
 /// Writes the report from whatever stages have run.
-pub fn write(work: &Work) -> Result<std::path::PathBuf> {
+pub fn write(work: &WorkDir) -> Result<std::path::PathBuf> {
     let detections = optional(&work.detections_json(), DetectionsFile::read)?;
     let selection = optional(&work.k_selection_json(), Selection::read)?;
     let clusters = optional(&work.clusters_json(), ClustersFile::read)?;

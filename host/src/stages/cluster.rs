@@ -26,17 +26,22 @@ use std::path::Path;
 
 use ndarray::{Array2, Axis};
 
+use rollcall_files::shown;
+
 use crate::analysis::kmeans;
 use crate::analysis::pca::Pca2;
 use crate::analysis::population::Population;
 use crate::analysis::silhouette;
-use crate::artifacts::Work;
 use crate::artifacts::clusters::{self, ClusterInfo, ClusterRow, ClustersFile, LEDGER, Ledger, LedgerEntry, OUTLIER_FOLDER};
 use crate::artifacts::embeddings::EmbeddingTable;
 use crate::artifacts::io::{optional, write_atomic};
 use crate::artifacts::selection::{Selection, ThresholdSource};
+use crate::artifacts::{Work, WorkDir};
 use crate::error::{Error, Result};
 use crate::render::charts;
+
+/// Where `cluster` assembles the new folders before moving them into place.
+const STAGING: &str = ".rollcall-staging";
 
 /// Settings of the cluster stage.
 #[derive(Debug, Clone)]
@@ -69,7 +74,7 @@ pub struct ClusterOutcome {
 }
 
 /// Clusters the faces; see the module docs.
-pub fn cluster(work: &Work, threshold: Option<(f32, ThresholdSource)>, opts: &ClusterOptions) -> Result<ClusterOutcome> {
+pub fn cluster(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: &ClusterOptions) -> Result<ClusterOutcome> {
     let table = EmbeddingTable::read(&work.embeddings())?;
     let pop = Population::of(&table, threshold, opts.min_faces)?;
     // Without a --k, select-k's recommendation; without select-k, the
@@ -174,8 +179,12 @@ pub fn check_clusters_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `dir` holds anything but rollcall's own bookkeeping (the ledger,
+/// an interrupted run's staging folder or temporary files).
 fn is_used(dir: &Path) -> Result<bool> {
-    Ok(std::fs::read_dir(dir).map_err(Error::read(dir))?.filter_map(|e| e.ok()).any(|e| e.file_name() != LEDGER))
+    let ours =
+        |name: &std::ffi::OsStr| name == LEDGER || name == STAGING || name.to_string_lossy().starts_with(rollcall_files::TEMP_PREFIX);
+    Ok(std::fs::read_dir(dir).map_err(Error::read(dir))?.filter_map(|e| e.ok()).any(|e| !ours(&e.file_name())))
 }
 
 /// Refuses a used `clusters/` unless forced; when forced, removes only the
@@ -195,11 +204,7 @@ fn prepare_clusters_dir(dir: &Path, force: bool) -> Result<()> {
     let ledger = match ledger_path.exists() {
         true => Ledger::read(&ledger_path)?,
         false => {
-            tracing::warn!(
-                "{}: no ledger, so nothing in {} is known to be rollcall's; leaving it all",
-                ledger_path.display(),
-                dir.display()
-            );
+            tracing::warn!("{}: no ledger, so nothing in {} is known to be rollcall's; leaving it all", shown(&ledger_path), shown(dir));
             Ledger::default()
         }
     };
@@ -223,7 +228,7 @@ fn prepare_clusters_dir(dir: &Path, force: bool) -> Result<()> {
             std::fs::remove_dir(&p).map_err(Error::write(&p))?;
         }
     }
-    tracing::info!("removed {removed} chips of the previous clustering from {}", dir.display());
+    tracing::info!("removed {removed} chips of the previous clustering from {}", shown(dir));
     Ok(())
 }
 
@@ -246,36 +251,69 @@ fn folder_names(dir: &Path, k: usize) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Copies the chips into their folders, as close to all-or-nothing as a
+/// file system allows:
+///
+/// 1. the ledger is written first, listing every chip about to be copied,
+///    so that whatever an interruption leaves behind, a forced re-run knows
+///    it for rollcall's and removes it;
+/// 2. the chips are copied into a hidden staging folder, checking for
+///    Ctrl-C between files;
+/// 3. each staged folder is renamed into place (an existing folder, such as
+///    the user's `_outliers`, takes the files one by one, never overwriting).
+///
+/// Nothing under `clusters/` is visible to the user or to `train` until
+/// step 3, which takes a rename per folder.
 fn write_folders(work: &Work, rows: &[ClusterRow]) -> Result<()> {
     let dir = work.clusters();
-    let outliers_taken = rows.iter().any(|r| r.cluster < 0) && dir.join(OUTLIER_FOLDER).exists();
-    if outliers_taken {
-        tracing::info!("{} exists; adding this run's outliers to it", dir.join(OUTLIER_FOLDER).display());
+    let staging = dir.join(STAGING);
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(Error::write(&staging))?;
     }
     let mut ledger = Ledger::default();
+    let mut copies = Vec::new();
     for r in rows {
         let src = work.aligned().join(&r.file);
         let bytes = match std::fs::read(&src) {
             Ok(b) => b,
             Err(e) => {
-                tracing::warn!("{}: {e}; not copied to {}", src.display(), r.folder);
+                tracing::warn!("{}: {e}; not copied to {}", shown(&src), r.folder);
                 continue;
             }
         };
-        let dst = dir.join(&r.folder).join(&r.file);
-        if dst.exists() {
+        if dir.join(&r.folder).join(&r.file).exists() {
             // Never overwrite: a file of that name here is the user's now.
-            tracing::warn!("{} exists; leaving it", dst.display());
+            tracing::warn!("{} exists; leaving it", shown(&dir.join(&r.folder).join(&r.file)));
             continue;
         }
-        write_atomic(&dst, &bytes)?;
-        ledger.entries.push(LedgerEntry {
-            folder: r.folder.clone(),
-            file: r.file.clone(),
-            sha256: rollcall_shared::digest::sha256_hex(&bytes),
-        });
+        let sha256 = rollcall_shared::digest::sha256_hex(&bytes);
+        ledger.entries.push(LedgerEntry { folder: r.folder.clone(), file: r.file.clone(), sha256 });
+        copies.push((r, bytes));
     }
-    ledger.write(&dir.join(LEDGER))
+    ledger.write(&dir.join(LEDGER))?;
+    for (r, bytes) in &copies {
+        rollcall_files::interrupt::check()?;
+        write_atomic(&staging.join(&r.folder).join(&r.file), bytes)?;
+    }
+    let staged: std::collections::BTreeSet<&str> = copies.iter().map(|(r, _)| r.folder.as_str()).collect();
+    for folder in staged {
+        let (from, to) = (staging.join(folder), dir.join(folder));
+        if !to.exists() {
+            std::fs::rename(&from, &to).map_err(Error::write(&to))?;
+            continue;
+        }
+        tracing::info!("{} exists; adding this run's faces to it", shown(&to));
+        for entry in std::fs::read_dir(&from).map_err(Error::read(&from))?.filter_map(|e| e.ok()) {
+            let dst = to.join(entry.file_name());
+            if !dst.exists() {
+                std::fs::rename(entry.path(), &dst).map_err(Error::write(&dst))?;
+            }
+        }
+    }
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(Error::write(&staging))?;
+    }
+    Ok(())
 }
 
 fn write_charts(work: &Work, pop: &Population, labels: &[usize], centers: &Array2<f32>, sil: &[f32], summary: &ClustersFile) -> Result<()> {

@@ -15,15 +15,17 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use rollcall_files::shown::{escape_controls, shown};
+use rollcall_models::decode::Limits;
 use rollcall_models::runtime::{InferenceClock, Threads};
 use rollcall_models::{FaceEngine, FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 
-use crate::artifacts::Work;
 use crate::artifacts::detections::{DetectSummary, DetectionsFile, FaceRecord, PhotoRecord};
 use crate::artifacts::io::save_image;
 use crate::artifacts::metadata;
 use crate::artifacts::names::{annotated_name, chip_name, unique_keys};
+use crate::artifacts::{Work, WorkDir};
 use crate::error::{Error, Result};
 use crate::render::annotate;
 use crate::runner::{Outcome, Runner, SkipReason};
@@ -48,6 +50,8 @@ pub struct DetectOptions {
     pub threads: Threads,
     /// Record when each network ran (benchmarks).
     pub record_spans: bool,
+    /// How large a photo may be.
+    pub limits: Limits,
 }
 
 impl Default for DetectOptions {
@@ -61,6 +65,7 @@ impl Default for DetectOptions {
             write_images: true,
             threads: Threads::default(),
             record_spans: false,
+            limits: Limits::default(),
         }
     }
 }
@@ -120,18 +125,32 @@ struct PhotoResult {
 }
 
 /// Runs detection (and alignment, and optionally embedding) over every photo
-/// under `input`, writing the stage's files into `work`.
-pub fn detect(input: &Path, work: &Work, models: &dyn Models, opts: &DetectOptions) -> Result<DetectOutcome> {
-    let photos = rollcall_files::photos::list(input)?;
-    if photos.is_empty() {
+/// under `input`, writing the stage's files into `work`. The work directory
+/// and every other folder rollcall owns are left out of the listing; what the
+/// listing could not read is recorded as skipped, with the reason.
+pub fn detect(input: &Path, work: &WorkDir, models: &dyn Models, opts: &DetectOptions) -> Result<DetectOutcome> {
+    let listing = rollcall_files::photos::list(input, &[work.root().to_path_buf()])?;
+    if listing.photos.is_empty() && listing.problems.is_empty() {
         return Err(Error::NoPhotos { path: input.to_path_buf() });
     }
-    detect_photos(input, &photos, work, models, opts)
+    let unlisted = listing.problems.iter().map(|(p, why)| (p.clone(), rollcall_models::error::describe(why))).collect();
+    detect_listed(input, &listing.photos, unlisted, work, models, opts)
 }
 
 /// [`detect`] over a given list of photos under `input` (which names them
 /// in output files).
-pub fn detect_photos(input: &Path, photos: &[PathBuf], work: &Work, models: &dyn Models, opts: &DetectOptions) -> Result<DetectOutcome> {
+pub fn detect_photos(input: &Path, photos: &[PathBuf], work: &WorkDir, models: &dyn Models, opts: &DetectOptions) -> Result<DetectOutcome> {
+    detect_listed(input, photos, Vec::new(), work, models, opts)
+}
+
+fn detect_listed(
+    input: &Path,
+    photos: &[PathBuf],
+    unlisted: Vec<(PathBuf, String)>,
+    work: &WorkDir,
+    models: &dyn Models,
+    opts: &DetectOptions,
+) -> Result<DetectOutcome> {
     let started = Instant::now();
     if opts.write_images {
         for dir in [work.aligned(), work.annotated()] {
@@ -153,20 +172,11 @@ pub fn detect_photos(input: &Path, photos: &[PathBuf], work: &Work, models: &dyn
                 embeddings.extend(r.embeddings);
                 times.add(&r.times);
             }
-            Outcome::Skipped(why) => {
-                tracing::warn!("skipping {}: {}", photo.display(), why.describe());
-                records.push(PhotoRecord {
-                    path: photo.display().to_string(),
-                    key: key.to_string(),
-                    width: 0,
-                    height: 0,
-                    error: Some(why.describe()),
-                    annotated_file: None,
-                    faces: Vec::new(),
-                });
-            }
+            Outcome::Skipped(why) => records.push(skipped_record(photo, key, why.describe())),
         }
     }
+    records.extend(unlisted.into_iter().map(|(p, why)| skipped_record(&p, "", why)));
+    records.sort_by(|a, b| a.path.cmp(&b.path));
 
     let card = models.card();
     let file = DetectionsFile {
@@ -185,6 +195,21 @@ pub fn detect_photos(input: &Path, photos: &[PathBuf], work: &Work, models: &dyn
     Ok(DetectOutcome { file, embeddings, times, wall: started.elapsed(), jobs: runner.jobs() })
 }
 
+fn skipped_record(photo: &Path, key: &str, why: String) -> PhotoRecord {
+    tracing::warn!("skipping {}: {}", shown(photo), escape_controls(&why));
+    PhotoRecord {
+        path: photo.to_string_lossy().into_owned(),
+        key: key.to_string(),
+        width: 0,
+        height: 0,
+        error: Some(why),
+        annotated_file: None,
+        faces: Vec::new(),
+    }
+}
+
+/// One photo; if any of its outputs cannot be written, the ones already
+/// written are removed, so that a skipped photo leaves nothing behind.
 fn process_photo(
     engine: &mut dyn FaceEngine,
     photo: &Path,
@@ -192,9 +217,27 @@ fn process_photo(
     work: &Work,
     opts: &DetectOptions,
 ) -> Result<PhotoResult, SkipReason> {
+    let mut written = Vec::new();
+    let result = process_photo_into(engine, photo, key, work, opts, &mut written);
+    if result.is_err() {
+        for p in written {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+    result
+}
+
+fn process_photo_into(
+    engine: &mut dyn FaceEngine,
+    photo: &Path,
+    key: &str,
+    work: &Work,
+    opts: &DetectOptions,
+    written: &mut Vec<PathBuf>,
+) -> Result<PhotoResult, SkipReason> {
     let mut times = StepTimes::default();
     let t = Instant::now();
-    let image = rollcall_models::decode::load_rgb(photo)?;
+    let image = rollcall_models::decode::load_rgb_within(photo, &opts.limits)?;
     times.decode = t.elapsed();
     let mut record = PhotoRecord {
         path: photo.display().to_string(),
@@ -226,7 +269,9 @@ fn process_photo(
             let i = labels.len();
             let name = chip_name(key, i);
             if opts.write_images {
-                save_chip(&work.aligned().join(&name), chip, engine.chip_size())?;
+                let path = work.aligned().join(&name);
+                save_chip(&path, chip, engine.chip_size())?;
+                written.push(path);
             }
             if opts.embed {
                 embeddings.push((name.clone(), engine.embed(chip)?));
@@ -241,7 +286,9 @@ fn process_photo(
         let marks = annotate::face_marks(&faces, &labels);
         let drawn = annotate::annotate(&image, &marks, opts.annotate_max_side);
         let name = annotated_name(key);
-        save_image(&work.annotated().join(&name), &drawn)?;
+        let path = work.annotated().join(&name);
+        save_image(&path, &drawn)?;
+        written.push(path);
         record.annotated_file = Some(name);
     }
     let after = engine.times();

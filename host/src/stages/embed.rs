@@ -12,7 +12,7 @@ use crate::artifacts::chips;
 use crate::artifacts::embeddings::EmbeddingTable;
 use crate::artifacts::io::save_image;
 use crate::artifacts::skips::skipped;
-use crate::artifacts::{Skipped, Work};
+use crate::artifacts::{Skipped, WorkDir};
 use crate::error::Result;
 use crate::render::heatmap;
 use crate::runner::{Outcome, Runner};
@@ -26,7 +26,7 @@ pub struct EmbedOutcome {
 }
 
 /// Embeds every chip in `work/aligned` and writes the table and heatmap.
-pub fn embed(work: &Work, models: &dyn Models, jobs: usize) -> Result<EmbedOutcome> {
+pub fn embed(work: &WorkDir, models: &dyn Models, jobs: usize) -> Result<EmbedOutcome> {
     let files = chips::list(&work.aligned())?;
     let size = models.card().chip_size;
     let outcomes = Runner::new(models, jobs).run(&files, "embed", |engine, path| Ok(engine.embed(&chips::read(path, size)?)?))?;
@@ -36,7 +36,7 @@ pub fn embed(work: &Work, models: &dyn Models, jobs: usize) -> Result<EmbedOutco
         match outcome {
             Outcome::Done(v) => rows.push((chips::file_name(path), v)),
             Outcome::Skipped(why) => {
-                tracing::warn!("skipping {}: {}", path.display(), why.describe());
+                tracing::warn!("skipping {}: {}", rollcall_files::shown(path), rollcall_files::shown::escape_controls(&why.describe()));
                 skips.push(skipped(path, &why));
             }
         }
@@ -47,7 +47,7 @@ pub fn embed(work: &Work, models: &dyn Models, jobs: usize) -> Result<EmbedOutco
 
 /// Writes `embeddings.parquet` and `similarity.png` for `(file, embedding)`
 /// rows, recording the recognizer that made them.
-pub fn write_table(work: &Work, card: &ModelCard, rows: Vec<(String, Vec<f32>)>) -> Result<EmbeddingTable> {
+pub fn write_table(work: &WorkDir, card: &ModelCard, rows: Vec<(String, Vec<f32>)>) -> Result<EmbeddingTable> {
     let mut table = EmbeddingTable::from_rows(rows, card.dim)?;
     table.recognizer = Some(card.recognizer.name.clone());
     table.recognizer_sha256 = Some(card.recognizer.sha256.clone());

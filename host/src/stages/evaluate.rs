@@ -19,7 +19,7 @@ use rollcall_files::photos::is_photo_name;
 
 use crate::analysis::metrics;
 use crate::artifacts::evaluation::Evaluation;
-use crate::artifacts::{Work, clusters, metadata};
+use crate::artifacts::{WorkDir, clusters, metadata};
 use crate::error::{Error, Result};
 
 /// Truth labels keyed by canonical photo path, and by chip file name.
@@ -38,7 +38,7 @@ impl Truth {
     pub fn load(path: &Path) -> Result<Self> {
         let mut t = Truth::default();
         if path.is_dir() {
-            for photo in rollcall_files::photos::list(path)? {
+            for photo in rollcall_files::photos::list(path, &[])?.photos {
                 let rel = photo.strip_prefix(path).unwrap_or(&photo);
                 let mut parts = rel.components();
                 let (Some(first), Some(_)) = (parts.next(), parts.next()) else { continue };
@@ -77,7 +77,7 @@ impl Truth {
 }
 
 /// Scores `clusters.csv` against `truth`, writes `evaluation.json`.
-pub fn evaluate(work: &Work, truth_path: &Path) -> Result<Evaluation> {
+pub fn evaluate(work: &WorkDir, truth_path: &Path) -> Result<Evaluation> {
     let truth = Truth::load(truth_path)?;
     let meta = metadata::read(&work.metadata_csv())?;
     if !work.clusters_csv().exists() {

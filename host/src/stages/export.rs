@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rollcall_shared::gallery::{Gallery, VectorForm, Vectors};
 
-use crate::artifacts::io::write_atomic;
+use crate::artifacts::io::replace_own;
 use crate::artifacts::training::ModelDir;
 use crate::error::{Error, Result};
 
@@ -53,6 +53,6 @@ pub fn write_gallery(g: &Gallery, out: &Path, form: VectorForm, note: &str) -> R
     g.created.tool = format!("rollcall {}", env!("CARGO_PKG_VERSION"));
     g.created.note = note.to_string();
     let bytes = g.encode().map_err(|source| Error::Gallery { path: out.to_path_buf(), source })?;
-    write_atomic(out, &bytes)?;
+    replace_own(out, &bytes, "a rollcall gallery", |head| head.starts_with(&rollcall_shared::gallery::MAGIC))?;
     Ok(Exported { bytes: bytes.len(), people: g.people(), references: g.knn_labels.len() })
 }

@@ -8,6 +8,9 @@
 
 use std::path::{Path, PathBuf};
 
+use rollcall_files::owned::{self, Kind};
+use rollcall_files::shown::{escape_controls, shown};
+use rollcall_models::decode::Limits;
 use rollcall_models::{FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
@@ -28,16 +31,33 @@ pub struct PredictOptions {
     pub classifier: Option<ClassifierKind>,
     /// Which detections count as faces.
     pub filter: FaceFilter,
-    /// Where to write annotated copies, if anywhere.
+    /// Where to write annotated copies, if anywhere: a folder rollcall
+    /// makes (or made earlier for this), never one holding other files.
     pub annotate: Option<PathBuf>,
+    /// How large a photo may be.
+    pub limits: Limits,
     pub jobs: usize,
 }
 
-/// Refuses a gallery made with other models than `models`.
+impl Default for PredictOptions {
+    fn default() -> Self {
+        PredictOptions {
+            classifier: None,
+            filter: FaceFilter::default(),
+            annotate: None,
+            limits: Limits::default(),
+            jobs: rollcall_models::runtime::default_workers(),
+        }
+    }
+}
+
+/// Refuses a gallery made with other models than `models`, or whose
+/// embeddings have another length than the recognizer's.
 pub fn check_models(gallery: &Gallery, models: &dyn Models, path: &Path) -> Result<()> {
     let card = models.card();
     gallery
         .check_models(&card.detector.digest(), &card.recognizer.digest())
+        .and_then(|_| gallery.check_dimension(card.dim))
         .map_err(|source| Error::Gallery { path: path.to_path_buf(), source })
 }
 
@@ -53,12 +73,16 @@ pub struct Predictions {
 /// Names every face in every photo under `photos`. Unreadable photos are
 /// skipped with the reason.
 pub fn predict(photos: &Path, gallery: &Gallery, models: &dyn Models, opts: &PredictOptions) -> Result<Predictions> {
-    let list = rollcall_files::photos::list(photos)?;
+    if let Some(dir) = &opts.annotate {
+        owned::claim(dir, Kind::Annotated)?;
+    }
+    let listing = rollcall_files::photos::list(photos, &opts.annotate.iter().cloned().collect::<Vec<_>>())?;
+    let list = listing.photos;
     let keys = unique_keys(photos, &list);
     let items: Vec<(&PathBuf, &String)> = list.iter().zip(&keys).collect();
     let kind = opts.classifier.unwrap_or(gallery.default_classifier);
     let outcomes = Runner::new(models, opts.jobs).run(&items, "predict", |engine, (photo, key)| {
-        let img = rollcall_models::decode::load_rgb(photo)?;
+        let img = rollcall_models::decode::load_rgb_within(photo, &opts.limits)?;
         let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
         let faces = engine.faces_with_embeddings(view, &opts.filter)?;
         let mut rows = Vec::new();
@@ -91,11 +115,14 @@ pub fn predict(photos: &Path, gallery: &Gallery, models: &dyn Models, opts: &Pre
     for (photo, outcome) in list.iter().zip(outcomes) {
         match outcome {
             Outcome::Done(v) => out.rows.extend(v),
-            Outcome::Skipped(why) => {
-                tracing::warn!("skipping {}: {}", photo.display(), why.describe());
-                out.skipped.push(skipped(photo, &why));
-            }
+            Outcome::Skipped(why) => out.skipped.push(skipped(photo, &why)),
         }
+    }
+    for (path, why) in &listing.problems {
+        out.skipped.push(Skipped { path: path.clone(), reason: rollcall_models::error::describe(why) });
+    }
+    for s in &out.skipped {
+        tracing::warn!("skipping {}: {}", shown(&s.path), escape_controls(&s.reason));
     }
     Ok(out)
 }

@@ -28,11 +28,11 @@ use rollcall_shared::align::RgbView;
 use rollcall_shared::embedding::dot;
 use rollcall_shared::gallery::ClassifierKind;
 
-use crate::analysis::learn::{LearnOptions, TrainingSet, learn};
+use crate::analysis::learn::{Context, LearnOptions, TrainingSet, learn};
 use crate::artifacts::detections::DetectionsFile;
 use crate::artifacts::fidelity::{DetectorFidelity, Fidelity, ModelFigures, OpenSet, RecognizerFidelity};
 use crate::artifacts::io::write_atomic;
-use crate::artifacts::{Work, chips, clusters, people};
+use crate::artifacts::{Work, WorkDir, chips, clusters, people};
 use crate::error::{Error, Result};
 
 /// Settings of `quantize`.
@@ -77,7 +77,7 @@ fn variant(spec: &ModelSpec, suffix: &str, bytes: &[u8], default: bool) -> Model
 
 /// Quantizes the models `models` holds using `work`'s data, writes `out`,
 /// and measures fidelity.
-pub fn quantize(work: &Work, models: &ModelSet, out: &Path, opts: &QuantizeOptions) -> Result<Fidelity> {
+pub fn quantize(work: &WorkDir, models: &ModelSet, out: &Path, opts: &QuantizeOptions) -> Result<Fidelity> {
     let store = models.store();
     let (det_spec, rec_spec) = (models.detector_spec(), models.recognizer_spec());
     let data = Calibration::of(work, models, opts.samples)?;
@@ -166,7 +166,7 @@ impl Calibration {
 /// The output folder: the int8 and fp16 models, a manifest naming them (int8
 /// as the defaults), and the ONNX Runtime library (linked, else copied).
 fn write_models_folder(out: &Path, store: &ModelStore, quantized: &[(&ModelSpec, &Quantized)]) -> Result<Manifest> {
-    std::fs::create_dir_all(out).map_err(Error::write(out))?;
+    rollcall_files::owned::claim(out, rollcall_files::owned::Kind::Int8Models)?;
     let mut entries = Vec::new();
     for (spec, q) in quantized {
         for (suffix, bytes, default) in [("int8", &q.int8, true), ("fp16", &q.fp16, false)] {
@@ -230,7 +230,7 @@ fn learned_figures(x: &[Vec<f32>], y: &[usize], names: &[String]) -> Result<(f64
         labels: names.to_vec(),
         files: (0..x.len()).map(|i| i.to_string()).collect(),
     };
-    let learned = learn(&data, &LearnOptions::default())?;
+    let learned = learn(&data, &Context::default(), &LearnOptions::default())?;
     let c = &learned.reports[learned.gallery.default_classifier.index()];
     let open = OpenSet {
         classifier: Some(c.classifier),

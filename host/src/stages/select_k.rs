@@ -35,9 +35,9 @@ use crate::analysis::kmeans;
 use crate::analysis::pca::Pca2;
 use crate::analysis::population::Population;
 use crate::analysis::silhouette;
-use crate::artifacts::Work;
 use crate::artifacts::embeddings::EmbeddingTable;
 use crate::artifacts::selection::{KRow, Selection, ThresholdSource};
+use crate::artifacts::{Work, WorkDir};
 use crate::error::{Error, Result};
 use crate::render::charts;
 
@@ -90,7 +90,7 @@ pub fn recommend(pop: &Population, k_min: usize, k_max: usize) -> (usize, RangeI
 }
 
 /// Runs the sweep, writes its files, and returns the selection.
-pub fn select_k(work: &Work, threshold: Option<(f32, ThresholdSource)>, opts: &SelectKOptions) -> Result<Selection> {
+pub fn select_k(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: &SelectKOptions) -> Result<Selection> {
     if opts.k_min < 2 || opts.k_max < opts.k_min {
         return Err(Error::KRange { k_min: opts.k_min, k_max: opts.k_max });
     }

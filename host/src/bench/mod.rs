@@ -7,6 +7,8 @@
 //! spent inside ONNX Runtime and outside it (decode, resize, priors, NMS,
 //! warp, I/O). Speed is measured here, never asserted in a test.
 
+pub mod open_set;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -100,7 +102,8 @@ fn union_seconds(spans: &[(Instant, Instant)], from: Instant) -> f64 {
 /// The photos a benchmark runs on: every photo under `root` not inside a
 /// folder whose name starts with `_` (group, hard and non-face photos).
 pub fn labelled_photos(root: &Path) -> Result<Vec<PathBuf>> {
-    Ok(rollcall_files::photos::list(root)?
+    Ok(rollcall_files::photos::list(root, &[])?
+        .photos
         .into_iter()
         .filter(|p| {
             p.strip_prefix(root).map(|rel| !rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('_'))).unwrap_or(true)
@@ -119,7 +122,7 @@ pub fn pipeline(
     repeat: usize,
 ) -> Result<Vec<PipelineFigures>> {
     let scratch = tempfile::tempdir().map_err(Error::write(&std::env::temp_dir()))?;
-    let work = Work::new(scratch.path());
+    let work = Work::new(scratch.path()).claim()?;
     let opts = DetectOptions {
         jobs,
         embed: true,

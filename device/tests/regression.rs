@@ -1,0 +1,124 @@
+//! One test per device bug, each named after it and telling its story. They
+//! run the `rollcall-device` binary on the fake engine and the committed
+//! tiny gallery: seconds, no models.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use rollcall_testkit::{synthetic, tiny_gallery};
+
+fn device(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rollcall-device"))
+        .env("ROLLCALL_ENGINE", "fake")
+        .env("ROLLCALL_LOG", "warn")
+        .args(args)
+        .output()
+        .expect("run rollcall-device")
+}
+
+fn still(dir: &Path) -> String {
+    format!("image:{}", synthetic::photo(&dir.join("a.png"), &[(101, 1)]).display())
+}
+
+fn refused(out: &Output, wants: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code().filter(|c| *c != 101), out.status.code(), "a panic: {stderr}");
+    assert!(!out.status.success(), "accepted: {stderr}");
+    assert!(stderr.contains(wants), "wanted `{wants}` in: {stderr}");
+}
+
+/// `--heartbeat-secs 1e20`, or `heartbeat_secs = inf` in device.toml,
+/// panicked with `cannot convert float seconds to Duration` (exit 101).
+#[test]
+fn regression_huge_heartbeat_panicked() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gallery = tiny_gallery();
+    let source = still(dir.path());
+    for bad in ["1e20", "inf", "nan", "-1"] {
+        let out = device(&["--gallery", &gallery.to_string_lossy(), "--source", &source, &format!("--heartbeat-secs={bad}")]);
+        refused(&out, "--heartbeat-secs");
+    }
+    let config = dir.path().join("device.toml");
+    std::fs::write(&config, "heartbeat_secs = inf\n").expect("write");
+    let out = device(&["--gallery", &gallery.to_string_lossy(), "--source", &source, "--config", &config.to_string_lossy()]);
+    refused(&out, "heartbeat_secs");
+    std::fs::write(&config, "[smoothing]\nwindow = 0\n").expect("write");
+    let out = device(&["--gallery", &gallery.to_string_lossy(), "--source", &source, "--config", &config.to_string_lossy()]);
+    refused(&out, "window");
+}
+
+/// A `[smoothing]` table had to carry every key; now each has its default.
+#[test]
+fn regression_smoothing_table_needed_every_key() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("device.toml");
+    std::fs::write(&config, format!("gallery = {:?}\nheartbeat_secs = 0\n[smoothing]\npresent_after = 2\n", tiny_gallery()))
+        .expect("write");
+    let out = device(&["--source", &still(dir.path()), "--config", &config.to_string_lossy()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// `--source image:/nonexistent.jpg` warned and exited 0: a source that
+/// cannot be read at start is a mistake in the settings.
+#[test]
+fn regression_unreadable_source_exited_0() {
+    let gallery = tiny_gallery();
+    let out = device(&["--gallery", &gallery.to_string_lossy(), "--source", "image:/nonexistent.jpg"]);
+    refused(&out, "/nonexistent.jpg");
+    let out = device(&["--gallery", &gallery.to_string_lossy(), "--source", "dir:/nonexistent"]);
+    refused(&out, "/nonexistent");
+}
+
+/// `--led Nobody=17` was accepted although the gallery has no Nobody: the
+/// LED would have stayed dark forever without a word.
+#[test]
+fn regression_led_for_a_label_the_gallery_lacks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gallery = tiny_gallery();
+    let source = still(dir.path());
+    let out = device(&["--gallery", &gallery.to_string_lossy(), "--source", &source, "--led", "Nobody=17", "--gpio", "dry-run"]);
+    refused(&out, "the gallery has no `Nobody`");
+    let out = device(&[
+        "--gallery",
+        &gallery.to_string_lossy(),
+        "--source",
+        &source,
+        "--led",
+        "ada=17",
+        "--led",
+        "unknown=27",
+        "--gpio",
+        "dry-run",
+        "--heartbeat-secs",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A gallery whose vectors had 64 values while the recognizer makes 128 was
+/// accepted, and compared on a prefix.
+#[test]
+fn regression_gallery_of_another_dimension_was_accepted() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut g = rollcall_shared::gallery::read_file(&tiny_gallery()).expect("fixture");
+    let d = 64;
+    let cut = |v: &rollcall_shared::gallery::Vectors, rows: usize| {
+        let mut all = vec![0f32; rows * d];
+        let mut row = vec![0f32; g.dim as usize];
+        for r in 0..rows {
+            v.row_into(r, g.dim as usize, &mut row);
+            all[r * d..(r + 1) * d].copy_from_slice(&row[..d]);
+        }
+        rollcall_shared::gallery::Vectors::encode(&all, d, rollcall_shared::gallery::VectorForm::F32)
+    };
+    g.centroids = cut(&g.centroids, g.people());
+    g.knn_refs = cut(&g.knn_refs, g.knn_labels.len());
+    for m in [&mut g.svm, &mut g.logistic] {
+        m.weights = m.weights.chunks(g.dim as usize).flat_map(|w| w[..d].to_vec()).collect();
+    }
+    g.dim = d as u16;
+    let short = dir.path().join("short.rcg");
+    std::fs::write(&short, g.encode().expect("encode")).expect("write");
+    let out = device(&["--gallery", &short.to_string_lossy(), "--source", &still(dir.path())]);
+    refused(&out, "holds 64-d embeddings, the recognizer makes 128-d ones");
+}
