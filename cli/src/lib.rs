@@ -90,6 +90,13 @@ impl ModelArgs {
     /// it records, else the defaults (and the gallery's own check then says
     /// what differs).
     pub fn load_for_gallery(&self, gallery: &Gallery) -> Result<Arc<dyn Models>> {
+        self.load_for_gallery_at(gallery, None)
+    }
+
+    /// [`load_for_gallery`](Self::load_for_gallery), with the detector's
+    /// input box `detector_size` pixels square when given (see
+    /// [`ModelSet::with_detector_size`]).
+    pub fn load_for_gallery_at(&self, gallery: &Gallery, detector_size: Option<u32>) -> Result<Arc<dyn Models>> {
         if self.engine == EngineKind::Fake {
             return Ok(Arc::new(FakeModels::default()));
         }
@@ -103,7 +110,11 @@ impl ModelArgs {
         };
         let det = pick(Role::Detector, &gallery.detector_sha256);
         let rec = pick(Role::Recognizer, &gallery.recognizer_sha256);
-        self.load(det.as_deref(), rec.as_deref())
+        let mut set = ModelSet::load(&self.store()?, det.as_deref(), rec.as_deref()).context("cannot load the models")?;
+        if let Some(side) = detector_size {
+            set = set.with_detector_size(side)?;
+        }
+        Ok(Arc::new(set))
     }
 
     /// The published same-person cosine of the recognizer called `name`

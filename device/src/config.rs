@@ -11,11 +11,19 @@
 //! heartbeat_secs = 30
 //! models_dir = "/opt/rollcall/models"
 //!
+//! detector_size = 640            # long side the detector sees; 320 for a close door camera
+//!
 //! [smoothing]
 //! present_after = 3
 //! window = 5
 //! absent_after = 5
 //! iou = 0.3
+//!
+//! [carry]                         # when a face seen before is embedded again
+//! recheck_every = 10
+//! settle_after = 2
+//! min_overlap = 0.6
+//! min_likeness = 0.9
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -23,6 +31,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Deserialize;
 
+use crate::carry::CarryRules;
 use crate::sinks::SerialFormat;
 use crate::tracker::Smoothing;
 
@@ -56,6 +65,9 @@ pub struct FileSettings {
     pub manifest: Option<PathBuf>,
     pub threads: Option<usize>,
     pub smoothing: Option<Smoothing>,
+    pub carry: Option<CarryRules>,
+    /// Long side of the detector's input, pixels.
+    pub detector_size: Option<u32>,
     /// Write events to stdout (default true).
     pub stdout: Option<bool>,
 }
@@ -87,6 +99,8 @@ mod tests {
         assert_eq!(s.serial_format, Some(SerialFormat::Postcard));
         assert_eq!(s.gpio, Some(GpioMode::Real));
         assert_eq!(s.smoothing.unwrap().window, 5);
+        assert_eq!(s.carry.unwrap(), CarryRules::default());
+        assert_eq!(s.detector_size, Some(640));
         assert!(toml::from_str::<FileSettings>("colour = \"red\"").is_err(), "unknown keys are errors");
     }
 }

@@ -4,13 +4,15 @@
 //! Frames come from a [`source`] (a V4L2 camera, or replayed stills), go
 //! through the same detect → align → embed path as the host ([`runtime`],
 //! over the `models` crate's face engine) and the gallery's classifiers
-//! (`shared`), are smoothed over time by the [`tracker`], and leave as
+//! (`shared`), faces seen before keep their identity ([`carry`]), are
+//! smoothed over time by the [`tracker`], and leave as
 //! [`events`] through the [`sinks`]: stdout, a serial line, GPIO LEDs.
 //! [`settings`] resolves the flags and `device.toml` ([`config`]); [`run`]
 //! ties it all together.
 
 pub mod bench;
 pub(crate) mod camera;
+pub mod carry;
 pub mod config;
 pub mod events;
 pub mod run;

@@ -66,8 +66,8 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
             list
         }
     };
-    let models = s.models.load_for_gallery(&gallery)?;
-    let mut rec = Recognizer::new(models.as_ref(), gallery, s.classifier, s.smoothing, s.heartbeat, s.threads)
+    let models = s.models.load_for_gallery_at(&gallery, s.detector_size)?;
+    let mut rec = Recognizer::new(models.as_ref(), gallery, s.classifier, s.smoothing, s.carry, s.heartbeat, s.threads)
         .with_context(|| format!("{}", rollcall_files::shown(&s.gallery)))?;
     tracing::info!("classifier {}; {:?}", rec.classifier().name(), s.smoothing);
     let mut times = FrameTimes::default();

@@ -1,6 +1,10 @@
 //! The device loop: frame → detect → align → embed → classify → reject →
 //! smooth → events.
 //!
+//! Faces seen in the last frame keep their identity instead of being
+//! embedded again, within the rules of [`crate::carry`]; the faces that do
+//! need the recognizer go through it in one batch.
+//!
 //! Detection, alignment and embedding are the `models` crate's
 //! [`FaceEngine`], classification and rejection the gallery's own code in
 //! `shared`: the same code the host trained and evaluated with.
@@ -11,7 +15,9 @@ use anyhow::Result;
 use rollcall_models::{FaceEngine, FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
+use rollcall_shared::geometry::BBox;
 
+use crate::carry::{Carrier, CarryRules, Likeness, Step};
 use crate::events::{Event, Kind};
 use crate::sinks::Sink;
 use crate::source::Frame;
@@ -24,7 +30,11 @@ pub struct FrameTimes {
     pub embed: Duration,
     /// Classification, rejection, smoothing and events.
     pub classify: Duration,
+    /// Faces kept.
     pub faces: usize,
+    /// Faces that went through the recognizer (the others kept the
+    /// identity they had).
+    pub embedded: usize,
 }
 
 /// Recognition state for one camera.
@@ -34,6 +44,7 @@ pub struct Recognizer {
     classifier: ClassifierKind,
     filter: FaceFilter,
     tracker: Tracker,
+    carrier: Carrier,
     heartbeat: Option<Duration>,
     last_heartbeat: Instant,
 }
@@ -45,6 +56,7 @@ impl Recognizer {
         gallery: Gallery,
         classifier: Option<ClassifierKind>,
         smoothing: Smoothing,
+        carry: CarryRules,
         heartbeat: Option<Duration>,
         threads: usize,
     ) -> Result<Self> {
@@ -59,6 +71,7 @@ impl Recognizer {
             classifier,
             filter: FaceFilter::default(),
             tracker: Tracker::new(smoothing),
+            carrier: Carrier::new(carry, smoothing.iou),
             heartbeat,
             last_heartbeat: Instant::now(),
         })
@@ -69,28 +82,43 @@ impl Recognizer {
         self.classifier
     }
 
-    /// Classifies the faces of one frame (no smoothing).
+    /// Classifies the faces of one frame (no smoothing): faces whose
+    /// identity is carried forward keep it (see [`crate::carry`]), the
+    /// others go through the recognizer in one batch.
     pub fn observe(&mut self, frame: &Frame, times: &mut FrameTimes) -> Result<Vec<Observation>> {
         let view = RgbView { data: frame.image.as_raw(), width: frame.image.width(), height: frame.image.height() };
         let t = Instant::now();
         let faces = self.engine.faces(view, &self.filter)?;
         times.detect = t.elapsed();
         let t = Instant::now();
-        let mut embedded = Vec::new();
-        for f in faces.iter().filter(|f| f.verdict == Verdict::Kept) {
-            if let Some(chip) = &f.chip {
-                embedded.push((f.detection.bbox, self.engine.embed(chip)?));
-            }
-        }
-        times.embed = t.elapsed();
-        times.faces = embedded.len();
-        let mut obs: Vec<Observation> = embedded
+        let kept: Vec<(BBox, &[u8])> = faces
             .iter()
-            .map(|(bbox, e)| {
-                let p = self.gallery.predict(self.classifier, e);
-                Observation { bbox: *bbox, who: p.person().map_or(Who::Unknown, Who::Person), score: p.score }
-            })
+            .filter(|f| f.verdict == Verdict::Kept)
+            .filter_map(|f| f.chip.as_deref().map(|chip| (f.detection.bbox, chip)))
             .collect();
+        let boxes: Vec<BBox> = kept.iter().map(|(b, _)| *b).collect();
+        let side = self.engine.chip_size() as usize;
+        let looks: Vec<Likeness> = kept.iter().map(|(_, chip)| Likeness::of(chip, side)).collect();
+        let plan = self.carrier.plan(&boxes, &looks);
+        let chips: Vec<&[u8]> = kept.iter().zip(&plan.steps).filter(|(_, s)| **s == Step::Embed).map(|((_, c), _)| *c).collect();
+        let mut embeddings = self.engine.embed_batch(&chips)?.into_iter();
+        times.embed = t.elapsed();
+        times.faces = kept.len();
+        times.embedded = chips.len();
+        let mut verdicts = Vec::with_capacity(kept.len());
+        for step in &plan.steps {
+            verdicts.push(match step {
+                Step::Carry(who, score) => (*who, *score),
+                Step::Embed => {
+                    let e = embeddings.next().ok_or_else(|| anyhow::anyhow!("the recognizer returned fewer embeddings than faces"))?;
+                    let p = self.gallery.predict(self.classifier, &e);
+                    (p.person().map_or(Who::Unknown, Who::Person), p.score)
+                }
+            });
+        }
+        self.carrier.record(&boxes, looks, &plan, &verdicts);
+        let mut obs: Vec<Observation> =
+            boxes.iter().zip(&verdicts).map(|(bbox, &(who, score))| Observation { bbox: *bbox, who, score }).collect();
         one_face_per_person(&mut obs);
         Ok(obs)
     }
@@ -142,6 +170,70 @@ pub fn dispatch(sinks: &mut [Box<dyn Sink>], events: &[Event]) {
             if let Err(err) = s.emit(e) {
                 tracing::warn!("{err:#}");
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rollcall_models::fake::{FakeModels, PaintedFace, scene};
+
+    use super::*;
+
+    /// A 320 x 240 frame with `faces` (identity) side by side, at fixed
+    /// places, so that two people who swap places leave the boxes as they
+    /// were.
+    fn frame(faces: &[u64]) -> Frame {
+        let painted: Vec<PaintedFace> =
+            faces.iter().enumerate().map(|(i, &id)| PaintedFace::new(8 + i as u32 * 124, 20, 120, id, 1)).collect();
+        Frame { image: scene(320, 240, 5, &painted), ts: 0.0, origin: "test".into() }
+    }
+
+    fn recognizer(carry: CarryRules) -> Recognizer {
+        let gallery = rollcall_shared::gallery::read_file(&rollcall_testkit::tiny_gallery()).expect("tiny gallery");
+        Recognizer::new(&FakeModels::default(), gallery, None, Smoothing::default(), carry, None, 1).expect("recognizer")
+    }
+
+    /// Who the leftmost face is, and how many faces were embedded.
+    fn left(rec: &mut Recognizer, faces: &[u64]) -> (String, usize) {
+        let mut times = FrameTimes::default();
+        let mut obs = rec.observe(&frame(faces), &mut times).expect("observe");
+        obs.sort_by(|a, b| a.bbox.x1.total_cmp(&b.bbox.x1));
+        (rec.name(obs[0].who).to_string(), times.embedded)
+    }
+
+    #[test]
+    fn two_people_who_swap_places_are_caught() {
+        let (ada, ben) = (101, 102);
+        // With every rule on, the swap is seen in the very frame it happens:
+        // the faces no longer look like what was embedded there.
+        let mut rec = recognizer(CarryRules::default());
+        for _ in 0..6 {
+            assert_eq!(left(&mut rec, &[ada, ben]).0, "ada");
+        }
+        assert_eq!(left(&mut rec, &[ada, ben]).1, 0, "settled faces standing still are carried");
+        assert_eq!(left(&mut rec, &[ben, ada]), ("ben".to_string(), 2));
+
+        // Even with the likeness check off (two people who look alike to a
+        // 16 x 16 thumbnail), the re-check finds the swap within
+        // recheck_every frames, and the tracker's smoothing then needs its
+        // agreeing frames as always.
+        let carry = CarryRules { min_likeness: -1.0, recheck_every: 4, ..CarryRules::default() };
+        let mut rec = recognizer(carry);
+        for _ in 0..6 {
+            left(&mut rec, &[ada, ben]);
+        }
+        let after: Vec<String> = (0..carry.recheck_every + carry.settle_after).map(|_| left(&mut rec, &[ben, ada]).0).collect();
+        assert_eq!(after.last().map(String::as_str), Some("ben"), "{after:?}");
+        let first_right = after.iter().position(|w| w == "ben").expect("caught");
+        assert!(first_right < carry.recheck_every, "caught only after {first_right} frames: {after:?}");
+    }
+
+    #[test]
+    fn embedding_every_frame_is_still_possible() {
+        let mut rec = recognizer(CarryRules { recheck_every: 1, ..CarryRules::default() });
+        for _ in 0..4 {
+            assert_eq!(left(&mut rec, &[101, 102]).1, 2);
         }
     }
 }

@@ -11,10 +11,16 @@ use clap::Args;
 use rollcall_cli::{Classifier, ModelArgs};
 use rollcall_shared::gallery::ClassifierKind;
 
+use crate::carry::CarryRules;
 use crate::config::{FileSettings, GpioMode};
 use crate::sinks::{SerialFormat, parse_led, parse_serial};
 use crate::source::SourceSpec;
 use crate::tracker::Smoothing;
+
+/// Bounds of `--detector-size`: below 160 px only faces filling the frame
+/// are found; above 1280 the detector costs more than a frame is worth.
+pub const MIN_DETECTOR_SIZE: u32 = 160;
+pub const MAX_DETECTOR_SIZE: u32 = 1280;
 
 /// The longest time between heartbeats, a day.
 pub const MAX_HEARTBEAT_SECS: f64 = 86_400.0;
@@ -55,6 +61,14 @@ pub struct RunArgs {
     /// Frames unseen before someone has left [default: 5]
     #[arg(long, value_parser = rollcall_cli::range(1usize, 1000))]
     pub absent_after: Option<usize>,
+    /// Frames a face keeps its identity before it is embedded again (1:
+    /// every face in every frame) [default: 10]
+    #[arg(long, value_parser = rollcall_cli::range(1usize, 1000))]
+    pub recheck_every: Option<usize>,
+    /// Long side of the detector's input in pixels; smaller is faster and
+    /// misses small faces [default: 640]
+    #[arg(long, global = true, value_parser = rollcall_cli::range(MIN_DETECTOR_SIZE, MAX_DETECTOR_SIZE))]
+    pub detector_size: Option<u32>,
     /// Do not write events to stdout
     #[arg(long)]
     pub no_stdout: bool,
@@ -92,6 +106,15 @@ impl RunArgs {
         self.threads.or(f.threads).unwrap_or_else(rollcall_cli::default_jobs)
     }
 
+    /// The detector's input side, flags over the file, checked.
+    pub fn detector_size(&self, f: &FileSettings) -> Result<Option<u32>> {
+        let size = self.detector_size.or(f.detector_size);
+        if let Some(n) = size {
+            rollcall_cli::check_range(n, MIN_DETECTOR_SIZE, MAX_DETECTOR_SIZE).map_err(|e| anyhow::anyhow!("detector_size: {e}"))?;
+        }
+        Ok(size)
+    }
+
     /// The gallery file, flags over the file.
     pub fn gallery(&self, f: &FileSettings) -> Result<PathBuf> {
         self.gallery.clone().or(f.gallery.clone()).context("no gallery: pass --gallery FILE (or set `gallery` in the settings file)")
@@ -116,6 +139,10 @@ pub struct Settings {
     /// Time between heartbeats, if any.
     pub heartbeat: Option<Duration>,
     pub smoothing: Smoothing,
+    /// When faces seen before are embedded again.
+    pub carry: CarryRules,
+    /// The detector's input side, if not the manifest's.
+    pub detector_size: Option<u32>,
     pub stdout: bool,
     pub threads: usize,
     /// Where the models come from.
@@ -142,6 +169,9 @@ impl Settings {
             iou: base.iou,
         };
         smoothing.validate().map_err(|e| anyhow::anyhow!("smoothing: {e}"))?;
+        let base = f.carry.unwrap_or_default();
+        let carry = CarryRules { recheck_every: a.recheck_every.unwrap_or(base.recheck_every), ..base };
+        carry.validate().map_err(|e| anyhow::anyhow!("carry: {e}"))?;
         let threads = a.threads(f);
         rollcall_cli::check_range(threads, 1, 256).map_err(|e| anyhow::anyhow!("threads: {e}"))?;
         Ok(Settings {
@@ -154,6 +184,8 @@ impl Settings {
             classifier: a.classifier.or(f.classifier).map(Into::into),
             heartbeat: (secs > 0.0).then(|| Duration::from_secs_f64(secs)),
             smoothing,
+            carry,
+            detector_size: a.detector_size(f)?,
             stdout: !a.no_stdout && f.stdout.unwrap_or(true),
             threads,
             models: a.model_args(f),

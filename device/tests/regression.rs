@@ -122,3 +122,38 @@ fn regression_gallery_of_another_dimension_was_accepted() {
     let out = device(&["--gallery", &short.to_string_lossy(), "--source", &still(dir.path())]);
     refused(&out, "holds 64-d embeddings, the recognizer makes 128-d ones");
 }
+
+/// With identities carried from frame to frame, a stranger who took ada's
+/// place in the next still (same box, give or take 5 px) kept the name
+/// `unknown`'s track had, and ada, who came back into the stranger's
+/// place, never arrived: a replay of stills is a sequence of cuts, and the
+/// box alone cannot tell. The aligned chip's likeness to the embedded one
+/// now can.
+#[test]
+fn regression_someone_else_in_the_same_place_kept_the_old_identity() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stills = dir.path().join("stills");
+    let mut n = 0;
+    for (face, times) in [((555, 1), 4), ((101, 1), 4), ((102, 1), 4)] {
+        for _ in 0..times {
+            n += 1;
+            synthetic::photo(&stills.join(format!("{n:03}.png")), &[face]);
+        }
+    }
+    let out = device(&[
+        "--gallery",
+        &tiny_gallery().to_string_lossy(),
+        "--source",
+        &format!("dir:{}", stills.display()),
+        "--heartbeat-secs",
+        "0",
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let arrived: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["event"] == "arrived")
+        .map(|e| e["label"].as_str().unwrap_or("?").to_string())
+        .collect();
+    assert_eq!(arrived, ["unknown", "ada", "ben"]);
+}

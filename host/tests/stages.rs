@@ -261,3 +261,96 @@ fn bystanders_count_as_strangers_and_strict_refuses_label_mistakes() {
         other => panic!("--strict trained anyway: {:?}", other.map(|r| r.1.suspects)),
     }
 }
+
+/// The fake models with another recognizer digest: a new recognizer that
+/// happens to compute the same embeddings.
+#[derive(Debug)]
+struct OtherRecognizer(rollcall_models::ModelCard);
+
+impl Models for OtherRecognizer {
+    fn card(&self) -> &rollcall_models::ModelCard {
+        &self.0
+    }
+
+    fn engine(&self, threads: rollcall_models::runtime::Threads) -> rollcall_models::Result<Box<dyn rollcall_models::FaceEngine>> {
+        FakeModels::default().engine(threads)
+    }
+}
+
+#[test]
+fn incremental_runs_detect_only_new_photos_and_rebuild_a_bad_cache() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = Work::new(dir.path().join("work")).claim().expect("work dir");
+    let models = FakeModels::default();
+    let opts = DetectOptions { embed: true, ..DetectOptions::default() };
+    let run = |models: &dyn Models, opts: &DetectOptions| detect(&photos, &work, models, opts).expect("detect");
+    let sorted = |mut e: Vec<(String, Vec<f32>)>| {
+        e.sort_by(|a, b| a.0.cmp(&b.0));
+        e
+    };
+
+    let first = run(&models, &opts);
+    let all = first.file.photos.len();
+    assert_eq!((first.detected, first.reused, first.re_embedded), (all, 0, 0));
+    assert!(work.cache_bin().is_file());
+
+    // Nothing changed: nothing detected, the same results.
+    let second = run(&models, &opts);
+    assert_eq!((second.detected, second.reused), (0, all));
+    assert_eq!(sorted(second.embeddings.clone()), sorted(first.embeddings.clone()));
+    assert_eq!(serde_json::to_string(&second.file.photos).ok(), serde_json::to_string(&first.file.photos).ok());
+
+    // Two new photos, one removed: only the new ones are detected, and the
+    // removed one's chips and annotated copy go.
+    synthetic::photo(&photos.join("new").join("a.png"), &[(31, 1)]);
+    synthetic::photo(&photos.join("new").join("b.png"), &[(32, 1)]);
+    let gone = first.file.photos.iter().find(|p| !p.faces.is_empty() && !p.path.contains("_group")).expect("a portrait");
+    std::fs::remove_file(&gone.path).expect("remove a photo");
+    let third = run(&models, &opts);
+    assert_eq!((third.detected, third.reused), (2, all - 1));
+    assert_eq!(third.file.photos.len(), all + 1);
+    assert!(third.file.photos.iter().all(|p| p.path != gone.path), "the removed photo has no row");
+    for chip in gone.faces.iter().filter_map(|f| f.aligned_file.as_ref()) {
+        assert!(!work.aligned().join(chip).exists(), "{chip} of the removed photo is gone");
+        assert!(third.embeddings.iter().all(|(f, _)| f != chip));
+    }
+    let annotated = gone.annotated_file.as_ref().expect("annotated");
+    assert!(!work.annotated().join(annotated).exists());
+    let faces = |o: &rollcall_host::stages::detect::DetectOutcome| o.file.summary.faces_kept;
+    assert_eq!(faces(&third), third.embeddings.len());
+    assert_eq!(files(&work.aligned()).len(), faces(&third));
+
+    // A new recognizer: every photo embedded again from its chips, none
+    // detected again.
+    let mut card = rollcall_models::fake::card();
+    card.recognizer.sha256 = rollcall_shared::digest::sha256_hex(b"another recognizer");
+    let fourth = run(&OtherRecognizer(card), &opts);
+    let with_faces = fourth.file.photos.iter().filter(|p| p.faces.iter().any(|f| f.aligned_file.is_some())).count();
+    assert_eq!((fourth.detected, fourth.re_embedded), (0, with_faces));
+    assert_eq!(sorted(fourth.embeddings), sorted(third.embeddings.clone()));
+
+    // A new detection setting: everything detected again.
+    let strict = DetectOptions { filter: rollcall_models::FaceFilter { min_size: 30.0, ..opts.filter }, ..opts.clone() };
+    assert_eq!(run(&models, &strict).detected, all + 1);
+    // Larger annotated copies: every photo drawn again (which detects it).
+    let larger = DetectOptions { annotate_max_side: opts.annotate_max_side + 1, ..strict.clone() };
+    assert_eq!(run(&models, &larger).detected, all + 1);
+    assert_eq!(run(&models, &larger).detected, 0);
+
+    // A chip the user deleted by hand: that photo is detected again.
+    let chip = files(&work.aligned())[0].clone();
+    std::fs::remove_file(work.aligned().join(&chip)).expect("remove chip");
+    let after = run(&models, &larger);
+    assert_eq!(after.detected, 1);
+    assert!(work.aligned().join(&chip).is_file(), "the chip is made again");
+
+    // A corrupt cache, and one from another version: never trusted, rebuilt.
+    std::fs::write(work.cache_bin(), b"RCCACHE\0\x01\0\0\0garbage").expect("corrupt");
+    assert_eq!(run(&models, &larger).detected, all + 1);
+    assert_eq!(run(&models, &larger).detected, 0, "rebuilt");
+    let mut bytes = std::fs::read(work.cache_bin()).expect("cache");
+    bytes[8] = 99;
+    std::fs::write(work.cache_bin(), bytes).expect("other version");
+    assert_eq!(run(&models, &larger).detected, all + 1);
+}

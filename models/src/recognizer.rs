@@ -45,6 +45,16 @@ pub struct Recognizer {
     dim: usize,
     /// Time spent inside ONNX Runtime.
     pub clock: InferenceClock,
+    /// The session takes any batch.
+    batched: bool,
+}
+
+/// The model with a free batch, if its graph allows one (`None` also when
+/// the bytes do not decode: the session will say why).
+fn free_batch_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
+    use prost::Message;
+    let mut model = crate::onnx::proto::ModelProto::decode(bytes).ok()?;
+    crate::onnx::rewrite::free_batch(&mut model).ok()?.then(|| model.encode_to_vec())
 }
 
 impl std::fmt::Debug for Recognizer {
@@ -55,11 +65,22 @@ impl std::fmt::Debug for Recognizer {
 
 impl Recognizer {
     /// Builds a session for `spec` from checked model bytes.
+    ///
+    /// A network exported with a fixed batch of 1 (SFace) is given a free
+    /// batch first when its graph allows ([`crate::onnx::rewrite::free_batch`]),
+    /// so that [`embed_batch`](Self::embed_batch) makes one call for several
+    /// faces; the bytes were checked against the manifest before this.
     pub fn new(store: &ModelStore, spec: &ModelSpec, bytes: &[u8], threads: Threads) -> Result<Self> {
-        let session = runtime::session(store, &spec.name, bytes, threads)?;
+        let batched = free_batch_bytes(bytes);
+        let session = runtime::session(store, &spec.name, batched.as_deref().unwrap_or(bytes), threads)?;
         runtime::check_io(&session, &spec.name, &spec.input.name, &spec.output.names)?;
         let dim = spec.output.dim.unwrap_or(0);
-        Ok(Recognizer { session, spec: spec.clone(), dim, clock: InferenceClock::default() })
+        Ok(Recognizer { session, spec: spec.clone(), dim, clock: InferenceClock::default(), batched: batched.is_some() })
+    }
+
+    /// Whether several chips go through one inference call.
+    pub fn batched(&self) -> bool {
+        self.batched
     }
 
     /// The manifest entry.
@@ -77,33 +98,48 @@ impl Recognizer {
         self.spec.input.size[0]
     }
 
-    /// Embeds RGB8 chips one after the other.
+    /// Embeds RGB8 chips: in one inference call when the session takes a
+    /// batch, else one after the other. Each result has unit length.
     pub fn embed_batch(&mut self, chips: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
-        chips.iter().map(|c| self.embed(c)).collect()
+        if self.batched && chips.len() > 1 { self.run(chips) } else { chips.iter().map(|c| self.embed(c)).collect() }
     }
 
     /// Embeds one RGB8 chip; the result has unit length.
     pub fn embed(&mut self, chip: &[u8]) -> Result<Vec<f32>> {
-        let tensor = chip_tensor(chip, &self.spec.input)?;
+        Ok(self.run(&[chip])?.remove(0))
+    }
+
+    /// One inference call over `chips` (at least one).
+    fn run(&mut self, chips: &[&[u8]]) -> Result<Vec<Vec<f32>>> {
+        let mut tensor = Vec::new();
+        for chip in chips {
+            tensor.extend(chip_tensor(chip, &self.spec.input)?);
+        }
         let [w, h] = self.spec.input.size;
         let name = self.spec.name.clone();
         let ort_err = |source: ort::Error| Error::Ort { model: name.clone(), source };
-        let input = TensorRef::from_array_view(([1usize, 3, h as usize, w as usize], tensor.as_slice())).map_err(ort_err)?;
+        let input = TensorRef::from_array_view(([chips.len(), 3, h as usize, w as usize], tensor.as_slice())).map_err(ort_err)?;
         let session = &mut self.session;
         let input_name = self.spec.input.name.as_str();
         let outputs = self.clock.time(|| session.run(ort::inputs![input_name => input])).map_err(ort_err)?;
         let (_, data) = outputs[self.spec.output.names[0].as_str()].try_extract_tensor::<f32>().map_err(ort_err)?;
-        if data.len() != self.dim {
+        if data.len() != self.dim * chips.len() {
             return Err(Error::Contract {
                 model: name.clone(),
-                reason: format!("the manifest says {}-d embeddings, the network gave {}", self.dim, data.len()),
+                reason: format!(
+                    "the manifest says {}-d embeddings, the network gave {} numbers for {} chip(s)",
+                    self.dim,
+                    data.len(),
+                    chips.len()
+                ),
             });
         }
-        let mut v = data.to_vec();
-        if !l2_normalize(&mut v) {
-            return Err(Error::BadInput(format!("{name} produced a zero or non-finite embedding")));
-        }
-        Ok(v)
+        data.chunks_exact(self.dim)
+            .map(|row| {
+                let mut v = row.to_vec();
+                if l2_normalize(&mut v) { Ok(v) } else { Err(Error::BadInput(format!("{name} produced a zero or non-finite embedding"))) }
+            })
+            .collect()
     }
 }
 

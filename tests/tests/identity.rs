@@ -50,3 +50,28 @@ fn dlib_johns_nearest_neighbours_share_identity() {
     assert!(accuracy >= 0.95, "nearest neighbour has the same identity in only {accuracy:.3} of cases");
     assert!(gap >= 0.3, "same-person mean cosine exceeds different-person mean by only {gap:.3}");
 }
+
+/// SFace is exported with a batch of 1; the recognizer frees it so that the
+/// device embeds several faces in one call. One call over five chips gives
+/// the embeddings five calls give.
+#[test]
+fn a_batch_of_chips_embeds_as_one_by_one() {
+    let mut recognizer = models().recognizer(Default::default()).expect("recognizer");
+    assert!(recognizer.batched(), "SFace's graph allows a free batch");
+    let mut engine = models().engine(Default::default()).expect("engine");
+    let mut chips = Vec::new();
+    for (_, photos) in identities("dlib_johns").into_iter().take(5) {
+        let img = rollcall_models::decode::load_rgb(&photos[0]).unwrap_or_else(|e| panic!("{e}"));
+        let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
+        let face =
+            engine.faces(view, &FaceFilter::default()).expect("faces").into_iter().find(|f| f.verdict == Verdict::Kept).expect("a face");
+        chips.push(face.chip.expect("chip"));
+    }
+    let refs: Vec<&[u8]> = chips.iter().map(Vec::as_slice).collect();
+    let batch = recognizer.embed_batch(&refs).expect("batch");
+    assert_eq!(batch.len(), 5);
+    for (chip, b) in refs.iter().zip(&batch) {
+        let one = recognizer.embed(chip).expect("one");
+        assert!(dot(&one, b) > 0.9999, "batched and single embeddings differ");
+    }
+}

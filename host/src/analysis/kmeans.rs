@@ -30,12 +30,15 @@ pub struct KMeansParams {
     pub seed: u64,
     /// Extra starting centres (`k x d`), tried besides the random starts.
     pub init_centers: Option<Array2<f32>>,
+    /// With `init_centers`: try them and one random start first, and run
+    /// the other random starts only if the random one did better.
+    pub adaptive: bool,
 }
 
 impl KMeansParams {
     /// `k` clusters with scikit-learn's defaults and 10 starts.
     pub fn new(k: usize) -> Self {
-        KMeansParams { k, n_init: 10, max_iter: 300, tol: 1e-4, seed: 0, init_centers: None }
+        KMeansParams { k, n_init: 10, max_iter: 300, tol: 1e-4, seed: 0, init_centers: None, adaptive: false }
     }
 }
 
@@ -52,6 +55,10 @@ pub struct KMeansFit {
     pub inertia: f64,
     /// Lloyd iterations of the winning start.
     pub iterations: usize,
+    /// Random starts run.
+    pub random_starts: usize,
+    /// Whether the given start won.
+    pub given_won: bool,
 }
 
 /// Rows per matrix-product block: big enough for the GEMM kernels, small
@@ -64,33 +71,74 @@ pub fn sq_norms(x: ArrayView2<'_, f32>) -> Vec<f32> {
 }
 
 /// Assigns every row to its nearest centre: labels and squared distances.
+/// Blocks of rows run in parallel.
 pub fn assign(x: ArrayView2<'_, f32>, x_sq: &[f32], centers: ArrayView2<'_, f32>) -> (Vec<usize>, Vec<f32>) {
     let k = centers.nrows();
     let c_sq = sq_norms(centers);
     let ct = centers.t();
-    let mut labels = vec![0usize; x.nrows()];
-    let mut dist = vec![0f32; x.nrows()];
-    let mut g = Array2::<f32>::zeros((BLOCK.min(x.nrows()).max(1), k));
-    for start in (0..x.nrows()).step_by(BLOCK) {
-        let end = (start + BLOCK).min(x.nrows());
-        let xb = x.slice(s![start..end, ..]);
-        let mut gb = g.slice_mut(s![..end - start, ..]);
-        general_mat_mul(1.0, &xb, &ct, 0.0, &mut gb);
-        for (r, row) in gb.rows().into_iter().enumerate() {
-            let i = start + r;
-            let (mut best, mut best_d) = (0, f32::INFINITY);
-            for (j, &dot) in row.iter().enumerate() {
-                let d = x_sq[i] + c_sq[j] - 2.0 * dot;
-                if d < best_d {
-                    best_d = d;
-                    best = j;
+    let parts: Vec<(Vec<usize>, Vec<f32>)> = (0..x.nrows())
+        .step_by(BLOCK)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|start| {
+            let end = (start + BLOCK).min(x.nrows());
+            let mut g = Array2::<f32>::zeros((end - start, k));
+            general_mat_mul(1.0, &x.slice(s![start..end, ..]), &ct, 0.0, &mut g);
+            let mut labels = Vec::with_capacity(end - start);
+            let mut dist = Vec::with_capacity(end - start);
+            for (r, row) in g.rows().into_iter().enumerate() {
+                let i = start + r;
+                let (mut best, mut best_d) = (0, f32::INFINITY);
+                for (j, &dot) in row.iter().enumerate() {
+                    let d = x_sq[i] + c_sq[j] - 2.0 * dot;
+                    if d < best_d {
+                        best_d = d;
+                        best = j;
+                    }
                 }
+                labels.push(best);
+                dist.push(best_d.max(0.0));
             }
-            labels[i] = best;
-            dist[i] = best_d.max(0.0);
-        }
+            (labels, dist)
+        })
+        .collect();
+    let mut labels = Vec::with_capacity(x.nrows());
+    let mut dist = Vec::with_capacity(x.nrows());
+    for (l, d) in parts {
+        labels.extend(l);
+        dist.extend(d);
     }
     (labels, dist)
+}
+
+/// Each cluster's sum of rows (in f64) and size; blocks of rows in parallel.
+fn sums(x: ArrayView2<'_, f32>, labels: &[usize], k: usize) -> (Array2<f64>, Vec<usize>) {
+    let d = x.ncols();
+    let chunk = x.nrows().div_ceil(rayon::current_num_threads().max(1)).max(BLOCK);
+    (0..x.nrows())
+        .step_by(chunk)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|start| {
+            let end = (start + chunk).min(x.nrows());
+            let mut sums = Array2::<f64>::zeros((k, d));
+            let mut counts = vec![0usize; k];
+            for (i, &l) in labels.iter().enumerate().take(end).skip(start) {
+                counts[l] += 1;
+                for (a, &v) in sums.row_mut(l).iter_mut().zip(x.row(i).iter()) {
+                    *a += f64::from(v);
+                }
+            }
+            (sums, counts)
+        })
+        .reduce(
+            || (Array2::<f64>::zeros((k, d)), vec![0usize; k]),
+            |(mut s, mut c), (s2, c2)| {
+                s += &s2;
+                c.iter_mut().zip(c2).for_each(|(a, b)| *a += b);
+                (s, c)
+            },
+        )
 }
 
 /// Fits KMeans; see the module docs. Panics only if `k` is 0 or exceeds the
@@ -102,24 +150,47 @@ pub fn fit(x: ArrayView2<'_, f32>, params: &KMeansParams) -> KMeansFit {
     let var_mean = x.var_axis(Axis(0), 0.0).mean().unwrap_or(0.0);
     let tol = params.tol * var_mean;
 
-    let mut starts: Vec<Option<Array2<f32>>> = (0..params.n_init.max(1)).map(|_| None).collect();
-    if let Some(c) = &params.init_centers {
-        starts.push(Some(c.clone()));
-    }
-    let fits: Vec<KMeansFit> = starts
-        .into_par_iter()
-        .enumerate()
-        .map(|(i, given)| {
-            let centers = given.unwrap_or_else(|| {
+    let run = |start: Start| -> KMeansFit {
+        match start {
+            Start::Given => {
+                lloyd(x, &x_sq, params.init_centers.clone().unwrap_or_else(|| Array2::zeros((params.k, x.ncols()))), params.max_iter, tol)
+            }
+            Start::Random(i) => {
                 let mut rng = StdRng::seed_from_u64(params.seed.wrapping_add(i as u64));
-                kmeans_plus_plus(x, &x_sq, params.k, &mut rng)
-            });
-            lloyd(x, &x_sq, centers, params.max_iter, tol)
-        })
-        .collect();
-    // Lowest inertia; ties go to the earliest start, so results do not depend
-    // on thread timing.
-    fits.into_iter().reduce(|best, f| if f.inertia < best.inertia { f } else { best }).expect("at least one start")
+                lloyd(x, &x_sq, kmeans_plus_plus(x, &x_sq, params.k, &mut rng), params.max_iter, tol)
+            }
+        }
+    };
+    let given = params.init_centers.is_some();
+    let randoms = if given { params.n_init } else { params.n_init.max(1) };
+    let mut starts: Vec<Start> = Vec::new();
+    if given {
+        starts.push(Start::Given);
+    }
+    let first = if params.adaptive && given { randoms.min(1) } else { randoms };
+    starts.extend((0..first).map(Start::Random));
+    let mut fits: Vec<(Start, KMeansFit)> = starts.into_par_iter().map(|s| (s, run(s))).collect();
+    let given_leads = given && fits.iter().all(|(s, f)| *s == Start::Given || fits[0].1.inertia <= f.inertia);
+    if !(params.adaptive && given_leads) {
+        fits.extend((first..randoms).into_par_iter().map(|i| (Start::Random(i), run(Start::Random(i)))).collect::<Vec<_>>());
+    }
+    let random_starts = fits.iter().filter(|(s, _)| matches!(s, Start::Random(_))).count();
+    // Lowest inertia; ties go to the earliest start (the given one first),
+    // so results do not depend on thread timing.
+    let (won, mut best) =
+        fits.into_iter().reduce(|best, f| if f.1.inertia < best.1.inertia { f } else { best }).expect("at least one start");
+    best.random_starts = random_starts;
+    best.given_won = won == Start::Given;
+    best
+}
+
+/// Where a KMeans run starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// From `init_centers`.
+    Given,
+    /// The `i`th seeded k-means++ start.
+    Random(usize),
 }
 
 /// Greedy k-means++: each new centre is the best of `2 + ln k` candidates
@@ -175,15 +246,7 @@ fn lloyd(x: ArrayView2<'_, f32>, x_sq: &[f32], mut centers: Array2<f32>, max_ite
     for it in 0..max_iter {
         iterations = it + 1;
         let (labels, dist) = assign(x, x_sq, centers.view());
-        let mut sums = Array2::<f64>::zeros((k, d));
-        let mut counts = vec![0usize; k];
-        for (row, &l) in x.rows().into_iter().zip(&labels) {
-            counts[l] += 1;
-            let mut s = sums.row_mut(l);
-            for (a, &v) in s.iter_mut().zip(row.iter()) {
-                *a += f64::from(v);
-            }
-        }
+        let (sums, counts) = sums(x, &labels, k);
         let mut new = Array2::<f32>::zeros((k, d));
         // Empty clusters take the points farthest from their centres.
         let mut far: Vec<usize> = Vec::new();
@@ -214,7 +277,7 @@ fn lloyd(x: ArrayView2<'_, f32>, x_sq: &[f32], mut centers: Array2<f32>, max_ite
     }
     let (labels, sq_dist) = assign(x, x_sq, centers.view());
     let inertia = sq_dist.iter().map(|&v| f64::from(v)).sum();
-    KMeansFit { centers, labels, sq_dist, inertia, iterations }
+    KMeansFit { centers, labels, sq_dist, inertia, iterations, random_starts: 0, given_won: false }
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@
 //! | `annotated/<photo>.jpg` | annotated photos | detect |
 //! | `metadata.csv` | [`metadata::MetadataRow`] | detect |
 //! | `detections.json` | [`detections::DetectionsFile`] | detect |
+//! | `cache.bin` | [`cache::Cache`] | detect |
 //! | `embeddings.parquet` | [`embeddings::EmbeddingTable`] | embed |
 //! | `similarity.png` | heatmap | embed |
 //! | `k_selection.csv`, `k_selection.json` | [`selection::Selection`] | select-k |
@@ -21,6 +22,7 @@
 //! ([`training::TrainingReport`]); `quantize` writes `fidelity.json`
 //! ([`fidelity::Fidelity`]); `predict` writes [`predictions::PredictionRow`]s.
 
+pub mod cache;
 pub mod chips;
 pub mod clusters;
 pub mod detections;
@@ -97,6 +99,11 @@ impl Work {
     /// Annotated copies of the photos.
     pub fn annotated(&self) -> PathBuf {
         self.root.join("annotated")
+    }
+
+    /// What detection and embedding found in each photo, for the next run.
+    pub fn cache_bin(&self) -> PathBuf {
+        self.root.join("cache.bin")
     }
 
     /// One row per kept face.

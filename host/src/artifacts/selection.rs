@@ -27,7 +27,14 @@ pub struct KRow {
     pub distortion: f64,
     /// Sum of the same.
     pub inertia: f64,
+    /// Mean silhouette (of a sample: see [`Selection::silhouette_sample`]).
     pub silhouette: f64,
+    /// KMeans++ starts run besides the one from the linkage groups.
+    #[serde(default)]
+    pub random_starts: usize,
+    /// Whether the start from the linkage groups gave the lowest inertia.
+    #[serde(default)]
+    pub linkage_start_won: bool,
 }
 
 /// `k_selection.json`.
@@ -52,6 +59,10 @@ pub struct Selection {
     pub silhouette_best_k: Option<usize>,
     /// Notes for the reader.
     pub warnings: Vec<String>,
+    /// Faces the silhouettes were computed on, when a random sample of the
+    /// inliers (seeded) rather than all of them.
+    #[serde(default)]
+    pub silhouette_sample: Option<usize>,
     pub rows: Vec<KRow>,
 }
 

@@ -8,6 +8,7 @@
 //! warp, I/O). Speed is measured here, never asserted in a test.
 
 pub mod open_set;
+pub mod scale;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

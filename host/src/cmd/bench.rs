@@ -62,6 +62,21 @@ enum What {
         #[arg(long)]
         json: bool,
     },
+    /// select-k and cluster on synthetic SFace-like embeddings of a school (see README: Scale)
+    Scale {
+        /// Faces
+        #[arg(long, default_value_t = 20_000, value_parser = rollcall_cli::range(10usize, 10_000_000))]
+        faces: usize,
+        /// People (5% of the faces are strangers besides)
+        #[arg(long, default_value_t = 1000, value_parser = rollcall_cli::range(2usize, 5_000_000))]
+        people: usize,
+        /// Seed of the embeddings
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Detect + align + embed throughput over a folder of photos
     Pipeline {
         /// Folder of photos; folders starting with `_` are left out
@@ -116,6 +131,22 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
                 say!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 say!("{}", bench::open_set::table(&rows));
+            }
+        }
+        What::Scale { faces, people, seed, json } => {
+            // The default recognizer's published same-person cosine, as
+            // `run` would use it.
+            let manifest = g.models.manifest()?;
+            let recognizer = manifest.select(rollcall_models::manifest::Role::Recognizer, None)?;
+            let same_person = recognizer
+                .output
+                .same_person_cosine
+                .ok_or_else(|| anyhow::anyhow!("{}: no published same-person cosine", recognizer.name))?;
+            let f = bench::scale::scale(faces, people, seed, same_person)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&f)?);
+            } else {
+                say!("{}", bench::scale::describe(&f));
             }
         }
         What::Pipeline { photos, repeat, jobs, intra_threads, json } => {

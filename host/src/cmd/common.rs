@@ -131,6 +131,14 @@ pub fn print_detect_summary(o: &DetectOutcome, out: &Path) {
         s.rejected_too_small,
         s.rejected_low_confidence
     );
+    if o.reused + o.re_embedded > 0 {
+        say!(
+            "{} photos unchanged since the last run (reused), {} embedded again from their chips, {} detected",
+            o.reused,
+            o.re_embedded,
+            o.detected
+        );
+    }
     for p in o.file.photos.iter().filter(|p| p.error.is_some()) {
         say!("  skipped {}: {}", p.path, p.error.as_deref().unwrap_or(""));
     }

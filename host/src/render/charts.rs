@@ -177,6 +177,64 @@ pub fn silhouette_diagram(path: &Path, title: &str, values: &[f32], labels: &[us
     })
 }
 
+/// Clusters a chart can show one by one (bars, bands); beyond, it shows
+/// their distribution.
+pub const MAX_GROUPS: usize = 40;
+
+/// Points a scatter draws; beyond, callers draw a seeded sample
+/// ([`sample_rows`]) and say so in the title.
+pub const MAX_POINTS: usize = 5000;
+
+/// `n` rows, or a seeded sample of [`MAX_POINTS`] of them, sorted.
+pub fn sample_rows(n: usize, seed: u64) -> Vec<usize> {
+    if n <= MAX_POINTS {
+        return (0..n).collect();
+    }
+    let mut rng = <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(seed);
+    let mut rows = rand::seq::index::sample(&mut rng, n, MAX_POINTS).into_vec();
+    rows.sort_unstable();
+    rows
+}
+
+/// A histogram of `values` in `bins` equal bins over their range, with a
+/// dashed line at their mean.
+pub fn histogram(path: &Path, title: &str, x_label: &str, values: &[f32], bins: usize) -> Result<()> {
+    render(path, |root| {
+        let lo = values.iter().fold(0f32, |a, &v| a.min(v)).min(-0.1);
+        let hi = values.iter().fold(0f32, |a, &v| a.max(v)).max(lo + 0.1);
+        let width = (hi - lo) / bins.max(1) as f32;
+        let bins = bins.max(1);
+        let mut counts = vec![0usize; bins];
+        for &v in values {
+            counts[(((v - lo) / width) as usize).min(bins - 1)] += 1;
+        }
+        let top = counts.iter().copied().max().unwrap_or(1).max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(f64::from(lo)..f64::from(hi), 0.0..top as f64 * 1.1)
+            .map_err(|e| e.to_string())?;
+        chart.configure_mesh().x_desc(x_label).y_desc("count").draw().map_err(|e| e.to_string())?;
+        chart
+            .draw_series(counts.iter().enumerate().map(|(i, &c)| {
+                let x0 = f64::from(lo + i as f32 * width);
+                Rectangle::new([(x0, 0.0), (x0 + f64::from(width), c as f64)], BLUE.mix(0.6).filled())
+            }))
+            .map_err(|e| e.to_string())?;
+        let mean = values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len().max(1) as f64;
+        let dash = top as f64 * 1.1 / 60.0;
+        chart
+            .draw_series(
+                (0..30)
+                    .map(|i| PathElement::new(vec![(mean, 2.0 * i as f64 * dash), (mean, (2 * i + 1) as f64 * dash)], RED.stroke_width(2))),
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    })
+}
+
 /// A vertical bar chart with one labelled bar per cluster.
 pub fn bars(path: &Path, title: &str, y_label: &str, names: &[String], values: &[f32]) -> Result<()> {
     render(path, |root| {

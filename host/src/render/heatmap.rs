@@ -6,7 +6,6 @@
 //! diagonal show faces of one person when rows are grouped by cluster.
 
 use image::{Rgb, RgbImage};
-use rollcall_shared::embedding::dot;
 
 /// Colours of the Viridis map at nine stops, interpolated linearly.
 const VIRIDIS: [[u8; 3]; 9] = [
@@ -30,20 +29,39 @@ pub fn viridis(t: f32) -> Rgb<u8> {
     Rgb(std::array::from_fn(|c| (a[c] as f32 + (b[c] as f32 - a[c] as f32) * f).round() as u8))
 }
 
+/// Cells a side at most: beyond, consecutive faces share a cell.
+pub const MAX_CELLS: usize = 1000;
+
 /// Renders the similarity of `rows` (unit vectors of length `dim`, in the
 /// order given) with cosine -0.2..1 mapped onto the colour scale; each cell
-/// is scaled up so the image is at least `min_side` pixels.
+/// is scaled up so the image is at least `min_side` pixels. With more than
+/// [`MAX_CELLS`] faces, consecutive faces are binned and a cell is the mean
+/// similarity of its two bins' faces, which for unit vectors is exactly the
+/// dot product of the bins' mean vectors: the picture stays the same size
+/// and costs one small matrix product.
 pub fn render(data: &[f32], dim: usize, min_side: u32) -> RgbImage {
     let n = data.len().checked_div(dim).unwrap_or(0);
     if n == 0 {
         return RgbImage::new(1, 1);
     }
-    let cell = (min_side as usize).div_ceil(n).max(1) as u32;
-    let side = n as u32 * cell;
-    let mut img = RgbImage::new(side, side);
+    let cells = n.min(MAX_CELLS);
+    let mut means = ndarray::Array2::<f32>::zeros((cells, dim));
+    let mut counts = vec![0f32; cells];
     for i in 0..n {
-        for j in 0..n {
-            let s = dot(&data[i * dim..(i + 1) * dim], &data[j * dim..(j + 1) * dim]);
+        let b = i * cells / n;
+        let mut row = means.row_mut(b);
+        row.iter_mut().zip(&data[i * dim..(i + 1) * dim]).for_each(|(m, v)| *m += v);
+        counts[b] += 1.0;
+    }
+    for (mut row, c) in means.rows_mut().into_iter().zip(&counts) {
+        row /= c.max(1.0);
+    }
+    let sims = means.dot(&means.t());
+    let cell = (min_side as usize).div_ceil(cells).max(1) as u32;
+    let side = cells as u32 * cell;
+    let mut img = RgbImage::new(side, side);
+    for (i, row) in sims.rows().into_iter().enumerate() {
+        for (j, &s) in row.iter().enumerate() {
             let c = viridis((s + 0.2) / 1.2);
             for y in 0..cell {
                 for x in 0..cell {
@@ -67,5 +85,17 @@ mod tests {
         assert_eq!(*img.get_pixel(0, 0), viridis(1.0));
         assert_eq!(*img.get_pixel(9, 0), viridis(0.2 / 1.2));
         assert_eq!(viridis(0.0), Rgb([68, 1, 84]));
+    }
+
+    #[test]
+    fn many_faces_share_cells_and_keep_the_picture_small() {
+        // 2,500 faces in two halves: one side of 1,000 cells, the halves two
+        // bright blocks.
+        let n = 2500;
+        let data: Vec<f32> = (0..n).flat_map(|i| if i < n / 2 { [1.0, 0.0] } else { [0.0, 1.0] }).collect();
+        let img = render(&data, 2, 800);
+        assert_eq!(img.dimensions(), (1000, 1000));
+        assert_eq!(*img.get_pixel(0, 0), viridis(1.0));
+        assert_eq!(*img.get_pixel(999, 0), viridis(0.2 / 1.2));
     }
 }

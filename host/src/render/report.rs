@@ -54,13 +54,8 @@ pub fn write(work: &WorkDir) -> Result<std::path::PathBuf> {
     let clusters = optional(&work.clusters_json(), ClustersFile::read)?;
     let rows = optional(&work.clusters_csv(), clusters::read_rows)?;
 
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>rollcall report</title><style>{STYLE}</style></head><body>\n\
-         <h1>rollcall report</h1><p class=\"note\">Work directory: {}</p>\n",
-        esc(&work.root().display().to_string())
-    );
+    let mut h = page_head("rollcall report");
+    let _ = writeln!(h, "<h1>rollcall report</h1><p class=\"note\">Work directory: {}</p>", esc(&work.root().display().to_string()));
     if let Some(d) = &detections {
         detection_section(&mut h, d);
     }
@@ -69,12 +64,36 @@ pub fn write(work: &WorkDir) -> Result<std::path::PathBuf> {
     }
     if let (Some(c), Some(r)) = (&clusters, &rows) {
         let heat = heatmap_by_cluster(work, r)?;
-        cluster_section(&mut h, c, r, heat);
+        // Pages of an earlier, larger run go first.
+        if let Ok(dir) = std::fs::read_dir(work.report()) {
+            for e in dir.filter_map(|e| e.ok()) {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with("people_") && name.ends_with(".html") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
+        for (name, page) in cluster_section(&mut h, c, r, heat) {
+            write_atomic(&work.report().join(name), page.as_bytes())?;
+        }
     }
     h.push_str("</body></html>\n");
     let path = work.report().join("index.html");
     write_atomic(&path, h.as_bytes())?;
     Ok(path)
+}
+
+/// People shown on one page; a report of more has a page per this many,
+/// linked from the index, so that a school's thousand people do not make
+/// one page of twenty thousand pictures.
+pub const PEOPLE_PER_PAGE: usize = 100;
+
+/// The start of a page of the report.
+fn page_head(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{STYLE}</style></head><body>\n",
+        esc(title)
+    )
 }
 
 fn detection_section(h: &mut String, d: &DetectionsFile) {
@@ -196,7 +215,9 @@ fn heatmap_by_cluster(work: &Work, rows: &[ClusterRow]) -> Result<Option<String>
     Ok(Some(name.to_string()))
 }
 
-fn cluster_section(h: &mut String, c: &ClustersFile, rows: &[ClusterRow], heat: Option<String>) {
+/// The people section of the index; returns the extra pages `(file,
+/// html)` when there are more people than [`PEOPLE_PER_PAGE`].
+fn cluster_section(h: &mut String, c: &ClustersFile, rows: &[ClusterRow], heat: Option<String>) -> Vec<(String, String)> {
     let _ = write!(
         h,
         "<h2>People</h2><p>KMeans with k = {} on the faces that are not outliers: mean silhouette {:.3}, inertia {:.3}. \
@@ -217,31 +238,33 @@ fn cluster_section(h: &mut String, c: &ClustersFile, rows: &[ClusterRow], heat: 
         );
     }
     h.push_str("</div>\n");
-    for info in &c.clusters {
-        let mut faces: Vec<&ClusterRow> = rows.iter().filter(|r| r.cluster == info.cluster as i64).collect();
-        faces.sort_by(|a, b| b.silhouette.unwrap_or(0.0).total_cmp(&a.silhouette.unwrap_or(0.0)));
-        let _ = write!(
-            h,
-            "<section class=\"cluster-gallery\" id=\"{}\"><h3>{} &middot; {} faces &middot; mean silhouette {:.3}</h3><div class=faces>",
-            esc(&info.folder),
-            esc(&info.folder),
-            info.size,
-            info.mean_silhouette
-        );
-        for f in faces {
-            let s = f.silhouette.unwrap_or(0.0);
-            let cls = if s < ATYPICAL_SILHOUETTE { " class=atypical" } else { "" };
-            let _ = write!(
-                h,
-                "<figure{cls}><img src=\"../aligned/{}\" alt=\"{}\" title=\"{}\"><figcaption>{s:.2}</figcaption></figure>",
-                url(&f.file),
-                esc(&f.file),
-                esc(&f.file)
-            );
-        }
-        h.push_str("</div></section>\n");
+    let mut by_cluster: BTreeMap<i64, Vec<&ClusterRow>> = BTreeMap::new();
+    for r in rows {
+        by_cluster.entry(r.cluster).or_default().push(r);
     }
-    let outliers: Vec<&ClusterRow> = rows.iter().filter(|r| r.cluster < 0).collect();
+    let mut pages = Vec::new();
+    if c.clusters.len() <= PEOPLE_PER_PAGE {
+        for info in &c.clusters {
+            gallery(h, info, by_cluster.get(&(info.cluster as i64)).map_or(&[][..], Vec::as_slice));
+        }
+    } else {
+        h.push_str("<p>The people, a page each of up to 100:</p><ul>");
+        for (p, chunk) in c.clusters.chunks(PEOPLE_PER_PAGE).enumerate() {
+            let name = format!("people_{}.html", p + 1);
+            let first = chunk.first().map_or(0, |i| i.cluster);
+            let last = chunk.last().map_or(0, |i| i.cluster);
+            let _ = write!(h, "<li><a href=\"{name}\">people {first} to {last}</a></li>");
+            let mut page = page_head(&format!("rollcall report: people {first} to {last}"));
+            let _ = write!(page, "<p><a href=\"index.html\">the report</a></p><h2>People {first} to {last}</h2>");
+            for info in chunk {
+                gallery(&mut page, info, by_cluster.get(&(info.cluster as i64)).map_or(&[][..], Vec::as_slice));
+            }
+            page.push_str("</body></html>\n");
+            pages.push((name, page));
+        }
+        h.push_str("</ul>\n");
+    }
+    let outliers = by_cluster.get(&-1).map_or(&[][..], Vec::as_slice);
     if !outliers.is_empty() {
         let _ = write!(
             h,
@@ -251,7 +274,7 @@ fn cluster_section(h: &mut String, c: &ClustersFile, rows: &[ClusterRow], heat: 
         for f in outliers {
             let _ = write!(
                 h,
-                "<figure class=atypical><img src=\"../aligned/{}\" alt=\"{}\" title=\"{}\"></figure>",
+                "<figure class=atypical><img loading=lazy src=\"../aligned/{}\" alt=\"{}\" title=\"{}\"></figure>",
                 url(&f.file),
                 esc(&f.file),
                 esc(&f.file)
@@ -259,6 +282,34 @@ fn cluster_section(h: &mut String, c: &ClustersFile, rows: &[ClusterRow], heat: 
         }
         h.push_str("</div></section>\n");
     }
+    pages
+}
+
+/// One person's faces, most typical first; pictures load as they scroll
+/// into view.
+fn gallery(h: &mut String, info: &clusters::ClusterInfo, faces: &[&ClusterRow]) {
+    let mut faces = faces.to_vec();
+    faces.sort_by(|a, b| b.silhouette.unwrap_or(0.0).total_cmp(&a.silhouette.unwrap_or(0.0)));
+    let _ = write!(
+        h,
+        "<section class=\"cluster-gallery\" id=\"{}\"><h3>{} &middot; {} faces &middot; mean silhouette {:.3}</h3><div class=faces>",
+        esc(&info.folder),
+        esc(&info.folder),
+        info.size,
+        info.mean_silhouette
+    );
+    for f in faces {
+        let s = f.silhouette.unwrap_or(0.0);
+        let cls = if s < ATYPICAL_SILHOUETTE { " class=atypical" } else { "" };
+        let _ = write!(
+            h,
+            "<figure{cls}><img loading=lazy src=\"../aligned/{}\" alt=\"{}\" title=\"{}\"><figcaption>{s:.2}</figcaption></figure>",
+            url(&f.file),
+            esc(&f.file),
+            esc(&f.file)
+        );
+    }
+    h.push_str("</div></section>\n");
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use ndarray::{Array2, Axis};
+use rayon::prelude::*;
 
 use rollcall_files::shown;
 
@@ -34,7 +35,7 @@ use crate::analysis::population::Population;
 use crate::analysis::silhouette;
 use crate::artifacts::clusters::{self, ClusterInfo, ClusterRow, ClustersFile, LEDGER, Ledger, LedgerEntry, OUTLIER_FOLDER};
 use crate::artifacts::embeddings::EmbeddingTable;
-use crate::artifacts::io::{optional, write_atomic};
+use crate::artifacts::io::optional;
 use crate::artifacts::selection::{Selection, ThresholdSource};
 use crate::artifacts::{Work, WorkDir};
 use crate::error::{Error, Result};
@@ -80,9 +81,10 @@ pub fn cluster(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: 
     // Without a --k, select-k's recommendation; without select-k, the
     // linkage count. A select-k file that is there but broken is an error,
     // not a silent fallback.
+    let selection = optional(&work.k_selection_json(), Selection::read)?;
     let k = match opts.k {
         Some(k) => k,
-        None => optional(&work.k_selection_json(), Selection::read)?.map_or(pop.people, |s| s.recommended_k),
+        None => selection.as_ref().map_or(pop.people, |s| s.recommended_k),
     };
     if k < 2 {
         return Err(Error::KBelowTwo { k });
@@ -93,12 +95,26 @@ pub fn cluster(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: 
     prepare_clusters_dir(&work.clusters(), opts.force)?;
 
     let xi = pop.inlier_matrix();
-    let fit = pop.kmeans(&xi, k, opts.n_init, opts.seed);
+    // Where the fit is expensive and select-k saw the linkage start beat a
+    // random one at this k, the random starts would only repeat that.
+    let seen_to_win =
+        selection.as_ref().and_then(|s| s.rows.iter().find(|r| r.k == k)).is_some_and(|r| r.linkage_start_won && r.random_starts > 0);
+    let n_init =
+        if seen_to_win && crate::analysis::population::expensive(xi.nrows(), k, xi.ncols(), opts.n_init) { 0 } else { opts.n_init };
+    let fit = pop.kmeans(&xi, k, n_init, opts.seed);
     let (labels, centers) = numbered_by_size(&fit, k);
-    let sil = silhouette::samples(xi.view(), &labels, k);
+    // Every face's silhouette: exact while that is cheap, else against the
+    // clusters nearest each face (see `silhouette::near_samples`).
+    let sil = if silhouette::exact_is_cheap(xi.nrows(), xi.ncols()) {
+        silhouette::samples(xi.view(), &labels, k)
+    } else {
+        silhouette::near_samples(xi.view(), &labels, centers.view())
+    };
     let per = silhouette::per_cluster(&sil, &labels, k);
     let folders = folder_names(&work.clusters(), k)?;
     let rows = rows(&pop, &labels, &centers, &sil, &folders);
+    let mut sizes = vec![0usize; k];
+    labels.iter().for_each(|&l| sizes[l] += 1);
 
     write_folders(work, &rows)?;
     clusters::write_rows(&work.clusters_csv(), &rows)?;
@@ -109,12 +125,7 @@ pub fn cluster(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: 
         threshold: pop.threshold,
         threshold_source: pop.source.clone(),
         clusters: (0..k)
-            .map(|c| ClusterInfo {
-                cluster: c + 1,
-                folder: folders[c].clone(),
-                size: labels.iter().filter(|&&l| l == c).count(),
-                mean_silhouette: per[c],
-            })
+            .map(|c| ClusterInfo { cluster: c + 1, folder: folders[c].clone(), size: sizes[c], mean_silhouette: per[c] })
             .collect(),
         outliers: pop.outliers.len(),
     };
@@ -129,9 +140,12 @@ pub fn cluster(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: 
 /// cluster (ties: the one whose first face comes first).
 fn numbered_by_size(fit: &kmeans::KMeansFit, k: usize) -> (Vec<usize>, Array2<f32>) {
     let mut order: Vec<usize> = (0..k).collect();
-    let size = |c: usize| fit.labels.iter().filter(|&&l| l == c).count();
-    let first = |c: usize| fit.labels.iter().position(|&l| l == c).unwrap_or(usize::MAX);
-    order.sort_by(|&a, &b| size(b).cmp(&size(a)).then(first(a).cmp(&first(b))));
+    let (mut size, mut first) = (vec![0usize; k], vec![usize::MAX; k]);
+    for (i, &l) in fit.labels.iter().enumerate() {
+        size[l] += 1;
+        first[l] = first[l].min(i);
+    }
+    order.sort_by(|&a, &b| size[b].cmp(&size[a]).then(first[a].cmp(&first[b])));
     let mut rank = vec![0usize; k];
     for (r, &c) in order.iter().enumerate() {
         rank[c] = r;
@@ -291,10 +305,22 @@ fn write_folders(work: &Work, rows: &[ClusterRow]) -> Result<()> {
         copies.push((r, bytes));
     }
     ledger.write(&dir.join(LEDGER))?;
-    for (r, bytes) in &copies {
-        rollcall_files::interrupt::check()?;
-        write_atomic(&staging.join(&r.folder).join(&r.file), bytes)?;
+    // Plain writes: nothing in the staging folder is anyone's until it is
+    // renamed into place, and a re-run clears it.
+    let bar = crate::runner::progress(copies.len(), "cluster");
+    let folders: std::collections::BTreeSet<&str> = copies.iter().map(|(r, _)| r.folder.as_str()).collect();
+    for f in &folders {
+        let p = staging.join(f);
+        std::fs::create_dir_all(&p).map_err(Error::write(&p))?;
     }
+    copies.par_iter().try_for_each(|(r, bytes)| -> Result<()> {
+        rollcall_files::interrupt::check()?;
+        let p = staging.join(&r.folder).join(&r.file);
+        std::fs::write(&p, bytes).map_err(Error::write(&p))?;
+        bar.inc(1);
+        Ok(())
+    })?;
+    bar.finish_and_clear();
     let staged: std::collections::BTreeSet<&str> = copies.iter().map(|(r, _)| r.folder.as_str()).collect();
     for folder in staged {
         let (from, to) = (staging.join(folder), dir.join(folder));
@@ -319,17 +345,26 @@ fn write_folders(work: &Work, rows: &[ClusterRow]) -> Result<()> {
 fn write_charts(work: &Work, pop: &Population, labels: &[usize], centers: &Array2<f32>, sil: &[f32], summary: &ClustersFile) -> Result<()> {
     let dir = work.charts();
     let pca = Pca2::fit(pop.x.view());
-    let pts = pca.project(pop.x.view());
+    let shown = charts::sample_rows(pop.x.nrows(), 0);
+    let pts = pca.project(pop.x.select(Axis(0), &shown).view());
     let mut marks = vec![usize::MAX; pop.x.nrows()];
     for (p, &i) in pop.inliers.iter().enumerate() {
         marks[i] = labels[p];
     }
+    let marks: Vec<usize> = shown.iter().map(|&i| marks[i]).collect();
     let axes = (format!("PC1 ({:.0}%)", pca.explained[0] * 100.0), format!("PC2 ({:.0}%)", pca.explained[1] * 100.0));
-    let title = format!("{} people (PCA); triangles: centroids, crosses: outliers", summary.k);
+    let sampled = if shown.len() < pop.x.nrows() { format!(", {} of {} faces", shown.len(), pop.x.nrows()) } else { String::new() };
+    let title = format!("{} people (PCA{sampled}); triangles: centroids, crosses: outliers", summary.k);
     charts::scatter(&dir.join("clusters_pca.svg"), &title, (&axes.0, &axes.1), &pts, Some(&marks), &pca.project(centers.view()))?;
-    let names: Vec<String> = summary.clusters.iter().map(|c| c.cluster.to_string()).collect();
     let values: Vec<f32> = summary.clusters.iter().map(|c| c.mean_silhouette).collect();
-    charts::bars(&dir.join("clusters_silhouette.svg"), "Mean silhouette per person", "silhouette", &names, &values)?;
     let title = format!("Silhouette per face, k = {} (mean {:.3})", summary.k, summary.mean_silhouette);
-    charts::silhouette_diagram(&dir.join("clusters_silhouette_diagram.svg"), &title, sil, labels, summary.k, summary.mean_silhouette)
+    if summary.k <= charts::MAX_GROUPS {
+        let names: Vec<String> = summary.clusters.iter().map(|c| c.cluster.to_string()).collect();
+        charts::bars(&dir.join("clusters_silhouette.svg"), "Mean silhouette per person", "silhouette", &names, &values)?;
+        charts::silhouette_diagram(&dir.join("clusters_silhouette_diagram.svg"), &title, sil, labels, summary.k, summary.mean_silhouette)
+    } else {
+        // A thousand bars say nothing: their distribution does.
+        charts::histogram(&dir.join("clusters_silhouette.svg"), "Mean silhouette per person", "silhouette", &values, 40)?;
+        charts::histogram(&dir.join("clusters_silhouette_diagram.svg"), &title, "silhouette", sil, 40)
+    }
 }

@@ -11,9 +11,19 @@
 //! worker, so that decoding one photo overlaps inference on another. A photo
 //! that cannot be read, or whose outputs cannot be written, is skipped with
 //! the reason and the run goes on.
+//!
+//! Re-runs do only what is new: `cache.bin` (see [`crate::artifacts::cache`])
+//! keeps each photo's results by content hash, so an unchanged photo whose
+//! chips and annotated copy are still there is neither decoded nor detected,
+//! and one whose recognizer changed is only embedded again from its chips.
+//! Chips and annotated copies no record names (photos that are gone) are
+//! removed.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
 
 use rollcall_files::shown::{escape_controls, shown};
 use rollcall_models::decode::Limits;
@@ -21,6 +31,8 @@ use rollcall_models::runtime::{InferenceClock, Threads};
 use rollcall_models::{FaceEngine, FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 
+use crate::artifacts::cache::{Cache, DetectionKey, Entry, Refused};
+use crate::artifacts::chips;
 use crate::artifacts::detections::{DetectSummary, DetectionsFile, FaceRecord, PhotoRecord};
 use crate::artifacts::io::save_image;
 use crate::artifacts::metadata;
@@ -116,12 +128,125 @@ pub struct DetectOutcome {
     /// Wall time of the whole stage.
     pub wall: Duration,
     pub jobs: usize,
+    /// Photos whose earlier results were reused whole (see
+    /// [`crate::artifacts::cache`]).
+    pub reused: usize,
+    /// Photos whose chips were reused and embedded again.
+    pub re_embedded: usize,
+    /// Photos detected from scratch.
+    pub detected: usize,
 }
 
 struct PhotoResult {
     record: PhotoRecord,
-    embeddings: Vec<(String, Vec<f32>)>,
+    /// One embedding per kept face, in `face_index` order, when known.
+    vectors: Option<Vec<Vec<f32>>>,
     times: StepTimes,
+}
+
+impl PhotoResult {
+    /// A cached photo, found again at `photo`.
+    fn from_entry(entry: &Entry, photo: &Path) -> PhotoResult {
+        let mut record = entry.record.clone();
+        record.path = photo.display().to_string();
+        PhotoResult { record, vectors: entry.embeddings.clone(), times: StepTimes::default() }
+    }
+
+    /// What the cache keeps of this photo.
+    fn entry(&self, opts: &DetectOptions) -> Entry {
+        Entry {
+            record: self.record.clone(),
+            annotated_side: self.record.annotated_file.as_ref().map(|_| opts.annotate_max_side),
+            embeddings: self.vectors.clone(),
+        }
+    }
+
+    /// `(chip file, embedding)` for each kept face.
+    fn named_embeddings(&self) -> impl Iterator<Item = (String, Vec<f32>)> + '_ {
+        let names = self.record.faces.iter().filter_map(|f| f.aligned_file.clone());
+        names.zip(self.vectors.iter().flatten().cloned())
+    }
+}
+
+/// What to do with one photo, given what the cache holds for it.
+enum Plan<'c> {
+    /// Its detections, chips, annotated copy and (if asked) embeddings are
+    /// all still there.
+    Reuse(&'c Entry),
+    /// Its detections and chips are there; its embeddings are not (another
+    /// recognizer, or the last run did not embed).
+    Embed(&'c Entry),
+    /// Nothing usable.
+    Detect,
+}
+
+fn plan<'c>(entry: Option<&'c Entry>, work: &Work, opts: &DetectOptions) -> Plan<'c> {
+    let Some(entry) = entry else { return Plan::Detect };
+    let chips_there = entry.record.faces.iter().filter_map(|f| f.aligned_file.as_ref()).all(|f| work.aligned().join(f).is_file());
+    let annotated_there = !opts.annotate
+        || entry.annotated_side == Some(opts.annotate_max_side)
+            && entry.record.annotated_file.as_ref().is_some_and(|f| work.annotated().join(f).is_file());
+    if entry.record.error.is_some() || !chips_there || !annotated_there {
+        Plan::Detect
+    } else if opts.embed && entry.embeddings.is_none() && entry.record.faces.iter().any(|f| f.aligned_file.is_some()) {
+        Plan::Embed(entry)
+    } else {
+        Plan::Reuse(entry)
+    }
+}
+
+/// The cache key of a photo: its content and its key (which names its
+/// chips, and can change when another photo of the same name arrives).
+fn entry_key(sha256: &str, key: &str) -> String {
+    format!("{sha256}:{key}")
+}
+
+/// The work directory's cache, fitted to these settings; `None` (after a
+/// warning, unless there simply was none) if it cannot be used.
+fn load_cache(work: &Work, detection: &DetectionKey, recognizer: &str) -> Option<Cache> {
+    let path = work.cache_bin();
+    match Cache::read(&path) {
+        Ok(cache) => Some(cache.for_settings(detection, recognizer)),
+        Err(Refused::Missing) => None,
+        Err(why) => {
+            tracing::warn!("cache {}: {why}", shown(&path));
+            None
+        }
+    }
+}
+
+/// Embeds a cached photo's chips again.
+fn embed_chips(engine: &mut dyn FaceEngine, entry: &Entry, photo: &Path, work: &Work) -> Result<PhotoResult, SkipReason> {
+    let mut result = PhotoResult::from_entry(entry, photo);
+    let before = engine.times();
+    let mut vectors = Vec::new();
+    for name in result.record.faces.iter().filter_map(|f| f.aligned_file.as_ref()) {
+        let chip = chips::read(&work.aligned().join(name), engine.chip_size())?;
+        vectors.push(engine.embed(&chip)?);
+    }
+    result.vectors = Some(vectors);
+    result.times.recognizer = engine.times().recognizer.since(&before.recognizer);
+    Ok(result)
+}
+
+/// Removes chips and annotated copies that no record names: those of photos
+/// that are gone, or that had more faces last time. Both folders are
+/// rollcall's own (inside a claimed work directory), so nothing the user
+/// made is touched.
+fn remove_leftovers(work: &Work, records: &[PhotoRecord]) -> Result<()> {
+    let chips: HashSet<&str> = records.iter().flat_map(|r| r.faces.iter().filter_map(|f| f.aligned_file.as_deref())).collect();
+    let annotated: HashSet<&str> = records.iter().filter_map(|r| r.annotated_file.as_deref()).collect();
+    for (dir, keep) in [(work.aligned(), chips), (work.annotated(), annotated)] {
+        let Ok(listing) = std::fs::read_dir(&dir) else { continue };
+        for e in listing.flatten() {
+            let name = e.file_name();
+            let stale = name.to_str().is_none_or(|n| !keep.contains(n));
+            if stale && e.file_type().is_ok_and(|t| t.is_file()) {
+                std::fs::remove_file(e.path()).map_err(Error::write(&e.path()))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Runs detection (and alignment, and optionally embedding) over every photo
@@ -158,27 +283,86 @@ fn detect_listed(
         }
     }
     let keys = unique_keys(input, photos);
-    let items: Vec<(&PathBuf, &String)> = photos.iter().zip(&keys).collect();
+    let card = models.card();
+    // What a photo's earlier results can be reused for (see
+    // `artifacts::cache`): everything, the detection only, or nothing.
+    let detection_key = DetectionKey {
+        detector: card.detector.sha256.clone(),
+        min_confidence: opts.filter.min_confidence,
+        min_size: opts.filter.min_size,
+        report_confidence: opts.filter.report_confidence,
+        max_pixels: opts.limits.max_pixels,
+        max_file_bytes: opts.limits.max_file_bytes,
+    };
+    let old = if opts.write_images { load_cache(work, &detection_key, &card.recognizer.sha256) } else { None };
+    // Content hashes key the cache; they are taken on every run that writes
+    // one, so that the next run can reuse this one.
+    let hashes: Vec<Option<String>> =
+        if opts.write_images { photos.par_iter().map(|p| rollcall_files::sha256_file(p).ok()).collect() } else { vec![None; photos.len()] };
+    let plans: Vec<Plan> = keys
+        .iter()
+        .zip(&hashes)
+        .map(|(key, hash)| {
+            let entry = old.as_ref().zip(hash.as_ref()).and_then(|(c, h)| c.entries.get(&entry_key(h, key)));
+            plan(entry, work, opts)
+        })
+        .collect();
+    let mut results: Vec<Option<Result<PhotoResult, SkipReason>>> = plans
+        .iter()
+        .zip(photos)
+        .map(|(plan, photo)| match plan {
+            Plan::Reuse(entry) => Some(Ok(PhotoResult::from_entry(entry, photo))),
+            _ => None,
+        })
+        .collect();
+    let todo: Vec<(usize, &PathBuf, &String)> =
+        plans.iter().enumerate().filter(|(_, p)| !matches!(p, Plan::Reuse(_))).map(|(i, _)| (i, &photos[i], &keys[i])).collect();
     let runner = Runner::new(models, opts.jobs).threads(opts.threads).record_spans(opts.record_spans);
-    let outcomes = runner.run(&items, "detect", |engine, (photo, key)| process_photo(engine, photo, key, work, opts))?;
+    // With nothing to detect or embed, no engine is even loaded.
+    if !todo.is_empty() {
+        let outcomes = runner.run(&todo, "detect", |engine, &(i, photo, key)| match plans[i] {
+            Plan::Embed(entry) => embed_chips(engine, entry, photo, work),
+            _ => process_photo(engine, photo, key, work, opts),
+        })?;
+        for (&(i, _, _), outcome) in todo.iter().zip(outcomes) {
+            results[i] = Some(match outcome {
+                Outcome::Done(r) => Ok(r),
+                Outcome::Skipped(why) => Err(why),
+            });
+        }
+    }
+    let reused = plans.iter().filter(|p| matches!(p, Plan::Reuse(_))).count();
+    let re_embedded = plans.iter().filter(|p| matches!(p, Plan::Embed(_))).count();
 
-    let mut records = Vec::with_capacity(outcomes.len());
+    let mut records = Vec::with_capacity(photos.len());
     let mut embeddings = Vec::new();
     let mut times = StepTimes::default();
-    for ((photo, key), outcome) in items.iter().zip(outcomes) {
-        match outcome {
-            Outcome::Done(r) => {
-                records.push(r.record);
-                embeddings.extend(r.embeddings);
+    let mut cache = Cache::new(detection_key, card.recognizer.sha256.clone());
+    for (((photo, key), hash), result) in photos.iter().zip(&keys).zip(&hashes).zip(results) {
+        // Every item is either reused or was given to the runner, which
+        // returns one outcome per item.
+        let Some(result) = result else { continue };
+        match result {
+            Ok(r) => {
+                if opts.embed {
+                    embeddings.extend(r.named_embeddings());
+                }
                 times.add(&r.times);
+                if let Some(h) = hash {
+                    cache.entries.insert(entry_key(h, key), r.entry(opts));
+                }
+                records.push(r.record);
             }
-            Outcome::Skipped(why) => records.push(skipped_record(photo, key, why.describe())),
+            Err(why) => records.push(skipped_record(photo, key, why.describe())),
         }
+    }
+    if opts.write_images {
+        remove_leftovers(work, &records)?;
+        cache.write(&work.cache_bin())?;
     }
     records.extend(unlisted.into_iter().map(|(p, why)| skipped_record(&p, "", why)));
     records.sort_by(|a, b| a.path.cmp(&b.path));
 
-    let card = models.card();
     let file = DetectionsFile {
         input: input.display().to_string(),
         detector: card.detector.clone(),
@@ -192,7 +376,16 @@ fn detect_listed(
         metadata::write(&work.metadata_csv(), &file.photos)?;
         file.write(&work.detections_json())?;
     }
-    Ok(DetectOutcome { file, embeddings, times, wall: started.elapsed(), jobs: runner.jobs() })
+    Ok(DetectOutcome {
+        file,
+        embeddings,
+        times,
+        wall: started.elapsed(),
+        jobs: runner.jobs(),
+        reused,
+        re_embedded,
+        detected: todo.len() - re_embedded,
+    })
 }
 
 fn skipped_record(photo: &Path, key: &str, why: String) -> PhotoRecord {
@@ -274,7 +467,7 @@ fn process_photo_into(
                 written.push(path);
             }
             if opts.embed {
-                embeddings.push((name.clone(), engine.embed(chip)?));
+                embeddings.push(engine.embed(chip)?);
             }
             fr.face_index = Some(i);
             fr.aligned_file = Some(name);
@@ -297,7 +490,7 @@ fn process_photo_into(
     times.recognizer = after.recognizer.since(&before.recognizer);
     times.spans = engine.take_spans();
     times.other = t.elapsed().saturating_sub(times.inference() + times.prepare);
-    Ok(PhotoResult { record, embeddings, times })
+    Ok(PhotoResult { record, vectors: opts.embed.then_some(embeddings), times })
 }
 
 /// Saves a chip as PNG (lossless, so a later `embed` sees the same pixels).

@@ -26,6 +26,19 @@
 //! start from the linkage groups, lowest inertia kept) gives the elbows and
 //! silhouettes as supporting evidence, and the report says whether the
 //! silhouette peak agrees.
+//!
+//! **At a school's scale** (10^4 to 10^5 faces) the same answers come
+//! cheaper:
+//! - the linkage runs on a sparse graph of each face's most similar
+//!   neighbours (see [`crate::analysis::linkage`]), never an n x n matrix;
+//! - the sweep covers a grid ([`k_grid`]): all of a short range, otherwise
+//!   geometric steps plus every k near the recommendation;
+//! - the recommendation is fitted first; when the linkage start beats every
+//!   random start there and random starts are expensive, the other k use
+//!   the linkage start alone;
+//! - silhouettes are exact up to a few thousand faces, then computed on a
+//!   fixed-size seeded sample (as scikit-learn's `sample_size`), and the
+//!   sample size is recorded in `k_selection.json`.
 
 use std::ops::RangeInclusive;
 
@@ -73,20 +86,54 @@ impl Default for SelectKOptions {
     }
 }
 
-/// The recommendation and the k range to sweep: the linkage count (at
-/// least 2), and the asked range widened to include it, so the evidence for
-/// the recommendation is always charted.
-pub fn recommend(pop: &Population, k_min: usize, k_max: usize) -> (usize, RangeInclusive<usize>, Vec<String>) {
+/// The recommendation and the k values to sweep: the linkage count (at
+/// least 2), and the asked range with the grid widened to include it (see
+/// [`k_grid`]), so the evidence for the recommendation is always charted.
+pub fn recommend(pop: &Population, k_min: usize, k_max: usize) -> (usize, Vec<usize>, Vec<String>) {
     let mut warnings = Vec::new();
     let k = pop.people.max(2);
     if pop.people < 2 {
         warnings.push(format!("the faces look like {} person(s); clustering needs at least 2, so k = 2 is shown", pop.people));
     }
-    let range = k_min.min(k)..=k_max.max(k);
     if !(k_min..=k_max).contains(&k) {
         warnings.push(format!("the faces look like {k} people, outside the range {k_min}..={k_max}; the sweep was widened to include {k}"));
     }
-    (k, range, warnings)
+    (k, k_grid(k_min..=k_max, k), warnings)
+}
+
+/// Every k of a range this short is swept; longer stretches in steps.
+const EVERY_K_UP_TO: usize = 30;
+
+/// The k values swept, ascending: every k of the asked range when it is
+/// short ([`EVERY_K_UP_TO`] values), else its ends and steps of a quarter
+/// between; every k within 2 of the recommendation; and, when the
+/// recommendation lies outside the range, steps of a quarter out to it. A
+/// thousand people cost a few dozen KMeans fits, not a thousand.
+pub fn k_grid(range: RangeInclusive<usize>, recommended: usize) -> Vec<usize> {
+    let (lo, hi) = (*range.start(), *range.end());
+    let mut ks = std::collections::BTreeSet::new();
+    let steps = |from: usize, to: usize, ks: &mut std::collections::BTreeSet<usize>| {
+        let mut k = from as f64;
+        while (k.round() as usize) < to {
+            ks.insert(k.round() as usize);
+            k = (k * 1.25).max(k + 1.0);
+        }
+        ks.insert(to);
+    };
+    if hi - lo < EVERY_K_UP_TO {
+        ks.extend(lo..=hi);
+    } else {
+        steps(lo, hi, &mut ks);
+    }
+    if !range.contains(&recommended) || hi - lo >= EVERY_K_UP_TO {
+        ks.extend(recommended.saturating_sub(2).max(2)..=recommended + 2);
+        if recommended > hi {
+            steps(hi, recommended, &mut ks);
+        } else if recommended < lo {
+            steps(recommended, lo, &mut ks);
+        }
+    }
+    ks.into_iter().filter(|&k| k >= 2).collect()
 }
 
 /// Runs the sweep, writes its files, and returns the selection.
@@ -95,26 +142,61 @@ pub fn select_k(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts:
         return Err(Error::KRange { k_min: opts.k_min, k_max: opts.k_max });
     }
     let table = EmbeddingTable::read(&work.embeddings())?;
+    let started = std::time::Instant::now();
     let pop = Population::of(&table, threshold, opts.min_faces)?;
+    tracing::debug!("linkage: {} people, {} outliers, {:.2} s", pop.people, pop.outliers.len(), started.elapsed().as_secs_f64());
     let xi = pop.inlier_matrix();
-    let (recommended, range, mut warnings) = recommend(&pop, opts.k_min, opts.k_max);
+    let (recommended, grid, mut warnings) = recommend(&pop, opts.k_min, opts.k_max);
+    let ks: Vec<usize> = grid.iter().copied().filter(|&k| k < xi.nrows()).collect();
+    if ks.len() < grid.len() {
+        warnings.push(format!("k = {} and above skipped: only {} faces are not outliers", grid[ks.len()], xi.nrows()));
+    }
 
-    let mut rows = Vec::new();
+    // The recommendation first. Where its fit is expensive, KMeans tries
+    // the linkage start against one random start there; when the linkage
+    // start wins, every other k of the sweep starts from the linkage groups
+    // alone (each row records its random starts).
+    let mut order = ks.clone();
+    order.sort_by_key(|&k| k != recommended);
+    let large = crate::analysis::population::expensive(xi.nrows(), recommended, xi.ncols(), opts.n_init);
+    let mut linkage_only = false;
+    let bar = crate::runner::progress(order.len(), "select-k");
     let mut fits = Vec::new();
-    for k in range {
-        if k >= xi.nrows() {
-            warnings.push(format!("k = {k} and above skipped: only {} faces are not outliers", xi.nrows()));
-            break;
+    for &k in &order {
+        let n_init = if linkage_only { 0 } else { opts.n_init };
+        let started = std::time::Instant::now();
+        let fit = pop.kmeans(&xi, k, n_init, opts.seed);
+        if k == recommended && large && fit.given_won {
+            linkage_only = true;
         }
-        let fit = pop.kmeans(&xi, k, opts.n_init, opts.seed);
-        let s = silhouette::samples(xi.view(), &fit.labels, k);
-        rows.push(KRow {
-            k,
+        let fitted = started.elapsed().as_secs_f64();
+        let (sampled, s) = silhouette::sampled(xi.view(), &fit.labels, k, silhouette::SAMPLE, opts.seed);
+        tracing::debug!(
+            "k = {k}: {} random starts, {} iterations, linkage start won: {}; KMeans {fitted:.2} s, silhouette {:.2} s",
+            fit.random_starts,
+            fit.iterations,
+            fit.given_won,
+            started.elapsed().as_secs_f64() - fitted
+        );
+        fits.push((k, fit, sampled, s));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    fits.sort_by_key(|f| f.0);
+    let rows: Vec<KRow> = fits
+        .iter()
+        .map(|(k, fit, _, s)| KRow {
+            k: *k,
             distortion: fit.inertia / xi.nrows() as f64,
             inertia: fit.inertia,
-            silhouette: f64::from(silhouette::mean(&s)),
-        });
-        fits.push((k, fit, s));
+            silhouette: f64::from(silhouette::mean(s)),
+            random_starts: fit.random_starts,
+            linkage_start_won: fit.given_won,
+        })
+        .collect();
+    let silhouette_sample = (xi.nrows() > silhouette::SAMPLE).then_some(silhouette::SAMPLE);
+    if let Some(size) = silhouette_sample {
+        warnings.push(format!("silhouettes are of a random sample of {size} of the {} faces", xi.nrows()));
     }
     let silhouette_best_k = rows.iter().max_by(|a, b| a.silhouette.total_cmp(&b.silhouette)).map(|r| r.k);
     if let Some(b) = silhouette_best_k
@@ -135,13 +217,16 @@ pub fn select_k(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts:
         recommended_k: recommended,
         silhouette_best_k,
         warnings,
+        silhouette_sample,
         rows,
     };
 
     selection.write(&work.k_selection_json(), &work.k_selection_csv())?;
 
     if opts.charts {
+        let started = std::time::Instant::now();
         write_charts(work, &pop, &xi, &selection, &fits)?;
+        tracing::debug!("charts: {:.2} s", started.elapsed().as_secs_f64());
     }
     Ok(selection)
 }
@@ -151,7 +236,7 @@ fn write_charts(
     pop: &Population,
     xi: &Array2<f32>,
     sel: &Selection,
-    fits: &[(usize, kmeans::KMeansFit, Vec<f32>)],
+    fits: &[(usize, kmeans::KMeansFit, Vec<usize>, Vec<f32>)],
 ) -> Result<()> {
     let dir = work.charts();
     let pts = |f: fn(&KRow) -> f64| sel.rows.iter().map(|r| (r.k, f(r))).collect::<Vec<_>>();
@@ -167,21 +252,35 @@ fn write_charts(
     charts::line(&dir.join("k_silhouette.svg"), "Mean silhouette against k", "silhouette", &pts(|r| r.silhouette), mark)?;
 
     // One projection for every scatter, fitted on all faces, so the pictures
-    // line up; outliers are grey crosses.
+    // line up; outliers are grey crosses. Beyond a few thousand faces the
+    // scatters draw a seeded sample.
     let pca = Pca2::fit(pop.x.view());
-    let all = pca.project(pop.x.view());
     let axes = (format!("PC1 ({:.0}%)", pca.explained[0] * 100.0), format!("PC2 ({:.0}%)", pca.explained[1] * 100.0));
-    let mut outlier_marks = vec![0usize; pop.x.nrows()];
-    pop.outliers.iter().for_each(|&i| outlier_marks[i] = usize::MAX);
-    charts::scatter(&dir.join("pca.svg"), "All faces (PCA); crosses: outliers", (&axes.0, &axes.1), &all, Some(&outlier_marks), &[])?;
-    let inlier_pts = pca.project(xi.view());
-    for (k, fit, s) in fits {
+    let shown = charts::sample_rows(pop.x.nrows(), 0);
+    let of = |n: usize, total: usize| if n < total { format!(" ({n} of {total} faces)") } else { String::new() };
+    let all = pca.project(pop.x.select(ndarray::Axis(0), &shown).view());
+    let mut is_outlier = vec![false; pop.x.nrows()];
+    pop.outliers.iter().for_each(|&i| is_outlier[i] = true);
+    let outlier_marks: Vec<usize> = shown.iter().map(|&i| if is_outlier[i] { usize::MAX } else { 0 }).collect();
+    let title = format!("All faces (PCA){}; crosses: outliers", of(shown.len(), pop.x.nrows()));
+    charts::scatter(&dir.join("pca.svg"), &title, (&axes.0, &axes.1), &all, Some(&outlier_marks), &[])?;
+    let shown_inliers = charts::sample_rows(xi.nrows(), 0);
+    let inlier_pts = pca.project(xi.select(ndarray::Axis(0), &shown_inliers).view());
+    for (k, fit, sampled, s) in fits {
         let centroids = pca.project(fit.centers.view());
-        let title = format!("KMeans k = {k} (PCA), triangles: centroids");
-        charts::scatter(&dir.join(format!("pca_k{k}.svg")), &title, (&axes.0, &axes.1), &inlier_pts, Some(&fit.labels), &centroids)?;
+        let labels: Vec<usize> = shown_inliers.iter().map(|&i| fit.labels[i]).collect();
+        let title = format!("KMeans k = {k} (PCA){}, triangles: centroids", of(shown_inliers.len(), xi.nrows()));
+        charts::scatter(&dir.join(format!("pca_k{k}.svg")), &title, (&axes.0, &axes.1), &inlier_pts, Some(&labels), &centroids)?;
         if k.abs_diff(sel.recommended_k) <= 1 {
-            let title = format!("Silhouette, k = {k} (mean {:.3})", silhouette::mean(s));
-            charts::silhouette_diagram(&dir.join(format!("silhouette_k{k}.svg")), &title, s, &fit.labels, *k, silhouette::mean(s))?;
+            let mean = silhouette::mean(s);
+            let path = dir.join(format!("silhouette_k{k}.svg"));
+            let faces = of(s.len(), xi.nrows());
+            if *k <= charts::MAX_GROUPS {
+                let labels: Vec<usize> = sampled.iter().map(|&i| fit.labels[i]).collect();
+                charts::silhouette_diagram(&path, &format!("Silhouette, k = {k}{faces} (mean {mean:.3})"), s, &labels, *k, mean)?;
+            } else {
+                charts::histogram(&path, &format!("Silhouettes, k = {k}{faces} (mean {mean:.3})"), "silhouette", s, 40)?;
+            }
         }
     }
     Ok(())

@@ -7,7 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use super::graph::{attr_f, attr_i, err as pass_err, graph_mut, initializers, opset, rebuild_initializers, set_opset, use_counts};
 use super::patch::Patch;
-use super::proto::ModelProto;
+use super::proto::tensor_shape_proto::{Dimension, dimension};
+use super::proto::{ModelProto, ValueInfoProto, type_proto};
 use super::tensor::{Data, Tensor};
 use crate::error::{Error, Result};
 
@@ -161,6 +162,46 @@ fn known_ranks(model: &ModelProto) -> HashMap<String, i64> {
         .collect()
 }
 
+fn first_dim(v: &mut ValueInfoProto) -> Option<&mut Dimension> {
+    match v.r#type.as_mut()?.value.as_mut()? {
+        type_proto::Value::TensorType(t) => t.shape.as_mut()?.dim.first_mut(),
+        _ => None,
+    }
+}
+
+/// Operators that can carry the batch size as a constant (a `Reshape` to
+/// `[1, -1]`, say): a graph holding any of them keeps its fixed batch.
+const SHAPE_OPS: [&str; 8] = ["Reshape", "Expand", "Tile", "Slice", "Shape", "ConstantOfShape", "Split", "Squeeze"];
+
+/// Lets a network exported with a fixed batch of 1 take any batch, so that
+/// several faces go through one inference call: the first dimension of
+/// every graph input and output becomes the symbol `batch`, and the
+/// intermediate shapes recorded by the exporter are dropped (ONNX Runtime
+/// infers them again). Done only when the graph's operators all work row by
+/// row (convolutions, normalisations, `Flatten`, `Gemm`, ...): returns
+/// `false`, leaving the model untouched, when it holds an operator of
+/// [`SHAPE_OPS`] or an input or output whose first dimension is not 1.
+pub fn free_batch(model: &mut ModelProto) -> Result<bool> {
+    let g = graph_mut(model)?;
+    if g.node.iter().any(|n| SHAPE_OPS.contains(&n.op_type())) {
+        return Ok(false);
+    }
+    let inits: HashSet<String> = g.initializer.iter().map(|t| t.name().to_string()).collect();
+    let mut dims: Vec<&mut Dimension> = Vec::new();
+    for v in g.input.iter_mut().filter(|v| !inits.contains(v.name())).chain(g.output.iter_mut()) {
+        match first_dim(v) {
+            Some(d) if d.value == Some(dimension::Value::DimValue(1)) => dims.push(d),
+            Some(d) if matches!(d.value, Some(dimension::Value::DimParam(_))) => {}
+            _ => return Ok(false),
+        }
+    }
+    for d in dims {
+        d.value = Some(dimension::Value::DimParam("batch".into()));
+    }
+    g.value_info.clear();
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -255,5 +296,54 @@ mod tests {
         assert!(upgrade_to_opset13(&mut softmax(-1)).is_ok());
         assert!(upgrade_to_opset13(&mut softmax(0)).is_err(), "softmax over a leading axis changes meaning");
         assert!(upgrade_to_opset13(&mut model(vec![], vec![], &[], 9)).is_err());
+    }
+
+    fn batch_one(name: &str) -> ValueInfoProto {
+        use crate::onnx::proto::{TensorShapeProto, TypeProto};
+        let dim = |v: i64| Dimension { value: Some(dimension::Value::DimValue(v)), ..Default::default() };
+        ValueInfoProto {
+            name: Some(name.into()),
+            r#type: Some(TypeProto {
+                value: Some(type_proto::Value::TensorType(type_proto::Tensor {
+                    elem_type: Some(1),
+                    shape: Some(TensorShapeProto { dim: vec![dim(1), dim(3)] }),
+                })),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn first_dims(m: &ModelProto) -> Vec<Option<dimension::Value>> {
+        let g = m.graph.as_ref().expect("graph");
+        g.input
+            .iter()
+            .chain(&g.output)
+            .map(|v| match v.r#type.as_ref().and_then(|t| t.value.as_ref()) {
+                Some(type_proto::Value::TensorType(t)) => t.shape.as_ref().and_then(|s| s.dim[0].value.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn batch_becomes_free_for_row_by_row_graphs_only() {
+        let w = Tensor { dims: vec![3, 3], data: Data::F32(vec![1.0; 9]) };
+        let mut m = model(vec![node("Gemm", "fc", &["x", "w"], &["y"], vec![int_attr("transB", 1)])], vec![("w", w.clone())], &["y"], 13);
+        let g = m.graph.as_mut().expect("graph");
+        g.input = vec![batch_one("x")];
+        g.output = vec![batch_one("y")];
+        g.value_info = vec![batch_one("between")];
+        let mut reshaping = m.clone();
+        assert!(free_batch(&mut m).expect("rewrite"));
+        let batch = Some(dimension::Value::DimParam("batch".into()));
+        assert_eq!(first_dims(&m), vec![batch.clone(), batch]);
+        assert!(m.graph.as_ref().expect("graph").value_info.is_empty());
+
+        // A Reshape may hold the batch of 1 as a constant: left alone.
+        reshaping.graph.as_mut().expect("graph").node.push(node("Reshape", "r", &["y", "shape"], &["z"], vec![]));
+        let before = reshaping.clone();
+        assert!(!free_batch(&mut reshaping).expect("rewrite"));
+        assert_eq!(reshaping, before);
     }
 }
