@@ -199,6 +199,11 @@ impl Carrier {
         Plan { steps, continues }
     }
 
+    /// Forgets every face: each is embedded again in the next frame.
+    pub fn forget(&mut self) {
+        self.known.clear();
+    }
+
     /// Records what each box of the frame turned out to be (`verdicts` in
     /// box order: the recognizer's for embedded boxes, the carried identity
     /// for the others). Faces not seen in this frame are forgotten: one that

@@ -3,6 +3,7 @@
 //!
 //! ```toml
 //! gallery = "/opt/rollcall/gallery.rcg"
+//! trust = "/opt/rollcall/school.pub"   # accept only galleries signed by this key
 //! source = "v4l:/dev/video0:640x480@15"
 //! serial = "/dev/ttyAMA0@115200"
 //! serial_format = "postcard"      # or "jsonl"
@@ -50,6 +51,8 @@ pub enum GpioMode {
 #[serde(deny_unknown_fields)]
 pub struct FileSettings {
     pub gallery: Option<PathBuf>,
+    /// Public key galleries must be signed with.
+    pub trust: Option<PathBuf>,
     pub source: Option<String>,
     /// Serial port and baud rate.
     pub serial: Option<String>,

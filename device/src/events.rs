@@ -1,5 +1,6 @@
 //! What the device reports: `arrived` and `left` with label, score and
-//! timestamp, and a periodic `heartbeat`.
+//! timestamp, a periodic `heartbeat`, and `reload` when a new gallery was
+//! swapped in.
 
 use serde::Serialize;
 
@@ -11,6 +12,8 @@ pub enum Kind {
     Left,
     /// The device is alive.
     Heartbeat,
+    /// A new gallery is in use.
+    Reload,
 }
 
 /// One event; on stdout, one JSON object a line.
@@ -26,6 +29,15 @@ pub struct Event {
     /// People present (heartbeats only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub present: Option<usize>,
+    /// People the new gallery knows (reloads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub people: Option<usize>,
+    /// Labels the new gallery added (reloads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub added: Option<Vec<String>>,
+    /// Labels the new gallery no longer has (reloads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub removed: Option<Vec<String>>,
     /// Seconds since the Unix epoch.
     pub ts: f64,
 }
@@ -33,11 +45,20 @@ pub struct Event {
 impl Event {
     /// An arrival or departure.
     pub fn person(kind: Kind, label: &str, score: f32, ts: f64) -> Self {
-        Event { event: kind, label: Some(label.to_string()), score: Some((score * 1000.0).round() / 1000.0), present: None, ts }
+        Event { label: Some(label.to_string()), score: Some((score * 1000.0).round() / 1000.0), ..Event::bare(kind, ts) }
     }
 
     pub fn heartbeat(present: usize, ts: f64) -> Self {
-        Event { event: Kind::Heartbeat, label: None, score: None, present: Some(present), ts }
+        Event { present: Some(present), ..Event::bare(Kind::Heartbeat, ts) }
+    }
+
+    /// A new gallery of `people` people is in use.
+    pub fn reload(people: usize, added: Vec<String>, removed: Vec<String>, ts: f64) -> Self {
+        Event { people: Some(people), added: Some(added), removed: Some(removed), ..Event::bare(Kind::Reload, ts) }
+    }
+
+    fn bare(event: Kind, ts: f64) -> Self {
+        Event { event, label: None, score: None, present: None, people: None, added: None, removed: None, ts }
     }
 
     /// The JSON line (without the newline).
@@ -54,6 +75,7 @@ impl Event {
             Kind::Arrived => Message::Arrived { label: l, score_milli: s, ts_ms },
             Kind::Left => Message::Left { label: l, score_milli: s, ts_ms },
             Kind::Heartbeat => Message::Heartbeat { present: self.present.unwrap_or(0).min(255) as u8, ts_ms },
+            Kind::Reload => Message::Reload { people: self.people.unwrap_or(0).min(255) as u8, ts_ms },
         }
     }
 }

@@ -8,13 +8,15 @@
 //! smoothed over time by the [`tracker`], and leave as
 //! [`events`] through the [`sinks`]: stdout, a serial line, GPIO LEDs.
 //! [`settings`] resolves the flags and `device.toml` ([`config`]); [`run`]
-//! ties it all together.
+//! ties it all together, swapping in a replaced gallery between frames
+//! ([`reload`]).
 
 pub mod bench;
 pub(crate) mod camera;
 pub mod carry;
 pub mod config;
 pub mod events;
+pub mod reload;
 pub mod run;
 pub(crate) mod runtime;
 pub mod settings;

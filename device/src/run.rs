@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::config::GpioMode;
 use crate::events::now;
+use crate::reload::GalleryWatch;
 use crate::runtime::{FrameTimes, Recognizer, dispatch};
 use crate::settings::Settings;
 use crate::sinks::{DryRunPins, JsonLines, Leds, RppalPins, Serial, Sink, open_serial};
@@ -23,6 +24,19 @@ fn check_leds(leds: &std::collections::BTreeMap<String, u8>, labels: &[String]) 
         }
     }
     Ok(())
+}
+
+/// Swaps in the gallery file if it was replaced; a bad one is refused with
+/// a log line and the old one stays.
+fn reload(watch: &mut GalleryWatch, rec: &mut Recognizer, models: &dyn rollcall_models::Models, sinks: &mut [Box<dyn Sink>]) {
+    let Some(change) = watch.changed() else { return };
+    match change.and_then(|g| rec.replace_gallery(models, g, now())) {
+        Ok(events) => {
+            tracing::info!("new gallery in use");
+            dispatch(sinks, &events);
+        }
+        Err(e) => tracing::warn!("{e:#}; the old gallery stays in use"),
+    }
 }
 
 /// The sinks the settings ask for.
@@ -52,7 +66,14 @@ pub fn run(s: &Settings) -> Result<()> {
 
 /// [`run`] with the caller's sinks.
 pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
-    let gallery = rollcall_shared::gallery::read_file(&s.gallery)?;
+    match &s.trust {
+        Some(key) => tracing::info!("galleries must be signed by key {}", key.short()),
+        None => tracing::warn!(
+            "galleries are not authenticated: anyone who can write {} can add a person; pass --trust KEY.pub",
+            rollcall_files::shown(&s.gallery)
+        ),
+    }
+    let gallery = rollcall_shared::gallery::read_file_trusted(&s.gallery, s.trust.as_ref())?;
     check_leds(&s.leds, &gallery.labels)?;
     // A still source that cannot be read now is a mistake in the settings,
     // not something to warn about and exit 0.
@@ -70,6 +91,7 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
     let mut rec = Recognizer::new(models.as_ref(), gallery, s.classifier, s.smoothing, s.carry, s.heartbeat, s.threads)
         .with_context(|| format!("{}", rollcall_files::shown(&s.gallery)))?;
     tracing::info!("classifier {}; {:?}", rec.classifier().name(), s.smoothing);
+    let mut watch = GalleryWatch::new(s.gallery.clone(), s.trust);
     let mut times = FrameTimes::default();
     match &s.source {
         SourceSpec::V4l { device, mode } => {
@@ -83,6 +105,7 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
             })?;
             let mut last_report = Instant::now();
             while let Some(frame) = mailbox.take() {
+                reload(&mut watch, &mut rec, models.as_ref(), sinks);
                 let events = rec.process(&frame, &mut times)?;
                 dispatch(sinks, &events);
                 if last_report.elapsed() > Duration::from_secs(60) {
@@ -93,8 +116,16 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
             let _ = capture.join();
         }
         _ => {
-            for path in stills_list {
-                let frame = match load_still(&path) {
+            let started = Instant::now();
+            for (n, path) in stills_list.iter().enumerate() {
+                if let Some(fps) = s.fps {
+                    // A replay at a camera's pace: frame n is due n / fps
+                    // seconds after the first.
+                    let due = started + Duration::from_secs_f64(n as f64 / fps);
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                }
+                reload(&mut watch, &mut rec, models.as_ref(), sinks);
+                let frame = match load_still(path) {
                     Ok(f) => f,
                     Err(e) => {
                         tracing::warn!("skipping {}", rollcall_models::error::describe(&e));

@@ -77,6 +77,32 @@ impl Recognizer {
         })
     }
 
+    /// Swaps in a new gallery between frames, after the checks
+    /// [`new`](Self::new) makes. People it no longer has leave (their
+    /// events come first, named as the old gallery named them); everyone
+    /// else stays present; every face is embedded again in the next frame,
+    /// since the new gallery may place everyone differently. On error the
+    /// old gallery stays in use.
+    pub fn replace_gallery(&mut self, models: &dyn Models, gallery: Gallery, ts: f64) -> Result<Vec<Event>> {
+        let card = models.card();
+        gallery.check_models(&card.detector.digest(), &card.recognizer.digest())?;
+        gallery.check_dimension(card.dim)?;
+        let old = &self.gallery.labels;
+        let new = &gallery.labels;
+        let map = |w: Who| match w {
+            Who::Unknown => Some(Who::Unknown),
+            Who::Person(i) => old.get(i).and_then(|l| new.iter().position(|n| n == l)).map(Who::Person),
+        };
+        let changes = self.tracker.remap(map);
+        let mut events = self.events(changes, ts);
+        let added: Vec<String> = new.iter().filter(|l| !old.contains(l)).cloned().collect();
+        let removed: Vec<String> = old.iter().filter(|l| !new.contains(l)).cloned().collect();
+        events.push(Event::reload(new.len(), added, removed, ts));
+        self.gallery = gallery;
+        self.carrier.forget();
+        Ok(events)
+    }
+
     /// The classifier in use.
     pub fn classifier(&self) -> ClassifierKind {
         self.classifier

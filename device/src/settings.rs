@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use rollcall_cli::{Classifier, ModelArgs};
 use rollcall_shared::gallery::ClassifierKind;
+use rollcall_shared::signature::PublicKey;
 
 use crate::carry::CarryRules;
 use crate::config::{FileSettings, GpioMode};
@@ -69,6 +70,12 @@ pub struct RunArgs {
     /// misses small faces [default: 640]
     #[arg(long, global = true, value_parser = rollcall_cli::range(MIN_DETECTOR_SIZE, MAX_DETECTOR_SIZE))]
     pub detector_size: Option<u32>,
+    /// Accept only galleries signed by this public key (KEY.pub from `rollcall keygen`)
+    #[arg(long, value_name = "KEY.pub", global = true)]
+    pub trust: Option<PathBuf>,
+    /// Replay `dir:` stills at this many frames per second (default: as fast as they go)
+    #[arg(long, value_parser = rollcall_cli::range(0.01f64, 1000.0))]
+    pub fps: Option<f64>,
     /// Do not write events to stdout
     #[arg(long)]
     pub no_stdout: bool,
@@ -115,6 +122,16 @@ impl RunArgs {
         Ok(size)
     }
 
+    /// The trusted public key, flags over the file, read; `None` when
+    /// galleries are not authenticated.
+    pub fn trust(&self, f: &FileSettings) -> Result<Option<PublicKey>> {
+        let Some(path) = self.trust.clone().or(f.trust.clone()) else { return Ok(None) };
+        let text =
+            std::fs::read_to_string(&path).with_context(|| format!("cannot read the trusted key {}", rollcall_files::shown(&path)))?;
+        let key = PublicKey::parse(&text).with_context(|| format!("{}", rollcall_files::shown(&path)))?;
+        Ok(Some(key))
+    }
+
     /// The gallery file, flags over the file.
     pub fn gallery(&self, f: &FileSettings) -> Result<PathBuf> {
         self.gallery.clone().or(f.gallery.clone()).context("no gallery: pass --gallery FILE (or set `gallery` in the settings file)")
@@ -125,6 +142,10 @@ impl RunArgs {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub gallery: PathBuf,
+    /// The key galleries must be signed with, if any.
+    pub trust: Option<PublicKey>,
+    /// Pace of a replay, frames per second.
+    pub fps: Option<f64>,
     /// Where frames come from.
     pub source: SourceSpec,
     /// Serial port and baud rate.
@@ -176,6 +197,8 @@ impl Settings {
         rollcall_cli::check_range(threads, 1, 256).map_err(|e| anyhow::anyhow!("threads: {e}"))?;
         Ok(Settings {
             gallery,
+            trust: a.trust(f)?,
+            fps: a.fps,
             source,
             serial,
             serial_format: a.serial_format.or(f.serial_format).unwrap_or(SerialFormat::Postcard),

@@ -249,6 +249,30 @@ impl Tracker {
         changes
     }
 
+    /// A new gallery: each known person becomes `map(who)`, and those it
+    /// maps to `None` (no longer in the gallery) are forgotten by every
+    /// track and, if present, leave now. Everyone else keeps their presence
+    /// and their tracks' history, so a reload announces nobody twice.
+    pub fn remap(&mut self, map: impl Fn(Who) -> Option<Who>) -> Vec<Change> {
+        for tr in &mut self.tracks {
+            for vote in tr.history.iter_mut() {
+                *vote = vote.and_then(|(w, s)| map(w).map(|w| (w, s)));
+            }
+        }
+        let mut changes = Vec::new();
+        let mut present = BTreeMap::new();
+        for (w, state) in std::mem::take(&mut self.present) {
+            match map(w) {
+                Some(new) => {
+                    present.insert(new, state);
+                }
+                None => changes.push(Change::Left(w, state.1)),
+            }
+        }
+        self.present = present;
+        changes
+    }
+
     /// Everyone present leaves (end of input).
     pub fn finish(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.present).into_iter().map(|(w, (_, s))| Change::Left(w, s)).collect()

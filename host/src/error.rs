@@ -47,6 +47,23 @@ pub enum Error {
         /// What rollcall would have written there.
         what: &'static str,
     },
+    /// A file that must be new is already there.
+    #[error("{} exists already ({what}); rollcall never overwrites it: choose another name", rollcall_files::shown(path))]
+    Exists {
+        /// The file.
+        path: PathBuf,
+        /// What it is.
+        what: &'static str,
+    },
+    /// A key file that does not parse.
+    #[error("{}", rollcall_files::shown(path))]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        #[source]
+        source: rollcall_shared::signature::SignatureError,
+    },
     /// `train --strict` and faces or folders that look like label mistakes.
     #[error("{count} look like label mistakes (--strict refuses to train with them): {listing}")]
     Suspects {

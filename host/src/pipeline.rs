@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use rollcall_models::{ModelSet, Models};
 use rollcall_shared::gallery::VectorForm;
+use rollcall_shared::signature::SecretKey;
 
 use crate::artifacts::embeddings::EmbeddingTable;
 use crate::artifacts::fidelity::Fidelity;
@@ -92,7 +93,13 @@ pub struct QuantizedExport {
 /// `export --quantize`: int8 models calibrated on the training run's work
 /// directory, and a second gallery whose faces are embedded by the int8
 /// recognizer, so that a device running the int8 models accepts it.
-pub fn export_quantized(model: &ModelDir, out: &Path, form: VectorForm, fp32: &dyn Models) -> Result<QuantizedExport> {
+pub fn export_quantized(
+    model: &ModelDir,
+    out: &Path,
+    form: VectorForm,
+    fp32: &dyn Models,
+    key: Option<&SecretKey>,
+) -> Result<QuantizedExport> {
     let fp32: &ModelSet = fp32.onnx().ok_or(Error::NeedsOnnx { command: "export --quantize" })?;
     let report = model.read_report()?;
     if report.work.is_empty() || report.clusters.is_empty() {
@@ -106,6 +113,6 @@ pub fn export_quantized(model: &ModelDir, out: &Path, form: VectorForm, fp32: &d
     let int8 = ModelSet::load(&rollcall_models::ModelStore::open(&models_dir, manifest)?, None, None)?;
     let (g8, _) = train::train_with_models(Path::new(&report.clusters), &int8, &train::TrainOptions::default())?;
     let gallery = out.with_file_name(format!("{stem}.int8.rcg"));
-    let exported = export::write_gallery(&g8, &gallery, form, &format!("{} (int8 models)", model.root().display()))?;
+    let exported = export::write_gallery(&g8, &gallery, form, &format!("{} (int8 models)", model.root().display()), key)?;
     Ok(QuantizedExport { models_dir, gallery, exported, fidelity })
 }

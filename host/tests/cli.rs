@@ -71,6 +71,22 @@ fn named_people_are_learned_exported_and_predicted() {
     let out = ok(&[&"export", &model, &"--out", &gallery]);
     assert!(out.contains("4 people, 18 reference faces"), "{out}");
 
+    // A key pair; a signed gallery verifies with its public half only.
+    let key = dir.path().join("school");
+    ok(&[&"keygen", &"--out", &key]);
+    let err = fails(&[&"keygen", &"--out", &key]);
+    assert!(err.contains("exists already"), "{err}");
+    let signed = dir.path().join("signed.rcg");
+    let out = ok(&[&"export", &model, &"--out", &signed, &"--sign", &key]);
+    assert!(out.contains("signed by key"), "{out}");
+    let public = rollcall_host::artifacts::keys::read_public(&dir.path().join("school.pub")).expect("public key");
+    let bytes = std::fs::read(&signed).expect("signed gallery");
+    rollcall_shared::gallery::Gallery::decode_trusted(&bytes, &public).expect("verifies");
+    let unsigned = std::fs::read(&gallery).expect("gallery");
+    assert!(rollcall_shared::gallery::Gallery::decode_trusted(&unsigned, &public).is_err());
+    let err = fails(&[&"export", &model, &"--out", &dir.path().join("x.rcg"), &"--sign", &dir.path().join("school.pub")]);
+    assert!(err.contains("school.pub") && err.contains("not a rollcall secret key file"), "{err}");
+
     // New pictures of two people.
     let new = dir.path().join("new");
     synthetic::photo(&new.join("a.png"), &[(12, 50)]);

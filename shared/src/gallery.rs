@@ -259,6 +259,9 @@ pub enum GalleryError {
         /// The recognizer's.
         recognizer: usize,
     },
+    /// Refused by its signature (only when a key is trusted).
+    #[error("{0}")]
+    Signature(crate::signature::SignatureError),
     /// Made with another detector or recognizer.
     #[error("made with a different {which} (gallery {expected}, running {found}); re-export it with the models this device runs")]
     WrongModel {
@@ -323,9 +326,10 @@ impl Gallery {
         if bytes.len() < expected {
             return Err(GalleryError::Truncated { found: bytes.len(), expected });
         }
-        if bytes.len() > expected {
-            return Err(GalleryError::Malformed("trailing bytes after the checksum"));
-        }
+        // What follows the checksum must be a whole signature trailer
+        // (checked against a key by `decode_trusted`), nothing else.
+        let (bytes, _) =
+            crate::signature::split(bytes, expected).map_err(|_| GalleryError::Malformed("trailing bytes after the checksum"))?;
         let (body, sum) = bytes.split_at(HEADER + len);
         if crate::digest::sha256(body).as_slice() != sum {
             return Err(GalleryError::Checksum);
@@ -333,6 +337,21 @@ impl Gallery {
         let g: Gallery = postcard::from_bytes(&body[HEADER..]).map_err(|_| GalleryError::Malformed("payload does not decode"))?;
         g.validate()?;
         Ok(g)
+    }
+
+    /// Decodes a gallery file that must be signed by `trusted` (see
+    /// [`crate::signature`]): unsigned files, files signed by another key and
+    /// files changed after signing are refused before anything else is read.
+    pub fn decode_trusted(bytes: &[u8], trusted: &crate::signature::PublicKey) -> Result<Self, GalleryError> {
+        let expected = if bytes.len() >= HEADER && bytes[..8] == MAGIC {
+            let len = u32::from_le_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]) as usize;
+            HEADER.saturating_add(len).saturating_add(CHECKSUM)
+        } else {
+            return Self::decode(bytes);
+        };
+        let (gallery, trailer) = crate::signature::split(bytes, expected).map_err(GalleryError::Signature)?;
+        crate::signature::verify(gallery, trailer, trusted).map_err(GalleryError::Signature)?;
+        Self::decode(gallery)
     }
 
     /// Checks that the shapes agree, so that classification cannot index out
@@ -458,8 +477,19 @@ pub enum FileError {
 /// Reads and decodes a gallery file, naming it in errors.
 #[cfg(feature = "std")]
 pub fn read_file(path: &std::path::Path) -> Result<Gallery, FileError> {
+    read_file_trusted(path, None)
+}
+
+/// [`read_file`], and when `trusted` is given, the file must be signed by
+/// that key ([`Gallery::decode_trusted`]).
+#[cfg(feature = "std")]
+pub fn read_file_trusted(path: &std::path::Path, trusted: Option<&crate::signature::PublicKey>) -> Result<Gallery, FileError> {
     let bytes = std::fs::read(path).map_err(|source| FileError::Read { path: path.to_path_buf(), source })?;
-    Gallery::decode(&bytes).map_err(|source| FileError::Invalid { path: path.to_path_buf(), source })
+    match trusted {
+        Some(key) => Gallery::decode_trusted(&bytes, key),
+        None => Gallery::decode(&bytes),
+    }
+    .map_err(|source| FileError::Invalid { path: path.to_path_buf(), source })
 }
 
 pub use crate::digest::parse_sha256;

@@ -19,4 +19,5 @@ pub mod digest;
 pub mod embedding;
 pub mod gallery;
 pub mod geometry;
+pub mod signature;
 pub mod wire;

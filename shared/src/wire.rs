@@ -46,6 +46,13 @@ pub enum Message {
         /// Milliseconds since the Unix epoch.
         ts_ms: u64,
     },
+    /// A new gallery replaced the old one without a restart.
+    Reload {
+        /// People the new gallery knows.
+        people: u8,
+        /// Milliseconds since the Unix epoch.
+        ts_ms: u64,
+    },
 }
 
 /// `label` cut to [`LABEL_CAPACITY`] bytes at a character boundary.
@@ -61,7 +68,7 @@ pub fn label(s: &str) -> Label {
 
 /// A score in [-32, 32] as thousandths.
 pub fn score_milli(score: f32) -> i16 {
-    (score * 1000.0).round().clamp(i16::MIN as f32, i16::MAX as f32) as i16
+    libm::roundf(score * 1000.0).clamp(i16::MIN as f32, i16::MAX as f32) as i16
 }
 
 /// Encodes one COBS frame (ending in its zero byte) into `buf`.

@@ -18,6 +18,8 @@
 //! | `evaluation.json` | [`evaluation::Evaluation`] | evaluate |
 //! | `charts/*.svg`, `report/` | charts and the report | select-k, cluster, report |
 //!
+//! `rollcall keygen` writes a signing key pair ([`keys`]).
+//!
 //! A model folder (`train`) holds `model.rcg` and `training.json`
 //! ([`training::TrainingReport`]); `quantize` writes `fidelity.json`
 //! ([`fidelity::Fidelity`]); `predict` writes [`predictions::PredictionRow`]s.
@@ -30,6 +32,7 @@ pub mod embeddings;
 pub mod evaluation;
 pub mod fidelity;
 pub mod io;
+pub mod keys;
 pub mod metadata;
 pub mod names;
 pub mod people;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use rollcall_cli::say;
+use rollcall_host::artifacts::keys;
 use rollcall_host::artifacts::training::ModelDir;
 use rollcall_host::pipeline;
 use rollcall_host::stages::export;
@@ -42,6 +43,9 @@ pub struct Args {
     /// How reference embeddings are stored
     #[arg(long, value_enum, default_value = "i8")]
     references: References,
+    /// Sign the gallery with this secret key (from `rollcall keygen`)
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
     /// Also write int8 models calibrated on the training run, and a gallery for them (<out>.int8.rcg)
     #[arg(long)]
     quantize: bool,
@@ -52,11 +56,15 @@ pub struct Args {
 pub fn run(a: Args, g: &Global) -> Result<()> {
     let model = ModelDir::new(&a.model);
     let form = VectorForm::from(a.references);
-    let e = export::export(&model, &a.out, form, &a.model.display().to_string())?;
+    let key = a.sign.as_deref().map(keys::read_secret).transpose()?;
+    let e = export::export_signed(&model, &a.out, form, &a.model.display().to_string(), key.as_ref())?;
     let name = format!("{:?}", a.references).to_lowercase();
     say!("wrote {}: {} people, {} reference faces, {} bytes ({name} references)", a.out.display(), e.people, e.references, e.bytes);
+    if let Some(by) = &e.signed_by {
+        say!("signed by key {by}");
+    }
     if a.quantize {
-        let q = pipeline::export_quantized(&model, &a.out, form, a.models.load(g)?.as_ref())?;
+        let q = pipeline::export_quantized(&model, &a.out, form, a.models.load(g)?.as_ref(), key.as_ref())?;
         print_fidelity(&q.fidelity, &q.models_dir);
         say!("wrote {}: gallery for the int8 models, {} bytes", q.gallery.display(), q.exported.bytes);
     }

@@ -9,6 +9,7 @@ mod detect;
 mod embed;
 mod evaluate;
 mod export;
+mod keygen;
 mod models;
 mod predict;
 mod quantize;
@@ -62,6 +63,8 @@ enum Command {
     Train(train::Args),
     /// Write the gallery a device loads
     Export(export::Args),
+    /// Make a key pair for signing galleries (export --sign, rollcall-device --trust)
+    Keygen(keygen::Args),
     /// Name the faces in photos with a gallery (CSV: image,face_index,x1,y1,x2,y2,label,score)
     Predict(predict::Args),
     /// int8 (and fp16-weights) models calibrated on a work directory, with measured fidelity
@@ -86,6 +89,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Evaluate(a) => evaluate::run(a),
         Command::Train(a) => train::run(a, g),
         Command::Export(a) => export::run(a, g),
+        Command::Keygen(a) => keygen::run(a),
         Command::Predict(a) => predict::run(a, g),
         Command::Quantize(a) => quantize::run(a, g),
         Command::Report(a) => report::run(a),

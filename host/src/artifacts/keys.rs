@@ -1,0 +1,85 @@
+//! Signing keys (`rollcall keygen`): `KEY`, the secret, readable by its
+//! owner only, and `KEY.pub`, the public key a device is told to trust.
+//! The text formats are `rollcall_shared::signature`'s.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rollcall_shared::signature::{PublicKey, SecretKey};
+
+use crate::error::{Error, Result};
+
+/// The public key file beside the secret one.
+pub fn public_path(secret: &Path) -> PathBuf {
+    let mut name = secret.as_os_str().to_os_string();
+    name.push(".pub");
+    PathBuf::from(name)
+}
+
+/// Makes a new key pair at `secret` and `secret.pub`. Neither may exist:
+/// a key is never overwritten (the galleries it signed would be orphaned).
+pub fn generate(secret: &Path) -> Result<(SecretKey, PathBuf)> {
+    let public = public_path(secret);
+    for p in [secret, public.as_path()] {
+        if p.exists() {
+            return Err(Error::Exists { path: p.to_path_buf(), what: "a key file" });
+        }
+    }
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| Error::write(secret)(std::io::Error::other(e.to_string())))?;
+    let key = SecretKey::from_seed(&seed);
+    seed.fill(0);
+    write_new(secret, key.to_text().as_bytes(), 0o600)?;
+    write_new(&public, key.public().to_text().as_bytes(), 0o644)?;
+    Ok((key, public))
+}
+
+/// Creates `path` (which must not exist) with `mode`, from the first byte:
+/// a secret is never readable by others, not even for a moment.
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut f = options.open(path).map_err(Error::write(path))?;
+    f.write_all(bytes).and_then(|()| f.sync_all()).map_err(Error::write(path))
+}
+
+/// Reads a secret key file.
+pub fn read_secret(path: &Path) -> Result<SecretKey> {
+    let text = std::fs::read_to_string(path).map_err(Error::read(path))?;
+    SecretKey::parse(&text).map_err(|source| Error::Key { path: path.to_path_buf(), source })
+}
+
+/// Reads a public key file.
+pub fn read_public(path: &Path) -> Result<PublicKey> {
+    let text = std::fs::read_to_string(path).map_err(Error::read(path))?;
+    PublicKey::parse(&text).map_err(|source| Error::Key { path: path.to_path_buf(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_pair_is_private_and_never_overwritten() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let secret = dir.path().join("school");
+        let (key, public) = generate(&secret).expect("keygen");
+        assert_eq!(public, dir.path().join("school.pub"));
+        assert_eq!(read_public(&public).expect("public"), key.public());
+        assert_eq!(read_secret(&secret).expect("secret").public(), key.public());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&secret).expect("meta").permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+        let before = std::fs::read(&secret).expect("read");
+        assert!(matches!(generate(&secret), Err(Error::Exists { .. })));
+        assert_eq!(std::fs::read(&secret).expect("read"), before);
+        assert!(matches!(read_public(&secret), Err(Error::Key { .. })), "a secret file is not a public key");
+    }
+}
