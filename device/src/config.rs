@@ -10,6 +10,7 @@
 //! led = ["Robin=17", "unknown=27"]
 //! gpio = "real"                   # or "dry-run"
 //! heartbeat_secs = 30
+//! events_log = "/var/lib/rollcall/events"     # DIR/YYYY-MM-DD.jsonl, for `rollcall attendance`
 //! models_dir = "/opt/rollcall/models"
 //!
 //! detector_size = 640            # long side the detector sees; 320 for a close door camera
@@ -19,6 +20,14 @@
 //! window = 5
 //! absent_after = 5
 //! iou = 0.3
+//!
+//! [mqtt]
+//! url = "mqtt://broker.local/rollcall/door1"   # or mqtts:// for TLS
+//! user = "door1"
+//! password_file = "/etc/rollcall/mqtt-password" # or password_env = "MQTT_PASSWORD"
+//! discovery = true                # Home Assistant discovery
+//! discovery_prefix = "homeassistant"
+//! queue = 1000                    # messages kept while the broker is away
 //!
 //! [carry]                         # when a face seen before is embedded again
 //! recheck_every = 10
@@ -46,6 +55,24 @@ pub enum GpioMode {
     DryRun,
 }
 
+/// `[mqtt]` in the settings file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MqttFile {
+    /// `mqtt://HOST[:PORT]/PREFIX` or `mqtts://...`.
+    pub url: Option<String>,
+    pub user: Option<String>,
+    /// A file holding the password (so it stays out of this one).
+    pub password_file: Option<PathBuf>,
+    /// An environment variable holding the password.
+    pub password_env: Option<String>,
+    /// Announce each person to Home Assistant.
+    pub discovery: Option<bool>,
+    pub discovery_prefix: Option<String>,
+    /// Messages kept while the broker is away.
+    pub queue: Option<usize>,
+}
+
 /// The settings file.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -69,6 +96,9 @@ pub struct FileSettings {
     pub threads: Option<usize>,
     pub smoothing: Option<Smoothing>,
     pub carry: Option<CarryRules>,
+    /// Folder of the daily attendance logs.
+    pub events_log: Option<PathBuf>,
+    pub mqtt: Option<MqttFile>,
     /// Long side of the detector's input, pixels.
     pub detector_size: Option<u32>,
     /// Write events to stdout (default true).
@@ -104,6 +134,7 @@ mod tests {
         assert_eq!(s.smoothing.unwrap().window, 5);
         assert_eq!(s.carry.unwrap(), CarryRules::default());
         assert_eq!(s.detector_size, Some(640));
+        assert_eq!(s.mqtt.as_ref().and_then(|m| m.url.as_deref()), Some("mqtt://broker.local/rollcall/door1"));
         assert!(toml::from_str::<FileSettings>("colour = \"red\"").is_err(), "unknown keys are errors");
     }
 }

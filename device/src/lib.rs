@@ -6,7 +6,8 @@
 //! over the `models` crate's face engine) and the gallery's classifiers
 //! (`shared`), faces seen before keep their identity ([`carry`]), are
 //! smoothed over time by the [`tracker`], and leave as
-//! [`events`] through the [`sinks`]: stdout, a serial line, GPIO LEDs.
+//! [`events`] through the [`sinks`]: stdout, a serial line, GPIO LEDs,
+//! an [`mqtt`] broker.
 //! [`settings`] resolves the flags and `device.toml` ([`config`]); [`run`]
 //! ties it all together, swapping in a replaced gallery between frames
 //! ([`reload`]).
@@ -16,6 +17,7 @@ pub(crate) mod camera;
 pub mod carry;
 pub mod config;
 pub mod events;
+pub mod mqtt;
 pub mod reload;
 pub mod run;
 pub(crate) mod runtime;

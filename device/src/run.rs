@@ -34,6 +34,7 @@ fn reload(watch: &mut GalleryWatch, rec: &mut Recognizer, models: &dyn rollcall_
         Ok(events) => {
             tracing::info!("new gallery in use");
             dispatch(sinks, &events);
+            sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
         }
         Err(e) => tracing::warn!("{e:#}; the old gallery stays in use"),
     }
@@ -47,6 +48,12 @@ pub fn sinks(s: &Settings) -> Result<Vec<Box<dyn Sink>>> {
     }
     if let Some((path, baud)) = &s.serial {
         out.push(Box::new(Serial::new(open_serial(path, *baud)?, s.serial_format)));
+    }
+    if let Some(dir) = &s.events_log {
+        out.push(Box::new(crate::sinks::EventsLog::new(dir)?));
+    }
+    if let Some(m) = &s.mqtt {
+        out.push(Box::new(crate::mqtt::Mqtt::start(m.clone())?));
     }
     if !s.leds.is_empty() {
         match s.gpio {
@@ -92,6 +99,7 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
         .with_context(|| format!("{}", rollcall_files::shown(&s.gallery)))?;
     tracing::info!("classifier {}; {:?}", rec.classifier().name(), s.smoothing);
     let mut watch = GalleryWatch::new(s.gallery.clone(), s.trust);
+    sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
     let mut times = FrameTimes::default();
     match &s.source {
         SourceSpec::V4l { device, mode } => {
@@ -117,8 +125,11 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
         }
         _ => {
             let started = Instant::now();
+            // A replay on a simulated clock: frame n was taken n / fps
+            // seconds after the start, and nobody waits for it.
+            let simulated = |n: usize| s.replay_start.map(|t0| t0 + n as f64 / s.fps.unwrap_or(1.0));
             for (n, path) in stills_list.iter().enumerate() {
-                if let Some(fps) = s.fps {
+                if let (Some(fps), None) = (s.fps, s.replay_start) {
                     // A replay at a camera's pace: frame n is due n / fps
                     // seconds after the first.
                     let due = started + Duration::from_secs_f64(n as f64 / fps);
@@ -126,7 +137,10 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
                 }
                 reload(&mut watch, &mut rec, models.as_ref(), sinks);
                 let frame = match load_still(path) {
-                    Ok(f) => f,
+                    Ok(mut f) => {
+                        f.ts = simulated(n).unwrap_or(f.ts);
+                        f
+                    }
                     Err(e) => {
                         tracing::warn!("skipping {}", rollcall_models::error::describe(&e));
                         continue;
@@ -135,9 +149,10 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
                 let events = rec.process(&frame, &mut times)?;
                 dispatch(sinks, &events);
             }
-            let events = rec.finish(now());
+            let events = rec.finish(simulated(stills_list.len()).unwrap_or_else(now));
             dispatch(sinks, &events);
         }
     }
+    sinks.iter_mut().for_each(|sink| sink.close());
     Ok(())
 }

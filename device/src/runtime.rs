@@ -103,6 +103,11 @@ impl Recognizer {
         Ok(events)
     }
 
+    /// The people of the gallery in use.
+    pub fn labels(&self) -> &[String] {
+        &self.gallery.labels
+    }
+
     /// The classifier in use.
     pub fn classifier(&self) -> ClassifierKind {
         self.classifier

@@ -14,6 +14,7 @@ use rollcall_shared::signature::PublicKey;
 
 use crate::carry::CarryRules;
 use crate::config::{FileSettings, GpioMode};
+use crate::mqtt::MqttSettings;
 use crate::sinks::{SerialFormat, parse_led, parse_serial};
 use crate::source::SourceSpec;
 use crate::tracker::Smoothing;
@@ -25,6 +26,17 @@ pub const MAX_DETECTOR_SIZE: u32 = 1280;
 
 /// The longest time between heartbeats, a day.
 pub const MAX_HEARTBEAT_SECS: f64 = 86_400.0;
+
+/// `YYYY-MM-DDTHH:MM:SS` in local time, as seconds since the epoch.
+fn parse_local_time(s: &str) -> Result<f64, String> {
+    let naive =
+        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").map_err(|e| format!("`{s}`: {e} (expected 2026-11-28T08:00:00)"))?;
+    naive
+        .and_local_timezone(chrono::Local)
+        .earliest()
+        .map(|t| t.timestamp() as f64)
+        .ok_or_else(|| format!("`{s}` does not exist in the local time zone"))
+}
 
 /// The flags of a recognition run (and the ones `bench` shares).
 #[derive(Args, Debug, Clone, Default)]
@@ -76,6 +88,20 @@ pub struct RunArgs {
     /// Replay `dir:` stills at this many frames per second (default: as fast as they go)
     #[arg(long, value_parser = rollcall_cli::range(0.01f64, 1000.0))]
     pub fps: Option<f64>,
+    /// Publish to an MQTT broker: mqtt://HOST[:PORT]/PREFIX (mqtts:// for TLS)
+    #[arg(long, value_name = "URL")]
+    pub mqtt: Option<String>,
+    /// Announce each person to Home Assistant (MQTT discovery)
+    #[arg(long)]
+    pub mqtt_discovery: bool,
+    /// Replay `dir:` stills as if the first was taken at this local time
+    /// (YYYY-MM-DDTHH:MM:SS), one every 1/--fps seconds, without waiting:
+    /// a recorded day replayed in seconds
+    #[arg(long, value_name = "TIME", value_parser = parse_local_time)]
+    pub replay_start: Option<f64>,
+    /// Append every event to DIR/YYYY-MM-DD.jsonl (for `rollcall attendance`)
+    #[arg(long, value_name = "DIR")]
+    pub events_log: Option<PathBuf>,
     /// Do not write events to stdout
     #[arg(long)]
     pub no_stdout: bool,
@@ -132,6 +158,31 @@ impl RunArgs {
         Ok(Some(key))
     }
 
+    /// The MQTT settings, flags over the file; the password read from its
+    /// file or variable.
+    pub fn mqtt_settings(&self, f: &FileSettings) -> Result<Option<MqttSettings>> {
+        let file = f.mqtt.clone().unwrap_or_default();
+        let Some(url) = self.mqtt.clone().or(file.url.clone()) else { return Ok(None) };
+        let mut m = MqttSettings::parse_url(&url).context("--mqtt")?;
+        m.user = file.user.clone();
+        m.password = match (&file.password_file, &file.password_env) {
+            (Some(p), _) => Some(
+                std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read the MQTT password file {}", rollcall_files::shown(p)))?
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string(),
+            ),
+            (None, Some(var)) => Some(std::env::var(var).with_context(|| format!("MQTT password: environment variable {var} is not set"))?),
+            (None, None) => None,
+        };
+        if self.mqtt_discovery || file.discovery.unwrap_or(false) {
+            m.discovery = Some(file.discovery_prefix.clone().unwrap_or_else(|| "homeassistant".into()));
+        }
+        m.queue = file.queue.unwrap_or(m.queue);
+        rollcall_cli::check_range(m.queue, 1, 1_000_000).map_err(|e| anyhow::anyhow!("mqtt queue: {e}"))?;
+        Ok(Some(m))
+    }
+
     /// The gallery file, flags over the file.
     pub fn gallery(&self, f: &FileSettings) -> Result<PathBuf> {
         self.gallery.clone().or(f.gallery.clone()).context("no gallery: pass --gallery FILE (or set `gallery` in the settings file)")
@@ -146,6 +197,12 @@ pub struct Settings {
     pub trust: Option<PublicKey>,
     /// Pace of a replay, frames per second.
     pub fps: Option<f64>,
+    /// A replay's simulated start time (seconds since the epoch).
+    pub replay_start: Option<f64>,
+    /// The MQTT broker, if any.
+    pub mqtt: Option<MqttSettings>,
+    /// The attendance log folder, if any.
+    pub events_log: Option<PathBuf>,
     /// Where frames come from.
     pub source: SourceSpec,
     /// Serial port and baud rate.
@@ -199,6 +256,9 @@ impl Settings {
             gallery,
             trust: a.trust(f)?,
             fps: a.fps,
+            replay_start: a.replay_start,
+            mqtt: a.mqtt_settings(f)?,
+            events_log: a.events_log.clone().or(f.events_log.clone()),
             source,
             serial,
             serial_format: a.serial_format.or(f.serial_format).unwrap_or(SerialFormat::Postcard),

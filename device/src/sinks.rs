@@ -1,6 +1,7 @@
 //! Where events go: stdout (JSON lines), a serial line (COBS-framed
 //! postcard messages from `rollcall_shared::wire`, or JSON lines for
-//! humans), and GPIO LEDs lit while their person is present.
+//! humans), GPIO LEDs lit while their person is present, and the daily
+//! attendance log. (MQTT is in [`crate::mqtt`].)
 //!
 //! Every hardware edge is a small trait ([`std::io::Write`] for the serial
 //! port, [`Pins`] for GPIO), so the logic behind it is tested for real on a
@@ -16,6 +17,13 @@ use crate::events::{Event, Kind};
 /// Receives every event.
 pub trait Sink {
     fn emit(&mut self, e: &Event) -> Result<()>;
+
+    /// The gallery's labels, at start and after each reload (MQTT announces
+    /// one sensor per person).
+    fn gallery(&mut self, _labels: &[String]) {}
+
+    /// The run is over: flush what is queued.
+    fn close(&mut self) {}
 }
 
 /// JSON lines on a writer (stdout).
@@ -25,6 +33,53 @@ impl<W: Write> Sink for JsonLines<W> {
     fn emit(&mut self, e: &Event) -> Result<()> {
         writeln!(self.0, "{}", e.json()).context("cannot write an event")?;
         self.0.flush().context("cannot flush events")
+    }
+}
+
+/// The attendance log: every event appended as a JSON line to
+/// `DIR/YYYY-MM-DD.jsonl`, by the event's local date (`rollcall attendance`
+/// reads it). Each line is written whole and synced to disk before the next
+/// event, so a power cut loses at most the line being written, and a reader
+/// skips a torn last line.
+pub struct EventsLog {
+    dir: std::path::PathBuf,
+    /// The day's file, kept open: (date, file).
+    open: Option<(String, std::fs::File)>,
+}
+
+impl EventsLog {
+    /// Logs into `dir`, creating it.
+    pub fn new(dir: &std::path::Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the events log folder {}", rollcall_files::shown(dir)))?;
+        Ok(EventsLog { dir: dir.to_path_buf(), open: None })
+    }
+
+    /// The local date of `ts` (seconds since the epoch), `YYYY-MM-DD`.
+    pub fn day_of(ts: f64) -> String {
+        let utc = chrono::DateTime::from_timestamp((ts.floor()) as i64, 0).unwrap_or_default();
+        utc.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string()
+    }
+}
+
+impl Sink for EventsLog {
+    fn emit(&mut self, e: &Event) -> Result<()> {
+        let day = EventsLog::day_of(e.ts);
+        if self.open.as_ref().is_none_or(|(d, _)| *d != day) {
+            let path = self.dir.join(format!("{day}.jsonl"));
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .with_context(|| format!("cannot open the events log {}", rollcall_files::shown(&path)))?;
+            self.open = Some((day, file));
+        }
+        if let Some((day, file)) = &mut self.open {
+            let mut line = e.json().into_bytes();
+            line.push(b'\n');
+            // One write for the whole line (O_APPEND), then to the disk.
+            file.write_all(&line).and_then(|()| file.sync_data()).with_context(|| format!("cannot write the events log {day}.jsonl"))?;
+        }
+        Ok(())
     }
 }
 

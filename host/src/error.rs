@@ -200,6 +200,9 @@ pub enum Error {
     /// A classifier could not be fitted.
     #[error("{what}: {reason}")]
     Fit { what: String, reason: String },
+    /// A value given on the command line is not of the right form.
+    #[error("{what} `{value}`: expected {expected}")]
+    BadValue { what: &'static str, value: String, expected: &'static str },
     /// An earlier stage's output is missing.
     #[error("{}: missing; {hint}", shown(path))]
     Missing {

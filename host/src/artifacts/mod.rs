@@ -24,12 +24,14 @@
 //! ([`training::TrainingReport`]); `quantize` writes `fidelity.json`
 //! ([`fidelity::Fidelity`]); `predict` writes [`predictions::PredictionRow`]s.
 
+pub mod attendance;
 pub mod cache;
 pub mod chips;
 pub mod clusters;
 pub mod detections;
 pub mod embeddings;
 pub mod evaluation;
+pub mod events_log;
 pub mod fidelity;
 pub mod io;
 pub mod keys;

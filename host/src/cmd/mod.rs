@@ -2,6 +2,7 @@
 //! call, and what it prints. Options several commands share are in
 //! [`common`].
 
+mod attendance;
 mod bench;
 mod cluster;
 mod common;
@@ -73,6 +74,8 @@ enum Command {
     Report(report::Args),
     /// The whole pipeline: detect, align, embed, select k, cluster, report
     Run(run::Args),
+    /// The roll call of a day from the device's events log (CSV and a page to print)
+    Attendance(attendance::Args),
     /// Print speed figures (see README: Benchmarks)
     Bench(bench::Args),
 }
@@ -90,6 +93,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Train(a) => train::run(a, g),
         Command::Export(a) => export::run(a, g),
         Command::Keygen(a) => keygen::run(a),
+        Command::Attendance(a) => attendance::run(a),
         Command::Predict(a) => predict::run(a, g),
         Command::Quantize(a) => quantize::run(a, g),
         Command::Report(a) => report::run(a),

@@ -3,6 +3,7 @@
 //! and pages; no stage depends on how they draw.
 
 pub mod annotate;
+pub mod attendance;
 pub mod charts;
 pub mod heatmap;
 pub mod report;

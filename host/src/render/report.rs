@@ -23,7 +23,7 @@ use crate::error::Result;
 /// about as close to another person as to its own.
 pub const ATYPICAL_SILHOUETTE: f32 = 0.1;
 
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 

@@ -9,10 +9,12 @@
 //! 7. [`export`]: a model folder → the gallery a device loads
 //! 8. [`predict`]: photos + a gallery → names
 //! 9. [`quantize`]: float networks + a run → int8 networks, `fidelity.json`
+//! 10. [`attendance`]: the device's events log → the day's roll call
 //!
 //! A stage reads and writes artifacts (`crate::artifacts`) and never calls
 //! another stage; [`crate::pipeline`] chains them.
 
+pub mod attendance;
 pub mod cluster;
 pub mod detect;
 pub mod embed;

@@ -1,0 +1,232 @@
+//! MQTT against a real broker: Debian's `mosquitto`, started here on a free
+//! loopback port, and a real subscriber checking topics, payloads, retained
+//! flags and the last will, through a broker restart in the middle of a
+//! run. Fake engine, committed tiny gallery: about fifteen seconds.
+//!
+//! Needs `mosquitto` (`scripts/test` installs it).
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rollcall_testkit::{synthetic, tiny_gallery};
+use rumqttc::{Client, Event, MqttOptions, Packet, QoS};
+
+/// A mosquitto on 127.0.0.1, stopped when dropped.
+struct Broker {
+    child: Child,
+    port: u16,
+    conf: PathBuf,
+}
+
+impl Broker {
+    fn start(dir: &Path) -> Broker {
+        let port = TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")).expect("conf");
+        Broker::on(port, conf)
+    }
+
+    fn on(port: u16, conf: PathBuf) -> Broker {
+        let child = Command::new(mosquitto())
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start mosquitto (scripts/test installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "mosquitto did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Broker { child, port, conf }
+    }
+
+    /// Stops the broker and starts a new one on the same port.
+    fn restart(&mut self) {
+        self.stop();
+        std::thread::sleep(Duration::from_millis(500));
+        *self = Broker::on(self.port, self.conf.clone());
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn mosquitto() -> &'static str {
+    if Path::new("/usr/sbin/mosquitto").exists() { "/usr/sbin/mosquitto" } else { "mosquitto" }
+}
+
+/// Recorded (as a topic no broker uses) when a subscription is granted.
+const SUBSCRIBED: &str = "(subscribed)";
+
+/// One message as a subscriber saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    topic: String,
+    payload: String,
+    retain: bool,
+}
+
+/// A subscriber to `filter` that (re)subscribes on every connection and
+/// records every message.
+struct Subscriber {
+    seen: Arc<Mutex<Vec<Seen>>>,
+    client: Client,
+}
+
+impl Subscriber {
+    fn new(port: u16, id: &str, filter: &str) -> Subscriber {
+        let mut opts = MqttOptions::new(id, "127.0.0.1", port);
+        opts.set_keep_alive(Duration::from_secs(5));
+        let (client, mut connection) = Client::new(opts, 100);
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let (s2, c2, filter) = (seen.clone(), client.clone(), filter.to_string());
+        std::thread::spawn(move || {
+            for n in connection.iter() {
+                match n {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        let _ = c2.try_subscribe(filter.clone(), QoS::AtLeastOnce);
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(_))) => {
+                        s2.lock().expect("lock").push(Seen { topic: SUBSCRIBED.into(), payload: String::new(), retain: false })
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => s2.lock().expect("lock").push(Seen {
+                        topic: p.topic.clone(),
+                        payload: String::from_utf8_lossy(&p.payload).into_owned(),
+                        retain: p.retain,
+                    }),
+                    Ok(_) => {}
+                    Err(_) => std::thread::sleep(Duration::from_millis(100)),
+                }
+            }
+        });
+        let sub = Subscriber { seen, client };
+        // Events are not retained: the subscription must be in place
+        // before anything is published.
+        sub.wait_for("the subscription", |s| s.topic == SUBSCRIBED);
+        sub
+    }
+
+    fn all(&self) -> Vec<Seen> {
+        self.seen.lock().expect("lock").clone()
+    }
+
+    /// Waits until a message satisfies `want`.
+    fn wait_for(&self, what: &str, want: impl Fn(&Seen) -> bool) -> Seen {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(s) = self.all().into_iter().find(|s| want(s)) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "never saw {what}; saw {:#?}", self.all());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Subscriber {
+    fn drop(&mut self) {
+        let _ = self.client.try_disconnect();
+    }
+}
+
+fn stills(dir: &Path, frames: usize) -> PathBuf {
+    let d = dir.join("stills");
+    for n in 0..frames {
+        synthetic::photo(&d.join(format!("{n:03}.png")), &[(101, 1)]);
+    }
+    d
+}
+
+fn device(port: u16, stills: &Path, fps: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rollcall-device"));
+    c.env("ROLLCALL_ENGINE", "fake")
+        .env("ROLLCALL_LOG", "warn")
+        .arg("--gallery")
+        .arg(tiny_gallery())
+        .arg("--source")
+        .arg(format!("dir:{}", stills.display()))
+        .args(["--heartbeat-secs", "0", "--fps", fps, "--mqtt-discovery", "--mqtt"])
+        .arg(format!("mqtt://127.0.0.1:{port}/school/door1"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn is_event(s: &Seen, event: &str, label: &str) -> bool {
+    s.topic == "school/door1/events"
+        && serde_json::from_str::<serde_json::Value>(&s.payload).is_ok_and(|e| e["event"] == event && e["label"] == label)
+}
+
+#[test]
+fn events_presence_and_status_reach_a_real_broker_through_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut broker = Broker::start(dir.path());
+    let live = Subscriber::new(broker.port, "live", "school/door1/#");
+
+    // Ada in view for four seconds.
+    let run = device(broker.port, &stills(dir.path(), 80), "20").spawn().expect("start rollcall-device");
+    live.wait_for("arrived ada", |s| is_event(s, "arrived", "ada"));
+    live.wait_for("ada present", |s| s.topic == "school/door1/presence/ada" && s.payload == "present");
+    let onlines = || live.all().iter().filter(|s| s.topic == "school/door1/status" && s.payload == "online").count();
+    let before = onlines();
+    assert!(before >= 1);
+
+    // The broker goes away and comes back (without persistence: it forgot
+    // every retained message). Recognition goes on; the device reconnects,
+    // says it is online and republishes what is retained.
+    broker.restart();
+    live.wait_for("online again", |_| onlines() > before);
+    let out = run.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(r#""event":"arrived","label":"ada""#) && stdout.contains(r#""event":"left","label":"ada""#), "{stdout}");
+    assert!(stderr.contains("retrying"), "the device noticed the broker go: {stderr}");
+    live.wait_for("left ada", |s| is_event(s, "left", "ada"));
+    live.wait_for("ada absent", |s| s.topic == "school/door1/presence/ada" && s.payload == "absent");
+    live.wait_for("offline at the end", |s| s.topic == "school/door1/status" && s.payload == "offline");
+
+    // A newcomer sees what the broker retained, flagged as retained.
+    let late = Subscriber::new(broker.port, "late", "#");
+    let retained = |topic: &str| late.wait_for(topic, |s| s.topic == topic);
+    for (topic, payload) in
+        [("school/door1/status", "offline"), ("school/door1/presence/ada", "absent"), ("school/door1/presence/ben", "absent")]
+    {
+        let s = retained(topic);
+        assert!(s.retain && s.payload == payload, "{s:?}");
+    }
+    let config = retained("homeassistant/binary_sensor/rollcall_school_door1_ada/config");
+    assert!(config.retain, "{config:?}");
+    let config: serde_json::Value = serde_json::from_str(&config.payload).expect("json");
+    assert_eq!(config["state_topic"], "school/door1/presence/ada");
+    assert_eq!(config["availability_topic"], "school/door1/status");
+    assert_eq!(config["device_class"], "presence");
+    let events: Vec<Seen> = late.all().into_iter().filter(|s| s.topic == "school/door1/events").collect();
+    assert!(events.is_empty(), "events are not retained: {events:?}");
+}
+
+#[test]
+fn the_last_will_says_offline_when_the_device_dies() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let broker = Broker::start(dir.path());
+    let live = Subscriber::new(broker.port, "live", "school/door1/status");
+    let mut run = device(broker.port, &stills(dir.path(), 50), "5").spawn().expect("start rollcall-device");
+    live.wait_for("online", |s| s.payload == "online");
+    // No goodbye: the process is killed, so only the broker can tell.
+    run.kill().expect("kill");
+    let _ = run.wait();
+    live.wait_for("the last will", |s| s.payload == "offline");
+}

@@ -1,0 +1,19 @@
+//! `attendance-<date>.csv`, written by `rollcall attendance`.
+
+use serde::Serialize;
+
+/// The CSV's header.
+pub const HEADER: [&str; 5] = ["person", "present", "first_arrival", "last_departure", "minutes_present"];
+
+/// One person's day.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttendanceRow {
+    pub person: String,
+    pub present: bool,
+    /// Local time, `HH:MM:SS`; empty when absent.
+    pub first_arrival: String,
+    /// Local time of the last departure; empty if never seen leaving.
+    pub last_departure: String,
+    /// Minutes present, to a tenth.
+    pub minutes_present: f64,
+}

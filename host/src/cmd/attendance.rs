@@ -1,0 +1,41 @@
+//! `rollcall attendance DIR --gallery G [--date D]`: a day of the device's
+//! events log as the roll call.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use rollcall_cli::say;
+use rollcall_host::stages::attendance;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The device's events log folder (rollcall-device --events-log DIR)
+    dir: PathBuf,
+    /// The gallery the device ran with: everyone in it gets a row
+    #[arg(long)]
+    gallery: PathBuf,
+    /// The day, YYYY-MM-DD [default: today]
+    #[arg(long)]
+    date: Option<String>,
+    /// Where attendance-<date>.csv and .html go
+    #[arg(long, short, default_value = ".")]
+    out: PathBuf,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let gallery = rollcall_shared::gallery::read_file(&a.gallery)?;
+    let date = a.date.unwrap_or_else(attendance::today);
+    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    let r = attendance::attendance(&a.dir, &date, &gallery.labels, &a.out)?;
+    let present = r.rows.iter().filter(|r| r.present).count();
+    say!("{date}: {present} of {} present, {} stranger arrival(s)", r.rows.len(), r.stranger_arrivals);
+    for row in &r.rows {
+        if row.present {
+            say!("  {:<20} {} - {}  {:.1} min", row.person, row.first_arrival, row.last_departure, row.minutes_present);
+        } else {
+            say!("  {:<20} absent", row.person);
+        }
+    }
+    say!("wrote {} and {}", r.csv.display(), r.html.display());
+    Ok(())
+}

@@ -1,0 +1,93 @@
+//! A replayed school morning: the device replays stills on a simulated
+//! clock (`--replay-start`, one frame every ten seconds) into its events
+//! log, and `attendance` turns the day's log into the roll call. Fake
+//! engine and the committed tiny gallery (ada, ben, cy): no models.
+
+use std::path::Path;
+
+use rollcall_cli::{EngineKind, ModelArgs};
+use rollcall_device::config::FileSettings;
+use rollcall_device::settings::{RunArgs, Settings};
+use rollcall_host::stages::attendance::attendance;
+use rollcall_testkit::{synthetic, tiny_gallery};
+
+/// Stills: ada alone for 30 frames, nobody for 10, ada and ben for 30.
+fn morning(dir: &Path) {
+    let mut n = 0;
+    let script: [(&[(u64, u64)], usize); 3] = [(&[(101, 1)], 30), (&[], 10), (&[(101, 1), (102, 1)], 30)];
+    for (faces, times) in script {
+        for _ in 0..times {
+            let path = dir.join(format!("{n:03}.png"));
+            if faces.is_empty() {
+                synthetic::empty(&path);
+            } else {
+                synthetic::photo(&path, faces);
+            }
+            n += 1;
+        }
+    }
+}
+
+#[test]
+fn a_replayed_morning_becomes_the_roll_call() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (stills, log, out) = (dir.path().join("stills"), dir.path().join("log"), dir.path().join("out"));
+    morning(&stills);
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+        .and_then(|d| d.and_hms_opt(8, 0, 0))
+        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+        .expect("a local time");
+    let args = RunArgs {
+        gallery: Some(tiny_gallery()),
+        source: Some(format!("dir:{}", stills.display())),
+        heartbeat_secs: Some(0.0),
+        fps: Some(0.1),
+        replay_start: Some(start.timestamp() as f64),
+        events_log: Some(log.clone()),
+        no_stdout: true,
+        models: ModelArgs { engine: EngineKind::Fake, ..ModelArgs::default() },
+        ..RunArgs::default()
+    };
+    let settings = Settings::resolve(&args, &FileSettings::default()).expect("settings");
+    rollcall_device::run::run(&settings).expect("replay");
+
+    // Every event is one synced JSON line in the day's file.
+    let day = log.join("2026-11-27.jsonl");
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&day).expect("the day's log").lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let tags: Vec<String> =
+        lines.iter().map(|e| format!("{} {}", e["event"].as_str().unwrap_or("?"), e["label"].as_str().unwrap_or("?"))).collect();
+    assert_eq!(tags, ["arrived ada", "left ada", "arrived ada", "arrived ben", "left ada", "left ben"]);
+
+    // A torn last line, as after a power cut mid-write, is skipped.
+    let mut torn = std::fs::read(&day).expect("log");
+    torn.extend_from_slice(br#"{"event":"arrived","label":"cy","ts":17"#);
+    std::fs::write(&day, torn).expect("tear");
+
+    let labels = vec!["ada".to_string(), "ben".to_string(), "cy".to_string()];
+    std::fs::create_dir_all(&out).expect("out");
+    let a = attendance(&log, "2026-11-27", &labels, &out).expect("attendance");
+    assert_eq!(a.skipped.len(), 1, "the torn line");
+    let row = |who: &str| a.rows.iter().find(|r| r.person == who).expect(who).clone();
+    // Ada: third frame (08:00:20) to the fifth empty frame (08:05:40), then
+    // again from the third frame of the pair (08:07:00) to the end of the
+    // replay (70 frames: 08:11:40): 320 s + 280 s.
+    let ada = row("ada");
+    assert!(ada.present);
+    assert_eq!((ada.first_arrival.as_str(), ada.last_departure.as_str(), ada.minutes_present), ("08:00:20", "08:11:40", 10.0));
+    let ben = row("ben");
+    assert_eq!((ben.first_arrival.as_str(), ben.last_departure.as_str(), ben.minutes_present), ("08:07:00", "08:11:40", 4.7));
+    let cy = row("cy");
+    assert!(!cy.present && cy.first_arrival.is_empty() && cy.minutes_present == 0.0);
+
+    let csv = std::fs::read_to_string(&a.csv).expect("csv");
+    assert_eq!(csv.lines().next(), Some("person,present,first_arrival,last_departure,minutes_present"));
+    assert!(csv.contains("cy,false,,,0.0"), "{csv}");
+    let html = std::fs::read_to_string(&a.html).expect("html");
+    assert!(html.contains("2 of 3 present") && html.contains("<td>cy</td><td>absent</td>"), "{html}");
+    // A second run replaces its own files; someone else's file is refused.
+    attendance(&log, "2026-11-27", &labels, &out).expect("again");
+    std::fs::write(&a.csv, "my own notes\n").expect("user file");
+    assert!(attendance(&log, "2026-11-27", &labels, &out).is_err());
+    assert_eq!(std::fs::read_to_string(&a.csv).expect("kept"), "my own notes\n");
+}
