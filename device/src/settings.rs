@@ -76,7 +76,7 @@ pub struct RunArgs {
     pub absent_after: Option<usize>,
     /// Frames a face keeps its identity before it is embedded again (1:
     /// every face in every frame) [default: 10]
-    #[arg(long, value_parser = rollcall_cli::range(1usize, 1000))]
+    #[arg(long, global = true, value_parser = rollcall_cli::range(1usize, 1000))]
     pub recheck_every: Option<usize>,
     /// Long side of the detector's input in pixels; smaller is faster and
     /// misses small faces [default: 640]

@@ -7,6 +7,7 @@
 //! spent inside ONNX Runtime and outside it (decode, resize, priors, NMS,
 //! warp, I/O). Speed is measured here, never asserted in a test.
 
+pub mod detector_size;
 pub mod open_set;
 pub mod scale;
 

@@ -77,6 +77,17 @@ enum What {
         #[arg(long)]
         json: bool,
     },
+    /// Faces found and detector time at smaller detector inputs than 640 (see README: The device)
+    DetectorSize {
+        /// Folder of photos (all of them, group and hard photos included)
+        photos: PathBuf,
+        /// Sizes to compare with 640
+        #[arg(long, value_delimiter = ',', default_values_t = vec![320u32, 480, 640])]
+        sizes: Vec<u32>,
+        /// Print JSON instead of text
+        #[arg(long)]
+        json: bool,
+    },
     /// Detect + align + embed throughput over a folder of photos
     Pipeline {
         /// Folder of photos; folders starting with `_` are left out
@@ -147,6 +158,19 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
                 say!("{}", serde_json::to_string_pretty(&f)?);
             } else {
                 say!("{}", bench::scale::describe(&f));
+            }
+        }
+        What::DetectorSize { photos, sizes, json } => {
+            let models = ModelChoice { detector: None, recognizer: None, jobs: None }.load(g)?;
+            let set = models.onnx().ok_or_else(|| anyhow::anyhow!("bench detector-size needs the ONNX models, not the fake engine"))?;
+            let list = rollcall_files::photos::list(&photos, &[])?.photos;
+            anyhow::ensure!(!list.is_empty(), "{}: no photos to benchmark", photos.display());
+            for f in bench::detector_size::measure(set, &list, &sizes)? {
+                if json {
+                    say!("{}", serde_json::to_string(&f)?);
+                } else {
+                    say!("{}", bench::detector_size::describe(&f));
+                }
             }
         }
         What::Pipeline { photos, repeat, jobs, intra_threads, json } => {

@@ -63,6 +63,24 @@ pub fn face_marks(faces: &[Face], kept_labels: &[String]) -> Vec<Mark> {
         .collect()
 }
 
+/// `photo` scaled down to `w` x `h`: a bilinear filter widened to the
+/// scale (so every source pixel counts, as an area average would), with
+/// SIMD kernels. image's `thumbnail` took a third of the annotated copy's
+/// time; this takes a few milliseconds per photo.
+fn scaled(photo: &RgbImage, w: u32, h: u32) -> RgbImage {
+    use fast_image_resize::images::{Image, ImageRef};
+    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+    let fast = || -> Option<RgbImage> {
+        let src = ImageRef::new(photo.width(), photo.height(), photo.as_raw(), PixelType::U8x3).ok()?;
+        let mut dst = Image::new(w, h, PixelType::U8x3);
+        Resizer::new().resize(&src, &mut dst, &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))).ok()?;
+        RgbImage::from_raw(w, h, dst.into_vec())
+    };
+    // Both calls only fail on sizes this function never passes; if they
+    // ever did, the slower resize still gives the same picture.
+    fast().unwrap_or_else(|| image::imageops::thumbnail(photo, w, h))
+}
+
 /// Draws `marks` on a copy of `photo` scaled to at most `max_side` pixels.
 pub fn annotate(photo: &RgbImage, marks: &[Mark], max_side: u32) -> RgbImage {
     let long = photo.width().max(photo.height()).max(1);
@@ -70,7 +88,7 @@ pub fn annotate(photo: &RgbImage, marks: &[Mark], max_side: u32) -> RgbImage {
     let mut canvas = if s < 1.0 {
         let w = ((photo.width() as f32 * s).round() as u32).max(1);
         let h = ((photo.height() as f32 * s).round() as u32).max(1);
-        image::imageops::thumbnail(photo, w, h)
+        scaled(photo, w, h)
     } else {
         photo.clone()
     };

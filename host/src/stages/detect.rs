@@ -34,7 +34,7 @@ use rollcall_shared::align::RgbView;
 use crate::artifacts::cache::{Cache, DetectionKey, Entry, Refused};
 use crate::artifacts::chips;
 use crate::artifacts::detections::{DetectSummary, DetectionsFile, FaceRecord, PhotoRecord};
-use crate::artifacts::io::save_image;
+use crate::artifacts::io::{save_image, save_jpeg};
 use crate::artifacts::metadata;
 use crate::artifacts::names::{annotated_name, chip_name, unique_keys};
 use crate::artifacts::{Work, WorkDir};
@@ -480,7 +480,7 @@ fn process_photo_into(
         let drawn = annotate::annotate(&image, &marks, opts.annotate_max_side);
         let name = annotated_name(key);
         let path = work.annotated().join(&name);
-        save_image(&path, &drawn)?;
+        save_jpeg(&path, &drawn)?;
         written.push(path);
         record.annotated_file = Some(name);
     }
