@@ -8,7 +8,8 @@
 //! - `analysis` (KMeans, linkage, silhouettes, learning), `render` (charts,
 //!   heatmaps, annotated photos, the report) and `runner` (the one parallel
 //!   loop over photos): the machinery the stages share;
-//! - [`bench`]: the speed figures behind `rollcall bench`.
+//! - [`bench`]: the speed figures behind `rollcall bench`;
+//! - [`review`]: `rollcall review`, naming people in a local web page.
 //!
 //! Data flows one way: photos → detections → embeddings → people → model →
 //! gallery; each stage reads what the one before wrote.
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod error;
 pub mod pipeline;
 pub(crate) mod render;
+pub mod review;
 pub(crate) mod runner;
 pub mod stages;
 

@@ -15,6 +15,7 @@ mod models;
 mod predict;
 mod quantize;
 mod report;
+mod review;
 mod run;
 mod select_k;
 mod train;
@@ -72,6 +73,8 @@ enum Command {
     Quantize(quantize::Args),
     /// Write report/index.html from what the work directory holds
     Report(report::Args),
+    /// Name the people in a local web page: rename, merge, move, junk, undo, train
+    Review(review::Args),
     /// The whole pipeline: detect, align, embed, select k, cluster, report
     Run(run::Args),
     /// The roll call of a day from the device's events log (CSV and a page to print)
@@ -93,6 +96,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Train(a) => train::run(a, g),
         Command::Export(a) => export::run(a, g),
         Command::Keygen(a) => keygen::run(a),
+        Command::Review(a) => review::run(a, g),
         Command::Attendance(a) => attendance::run(a),
         Command::Predict(a) => predict::run(a, g),
         Command::Quantize(a) => quantize::run(a, g),

@@ -1,0 +1,51 @@
+//! `rollcall review WORK [--port P] [--no-open]`: name the people in a
+//! browser; the page's "Train and export" button does what `rollcall train
+//! WORK/clusters --out WORK/model` and `rollcall export WORK/model --out
+//! WORK/gallery.rcg` do.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rollcall_cli::say;
+use rollcall_host::artifacts::Work;
+use rollcall_host::review::{self, Review};
+
+use super::Global;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Work directory of `rollcall run`
+    work: PathBuf,
+    /// Port on 127.0.0.1 (0: any free one)
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Do not open the browser
+    #[arg(long)]
+    no_open: bool,
+}
+
+pub fn run(a: Args, g: &Global) -> Result<()> {
+    let work = Work::new(&a.work);
+    // Refuses a folder that is not a work directory, and says if another
+    // command holds it.
+    drop(work.open()?);
+    let table = rollcall_host::artifacts::embeddings::EmbeddingTable::read(&work.embeddings()).ok();
+    let threshold = table.as_ref().and_then(|t| t.recognizer.as_deref()).and_then(|n| g.models.same_person_cosine(n).ok().flatten());
+    let models = g.models.clone();
+    let load = move || models.load(None, None).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
+    let trainer = review::trainer(threshold, load);
+    let server = review::bind(a.port)?;
+    let port = server.server_addr().to_ip().map_or(a.port, |s| s.port());
+    let session = Review::new(work, port, threshold, Some(trainer))?;
+    say!("review {} at {}", a.work.display(), session.url());
+    say!("(only this machine can open it; press Ctrl-C to stop)");
+    if !a.no_open {
+        let _ = std::process::Command::new("xdg-open")
+            .arg(session.url())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
+    review::serve(&session, &server);
+    Ok(())
+}

@@ -1,0 +1,432 @@
+//! What the review page can do, as plain file operations in
+//! `WORK/clusters/`: renaming a folder, moving a chip, making or removing a
+//! folder. The file-manager way keeps working, and `train` needs nothing
+//! new.
+//!
+//! Every action becomes a list of [`Op`]s, applied in order and written to
+//! the journal (`WORK/review-journal.jsonl`, append-only) before the call
+//! returns; undo applies the inverse list of the last action not yet undone
+//! and journals that too, so undo survives a reload and a restart.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::artifacts::people::is_junk;
+
+/// One file operation, paths relative to `clusters/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Op {
+    Rename { from: String, to: String },
+    MakeDir { dir: String },
+    RemoveDir { dir: String },
+}
+
+impl Op {
+    fn inverse(&self) -> Op {
+        match self {
+            Op::Rename { from, to } => Op::Rename { from: to.clone(), to: from.clone() },
+            Op::MakeDir { dir } => Op::RemoveDir { dir: dir.clone() },
+            Op::RemoveDir { dir } => Op::MakeDir { dir: dir.clone() },
+        }
+    }
+
+    /// Checks the operation can be applied now: the source is there and the
+    /// target is not.
+    fn check(&self, root: &Path) -> Result<(), String> {
+        match self {
+            Op::Rename { from, to } => {
+                if !root.join(from).exists() {
+                    return Err(format!("{from} is not there any more"));
+                }
+                if root.join(to).exists() {
+                    return Err(format!("{to} exists already"));
+                }
+            }
+            Op::MakeDir { dir } => {
+                if root.join(dir).exists() {
+                    return Err(format!("{dir} exists already"));
+                }
+            }
+            Op::RemoveDir { dir } => {
+                let empty = std::fs::read_dir(root.join(dir)).map(|mut d| d.next().is_none()).unwrap_or(false);
+                if !empty {
+                    return Err(format!("{dir} is not an empty folder"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&self, root: &Path) -> std::io::Result<()> {
+        match self {
+            Op::Rename { from, to } => std::fs::rename(root.join(from), root.join(to)),
+            Op::MakeDir { dir } => std::fs::create_dir(root.join(dir)),
+            Op::RemoveDir { dir } => std::fs::remove_dir(root.join(dir)),
+        }
+    }
+}
+
+/// Where moved faces go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "folder")]
+pub enum Target {
+    /// An existing person folder.
+    Person(String),
+    /// A new person (a split).
+    New,
+    /// The `unknown` folder (strangers; `train` leaves it out).
+    Unknown,
+}
+
+/// A user's action.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "action")]
+pub enum Action {
+    /// Give a person folder a name.
+    Name { folder: String, name: String },
+    /// Move every face of `from` into `into`.
+    Merge { from: String, into: String },
+    /// Move faces (`folder/file`) to a target.
+    Move { faces: Vec<String>, to: Target },
+    /// Mark a whole folder as junk (`train` leaves it out).
+    Junk { folder: String },
+    /// Undo the last action not yet undone.
+    Undo,
+}
+
+impl Action {
+    /// Words for the journal and the page.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Name { folder, name } => format!("named {folder} {name}"),
+            Action::Merge { from, into } => format!("merged {from} into {into}"),
+            Action::Move { faces, to } => format!(
+                "moved {} face(s) to {}",
+                faces.len(),
+                match to {
+                    Target::Person(p) => p.as_str(),
+                    Target::New => "a new person",
+                    Target::Unknown => "unknown",
+                }
+            ),
+            Action::Junk { folder } => format!("marked {folder} as junk"),
+            Action::Undo => "undo".into(),
+        }
+    }
+}
+
+/// Checks a name the user typed is safe as a folder name: not empty, no
+/// `/`, `\`, no control characters, not `.` or `..`, not starting with `_`
+/// or `.` (those mark junk), not longer than 100 characters. Any other
+/// character, `Zoë` and `李雷` included, is fine.
+pub fn check_name(name: &str) -> Result<&str, String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err("a name cannot be empty".into());
+    }
+    if trimmed.contains(['/', '\\']) {
+        return Err(format!("`{trimmed}`: a name cannot contain / or \\ (it would be a path)"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err("a name cannot contain control characters".into());
+    }
+    if trimmed == "." || trimmed == ".." {
+        return Err(format!("`{trimmed}` is not a name"));
+    }
+    if trimmed.starts_with(['_', '.']) {
+        return Err(format!("`{trimmed}`: names starting with _ or . mark junk folders; mark the person as junk instead"));
+    }
+    if trimmed.chars().count() > 100 {
+        return Err("a name is at most 100 characters".into());
+    }
+    Ok(trimmed)
+}
+
+/// A folder name under `root` starting with `base` that is free.
+fn free_name(root: &Path, base: &str, taken: &[String]) -> String {
+    let mut n = 1;
+    loop {
+        let name = if n == 1 && !base.ends_with('_') { base.to_string() } else { format!("{base}{n}") };
+        if !root.join(&name).exists() && !taken.contains(&name) {
+            return name;
+        }
+        n += 1;
+    }
+}
+
+/// A folder name the page may act on: one level, no tricks.
+fn check_folder(root: &Path, folder: &str) -> Result<(), String> {
+    if folder.is_empty() || folder.contains(['/', '\\']) || folder == "." || folder == ".." || folder.chars().any(char::is_control) {
+        return Err(format!("`{folder}` is not a folder name"));
+    }
+    if !root.join(folder).is_dir() {
+        return Err(format!("there is no folder {folder}"));
+    }
+    Ok(())
+}
+
+fn files_of(root: &Path, folder: &str) -> Result<Vec<String>, String> {
+    let mut files: Vec<String> = std::fs::read_dir(root.join(folder))
+        .map_err(|e| format!("{folder}: {e}"))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The operations an action makes in `root` (`clusters/`), checked against
+/// what is there.
+pub fn plan(root: &Path, action: &Action, junk: &[String]) -> Result<Vec<Op>, String> {
+    let ops = match action {
+        Action::Name { folder, name } => {
+            check_folder(root, folder)?;
+            let name = check_name(name)?;
+            if is_junk(name, junk) {
+                return Err(format!("`{name}` marks a junk folder; mark the person as junk instead"));
+            }
+            if root.join(name).exists() {
+                return Err(format!("there is already a folder named {name}; merge the two instead"));
+            }
+            vec![Op::Rename { from: folder.clone(), to: name.to_string() }]
+        }
+        Action::Merge { from, into } => {
+            check_folder(root, from)?;
+            check_folder(root, into)?;
+            if from == into {
+                return Err("a person cannot be merged with themselves".into());
+            }
+            let mut ops: Vec<Op> = Vec::new();
+            let mut taken = Vec::new();
+            for f in files_of(root, from)? {
+                // Same-named files (a user's note in both) keep both.
+                let target =
+                    if root.join(into).join(&f).exists() { free_name(&root.join(into), &format!("{f}_"), &taken) } else { f.clone() };
+                taken.push(target.clone());
+                ops.push(Op::Rename { from: format!("{from}/{f}"), to: format!("{into}/{target}") });
+            }
+            ops.push(Op::RemoveDir { dir: from.clone() });
+            ops
+        }
+        Action::Move { faces, to } => {
+            if faces.is_empty() {
+                return Err("no faces selected".into());
+            }
+            let mut ops = Vec::new();
+            let dest = match to {
+                Target::Person(p) => {
+                    check_folder(root, p)?;
+                    p.clone()
+                }
+                Target::New => {
+                    let name = free_name(root, "person_new_", &[]);
+                    ops.push(Op::MakeDir { dir: name.clone() });
+                    name
+                }
+                Target::Unknown => {
+                    if !root.join("unknown").is_dir() {
+                        ops.push(Op::MakeDir { dir: "unknown".into() });
+                    }
+                    "unknown".into()
+                }
+            };
+            for face in faces {
+                let Some((folder, file)) = face.split_once('/') else { return Err(format!("`{face}` is not folder/file")) };
+                check_folder(root, folder)?;
+                if file.is_empty() || file.contains(['/', '\\']) || !root.join(folder).join(file).is_file() {
+                    return Err(format!("{face} is not there any more"));
+                }
+                if folder == dest {
+                    continue;
+                }
+                ops.push(Op::Rename { from: face.clone(), to: format!("{dest}/{file}") });
+            }
+            ops
+        }
+        Action::Junk { folder } => {
+            check_folder(root, folder)?;
+            if is_junk(folder, junk) {
+                return Err(format!("{folder} is junk already"));
+            }
+            vec![Op::Rename { from: folder.clone(), to: free_name(root, &format!("_junk_{folder}"), &[]) }]
+        }
+        Action::Undo => return Err("undo is not planned".into()),
+    };
+    Ok(ops)
+}
+
+/// Applies `ops` in order after checking each against what is there then;
+/// on a failure midway, what was applied is rolled back.
+pub fn apply(root: &Path, ops: &[Op]) -> Result<(), String> {
+    let mut done: Vec<&Op> = Vec::new();
+    for op in ops {
+        let result = op.check(root).and_then(|()| op.apply(root).map_err(|e| e.to_string()));
+        if let Err(why) = result {
+            for d in done.iter().rev() {
+                let _ = d.inverse().apply(root);
+            }
+            return Err(why);
+        }
+        done.push(op);
+    }
+    Ok(())
+}
+
+/// One line of the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Sequence number, from 1.
+    pub id: u64,
+    /// Seconds since the epoch.
+    pub ts: f64,
+    /// In words.
+    pub what: String,
+    pub ops: Vec<Op>,
+    /// The entry this one undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undoes: Option<u64>,
+}
+
+/// The append-only journal.
+#[derive(Debug)]
+pub struct Journal {
+    path: PathBuf,
+    entries: Vec<Entry>,
+}
+
+impl Journal {
+    /// Reads the journal at `path` (a torn last line is skipped).
+    pub fn open(path: &Path) -> Journal {
+        let entries = std::fs::read_to_string(path)
+            .map(|t| t.lines().filter_map(|l| serde_json::from_str::<Entry>(l).ok()).collect())
+            .unwrap_or_default();
+        Journal { path: path.to_path_buf(), entries }
+    }
+
+    fn append(&mut self, what: String, ops: Vec<Op>, undoes: Option<u64>) -> Result<&Entry, String> {
+        use std::io::Write;
+        let id = self.entries.last().map_or(1, |e| e.id + 1);
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let entry = Entry { id, ts, what, ops, undoes };
+        let mut line = serde_json::to_string(&entry).map_err(|e| e.to_string())?;
+        line.push('\n');
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| format!("journal: {e}"))?;
+        f.write_all(line.as_bytes()).and_then(|()| f.sync_data()).map_err(|e| format!("journal: {e}"))?;
+        self.entries.push(entry);
+        Ok(self.entries.last().expect("just pushed"))
+    }
+
+    /// The last action that is not undone and not itself an undo.
+    pub fn undoable(&self) -> Option<&Entry> {
+        let undone: std::collections::HashSet<u64> = self.entries.iter().filter_map(|e| e.undoes).collect();
+        self.entries.iter().rev().find(|e| e.undoes.is_none() && !undone.contains(&e.id))
+    }
+
+    /// Every entry, oldest first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Plans, applies and journals `action` in `root`.
+    pub fn act(&mut self, root: &Path, action: &Action, junk: &[String]) -> Result<String, String> {
+        if *action == Action::Undo {
+            let last = self.undoable().cloned().ok_or("nothing to undo")?;
+            let inverse: Vec<Op> = last.ops.iter().rev().map(Op::inverse).collect();
+            apply(root, &inverse).map_err(|why| format!("cannot undo `{}`: {why} (changed since?)", last.what))?;
+            let what = format!("undid: {}", last.what);
+            self.append(what.clone(), inverse, Some(last.id))?;
+            return Ok(what);
+        }
+        let ops = plan(root, action, junk)?;
+        apply(root, &ops)?;
+        let what = action.describe();
+        self.append(what.clone(), ops, None)?;
+        Ok(what)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in walkdir::WalkDir::new(root).min_depth(1).sort_by_file_name() {
+            let e = e.expect("entry");
+            out.push(e.path().strip_prefix(root).expect("under root").to_string_lossy().into_owned());
+        }
+        out
+    }
+
+    #[test]
+    fn names_are_checked_and_non_ascii_is_fine() {
+        for bad in ["", "  ", "a/b", "..", ".", "_x", "x\u{7}", "a\\b"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_name(" Zoë "), Ok("Zoë"));
+        assert_eq!(check_name("李雷"), Ok("李雷"));
+    }
+
+    #[test]
+    fn every_action_undoes_exactly_and_the_journal_survives_a_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("clusters");
+        for (folder, files) in
+            [("person_1", &["a.png", "b.png"][..]), ("person_2", &["c.png", "note.txt"][..]), ("person_3", &["note.txt"][..])]
+        {
+            std::fs::create_dir_all(root.join(folder)).expect("mkdir");
+            for f in files {
+                std::fs::write(root.join(folder).join(f), folder).expect("write");
+            }
+        }
+        let journal_path = dir.path().join("journal.jsonl");
+        let junk = crate::artifacts::people::default_junk();
+        let start = tree(&root);
+        let mut j = Journal::open(&journal_path);
+        let actions = [
+            Action::Name { folder: "person_1".into(), name: "Zoë".into() },
+            Action::Merge { from: "person_3".into(), into: "person_2".into() },
+            Action::Move { faces: vec!["Zoë/a.png".into()], to: Target::New },
+            Action::Move { faces: vec!["person_2/c.png".into()], to: Target::Unknown },
+            Action::Junk { folder: "person_2".into() },
+        ];
+        let mut trees = vec![start.clone()];
+        for a in &actions {
+            j.act(&root, a, &junk).unwrap_or_else(|e| panic!("{a:?}: {e}"));
+            trees.push(tree(&root));
+        }
+        assert!(trees[2].contains(&"person_2/note.txt_1".to_string()), "both notes kept: {:?}", trees[2]);
+        assert!(trees[5].iter().any(|p| p.starts_with("_junk_person_2")), "{:?}", trees[5]);
+        // Undo from a reopened journal, step by step back to the start.
+        let mut j = Journal::open(&journal_path);
+        for k in (0..actions.len()).rev() {
+            j.act(&root, &Action::Undo, &junk).expect("undo");
+            assert_eq!(tree(&root), trees[k], "after undoing action {k}");
+        }
+        assert!(j.act(&root, &Action::Undo, &junk).is_err(), "nothing left to undo");
+        assert_eq!(tree(&root), start);
+    }
+
+    #[test]
+    fn stale_or_unsafe_requests_are_refused_and_change_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("clusters");
+        std::fs::create_dir_all(root.join("person_1")).expect("mkdir");
+        std::fs::create_dir_all(root.join("Robin")).expect("mkdir");
+        let junk = crate::artifacts::people::default_junk();
+        let mut j = Journal::open(&dir.path().join("j.jsonl"));
+        for bad in [
+            Action::Name { folder: "person_1".into(), name: "Robin".into() },
+            Action::Name { folder: "../clusters".into(), name: "x".into() },
+            Action::Name { folder: "person_9".into(), name: "x".into() },
+            Action::Move { faces: vec!["person_1/../../etc".into()], to: Target::Unknown },
+            Action::Name { folder: "person_1".into(), name: "junk".into() },
+        ] {
+            assert!(j.act(&root, &bad, &junk).is_err(), "{bad:?}");
+        }
+        assert_eq!(tree(&root), ["Robin", "person_1"]);
+        assert!(j.entries().is_empty());
+    }
+}

@@ -1,0 +1,251 @@
+//! `rollcall review` in a real headless Chromium, driven over the DevTools
+//! protocol with real clicks and typing, on a work directory from the
+//! shared photos (`dlib_johns`, five Johns, clustered with k = 6: one too
+//! many, so one John is split in two). After each step the folder tree on
+//! disk is checked exactly. Screenshots are kept in
+//! `target/rollcall-test-artifacts/review-*.png`.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
+use headless_chrome::{Browser, LaunchOptions, Tab};
+use rollcall_host::artifacts::Work;
+use rollcall_host::pipeline::{self, RunOptions};
+use rollcall_host::review::{self, Review};
+use rollcall_host::stages::cluster::{ClusterOptions, cluster};
+use rollcall_tests::{labelled_tree, models, same_person_threshold, workspace};
+
+/// The folder tree under `clusters/`: folder → sorted files.
+fn tree(clusters: &Path) -> BTreeMap<String, Vec<String>> {
+    let mut out = BTreeMap::new();
+    for d in std::fs::read_dir(clusters).expect("clusters").filter_map(Result::ok).filter(|e| e.path().is_dir()) {
+        let mut files: Vec<String> = std::fs::read_dir(d.path())
+            .expect("folder")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        files.sort();
+        out.insert(d.file_name().to_string_lossy().into_owned(), files);
+    }
+    out
+}
+
+/// Which John each cluster folder mostly holds, from `metadata.csv`.
+fn identities(work: &Work, photos: &Path) -> BTreeMap<String, String> {
+    let rows = rollcall_host::artifacts::metadata::read(&work.metadata_csv()).expect("metadata");
+    let mut out = BTreeMap::new();
+    for (folder, files) in tree(&work.clusters()) {
+        if folder.starts_with('_') {
+            continue;
+        }
+        let mut votes = BTreeMap::<String, usize>::new();
+        for f in &files {
+            if let Some(r) = rows.iter().find(|r| &r.aligned_file == f) {
+                let rel = Path::new(&r.original_file).strip_prefix(photos).expect("under the photos");
+                *votes.entry(rel.components().next().expect("folder").as_os_str().to_string_lossy().into_owned()).or_default() += 1;
+            }
+        }
+        let who = votes.into_iter().max_by_key(|(_, n)| *n).map(|(w, _)| w).unwrap_or_default();
+        out.insert(folder, who);
+    }
+    out
+}
+
+fn browser() -> Browser {
+    let chromium = std::env::var_os("CHROMIUM").map(std::path::PathBuf::from).unwrap_or_else(|| "/usr/bin/chromium".into());
+    assert!(chromium.is_file(), "Chromium is needed (scripts/test installs it); not found at {}", chromium.display());
+    let profile = tempfile::tempdir().expect("profile").keep();
+    let args: Vec<&std::ffi::OsStr> =
+        ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .collect();
+    let options = LaunchOptions::default_builder()
+        .path(Some(chromium))
+        .headless(true)
+        .sandbox(false)
+        .enable_gpu(false)
+        .window_size(Some((1400, 1600)))
+        .user_data_dir(Some(profile))
+        .args(args)
+        .build()
+        .expect("launch options");
+    Browser::new(options).expect("Chromium starts")
+}
+
+/// Waits until `cond` holds (the page acts asynchronously).
+fn until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn js(tab: &Tab, code: &str) -> serde_json::Value {
+    tab.evaluate(code, false).unwrap_or_else(|e| panic!("{code}: {e}")).value.unwrap_or_default()
+}
+
+fn banner(tab: &Tab) -> String {
+    js(tab, "document.getElementById('banner').textContent").as_str().unwrap_or_default().to_string()
+}
+
+fn shot(tab: &Tab, name: &str) {
+    let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).expect("screenshot");
+    let dir = workspace().join("target").join("rollcall-test-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifacts");
+    std::fs::write(dir.join(format!("review-{name}.png")), png).expect("write screenshot");
+}
+
+/// Types `name` into the name field of `folder`'s card and presses Enter.
+fn type_name(tab: &Tab, folder: &str, name: &str) {
+    let input = tab.wait_for_element(&format!("[data-folder=\"{folder}\"] input[data-role=name]")).expect("name field");
+    input.click().expect("click the name field");
+    js(tab, &format!("document.querySelector('[data-folder=\"{folder}\"] input[data-role=name]').select()"));
+    tab.press_key("Backspace").expect("clear");
+    input.type_into(name).expect("type");
+    tab.press_key("Enter").expect("Enter");
+}
+
+#[test]
+fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
+    // A work directory from the shared photos, with one John split in two.
+    let photos = labelled_tree(&["dlib_johns"]);
+    let root = tempfile::tempdir().expect("temp dir");
+    let work = Work::new(root.path().join("work"));
+    {
+        let held = work.claim().expect("claim");
+        pipeline::run(photos.path(), &held, models(), &RunOptions::default()).expect("run");
+        let opts = ClusterOptions { k: Some(6), force: true, charts: false, ..ClusterOptions::default() };
+        cluster(&held, same_person_threshold(), &opts).expect("cluster with k = 6");
+    }
+    let clusters = work.clusters();
+    let who = identities(&work, photos.path());
+    let mut by_john = BTreeMap::<&str, Vec<&str>>::new();
+    for (folder, john) in &who {
+        by_john.entry(john.as_str()).or_default().push(folder.as_str());
+    }
+    let split: Vec<&str> = by_john.values().find(|f| f.len() == 2).expect("k = 6 splits one John in two").clone();
+    let singles: Vec<&str> = by_john.values().filter(|f| f.len() == 1).map(|f| f[0]).collect();
+    assert!(singles.len() >= 3, "{who:?}");
+
+    // The server, on a free port, as `rollcall review` runs it.
+    let server = Arc::new(review::bind(0).expect("bind"));
+    let port = server.server_addr().to_ip().expect("an IP address").port();
+    let threshold = same_person_threshold().map(|t| t.0);
+    let load = || Ok(Arc::new(models().clone()) as Arc<dyn rollcall_models::Models>);
+    let session = Arc::new(Review::new(work.clone(), port, threshold, Some(review::trainer(threshold, load))).expect("session"));
+    let (s2, srv) = (session.clone(), server.clone());
+    std::thread::spawn(move || review::serve(&s2, &srv));
+
+    let browser = browser();
+    let tab = browser.new_tab().expect("tab");
+    tab.navigate_to(&session.url()).expect("navigate").wait_until_navigated().expect("page loads");
+    tab.wait_for_element("[data-folder]").expect("the people are shown");
+    let cards = || js(&tab, "document.querySelectorAll('#people [data-folder]').length").as_u64().unwrap_or(0) as usize;
+    assert_eq!(cards(), 6);
+    let suggestions = js(&tab, "document.getElementById('suggestions').textContent").as_str().unwrap_or_default().to_string();
+    shot(&tab, "1-start");
+
+    // 1. Name two people, one with a non-ASCII name.
+    let mut expected = tree(&clusters);
+    for (folder, name) in [(singles[0], "Zoë"), (singles[1], "李雷")] {
+        type_name(&tab, folder, name);
+        let files = expected.remove(folder).expect("folder");
+        expected.insert(name.to_string(), files);
+        until(&format!("{folder} named {name}"), || tree(&clusters) == expected);
+    }
+    shot(&tab, "2-named");
+
+    // Unsafe names are refused with a message, and nothing moves.
+    for bad in ["a/b", ".."] {
+        type_name(&tab, singles[2], bad);
+        until("the refusal", || {
+            !banner(&tab).is_empty() && js(&tab, "document.getElementById('banner').className").as_str() == Some("error")
+        });
+        assert_eq!(tree(&clusters), expected, "{bad} changed the folders");
+        js(&tab, "document.getElementById('banner').className = ''");
+    }
+
+    // 2. Merge the two halves of the split John.
+    let (from, into) = (split[0], split[1]);
+    js(&tab, &format!("document.querySelector('[data-folder=\"{from}\"] [data-role=merge-into]').value = '{into}'"));
+    tab.wait_for_element(&format!("[data-folder=\"{from}\"] button[data-role=merge]")).expect("merge button").click().expect("click merge");
+    let moved = expected.remove(from).expect("from");
+    let target = expected.get_mut(into).expect("into");
+    target.extend(moved);
+    target.sort();
+    until("the merge", || tree(&clusters) == expected);
+    until("the page redrawn", || cards() == 5);
+    assert!(suggestions.is_empty() || suggestions.contains("cosine"), "suggestions give their cosine: {suggestions}");
+    shot(&tab, "3-merged");
+
+    // 3. Move a face to Zoë with a real click, then undo it.
+    let face = expected[into][0].clone();
+    tab.wait_for_element(&format!("[data-key=\"{into}/{face}\"]")).expect("the face").click().expect("select the face");
+    until("the selection", || js(&tab, "document.getElementById('selected').textContent").as_str() == Some("1 selected"));
+    until("the photo of the face", || js(&tab, "!document.getElementById('box').hidden").as_bool() == Some(true));
+    js(&tab, "document.getElementById('move-to').value = 'person:Zoë'");
+    tab.wait_for_element("#move").expect("move").click().expect("click move");
+    let before_move = expected.clone();
+    expected.get_mut(into).expect("into").retain(|f| f != &face);
+    let zoe = expected.get_mut("Zoë").expect("Zoë");
+    zoe.push(face.clone());
+    zoe.sort();
+    until("the move", || tree(&clusters) == expected);
+    shot(&tab, "4-moved");
+    tab.wait_for_element("#undo").expect("undo").click().expect("click undo");
+    expected = before_move;
+    until("the undo", || tree(&clusters) == expected);
+
+    // 4. Mark a whole cluster as junk, with the keyboard's `u` undoing it
+    //    and a click doing it again.
+    let junk = singles[2];
+    tab.wait_for_element(&format!("[data-folder=\"{junk}\"] button[data-role=junk]")).expect("junk").click().expect("click junk");
+    let files = expected.remove(junk).expect("junk folder");
+    let mut junked = expected.clone();
+    junked.insert(format!("_junk_{junk}"), files.clone());
+    until("the junk", || tree(&clusters) == junked);
+    tab.wait_for_element("body").expect("body").click().expect("focus the page");
+    tab.press_key("u").expect("u");
+    expected.insert(junk.to_string(), files);
+    until("u undoes", || tree(&clusters) == expected);
+    tab.wait_for_element(&format!("[data-folder=\"{junk}\"] button[data-role=junk]")).expect("junk").click().expect("click junk");
+    until("the junk again", || tree(&clusters) == junked);
+    expected = junked;
+    until("the junk section", || js(&tab, "document.querySelectorAll('#junk [data-folder]').length").as_u64() == Some(1));
+    shot(&tab, "5-junk");
+
+    // 5. A rename in a file manager while the page is open: noticed, shown,
+    //    and the page acts on the new tree.
+    std::fs::rename(clusters.join("李雷"), clusters.join("Li Lei")).expect("rename by hand");
+    until("the page notices", || banner(&tab).contains("changed on disk"));
+    tab.wait_for_element("[data-folder=\"Li Lei\"]").expect("the new name is shown");
+    let files = expected.remove("李雷").expect("李雷");
+    expected.insert("Li Lei".into(), files);
+    assert_eq!(tree(&clusters), expected);
+    shot(&tab, "6-file-manager");
+
+    // 6. Train and export from the page: the same report `train` prints.
+    tab.wait_for_element("#train").expect("train").click().expect("click train");
+    until("training", || js(&tab, "document.getElementById('train-out').textContent").as_str().is_some_and(|t| t.contains("gallery.rcg")));
+    let report = js(&tab, "document.getElementById('train-out').textContent").as_str().unwrap_or_default().to_string();
+    assert!(report.contains("4 people") && report.contains("cross-validation") && report.contains("FAR 95% bound"), "{report}");
+    assert!(work.root().join("gallery.rcg").is_file() && work.root().join("model").join("training.json").is_file());
+    assert_eq!(tree(&clusters), expected, "training changes no folder");
+    shot(&tab, "7-trained");
+
+    // Every image loaded, and every control is labelled.
+    let broken = js(&tab, "Array.from(document.images).filter(i => i.getAttribute('src') && (!i.complete || i.naturalWidth === 0)).length");
+    assert_eq!(broken.as_u64(), Some(0), "broken images");
+    let unlabelled = js(
+        &tab,
+        "Array.from(document.querySelectorAll('input, select')).filter(e => !e.getAttribute('aria-label') && !document.querySelector('label[for=\"' + e.id + '\"]') && !e.closest('label')).length",
+    );
+    assert_eq!(unlabelled.as_u64(), Some(0), "every control has a label");
+    let no_alt = js(&tab, "Array.from(document.querySelectorAll('img')).filter(i => !i.getAttribute('alt')).length");
+    assert_eq!(no_alt.as_u64(), Some(0), "every image has alt text");
+}
