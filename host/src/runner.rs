@@ -102,6 +102,19 @@ impl<'m> Runner<'m> {
     }
 }
 
+/// A spinner on stderr for a step with no count (hidden, like the bars,
+/// when stderr is not a terminal); it turns until the returned bar is
+/// finished or dropped.
+pub fn spinner(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new_spinner();
+    if let Ok(style) = ProgressStyle::with_template("{msg:>10} {spinner} {elapsed}") {
+        bar.set_style(style);
+    }
+    bar.set_message(what.to_string());
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
+}
+
 /// A progress bar on stderr (hidden when stderr is not a terminal).
 pub fn progress(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);

@@ -77,7 +77,11 @@ pub struct ClusterOutcome {
 /// Clusters the faces; see the module docs.
 pub fn cluster(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: &ClusterOptions) -> Result<ClusterOutcome> {
     let table = EmbeddingTable::read(&work.embeddings())?;
+    // The similarity graph and the linkage: seconds at 10^4 faces, a minute
+    // or more at 10^5.
+    let spinner = crate::runner::spinner("linkage");
     let pop = Population::of(&table, threshold, opts.min_faces)?;
+    spinner.finish_and_clear();
     // Without a --k, select-k's recommendation; without select-k, the
     // linkage count. A select-k file that is there but broken is an error,
     // not a silent fallback.

@@ -143,7 +143,11 @@ pub fn select_k(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts:
     }
     let table = EmbeddingTable::read(&work.embeddings())?;
     let started = std::time::Instant::now();
+    // The similarity graph and the linkage: seconds at 10^4 faces, a minute
+    // or more at 10^5.
+    let spinner = crate::runner::spinner("linkage");
     let pop = Population::of(&table, threshold, opts.min_faces)?;
+    spinner.finish_and_clear();
     tracing::debug!("linkage: {} people, {} outliers, {:.2} s", pop.people, pop.outliers.len(), started.elapsed().as_secs_f64());
     let xi = pop.inlier_matrix();
     let (recommended, grid, mut warnings) = recommend(&pop, opts.k_min, opts.k_max);
