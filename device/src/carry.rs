@@ -154,25 +154,8 @@ impl Carrier {
     /// its identity.
     pub fn plan(&self, boxes: &[BBox], looks: &[Likeness]) -> Plan {
         let r = self.rules;
-        // Greedy matching, best overlaps first, as the tracker does.
-        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-        for (b, bbox) in boxes.iter().enumerate() {
-            for (k, known) in self.known.iter().enumerate() {
-                let iou = bbox.iou(&known.bbox);
-                if iou >= self.match_iou {
-                    pairs.push((iou, b, k));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        let mut continues = vec![None; boxes.len()];
-        let mut taken = vec![false; self.known.len()];
-        for (_, b, k) in pairs {
-            if continues[b].is_none() && !taken[k] {
-                continues[b] = Some(k);
-                taken[k] = true;
-            }
-        }
+        let olds: Vec<BBox> = self.known.iter().map(|k| k.bbox).collect();
+        let continues = crate::tracker::match_boxes(boxes, &olds, self.match_iou);
 
         let mut steps = vec![Step::Embed; boxes.len()];
         let mut due: Vec<(usize, usize)> = Vec::new();

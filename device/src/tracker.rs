@@ -144,24 +144,11 @@ impl Tracker {
     /// already known to be the same person.
     fn assign(&self, observations: &[Observation]) -> Vec<Option<usize>> {
         let p = self.params;
-        let mut assigned: Vec<Option<usize>> = vec![None; observations.len()];
+        let boxes: Vec<BBox> = observations.iter().map(|o| o.bbox).collect();
+        let olds: Vec<BBox> = self.tracks.iter().map(|t| t.bbox).collect();
+        let mut assigned = match_boxes(&boxes, &olds, p.iou);
         let mut taken = vec![false; self.tracks.len()];
-        let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
-        for (o, obs) in observations.iter().enumerate() {
-            for (t, tr) in self.tracks.iter().enumerate() {
-                let iou = obs.bbox.iou(&tr.bbox);
-                if iou >= p.iou {
-                    pairs.push((iou, o, t));
-                }
-            }
-        }
-        pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
-        for (_, o, t) in pairs {
-            if assigned[o].is_none() && !taken[t] {
-                assigned[o] = Some(t);
-                taken[t] = true;
-            }
-        }
+        assigned.iter().flatten().for_each(|&t| taken[t] = true);
         for (o, obs) in observations.iter().enumerate() {
             if assigned[o].is_some() || obs.who == Who::Unknown {
                 continue;
@@ -277,6 +264,33 @@ impl Tracker {
     pub fn finish(&mut self) -> Vec<Change> {
         std::mem::take(&mut self.present).into_iter().map(|(w, (_, s))| Change::Left(w, s)).collect()
     }
+}
+
+/// Matches this frame's `boxes` to last frame's `olds` by overlap, best
+/// pairs first (ties by index), each at most once: for each box, the index
+/// of the old box it continues, if any overlaps by at least `min_iou`. The
+/// tracker and [`crate::carry`] both follow faces this way, so they agree
+/// on which face is which.
+pub fn match_boxes(boxes: &[BBox], olds: &[BBox], min_iou: f32) -> Vec<Option<usize>> {
+    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    for (b, bbox) in boxes.iter().enumerate() {
+        for (o, old) in olds.iter().enumerate() {
+            let iou = bbox.iou(old);
+            if iou >= min_iou {
+                pairs.push((iou, b, o));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    let mut matched = vec![None; boxes.len()];
+    let mut taken = vec![false; olds.len()];
+    for (_, b, o) in pairs {
+        if matched[b].is_none() && !taken[o] {
+            matched[b] = Some(o);
+            taken[o] = true;
+        }
+    }
+    matched
 }
 
 /// Makes one frame's verdicts consistent: no person twice. The

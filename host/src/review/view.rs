@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use rollcall_shared::embedding::{dot, l2_normalize};
 use serde::Serialize;
 
 use crate::artifacts::Work;
@@ -106,18 +107,6 @@ pub fn version(clusters: &Path) -> String {
     rollcall_shared::digest::sha256_hex(text.as_bytes())[..16].to_string()
 }
 
-fn unit(mut v: Vec<f32>) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if n > 0.0 {
-        v.iter_mut().for_each(|x| *x /= n);
-    }
-    v
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 /// Builds the view of `work` now.
 pub fn view(work: &Work, junk: &[String], threshold: Option<f32>, undo: Option<String>) -> View {
     let clusters = work.clusters();
@@ -179,7 +168,8 @@ fn suggestions(work: &Work, folders: &[FolderView], threshold: Option<f32>) -> V
             }
             let mut c = vec![0f32; table.dim];
             rows.iter().for_each(|r| c.iter_mut().zip(r.iter()).for_each(|(a, b)| *a += b));
-            Some((f.name.as_str(), unit(c)))
+            l2_normalize(&mut c);
+            Some((f.name.as_str(), c))
         })
         .collect();
     let mut out = Vec::new();
