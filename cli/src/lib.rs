@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use rollcall_models::fake::FakeModels;
 use rollcall_models::manifest::Role;
-use rollcall_models::{Manifest, ModelSet, ModelStore, Models};
+use rollcall_models::{DetectorScale, Manifest, ModelSet, ModelStore, Models};
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
 use serde::Deserialize;
 
@@ -80,10 +80,16 @@ impl ModelArgs {
     /// The detector and recognizer named (or the manifest's defaults),
     /// fetched if needed and checked.
     pub fn load(&self, detector: Option<&str>, recognizer: Option<&str>) -> Result<Arc<dyn Models>> {
+        self.load_scaled(detector, recognizer, DetectorScale::default())
+    }
+
+    /// [`load`](Self::load), with the detector seeing photos at `scale`.
+    pub fn load_scaled(&self, detector: Option<&str>, recognizer: Option<&str>, scale: DetectorScale) -> Result<Arc<dyn Models>> {
         if self.engine == EngineKind::Fake {
             return Ok(Arc::new(FakeModels::default()));
         }
-        Ok(Arc::new(ModelSet::load(&self.store()?, detector, recognizer).context("cannot load the models")?))
+        let set = ModelSet::load(&self.store()?, detector, recognizer).context("cannot load the models")?;
+        Ok(Arc::new(set.with_detector_scale(scale)))
     }
 
     /// The models a gallery was made with: the manifest entries whose sha256
@@ -93,10 +99,11 @@ impl ModelArgs {
         self.load_for_gallery_at(gallery, None)
     }
 
-    /// [`load_for_gallery`](Self::load_for_gallery), with the detector's
-    /// input box `detector_size` pixels square when given (see
-    /// [`ModelSet::with_detector_size`]).
-    pub fn load_for_gallery_at(&self, gallery: &Gallery, detector_size: Option<u32>) -> Result<Arc<dyn Models>> {
+    /// [`load_for_gallery`](Self::load_for_gallery), with the detector
+    /// seeing frames as `detector_size` says: fitted into the manifest's
+    /// box (`None`), into a box of a given side (see
+    /// [`ModelSet::with_detector_size`]), or by the scale rule (`auto`).
+    pub fn load_for_gallery_at(&self, gallery: &Gallery, detector_size: Option<DetectorSize>) -> Result<Arc<dyn Models>> {
         if self.engine == EngineKind::Fake {
             return Ok(Arc::new(FakeModels::default()));
         }
@@ -111,9 +118,11 @@ impl ModelArgs {
         let det = pick(Role::Detector, &gallery.detector_sha256);
         let rec = pick(Role::Recognizer, &gallery.recognizer_sha256);
         let mut set = ModelSet::load(&self.store()?, det.as_deref(), rec.as_deref()).context("cannot load the models")?;
-        if let Some(side) = detector_size {
-            set = set.with_detector_size(side)?;
-        }
+        set = match detector_size {
+            None => set.with_detector_scale(DetectorScale::Fit),
+            Some(DetectorSize::Side(side)) => set.with_detector_size(side)?,
+            Some(DetectorSize::Auto) => set.with_detector_scale(DetectorScale::Auto),
+        };
         Ok(Arc::new(set))
     }
 
@@ -125,6 +134,67 @@ impl ModelArgs {
             return Ok(Some(rollcall_models::fake::SAME_PERSON_COSINE));
         }
         Ok(self.manifest()?.model(name).ok().and_then(|m| m.output.same_person_cosine))
+    }
+}
+
+/// The device's `--detector-size`: a side in pixels, or `auto`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "SizeInFile")]
+pub enum DetectorSize {
+    /// The frame fitted into a box of this side.
+    Side(u32),
+    /// Fine enough for the smallest face to keep (`min_size`), as the
+    /// host's `--detector-scale auto`: for a camera across the room.
+    Auto,
+}
+
+/// `detector_size` in a settings file: a number or `"auto"`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SizeInFile {
+    Side(u32),
+    Word(String),
+}
+
+impl TryFrom<SizeInFile> for DetectorSize {
+    type Error = String;
+    fn try_from(v: SizeInFile) -> std::result::Result<Self, String> {
+        match v {
+            SizeInFile::Side(n) => Ok(DetectorSize::Side(n)),
+            SizeInFile::Word(w) => w.parse(),
+        }
+    }
+}
+
+impl std::str::FromStr for DetectorSize {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if s.eq_ignore_ascii_case("auto") {
+            return Ok(DetectorSize::Auto);
+        }
+        s.parse().map(DetectorSize::Side).map_err(|_| format!("`{s}` is neither a number of pixels nor `auto`"))
+    }
+}
+
+/// `--detector-scale`: how large the detector sees a photo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum ScaleArg {
+    /// Fine enough for the smallest face to keep (--min-size), in tiles
+    /// for big photos, plus the whole photo fitted into 640 px for large
+    /// faces
+    #[default]
+    Auto,
+    /// Only the whole photo fitted into the detector's 640 px box (faster;
+    /// misses faces under about 1/40 of the photo's width)
+    Fit,
+}
+
+impl From<ScaleArg> for DetectorScale {
+    fn from(s: ScaleArg) -> Self {
+        match s {
+            ScaleArg::Auto => DetectorScale::Auto,
+            ScaleArg::Fit => DetectorScale::Fit,
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 //! events_log = "/var/lib/rollcall/events"     # DIR/YYYY-MM-DD.jsonl, for `rollcall attendance`
 //! models_dir = "/opt/rollcall/models"
 //!
-//! detector_size = 640            # long side the detector sees; 320 for a close door camera
+//! detector_size = 640            # long side the detector sees; 320 for a close door camera, "auto" across a room
 //!
 //! [smoothing]
 //! present_after = 3
@@ -99,8 +99,8 @@ pub struct FileSettings {
     /// Folder of the daily attendance logs.
     pub events_log: Option<PathBuf>,
     pub mqtt: Option<MqttFile>,
-    /// Long side of the detector's input, pixels.
-    pub detector_size: Option<u32>,
+    /// Long side of the detector's input, pixels, or `"auto"`.
+    pub detector_size: Option<rollcall_cli::DetectorSize>,
     /// Write events to stdout (default true).
     pub stdout: Option<bool>,
 }
@@ -133,8 +133,18 @@ mod tests {
         assert_eq!(s.gpio, Some(GpioMode::Real));
         assert_eq!(s.smoothing.unwrap().window, 5);
         assert_eq!(s.carry.unwrap(), CarryRules::default());
-        assert_eq!(s.detector_size, Some(640));
+        assert_eq!(s.detector_size, Some(rollcall_cli::DetectorSize::Side(640)));
         assert_eq!(s.mqtt.as_ref().and_then(|m| m.url.as_deref()), Some("mqtt://broker.local/rollcall/door1"));
         assert!(toml::from_str::<FileSettings>("colour = \"red\"").is_err(), "unknown keys are errors");
+    }
+
+    #[test]
+    fn the_detector_size_is_a_side_or_auto() {
+        let s: FileSettings = toml::from_str("detector_size = \"auto\"").unwrap();
+        assert_eq!(s.detector_size, Some(rollcall_cli::DetectorSize::Auto));
+        let s: FileSettings = toml::from_str("detector_size = 320").unwrap();
+        assert_eq!(s.detector_size, Some(rollcall_cli::DetectorSize::Side(320)));
+        let e = toml::from_str::<FileSettings>("detector_size = \"big\"").unwrap_err();
+        assert!(e.to_string().contains("neither a number of pixels nor `auto`"), "{e}");
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use rollcall_cli::{Classifier, ModelArgs};
+use rollcall_cli::{Classifier, DetectorSize, ModelArgs};
 use rollcall_shared::gallery::ClassifierKind;
 use rollcall_shared::signature::PublicKey;
 
@@ -23,6 +23,15 @@ use crate::tracker::Smoothing;
 /// are found; above 1280 the detector costs more than a frame is worth.
 pub const MIN_DETECTOR_SIZE: u32 = 160;
 pub const MAX_DETECTOR_SIZE: u32 = 1280;
+
+/// `--detector-size`: `auto`, or a side within the bounds.
+fn parse_detector_size(s: &str) -> std::result::Result<DetectorSize, String> {
+    let size: DetectorSize = s.parse()?;
+    if let DetectorSize::Side(n) = size {
+        rollcall_cli::check_range(n, MIN_DETECTOR_SIZE, MAX_DETECTOR_SIZE)?;
+    }
+    Ok(size)
+}
 
 /// The longest time between heartbeats, a day.
 pub const MAX_HEARTBEAT_SECS: f64 = 86_400.0;
@@ -78,10 +87,11 @@ pub struct RunArgs {
     /// every face in every frame) [default: 10]
     #[arg(long, global = true, value_parser = rollcall_cli::range(1usize, 1000))]
     pub recheck_every: Option<usize>,
-    /// Long side of the detector's input in pixels; smaller is faster and
-    /// misses small faces [default: 640]
-    #[arg(long, global = true, value_parser = rollcall_cli::range(MIN_DETECTOR_SIZE, MAX_DETECTOR_SIZE))]
-    pub detector_size: Option<u32>,
+    /// Long side of the detector's input in pixels (smaller is faster and
+    /// misses small faces), or `auto`: fine enough for the smallest face
+    /// to keep, for a camera across the room [default: 640]
+    #[arg(long, global = true, value_parser = parse_detector_size)]
+    pub detector_size: Option<DetectorSize>,
     /// Accept only galleries signed by this public key (KEY.pub from `rollcall keygen`)
     #[arg(long, value_name = "KEY.pub", global = true)]
     pub trust: Option<PathBuf>,
@@ -140,9 +150,9 @@ impl RunArgs {
     }
 
     /// The detector's input side, flags over the file, checked.
-    pub fn detector_size(&self, f: &FileSettings) -> Result<Option<u32>> {
+    pub fn detector_size(&self, f: &FileSettings) -> Result<Option<DetectorSize>> {
         let size = self.detector_size.or(f.detector_size);
-        if let Some(n) = size {
+        if let Some(DetectorSize::Side(n)) = size {
             rollcall_cli::check_range(n, MIN_DETECTOR_SIZE, MAX_DETECTOR_SIZE).map_err(|e| anyhow::anyhow!("detector_size: {e}"))?;
         }
         Ok(size)
@@ -220,7 +230,7 @@ pub struct Settings {
     /// When faces seen before are embedded again.
     pub carry: CarryRules,
     /// The detector's input side, if not the manifest's.
-    pub detector_size: Option<u32>,
+    pub detector_size: Option<DetectorSize>,
     pub stdout: bool,
     pub threads: usize,
     /// Where the models come from.

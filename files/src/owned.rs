@@ -39,6 +39,8 @@ pub enum Kind {
     Annotated,
     /// Quantized models (`rollcall quantize`).
     Int8Models,
+    /// A roll call from class photos (`rollcall roll`).
+    Roll,
 }
 
 impl std::fmt::Display for Kind {
@@ -48,6 +50,7 @@ impl std::fmt::Display for Kind {
             Kind::Model => "model folder",
             Kind::Annotated => "annotated-photos folder",
             Kind::Int8Models => "int8-models folder",
+            Kind::Roll => "roll-call folder",
         })
     }
 }

@@ -42,6 +42,9 @@ pub struct RunOutcome {
     pub selection: Option<Selection>,
     pub clusters: Option<ClusterOutcome>,
     pub report: Option<PathBuf>,
+    /// Wall time of each stage, in order (`detect`, `embeddings`,
+    /// `select-k`, `cluster`, `report`).
+    pub stage_times: Vec<(&'static str, std::time::Duration)>,
 }
 
 /// Faces needed before looking for people is meaningful.
@@ -65,17 +68,29 @@ pub fn run(photos: &Path, work: &WorkDir, models: &dyn Models, opts: &RunOptions
         // Fail before the slow part: the last step would refuse anyway.
         cluster::check_clusters_dir(&work.clusters())?;
     }
+    let mut times = Vec::new();
+    let mut timed = |name: &'static str, started: std::time::Instant| times.push((name, started.elapsed()));
     let detect_opts = DetectOptions { embed: true, ..opts.detect.clone() };
+    let t = std::time::Instant::now();
     let mut detected = detect::detect(photos, work, models, &detect_opts)?;
+    timed("detect", t);
+    let t = std::time::Instant::now();
     let table = embed::write_table(work, models.card(), std::mem::take(&mut detected.embeddings))?;
-    let mut outcome = RunOutcome { detect: detected, table, selection: None, clusters: None, report: None };
-    if outcome.table.len() < MIN_FACES {
-        return Ok(outcome);
+    timed("embeddings", t);
+    let mut outcome = RunOutcome { detect: detected, table, selection: None, clusters: None, report: None, stage_times: Vec::new() };
+    if outcome.table.len() >= MIN_FACES {
+        let threshold = same_person_threshold(models, opts.threshold);
+        let t = std::time::Instant::now();
+        outcome.selection = Some(select_k::select_k(work, threshold.clone(), &opts.select_k)?);
+        timed("select-k", t);
+        let t = std::time::Instant::now();
+        outcome.clusters = Some(cluster::cluster(work, threshold, &opts.cluster)?);
+        timed("cluster", t);
+        let t = std::time::Instant::now();
+        outcome.report = Some(crate::render::report::write(work)?);
+        timed("report", t);
     }
-    let threshold = same_person_threshold(models, opts.threshold);
-    outcome.selection = Some(select_k::select_k(work, threshold.clone(), &opts.select_k)?);
-    outcome.clusters = Some(cluster::cluster(work, threshold, &opts.cluster)?);
-    outcome.report = Some(crate::render::report::write(work)?);
+    outcome.stage_times = times;
     Ok(outcome)
 }
 

@@ -23,6 +23,7 @@ use rollcall_shared::geometry::BBox;
 use crate::error::{Error, Result};
 use crate::manifest::{Channels, InputSpec, ModelSpec, RetinafaceSpec};
 use crate::runtime::{self, InferenceClock, Threads};
+use crate::scan::{self, DetectorScale, Pass, PassRecord, ScanRule, Window};
 use crate::store::ModelStore;
 
 /// One detected face.
@@ -49,6 +50,11 @@ pub struct Prepared {
     pub scale_x: f32,
     /// Original pixels per tensor pixel, vertically.
     pub scale_y: f32,
+    /// Where the tensor's left edge is in the photo, in photo pixels (0
+    /// unless the tensor is a tile).
+    pub offset_x: f32,
+    /// Where the tensor's top edge is in the photo, in photo pixels.
+    pub offset_y: f32,
 }
 
 /// The size a `w` x `h` photo is scaled to, to fit inside `target`: the
@@ -71,20 +77,41 @@ pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<
     if w == 0 || h == 0 || image.data.len() < w * h * 3 {
         return Err(Error::BadInput(format!("image of {w}x{h} pixels has no usable data")));
     }
-    let [box_w, box_h] = spec.size;
     let (new_w, new_h) = scaled_size(w, h, spec.size);
-    let (tw, th) = if spec.dynamic {
+    let pad = if spec.dynamic { None } else { Some((spec.size[0] as usize, spec.size[1] as usize)) };
+    prepare_window(image, spec, &Window::whole([new_w, new_h]), max_stride, pad)
+}
+
+/// Scales one window of `image` into an input tensor: the photo scaled
+/// to `window.scaled` as a whole, and the window's part of it, padded to a
+/// multiple of `max_stride` (or to `pad`, a fixed input size). Tiles of one
+/// pass sample the photo exactly where the whole scaled photo would.
+pub fn prepare_window(
+    image: RgbView<'_>,
+    spec: &InputSpec,
+    window: &Window,
+    max_stride: u32,
+    pad: Option<(usize, usize)>,
+) -> Result<Prepared> {
+    let (w, h) = (image.width as usize, image.height as usize);
+    if w == 0 || h == 0 || image.data.len() < w * h * 3 {
+        return Err(Error::BadInput(format!("image of {w}x{h} pixels has no usable data")));
+    }
+    let [new_w, new_h] = window.scaled;
+    let (win_w, win_h) = (window.w, window.h);
+    if new_w == 0 || new_h == 0 || win_w == 0 || win_h == 0 || window.x + win_w > new_w || window.y + win_h > new_h {
+        return Err(Error::BadInput(format!("window {window:?} lies outside the scaled photo")));
+    }
+    let (tw, th) = pad.unwrap_or_else(|| {
         let s = max_stride.max(1) as usize;
-        (new_w.div_ceil(s) * s, new_h.div_ceil(s) * s)
-    } else {
-        (box_w as usize, box_h as usize)
-    };
+        (win_w.div_ceil(s) * s, win_h.div_ceil(s) * s)
+    });
 
     // Source tap and weight per output column, as OpenCV's INTER_LINEAR
     // computes them (pixel centres at +0.5, clamped at the edges).
-    let taps = |src: usize, dst: usize| -> Vec<(usize, usize, f32)> {
+    let taps = |src: usize, dst: usize, from: usize, count: usize| -> Vec<(usize, usize, f32)> {
         let ratio = src as f64 / dst as f64;
-        (0..dst)
+        (from..from + count)
             .map(|d| {
                 let f = (d as f64 + 0.5) * ratio - 0.5;
                 let i = f.floor();
@@ -93,8 +120,8 @@ pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<
             })
             .collect()
     };
-    let xs = taps(w, new_w);
-    let ys = taps(h, new_h);
+    let xs = taps(w, new_w, window.x, win_w);
+    let ys = taps(h, new_h, window.y, win_h);
 
     let order: [usize; 3] = match spec.channels {
         Channels::Rgb => [0, 1, 2],
@@ -102,7 +129,7 @@ pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<
     };
     let plane = tw * th;
     let mut tensor = vec![0f32; 3 * plane];
-    let pad: [f32; 3] = std::array::from_fn(|c| (0.0 - spec.mean[c]) * spec.scale[c]);
+    let black: [f32; 3] = std::array::from_fn(|c| (0.0 - spec.mean[c]) * spec.scale[c]);
     let (b0, rest) = tensor.split_at_mut(plane);
     let (b1, b2) = rest.split_at_mut(plane);
     let mut planes = [b0, b1, b2];
@@ -124,11 +151,11 @@ pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<
             }
         }
         for (c, p) in planes.iter_mut().enumerate() {
-            p[row + new_w..row + tw].fill(pad[c]);
+            p[row + win_w..row + tw].fill(black[c]);
         }
     }
     for (c, p) in planes.iter_mut().enumerate() {
-        p[new_h * tw..].fill(pad[c]);
+        p[win_h * tw..].fill(black[c]);
     }
     // Boxes map back with each axis's own factor. The reference maps both
     // axes back with the vertical one (`new_h / h`), which is exact only
@@ -137,7 +164,8 @@ pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<
     // edge lands 137 px too far right, past the edge of the photo.
     let scale_x = (w as f64 / new_w as f64) as f32;
     let scale_y = (h as f64 / new_h as f64) as f32;
-    Ok(Prepared { tensor, width: tw, height: th, scale_x, scale_y })
+    let (offset_x, offset_y) = ((window.x as f64 * w as f64 / new_w as f64) as f32, (window.y as f64 * h as f64 / new_h as f64) as f32);
+    Ok(Prepared { tensor, width: tw, height: th, scale_x, scale_y, offset_x, offset_y })
 }
 
 /// RetinaFace prior boxes (centre x, centre y, width, height), normalised to
@@ -191,6 +219,7 @@ pub fn decode(
     let [v0, v1] = cfg.variance;
     let (tw, th) = (prepared.width as f32, prepared.height as f32);
     let (sx, sy) = (tw * prepared.scale_x, th * prepared.scale_y);
+    let (ox, oy) = (prepared.offset_x, prepared.offset_y);
     let mut out = Vec::new();
     for (k, p) in priors.iter().enumerate() {
         let score = conf[k * 2 + 1];
@@ -202,12 +231,17 @@ pub fn decode(
         let cy = p[1] + l[1] * v0 * p[3];
         let bw = p[2] * (l[2] * v1).exp();
         let bh = p[3] * (l[3] * v1).exp();
-        let bbox = BBox { x1: (cx - bw / 2.0) * sx, y1: (cy - bh / 2.0) * sy, x2: (cx + bw / 2.0) * sx, y2: (cy + bh / 2.0) * sy };
+        let bbox = BBox {
+            x1: ox + (cx - bw / 2.0) * sx,
+            y1: oy + (cy - bh / 2.0) * sy,
+            x2: ox + (cx + bw / 2.0) * sx,
+            y2: oy + (cy + bh / 2.0) * sy,
+        };
         let lm = &landmarks[k * 10..k * 10 + 10];
         let mut pts = [[0f32; 2]; 5];
         for (i, pt) in pts.iter_mut().enumerate() {
-            pt[0] = (p[0] + lm[i * 2] * v0 * p[2]) * sx;
-            pt[1] = (p[1] + lm[i * 2 + 1] * v0 * p[3]) * sy;
+            pt[0] = ox + (p[0] + lm[i * 2] * v0 * p[2]) * sx;
+            pt[1] = oy + (p[1] + lm[i * 2 + 1] * v0 * p[3]) * sy;
         }
         out.push(Detection { bbox, score, landmarks: pts });
     }
@@ -220,20 +254,33 @@ pub fn decode(
 /// same boxes survive.
 pub fn nms(mut dets: Vec<Detection>, iou: f32) -> Vec<Detection> {
     dets.sort_by(|a, b| b.score.total_cmp(&a.score));
-    let area = |b: &BBox| (b.x2 - b.x1 + 1.0).max(0.0) * (b.y2 - b.y1 + 1.0).max(0.0);
     let mut keep: Vec<Detection> = Vec::new();
     for d in dets {
-        let suppressed = keep.iter().any(|k| {
-            let w = (d.bbox.x2.min(k.bbox.x2) - d.bbox.x1.max(k.bbox.x1) + 1.0).max(0.0);
-            let h = (d.bbox.y2.min(k.bbox.y2) - d.bbox.y1.max(k.bbox.y1) + 1.0).max(0.0);
-            let inter = w * h;
-            inter / (area(&d.bbox) + area(&k.bbox) - inter) > iou
-        });
+        let suppressed = keep.iter().any(|k| nms_iou(&d.bbox, &k.bbox) > iou);
         if !suppressed {
             keep.push(d);
         }
     }
     keep
+}
+
+/// Intersection over union with the `(x2 - x1 + 1)` pixel convention of
+/// [`nms`].
+pub fn nms_iou(a: &BBox, b: &BBox) -> f32 {
+    let area = |b: &BBox| (b.x2 - b.x1 + 1.0).max(0.0) * (b.y2 - b.y1 + 1.0).max(0.0);
+    let w = (a.x2.min(b.x2) - a.x1.max(b.x1) + 1.0).max(0.0);
+    let h = (a.y2.min(b.y2) - a.y1.max(b.y1) + 1.0).max(0.0);
+    let inter = w * h;
+    inter / (area(a) + area(b) - inter)
+}
+
+/// What one scan of a photo found, and how it looked.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Faces, best first, in photo pixels.
+    pub detections: Vec<Detection>,
+    /// The passes, finest first, as `detections.json` records them.
+    pub passes: Vec<PassRecord>,
 }
 
 /// A RetinaFace session with its contract.
@@ -242,6 +289,8 @@ pub struct Detector {
     spec: ModelSpec,
     cfg: RetinafaceSpec,
     max_stride: u32,
+    rule: ScanRule,
+    scale: DetectorScale,
     /// Time spent inside ONNX Runtime.
     pub clock: InferenceClock,
 }
@@ -254,7 +303,7 @@ impl std::fmt::Debug for Detector {
 
 impl Detector {
     /// Builds a session for `spec` from checked model bytes.
-    pub fn new(store: &ModelStore, spec: &ModelSpec, bytes: &[u8], threads: Threads) -> Result<Self> {
+    pub fn new(store: &ModelStore, spec: &ModelSpec, bytes: &[u8], threads: Threads, scale: DetectorScale, margin: f32) -> Result<Self> {
         let cfg = spec
             .retinaface
             .clone()
@@ -262,7 +311,8 @@ impl Detector {
         let session = runtime::session(store, &spec.name, bytes, threads)?;
         runtime::check_io(&session, &spec.name, &spec.input.name, &spec.output.names)?;
         let max_stride = cfg.steps.iter().copied().max().unwrap_or(32);
-        Ok(Detector { session, spec: spec.clone(), cfg, max_stride, clock: InferenceClock::default() })
+        let rule = ScanRule { margin, ..ScanRule::of(&spec.input, &cfg) };
+        Ok(Detector { session, spec: spec.clone(), cfg, max_stride, rule, scale, clock: InferenceClock::default() })
     }
 
     /// The manifest entry.
@@ -273,6 +323,44 @@ impl Detector {
     /// Scales and normalises a photo for this detector.
     pub fn prepare(&self, image: RgbView<'_>) -> Result<Prepared> {
         prepare(image, &self.spec.input, self.max_stride)
+    }
+
+    /// The passes this detector makes over a `width` x `height` photo to
+    /// find faces of `min_face` pixels and more (see [`crate::scan`]).
+    pub fn plan(&self, width: u32, height: u32, min_face: f32) -> Vec<Pass> {
+        scan::plan(width, height, min_face, &self.rule, self.scale)
+    }
+
+    /// Finds the faces of `min_face` pixels and more scoring at least
+    /// `min_score`, in as many passes and tiles as [`plan`](Self::plan)
+    /// says, merged; best first. `prepare_time` grows by the time spent
+    /// scaling.
+    pub fn scan(&mut self, image: RgbView<'_>, min_score: f32, min_face: f32, prepare_time: &mut std::time::Duration) -> Result<Scan> {
+        let (w, h) = (image.width, image.height);
+        let passes = self.plan(w, h, min_face);
+        let fixed = (!self.spec.input.dynamic).then(|| (self.spec.input.size[0] as usize, self.spec.input.size[1] as usize));
+        let mut found = Vec::with_capacity(passes.len());
+        for pass in &passes {
+            let mut dets = Vec::new();
+            for window in &pass.windows {
+                let t = std::time::Instant::now();
+                let prepared = prepare_window(image, &self.spec.input, window, self.max_stride, fixed)?;
+                *prepare_time += t.elapsed();
+                let in_window = self.detect_prepared(&prepared, min_score)?;
+                let too_large = |d: &Detection| {
+                    pass.max_face.is_some_and(|m| d.bbox.width().max(d.bbox.height()) / prepared.scale_x.max(prepared.scale_y) > m)
+                };
+                dets.extend(in_window.into_iter().filter(|d| !window.cuts(&d.bbox, w, h) && !too_large(d)));
+            }
+            found.push(dets);
+        }
+        let detections = if found.len() == 1 && passes[0].windows.len() == 1 {
+            // One whole pass: already suppressed, best first.
+            found.pop().unwrap_or_default()
+        } else {
+            scan::merge(found, self.cfg.nms_iou)
+        };
+        Ok(Scan { detections, passes: passes.iter().map(|p| p.record(w, h)).collect() })
     }
 
     /// Runs the network on a prepared photo and returns the faces scoring at
@@ -380,10 +468,36 @@ mod tests {
         assert!((dets[0].landmarks[0][0] - truth).abs() < 0.5);
     }
 
+    /// A tile samples the photo exactly where the whole scaled photo does,
+    /// so a face seen in a tile is the face the whole pass would see.
+    #[test]
+    fn a_tile_is_the_matching_block_of_the_whole_scaled_photo() {
+        let (w, h) = (301u32, 203u32);
+        let data: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let view = RgbView { data: &data, width: w, height: h };
+        let spec = spec().input;
+        let scaled = [160usize, 108];
+        let whole = prepare_window(view, &spec, &Window::whole(scaled), 32, None).unwrap();
+        let tile = Window { scaled, x: 64, y: 32, w: 96, h: 64, inner: [true, true, false, false] };
+        let part = prepare_window(view, &spec, &tile, 32, None).unwrap();
+        assert_eq!((part.width, part.height), (96, 64));
+        for c in 0..3 {
+            for y in 0..64 {
+                for x in 0..96 {
+                    let a = part.tensor[c * 96 * 64 + y * 96 + x];
+                    let b = whole.tensor[c * whole.width * whole.height + (y + 32) * whole.width + x + 64];
+                    assert_eq!(a, b, "channel {c} at {x},{y}");
+                }
+            }
+        }
+        // Tile coordinates map back to photo pixels through the offset.
+        assert!((part.offset_x - 64.0 * 301.0 / 160.0).abs() < 1e-3 && (part.offset_y - 32.0 * 203.0 / 108.0).abs() < 1e-3);
+    }
+
     #[test]
     fn output_size_mismatch_is_a_contract_error() {
         let cfg = spec().retinaface.unwrap();
-        let p = Prepared { tensor: vec![], width: 64, height: 64, scale_x: 1.0, scale_y: 1.0 };
+        let p = Prepared { tensor: vec![], width: 64, height: 64, scale_x: 1.0, scale_y: 1.0, offset_x: 0.0, offset_y: 0.0 };
         assert!(matches!(decode(&cfg, &p, &[0.0; 4], &[0.0; 2], &[0.0; 10], 0.5), Err(Error::Contract { .. })));
     }
 }

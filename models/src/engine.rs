@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 use rollcall_shared::align::RgbView;
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{Detection, Detector};
+use crate::detector::{Detection, Detector, Scan};
 use crate::error::Result;
 use crate::faces::{Face, FaceFilter, filter_and_align};
 use crate::manifest::{ModelSpec, Role};
 use crate::recognizer::Recognizer;
 use crate::runtime::{InferenceClock, Threads};
+use crate::scan::{DetectorScale, PassRecord};
 use crate::store::{ModelStore, sha256_hex};
 
 /// A model file by name and content. On disk (`detections.json`) it is the
@@ -87,6 +88,16 @@ pub trait FaceEngine: Send {
     /// Every face scoring at least `min_score`, best first, in image pixels.
     fn detect(&mut self, image: RgbView<'_>, min_score: f32) -> Result<Vec<Detection>>;
 
+    /// Every face of at least `min_face` pixels scoring at least
+    /// `min_score`, best first, and how the photo was scanned for them
+    /// (see [`crate::scan`]). The fake sees a photo whole, at its own size.
+    fn scan(&mut self, image: RgbView<'_>, min_score: f32, min_face: f32) -> Result<Scan> {
+        let _ = min_face;
+        let detections = self.detect(image, min_score)?;
+        let (w, h) = (image.width, image.height);
+        Ok(Scan { detections, passes: vec![PassRecord { scale: 1.0, size: [w, h], tiles: vec![[0, 0, w, h]] }] })
+    }
+
     /// Unit-length embeddings of aligned RGB8 chips, in order.
     fn embed_batch(&mut self, chips: &[&[u8]]) -> Result<Vec<Vec<f32>>>;
 
@@ -116,9 +127,14 @@ pub trait FaceEngine: Send {
     /// Detects, filters and aligns the faces in a photo. Candidates down to
     /// the filter's reporting floor come back too, marked as rejected.
     fn faces(&mut self, image: RgbView<'_>, filter: &FaceFilter) -> Result<Vec<Face>> {
+        Ok(self.faces_scanned(image, filter)?.0)
+    }
+
+    /// [`faces`](Self::faces), and the passes that found them.
+    fn faces_scanned(&mut self, image: RgbView<'_>, filter: &FaceFilter) -> Result<(Vec<Face>, Vec<PassRecord>)> {
         let floor = filter.report_confidence.min(filter.min_confidence);
-        let dets = self.detect(image, floor)?;
-        Ok(filter_and_align(image, dets, filter, self.chip_size()))
+        let scan = self.scan(image, floor, filter.min_size)?;
+        Ok((filter_and_align(image, scan.detections, filter, self.chip_size()), scan.passes))
     }
 
     /// Faces and, for each kept one, its embedding.
@@ -149,6 +165,11 @@ pub trait Models: Send + Sync + std::fmt::Debug {
     fn onnx(&self) -> Option<&ModelSet> {
         None
     }
+
+    /// How large the detector sees photos (the fake: whole, as they are).
+    fn detector_scale(&self) -> DetectorScale {
+        DetectorScale::Fit
+    }
 }
 
 /// The ONNX detector and recognizer chosen from the manifest, with their
@@ -160,6 +181,8 @@ pub struct ModelSet {
     detector: (ModelSpec, Arc<Vec<u8>>),
     recognizer: (ModelSpec, Arc<Vec<u8>>),
     card: ModelCard,
+    scale: DetectorScale,
+    margin: f32,
 }
 
 impl ModelSet {
@@ -181,7 +204,14 @@ impl ModelSet {
             chip_size: rec.input.size[0],
             same_person_cosine: rec.output.same_person_cosine,
         };
-        let set = ModelSet { store: store.clone(), detector: (det, det_bytes), recognizer: (rec, rec_bytes), card };
+        let set = ModelSet {
+            store: store.clone(),
+            detector: (det, det_bytes),
+            recognizer: (rec, rec_bytes),
+            card,
+            scale: DetectorScale::default(),
+            margin: crate::scan::ANCHOR_MARGIN,
+        };
         crate::runtime::init(store)?;
         Ok(set)
     }
@@ -199,7 +229,22 @@ impl ModelSet {
             )));
         }
         input.size = [side, side];
+        self.scale = DetectorScale::Fit;
         Ok(self)
+    }
+
+    /// The fine pass's margin over the smallest anchor (see
+    /// [`crate::scan::ANCHOR_MARGIN`]), for benchmarks that measure it.
+    pub fn with_anchor_margin(mut self, margin: f32) -> Self {
+        self.margin = margin;
+        self
+    }
+
+    /// How large the detector sees photos: [`DetectorScale::Auto`] (the
+    /// default) or fitted into its input box alone.
+    pub fn with_detector_scale(mut self, scale: DetectorScale) -> Self {
+        self.scale = scale;
+        self
     }
 
     /// The store the models came from.
@@ -229,7 +274,7 @@ impl ModelSet {
 
     /// A new detector session.
     pub fn detector(&self, threads: Threads) -> Result<Detector> {
-        Detector::new(&self.store, &self.detector.0, &self.detector.1, threads)
+        Detector::new(&self.store, &self.detector.0, &self.detector.1, threads, self.scale, self.margin)
     }
 
     /// A new recognizer session.
@@ -255,6 +300,10 @@ impl Models for ModelSet {
     fn onnx(&self) -> Option<&ModelSet> {
         Some(self)
     }
+
+    fn detector_scale(&self) -> DetectorScale {
+        self.scale
+    }
 }
 
 /// One worker's ONNX Runtime sessions.
@@ -273,6 +322,10 @@ impl FaceEngine for OnnxEngine {
         let prepared = self.detector.prepare(image)?;
         self.prepare += t.elapsed();
         self.detector.detect_prepared(&prepared, min_score)
+    }
+
+    fn scan(&mut self, image: RgbView<'_>, min_score: f32, min_face: f32) -> Result<Scan> {
+        self.detector.scan(image, min_score, min_face, &mut self.prepare)
     }
 
     fn embed_batch(&mut self, chips: &[&[u8]]) -> Result<Vec<Vec<f32>>> {

@@ -20,6 +20,7 @@ pub mod onnx;
 pub mod quantize;
 pub mod recognizer;
 pub mod runtime;
+pub mod scan;
 pub mod store;
 
 pub use detector::{Detection, Detector};
@@ -28,4 +29,5 @@ pub use error::{Error, Result};
 pub use faces::{Face, FaceFilter, Verdict};
 pub use manifest::{Manifest, ModelSpec, Role};
 pub use recognizer::Recognizer;
+pub use scan::DetectorScale;
 pub use store::ModelStore;

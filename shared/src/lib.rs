@@ -14,6 +14,7 @@
 extern crate alloc;
 
 pub mod align;
+pub mod assign;
 pub mod classify;
 pub mod digest;
 pub mod embedding;

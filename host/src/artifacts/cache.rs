@@ -29,7 +29,7 @@ use super::io::write_atomic;
 const MAGIC: &[u8; 8] = b"RCCACHE\0";
 
 /// Bumped whenever the layout or the meaning of an entry changes.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
 
 /// What detection depended on.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +41,8 @@ pub struct DetectionKey {
     pub report_confidence: f32,
     pub max_pixels: u64,
     pub max_file_bytes: u64,
+    /// How large the detector sees photos (`auto` or `fit`).
+    pub detector_scale: String,
 }
 
 /// One photo's results.
@@ -141,6 +143,7 @@ mod tests {
             report_confidence: 0.3,
             max_pixels: 1,
             max_file_bytes: 1,
+            detector_scale: "auto".into(),
         }
     }
 
@@ -154,6 +157,7 @@ mod tests {
                 error: None,
                 annotated_file: None,
                 faces: Vec::new(),
+                scan: Vec::new(),
             },
             annotated_side: None,
             embeddings: Some(vec![vec![1.0]]),

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use rollcall_models::scan::PassRecord;
 use rollcall_models::{ModelRef, Verdict};
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +44,10 @@ pub struct PhotoRecord {
     pub annotated_file: Option<String>,
     /// All detections, best first.
     pub faces: Vec<FaceRecord>,
+    /// How the detector scanned the photo: each pass's scale and tiles,
+    /// finest first (empty when skipped).
+    #[serde(default)]
+    pub scan: Vec<PassRecord>,
 }
 
 /// Totals of a detect run.

@@ -22,7 +22,8 @@
 //!
 //! A model folder (`train`) holds `model.rcg` and `training.json`
 //! ([`training::TrainingReport`]); `quantize` writes `fidelity.json`
-//! ([`fidelity::Fidelity`]); `predict` writes [`predictions::PredictionRow`]s.
+//! ([`fidelity::Fidelity`]); `predict` writes [`predictions::PredictionRow`]s;
+//! `roll` writes a roll-call folder ([`roll`]).
 
 pub mod attendance;
 pub mod cache;
@@ -39,6 +40,7 @@ pub mod metadata;
 pub mod names;
 pub mod people;
 pub mod predictions;
+pub mod roll;
 pub mod selection;
 pub mod skips;
 pub mod training;

@@ -10,6 +10,10 @@ use crate::error::Result;
 /// The label of a face below the threshold.
 pub const UNKNOWN: &str = "unknown";
 
+/// The label of a face found but too small for the recognizer to name
+/// reliably (see `predict --min-name-size`); it has no score.
+pub const TOO_SMALL_TO_NAME: &str = "too_small_to_name";
+
 /// One face.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct PredictionRow {
@@ -21,9 +25,11 @@ pub struct PredictionRow {
     pub y1: f32,
     pub x2: f32,
     pub y2: f32,
-    /// The person, or [`UNKNOWN`].
+    /// The person, [`UNKNOWN`] or [`TOO_SMALL_TO_NAME`].
     pub label: String,
-    pub score: f32,
+    /// The classifier's score for `label` (for [`UNKNOWN`], for the best
+    /// person); empty for a face too small to name.
+    pub score: Option<f32>,
 }
 
 const HEADER: [&str; 8] = ["image", "face_index", "x1", "y1", "x2", "y2", "label", "score"];

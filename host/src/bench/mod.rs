@@ -7,6 +7,7 @@
 //! spent inside ONNX Runtime and outside it (decode, resize, priors, NMS,
 //! warp, I/O). Speed is measured here, never asserted in a test.
 
+pub mod class_photo;
 pub mod detector_size;
 pub mod open_set;
 pub mod scale;
@@ -144,6 +145,82 @@ pub fn pipeline(
         out.push(PipelineFigures::new(photos.len(), faces, o.jobs, intra, o.wall.as_secs_f64(), &o.times, started));
     }
     Ok(out)
+}
+
+/// Where the time of a whole `rollcall run` goes: each stage's wall time,
+/// and within detect the per-photo steps summed over workers.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunFigures {
+    pub photos: usize,
+    pub faces: usize,
+    pub jobs: usize,
+    /// The whole run, seconds.
+    pub wall_s: f64,
+    /// Each stage's wall time, seconds, in order.
+    pub stages: Vec<(String, f64)>,
+    /// Within detect, summed over workers, seconds.
+    pub decode_s: f64,
+    pub prepare_s: f64,
+    pub detector_s: f64,
+    pub recognizer_s: f64,
+    /// Drawing and encoding annotated copies.
+    pub annotate_s: f64,
+    /// Chips, warps, NMS and the rest.
+    pub other_s: f64,
+}
+
+/// Times `rollcall run` on `photos` (every default, a fresh work directory
+/// each time) `repeat` times after one warm-up run; sessions are made
+/// inside each run, as a user's run makes them.
+pub fn whole_run(photos: &Path, models: &dyn Models, jobs: usize, repeat: usize) -> Result<Vec<RunFigures>> {
+    let mut out = Vec::new();
+    for i in 0..=repeat.max(1) {
+        let scratch = tempfile::tempdir().map_err(Error::write(&std::env::temp_dir()))?;
+        let work = Work::new(scratch.path().join("work")).claim()?;
+        let opts = crate::pipeline::RunOptions { detect: DetectOptions { jobs, ..DetectOptions::default() }, ..Default::default() };
+        let started = Instant::now();
+        let o = crate::pipeline::run(photos, &work, models, &opts)?;
+        let wall = started.elapsed().as_secs_f64();
+        if i == 0 {
+            continue;
+        }
+        let t = &o.detect.times;
+        out.push(RunFigures {
+            photos: o.detect.file.photos.len(),
+            faces: o.table.len(),
+            jobs: o.detect.jobs,
+            wall_s: wall,
+            stages: o.stage_times.iter().map(|(n, d)| (n.to_string(), d.as_secs_f64())).collect(),
+            decode_s: t.decode.as_secs_f64(),
+            prepare_s: t.prepare.as_secs_f64(),
+            detector_s: t.detector.total.as_secs_f64(),
+            recognizer_s: t.recognizer.total.as_secs_f64(),
+            annotate_s: t.annotate.as_secs_f64(),
+            other_s: t.other.as_secs_f64(),
+        });
+    }
+    Ok(out)
+}
+
+/// A human-readable block for a whole run.
+pub fn describe_run(f: &RunFigures) -> String {
+    let stages: Vec<String> = f.stages.iter().map(|(n, s)| format!("{n} {s:.2} s")).collect();
+    format!(
+        "whole run: {} photos, {} faces, {} workers: {:.2} s wall
+  stages: {}
+           detect, summed over workers: decode {:.2} s, resize {:.2} s, detector {:.2} s, recognizer {:.2} s, annotated copies {:.2} s, other {:.2} s",
+        f.photos,
+        f.faces,
+        f.jobs,
+        f.wall_s,
+        stages.join(", "),
+        f.decode_s,
+        f.prepare_s,
+        f.detector_s,
+        f.recognizer_s,
+        f.annotate_s,
+        f.other_s
+    )
 }
 
 /// The median pass by wall time.

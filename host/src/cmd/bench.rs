@@ -8,7 +8,6 @@ use rollcall_cli::say;
 use rollcall_host::bench;
 
 use super::Global;
-use super::common::ModelChoice;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -88,6 +87,32 @@ enum What {
         #[arg(long)]
         json: bool,
     },
+    /// Class photos composed from labelled portraits: faces found by width, names, time and memory, auto vs fit-to-640 (see docs/class-photos.md)
+    ClassPhoto {
+        /// The labelled photos, with their labels.csv (../shared/data/faces)
+        faces: PathBuf,
+        /// Class photos to compose
+        #[arg(long, default_value_t = 6, value_parser = rollcall_cli::range(1usize, 1000))]
+        photos: usize,
+        /// Photos each member enrols (identities with more are the class; the others are strangers)
+        #[arg(long, default_value_t = 3, value_parser = rollcall_cli::range(1usize, 100))]
+        enrol: usize,
+        /// Seed of the split and the photos
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Smallest face named [default: half the recognizer's chip]
+        #[arg(long)]
+        min_name_size: Option<f32>,
+        /// Skip the 48-megapixel photo
+        #[arg(long)]
+        no_large: bool,
+        /// Compare these margins over the smallest anchor (measuring the scale rule)
+        #[arg(long, value_delimiter = ',', hide = true)]
+        anchor_margins: Vec<f32>,
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
     /// Detect + align + embed throughput over a folder of photos
     Pipeline {
         /// Folder of photos; folders starting with `_` are left out
@@ -101,6 +126,9 @@ enum What {
         /// ONNX Runtime threads per session
         #[arg(long, default_value_t = 1)]
         intra_threads: usize,
+        /// Also time the whole `rollcall run` (every photo, every stage) and print where its time goes
+        #[arg(long)]
+        whole_run: bool,
         /// Print JSON instead of text
         #[arg(long)]
         json: bool,
@@ -127,7 +155,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
             }
         }
         What::OpenSet { faces, draws, sizes, enrol, targets, seed, json } => {
-            let models = ModelChoice { detector: None, recognizer: None, jobs: None }.load(g)?;
+            let models = g.models.load(None, None)?;
             let opts = bench::open_set::OpenSetOptions {
                 sizes,
                 enrol,
@@ -161,7 +189,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
             }
         }
         What::DetectorSize { photos, sizes, json } => {
-            let models = ModelChoice { detector: None, recognizer: None, jobs: None }.load(g)?;
+            let models = g.models.load(None, None)?;
             let set = models.onnx().ok_or_else(|| anyhow::anyhow!("bench detector-size needs the ONNX models, not the fake engine"))?;
             let list = rollcall_files::photos::list(&photos, &[])?.photos;
             anyhow::ensure!(!list.is_empty(), "{}: no photos to benchmark", photos.display());
@@ -173,10 +201,41 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
                 }
             }
         }
-        What::Pipeline { photos, repeat, jobs, intra_threads, json } => {
-            let models = ModelChoice { detector: None, recognizer: None, jobs: None }.load(g)?;
+        What::ClassPhoto { faces, photos, enrol, seed, min_name_size, no_large, anchor_margins, json } => {
+            let models = g.models.load(None, None)?;
+            let set = models.onnx().ok_or_else(|| anyhow::anyhow!("bench class-photo needs the ONNX models, not the fake engine"))?;
+            let scratch = tempfile::tempdir()?;
+            let opts = bench::class_photo::ClassPhotoOptions {
+                photos,
+                enrol,
+                seed,
+                min_name_size,
+                large: (!no_large).then_some((8000, 6000)),
+                margins: anchor_margins,
+                ..Default::default()
+            };
+            let figs = bench::class_photo::class_photo(&faces, set, scratch.path(), &opts)?;
+            if json {
+                say!("{}", serde_json::to_string_pretty(&figs)?);
+            } else {
+                say!("{}", bench::class_photo::table(&figs));
+            }
+        }
+        What::Pipeline { photos, repeat, jobs, intra_threads, whole_run, json } => {
+            let models = g.models.load(None, None)?;
             let list = bench::labelled_photos(&photos)?;
             anyhow::ensure!(!list.is_empty(), "{}: no photos to benchmark", photos.display());
+            if whole_run {
+                let mut runs = bench::whole_run(&photos, models.as_ref(), rollcall_cli::default_jobs(), repeat)?;
+                runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+                if let Some(m) = runs.get(runs.len() / 2) {
+                    if json {
+                        say!("{}", serde_json::to_string(m)?);
+                    } else {
+                        say!("{}", bench::describe_run(m));
+                    }
+                }
+            }
             for j in jobs {
                 let runs = bench::pipeline(&photos, &list, models.as_ref(), j, intra_threads, repeat)?;
                 let Some(m) = bench::median(runs) else { continue };

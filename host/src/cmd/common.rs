@@ -28,11 +28,14 @@ pub struct ModelChoice {
     /// Worker threads [default: one per core]
     #[arg(long, short = 'j', value_parser = rollcall_cli::range(1usize, 1024))]
     pub jobs: Option<usize>,
+    /// How large the detector sees each photo
+    #[arg(long, value_enum, default_value_t)]
+    pub detector_scale: rollcall_cli::ScaleArg,
 }
 
 impl ModelChoice {
     pub fn load(&self, g: &Global) -> Result<Arc<dyn Models>> {
-        g.models.load(self.detector.as_deref(), self.recognizer.as_deref())
+        g.models.load_scaled(self.detector.as_deref(), self.recognizer.as_deref(), self.detector_scale.into())
     }
 
     pub fn jobs(&self) -> usize {
@@ -77,6 +80,14 @@ impl DetectArgs {
             ..DetectOptions::default()
         }
     }
+}
+
+/// How faces are named.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NameArgs {
+    /// Faces narrower than this (pixels) are found but not named: too_small_to_name [default: half the recognizer's chip, 56 for SFace]
+    #[arg(long, value_parser = rollcall_cli::range(0.0f32, 100_000.0))]
+    pub min_name_size: Option<f32>,
 }
 
 /// Photos in, a work directory out.

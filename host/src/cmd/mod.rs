@@ -16,6 +16,7 @@ mod predict;
 mod quantize;
 mod report;
 mod review;
+mod roll;
 mod run;
 mod select_k;
 mod train;
@@ -69,6 +70,8 @@ enum Command {
     Keygen(keygen::Args),
     /// Name the faces in photos with a gallery (CSV: image,face_index,x1,y1,x2,y2,label,score)
     Predict(predict::Args),
+    /// The roll call from class photos: everyone in the gallery, present or absent, with named photos
+    Roll(roll::Args),
     /// int8 (and fp16-weights) models calibrated on a work directory, with measured fidelity
     Quantize(quantize::Args),
     /// Write report/index.html from what the work directory holds
@@ -99,6 +102,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Review(a) => review::run(a, g),
         Command::Attendance(a) => attendance::run(a),
         Command::Predict(a) => predict::run(a, g),
+        Command::Roll(a) => roll::run(a, g),
         Command::Quantize(a) => quantize::run(a, g),
         Command::Report(a) => report::run(a),
         Command::Run(a) => run::run(a, g),

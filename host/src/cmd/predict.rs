@@ -8,7 +8,7 @@ use rollcall_host::artifacts::predictions;
 use rollcall_host::stages::predict::{self, PredictOptions};
 
 use super::Global;
-use super::common::{DetectArgs, ModelChoice};
+use super::common::{DetectArgs, ModelChoice, NameArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,6 +27,8 @@ pub struct Args {
     #[arg(long)]
     annotate: Option<PathBuf>,
     #[command(flatten)]
+    naming: NameArgs,
+    #[command(flatten)]
     models: ModelChoice,
     #[command(flatten)]
     detect: DetectArgs,
@@ -39,6 +41,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let opts = PredictOptions {
         classifier: a.classifier.map(Into::into),
         filter: a.detect.filter(),
+        min_name_size: a.naming.min_name_size,
         annotate: a.annotate.clone(),
         limits: a.detect.limits(),
         jobs: a.models.jobs(),

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use ab_glyph::{FontRef, PxScale};
 use image::{Rgb, RgbImage};
-use imageproc::drawing::{draw_filled_circle_mut, draw_hollow_rect_mut, draw_text_mut};
+use imageproc::drawing::{draw_filled_circle_mut, draw_filled_rect_mut, draw_hollow_rect_mut, draw_text_mut, text_size};
 use imageproc::rect::Rect;
 use rollcall_models::{Face, Verdict};
 
@@ -20,6 +20,10 @@ pub const KEPT: Rgb<u8> = Rgb([40, 200, 60]);
 pub const LOW_CONFIDENCE: Rgb<u8> = Rgb([230, 40, 40]);
 /// Colour of a detection too small to keep.
 pub const TOO_SMALL: Rgb<u8> = Rgb([255, 150, 0]);
+/// Colour of a face nobody in the gallery matches.
+pub const STRANGER: Rgb<u8> = Rgb([230, 40, 40]);
+/// Colour of a face found but too small to name.
+pub const TOO_SMALL_TO_NAME: Rgb<u8> = Rgb([255, 150, 0]);
 
 /// The embedded DejaVu Sans font.
 pub fn font() -> &'static FontRef<'static> {
@@ -63,6 +67,26 @@ pub fn face_marks(faces: &[Face], kept_labels: &[String]) -> Vec<Mark> {
         .collect()
 }
 
+/// The marks for a photo's faces named with a gallery: each kept face's
+/// label and score (`None` for a face not kept, which is drawn as
+/// [`face_marks`] draws it). Named people in green, strangers in red, faces
+/// too small to name in orange.
+pub fn named_marks<'a>(faces: impl Iterator<Item = (&'a Face, Option<(String, Option<f32>)>)>) -> Vec<Mark> {
+    faces
+        .map(|(f, named)| {
+            let d = &f.detection;
+            let bbox = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
+            let (color, caption) = match named {
+                Some((label, None)) => (TOO_SMALL_TO_NAME, label),
+                Some((label, Some(score))) if label == crate::artifacts::predictions::UNKNOWN => (STRANGER, format!("{label} {score:.2}")),
+                Some((label, Some(score))) => (KEPT, format!("{label} {score:.2}")),
+                None => return face_marks(std::slice::from_ref(f), &[]).remove(0),
+            };
+            Mark { bbox, landmarks: Vec::new(), color, caption }
+        })
+        .collect()
+}
+
 /// `photo` scaled down to `w` x `h`: a bilinear filter widened to the
 /// scale (so every source pixel counts, as an area average would), with
 /// SIMD kernels. image's `thumbnail` took a third of the annotated copy's
@@ -83,6 +107,24 @@ fn scaled(photo: &RgbImage, w: u32, h: u32) -> RgbImage {
 
 /// Draws `marks` on a copy of `photo` scaled to at most `max_side` pixels.
 pub fn annotate(photo: &RgbImage, marks: &[Mark], max_side: u32) -> RgbImage {
+    draw(photo, marks, max_side, Captions::Plain)
+}
+
+/// [`annotate`] for people to read on a phone: each caption in white on a
+/// band of its mark's colour under the box, as wide as the text needs.
+pub fn annotate_named(photo: &RgbImage, marks: &[Mark], max_side: u32) -> RgbImage {
+    draw(photo, marks, max_side, Captions::Banded)
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Captions {
+    /// Text in the mark's colour above the box.
+    Plain,
+    /// White text on a band of the mark's colour under the box.
+    Banded,
+}
+
+fn draw(photo: &RgbImage, marks: &[Mark], max_side: u32, captions: Captions) -> RgbImage {
     let long = photo.width().max(photo.height()).max(1);
     let s = (max_side as f32 / long as f32).min(1.0);
     let mut canvas = if s < 1.0 {
@@ -105,8 +147,25 @@ pub fn annotate(photo: &RgbImage, marks: &[Mark], max_side: u32) -> RgbImage {
         for p in &m.landmarks {
             draw_filled_circle_mut(&mut canvas, ((p[0] * s) as i32, (p[1] * s) as i32), thick + 1, Rgb([0, 200, 255]));
         }
-        let ty = (y1 as i32 - text_px as i32 - thick).max(0);
-        draw_text_mut(&mut canvas, m.color, x1 as i32, ty, PxScale::from(text_px), font(), &m.caption);
+        match captions {
+            Captions::Plain => {
+                let ty = (y1 as i32 - text_px as i32 - thick).max(0);
+                draw_text_mut(&mut canvas, m.color, x1 as i32, ty, PxScale::from(text_px), font(), &m.caption);
+            }
+            Captions::Banded => {
+                // At least 1/60 of the long side: a name stays readable when
+                // the whole class photo fills a phone's screen.
+                let px = (canvas.width().max(canvas.height()) as f32 / 60.0).max(14.0);
+                let (tw, th) = text_size(PxScale::from(px), font(), &m.caption);
+                let pad = (px / 6.0).ceil() as i32;
+                let (bw, bh) = (tw as i32 + 2 * pad, th as i32 + 2 * pad);
+                let bx = ((x1 + x2) as i32 / 2 - bw / 2).clamp(0, (canvas.width() as i32 - bw).max(0));
+                let below = y2 as i32 + thick;
+                let by = if below + bh <= canvas.height() as i32 { below } else { (y1 as i32 - thick - bh).max(0) };
+                draw_filled_rect_mut(&mut canvas, Rect::at(bx, by).of_size(bw.max(1) as u32, bh.max(1) as u32), m.color);
+                draw_text_mut(&mut canvas, Rgb([255, 255, 255]), bx + pad, by + pad, PxScale::from(px), font(), &m.caption);
+            }
+        }
     }
     canvas
 }

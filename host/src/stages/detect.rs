@@ -93,8 +93,10 @@ pub struct StepTimes {
     pub detector: InferenceClock,
     /// Inside the recognizer network.
     pub recognizer: InferenceClock,
+    /// Drawing, scaling and encoding annotated copies.
+    pub annotate: Duration,
     /// Everything else in the per-photo work: decoding outputs, NMS,
-    /// alignment warps, writing files.
+    /// alignment warps, writing chips.
     pub other: Duration,
     /// When each network ran, if recorded.
     pub spans: Vec<(Instant, Instant)>,
@@ -106,6 +108,7 @@ impl StepTimes {
         self.prepare += o.prepare;
         self.detector.add(&o.detector);
         self.recognizer.add(&o.recognizer);
+        self.annotate += o.annotate;
         self.other += o.other;
         self.spans.extend_from_slice(&o.spans);
     }
@@ -293,6 +296,7 @@ fn detect_listed(
         report_confidence: opts.filter.report_confidence,
         max_pixels: opts.limits.max_pixels,
         max_file_bytes: opts.limits.max_file_bytes,
+        detector_scale: models.detector_scale().name().to_string(),
     };
     let old = if opts.write_images { load_cache(work, &detection_key, &card.recognizer.sha256) } else { None };
     // Content hashes key the cache; they are taken on every run that writes
@@ -398,6 +402,7 @@ fn skipped_record(photo: &Path, key: &str, why: String) -> PhotoRecord {
         error: Some(why),
         annotated_file: None,
         faces: Vec::new(),
+        scan: Vec::new(),
     }
 }
 
@@ -440,12 +445,14 @@ fn process_photo_into(
         error: None,
         annotated_file: None,
         faces: Vec::new(),
+        scan: Vec::new(),
     };
     let view = RgbView { data: image.as_raw(), width: image.width(), height: image.height() };
 
     let before = engine.times();
     let t = Instant::now();
-    let faces = engine.faces(view, &opts.filter)?;
+    let (faces, scan) = engine.faces_scanned(view, &opts.filter)?;
+    record.scan = scan;
     let mut embeddings = Vec::new();
     let mut labels = Vec::new();
     for face in &faces {
@@ -475,6 +482,7 @@ fn process_photo_into(
         }
         record.faces.push(fr);
     }
+    let annotating = Instant::now();
     if opts.write_images && opts.annotate {
         let marks = annotate::face_marks(&faces, &labels);
         let drawn = annotate::annotate(&image, &marks, opts.annotate_max_side);
@@ -484,12 +492,13 @@ fn process_photo_into(
         written.push(path);
         record.annotated_file = Some(name);
     }
+    times.annotate = annotating.elapsed();
     let after = engine.times();
     times.prepare = after.prepare.saturating_sub(before.prepare);
     times.detector = after.detector.since(&before.detector);
     times.recognizer = after.recognizer.since(&before.recognizer);
     times.spans = engine.take_spans();
-    times.other = t.elapsed().saturating_sub(times.inference() + times.prepare);
+    times.other = t.elapsed().saturating_sub(times.inference() + times.prepare + times.annotate);
     Ok(PhotoResult { record, vectors: opts.embed.then_some(embeddings), times })
 }
 

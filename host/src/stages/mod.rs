@@ -10,6 +10,7 @@
 //! 8. [`predict`]: photos + a gallery → names
 //! 9. [`quantize`]: float networks + a run → int8 networks, `fidelity.json`
 //! 10. [`attendance`]: the device's events log → the day's roll call
+//! 11. [`roll`]: class photos + a gallery → the roll call, named photos
 //!
 //! A stage reads and writes artifacts (`crate::artifacts`) and never calls
 //! another stage; [`crate::pipeline`] chains them.
@@ -22,5 +23,6 @@ pub mod evaluate;
 pub mod export;
 pub mod predict;
 pub mod quantize;
+pub mod roll;
 pub mod select_k;
 pub mod train;

@@ -11,18 +11,22 @@ use std::path::{Path, PathBuf};
 use rollcall_files::owned::{self, Kind};
 use rollcall_files::shown::{escape_controls, shown};
 use rollcall_models::decode::Limits;
-use rollcall_models::{FaceFilter, Models, Verdict};
+use rollcall_models::{Face, FaceEngine, FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
 
 use crate::artifacts::Skipped;
 use crate::artifacts::io::save_image;
 use crate::artifacts::names::{annotated_name, unique_keys};
-use crate::artifacts::predictions::{PredictionRow, UNKNOWN};
+use crate::artifacts::predictions::{PredictionRow, TOO_SMALL_TO_NAME, UNKNOWN};
 use crate::artifacts::skips::skipped;
 use crate::error::{Error, Result};
 use crate::render::annotate;
-use crate::runner::{Outcome, Runner};
+use crate::runner::{Outcome, Runner, SkipReason};
+
+/// Long side of annotated copies with names: large enough that a name over
+/// a 60 px face in a 4000 px class photo stays readable on a phone.
+pub const ANNOTATED_SIDE: u32 = 2400;
 
 /// Settings of a prediction run.
 #[derive(Debug, Clone)]
@@ -31,6 +35,10 @@ pub struct PredictOptions {
     pub classifier: Option<ClassifierKind>,
     /// Which detections count as faces.
     pub filter: FaceFilter,
+    /// Faces narrower or shorter than this (photo pixels) are found but not
+    /// named: [`Naming::TooSmall`]. `None`: half the recognizer's chip side
+    /// (see [`default_min_name_size`]).
+    pub min_name_size: Option<f32>,
     /// Where to write annotated copies, if anywhere: a folder rollcall
     /// makes (or made earlier for this), never one holding other files.
     pub annotate: Option<PathBuf>,
@@ -44,10 +52,107 @@ impl Default for PredictOptions {
         PredictOptions {
             classifier: None,
             filter: FaceFilter::default(),
+            min_name_size: None,
             annotate: None,
             limits: Limits::default(),
             jobs: rollcall_models::runtime::default_workers(),
         }
+    }
+}
+
+/// The smallest face named by default: half the recognizer's chip side
+/// (56 px for SFace's 112 px chips). A smaller face is upscaled more than
+/// twice to fill the chip, and what the recognizer sees is then mostly
+/// interpolation: its embedding drifts toward the faces of everyone else
+/// (see docs/class-photos.md for naming accuracy by face size).
+pub fn default_min_name_size(chip_size: u32) -> f32 {
+    chip_size as f32 / 2.0
+}
+
+/// How a kept face was named.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Naming {
+    /// A person of the gallery (an index into its labels), with the score.
+    Person { index: usize, score: f32 },
+    /// Nobody the gallery knows; the best person's score.
+    Unknown { score: f32 },
+    /// Found, but too small for the recognizer to name reliably.
+    TooSmall,
+}
+
+impl Naming {
+    /// The label a CSV shows.
+    pub fn label(&self, gallery: &Gallery) -> String {
+        match self {
+            Naming::Person { index, .. } => gallery.labels.get(*index).cloned().unwrap_or_else(|| UNKNOWN.to_string()),
+            Naming::Unknown { .. } => UNKNOWN.to_string(),
+            Naming::TooSmall => TOO_SMALL_TO_NAME.to_string(),
+        }
+    }
+
+    /// The score, if the face was classified.
+    pub fn score(&self) -> Option<f32> {
+        match self {
+            Naming::Person { score, .. } | Naming::Unknown { score } => Some(*score),
+            Naming::TooSmall => None,
+        }
+    }
+}
+
+/// Names the kept faces of one photo (`None` for the others): faces
+/// smaller than `min_name_size` are [`Naming::TooSmall`]; the rest are
+/// classified together, one person at most once
+/// ([`Gallery::predict_jointly`]).
+pub fn name_faces(gallery: &Gallery, kind: ClassifierKind, faces: &[(Face, Option<Vec<f32>>)], min_name_size: f32) -> Vec<Option<Naming>> {
+    let nameable = |f: &Face| {
+        let b = f.detection.bbox;
+        b.width().min(b.height()) >= min_name_size
+    };
+    let to_name: Vec<(usize, &[f32])> = faces
+        .iter()
+        .enumerate()
+        .filter(|(_, (f, _))| f.verdict == Verdict::Kept && nameable(f))
+        .filter_map(|(i, (_, e))| e.as_deref().map(|e| (i, e)))
+        .collect();
+    let vectors: Vec<&[f32]> = to_name.iter().map(|(_, e)| *e).collect();
+    let mut out: Vec<Option<Naming>> =
+        faces.iter().map(|(f, e)| (f.verdict == Verdict::Kept && e.is_some()).then_some(Naming::TooSmall)).collect();
+    for ((i, _), p) in to_name.iter().zip(gallery.predict_jointly(kind, &vectors)) {
+        out[*i] = Some(match p.person() {
+            Some(index) => Naming::Person { index, score: p.score },
+            None => Naming::Unknown { score: p.score },
+        });
+    }
+    out
+}
+
+/// One photo's faces with their names, and the annotated copy's marks.
+#[derive(Debug, Clone)]
+pub struct NamedPhoto {
+    /// Every detection (kept or not) and, for kept ones, how it was named.
+    pub faces: Vec<(Face, Option<Naming>)>,
+}
+
+impl NamedPhoto {
+    /// Detects, embeds and names the faces of `photo`.
+    pub fn of(
+        engine: &mut dyn FaceEngine,
+        photo: &Path,
+        gallery: &Gallery,
+        kind: ClassifierKind,
+        opts: &PredictOptions,
+    ) -> Result<(Self, image::RgbImage), SkipReason> {
+        let img = rollcall_models::decode::load_rgb_within(photo, &opts.limits)?;
+        let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
+        let faces = engine.faces_with_embeddings(view, &opts.filter)?;
+        let min_name = opts.min_name_size.unwrap_or_else(|| default_min_name_size(engine.chip_size()));
+        let names = name_faces(gallery, kind, &faces, min_name);
+        Ok((NamedPhoto { faces: faces.into_iter().map(|(f, _)| f).zip(names).collect() }, img))
+    }
+
+    /// Marks with names: each kept face's label (and score) on its box.
+    pub fn marks(&self, gallery: &Gallery) -> Vec<annotate::Mark> {
+        annotate::named_marks(self.faces.iter().map(|(f, n)| (f, n.map(|n| (n.label(gallery), n.score())))))
     }
 }
 
@@ -82,32 +187,28 @@ pub fn predict(photos: &Path, gallery: &Gallery, models: &dyn Models, opts: &Pre
     let items: Vec<(&PathBuf, &String)> = list.iter().zip(&keys).collect();
     let kind = opts.classifier.unwrap_or(gallery.default_classifier);
     let outcomes = Runner::new(models, opts.jobs).run(&items, "predict", |engine, (photo, key)| {
-        let img = rollcall_models::decode::load_rgb_within(photo, &opts.limits)?;
-        let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
-        let faces = engine.faces_with_embeddings(view, &opts.filter)?;
-        let mut rows = Vec::new();
-        let mut names = Vec::new();
-        for (face, emb) in faces.iter().filter(|(f, _)| f.verdict == Verdict::Kept) {
-            let Some(emb) = emb else { continue };
-            let p = gallery.predict(kind, emb);
-            let label = p.person().map_or(UNKNOWN.to_string(), |i| gallery.labels[i].clone());
-            let b = face.detection.bbox;
-            names.push(label.clone());
-            rows.push(PredictionRow {
-                image: photo.display().to_string(),
-                face_index: rows.len(),
-                x1: b.x1,
-                y1: b.y1,
-                x2: b.x2,
-                y2: b.y2,
-                label,
-                score: p.score,
-            });
-        }
+        let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
+        let rows: Vec<PredictionRow> = named
+            .faces
+            .iter()
+            .filter_map(|(f, n)| n.map(|n| (f, n)))
+            .enumerate()
+            .map(|(face_index, (face, naming))| {
+                let b = face.detection.bbox;
+                PredictionRow {
+                    image: photo.display().to_string(),
+                    face_index,
+                    x1: b.x1,
+                    y1: b.y1,
+                    x2: b.x2,
+                    y2: b.y2,
+                    label: naming.label(gallery),
+                    score: naming.score(),
+                }
+            })
+            .collect();
         if let Some(dir) = &opts.annotate {
-            let all: Vec<_> = faces.into_iter().map(|(f, _)| f).collect();
-            let marks = annotate::face_marks(&all, &names);
-            save_image(&dir.join(annotated_name(key)), &annotate::annotate(&img, &marks, 1600))?;
+            save_image(&dir.join(annotated_name(key)), &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
         }
         Ok(rows)
     })?;

@@ -1,0 +1,64 @@
+//! `rollcall roll PHOTO... --gallery G --out DIR`: who is in this morning's
+//! class photos.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use rollcall_cli::{Classifier, say};
+use rollcall_host::artifacts::roll::{ANNOTATED_DIR, FACES_CSV, ROLL_CSV, Status};
+use rollcall_host::stages::predict::{self, PredictOptions};
+use rollcall_host::stages::roll;
+
+use super::Global;
+use super::common::{DetectArgs, ModelChoice, NameArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Photos of the class, or folders of them (several photos of one morning combine)
+    #[arg(required = true)]
+    photos: Vec<PathBuf>,
+    /// Gallery file: everyone in it is listed as present or absent
+    #[arg(long, short)]
+    gallery: PathBuf,
+    /// Folder for roll.csv, faces.csv and annotated copies (made if missing; only a roll-call folder rollcall made is reused)
+    #[arg(long, short)]
+    out: PathBuf,
+    /// The classifier [default: the gallery's]
+    #[arg(long, value_enum)]
+    classifier: Option<Classifier>,
+    #[command(flatten)]
+    naming: NameArgs,
+    #[command(flatten)]
+    models: ModelChoice,
+    #[command(flatten)]
+    detect: DetectArgs,
+}
+
+pub fn run(a: Args, g: &Global) -> Result<()> {
+    let gallery = rollcall_shared::gallery::read_file(&a.gallery)?;
+    let models = a.models.load(g)?;
+    predict::check_models(&gallery, models.as_ref(), &a.gallery)?;
+    let opts = PredictOptions {
+        classifier: a.classifier.map(Into::into),
+        filter: a.detect.filter(),
+        min_name_size: a.naming.min_name_size,
+        annotate: None,
+        limits: a.detect.limits(),
+        jobs: a.models.jobs(),
+    };
+    let r = roll::roll(&a.photos, &gallery, models.as_ref(), &a.out, &opts)?;
+    say!("{} of {} present in {} photo(s)", r.present(), r.rows.len(), r.photos);
+    for row in &r.rows {
+        match (row.status, &row.photo, row.score) {
+            (Status::Present, Some(photo), Some(score)) => say!("  {:<20} present  {} (score {score:.2})", row.person, photo),
+            _ => say!("  {:<20} absent", row.person),
+        }
+    }
+    say!("strangers: {} face(s); too small to name: {} face(s)", r.strangers, r.too_small);
+    for s in &r.skipped {
+        eprintln!("skipped {}: {}", rollcall_files::shown(&s.path), rollcall_cli::escape_controls(&s.reason));
+    }
+    let out = a.out.display();
+    say!("wrote {out}/{ROLL_CSV}, {out}/{FACES_CSV} and the named photos in {out}/{ANNOTATED_DIR}/");
+    Ok(())
+}

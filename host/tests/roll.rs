@@ -1,0 +1,89 @@
+//! `rollcall roll` on the fake engine: a class photo of painted faces named
+//! against a gallery, present and absent, a stranger, a face too small to
+//! name, several photos of one morning, and the folders it refuses.
+
+mod common;
+
+use std::path::Path;
+
+use common::{classroom, fails, name_clusters, ok};
+use rollcall_host::artifacts::predictions::{TOO_SMALL_TO_NAME, UNKNOWN};
+use rollcall_host::artifacts::roll::{self, Status};
+use rollcall_models::fake::{PaintedFace, scene};
+
+/// A gallery of the four painted people p11..p14.
+fn gallery(dir: &Path) -> std::path::PathBuf {
+    let (photos, _) = classroom(dir);
+    let work = dir.join("work");
+    ok(&[&"run", &photos, &"--out", &work]);
+    name_clusters(&work, &photos);
+    let model = dir.join("model");
+    ok(&[&"train", &work.join("clusters"), &"--out", &model]);
+    let gallery = dir.join("class.rcg");
+    ok(&[&"export", &model, &"--out", &gallery]);
+    gallery
+}
+
+/// A 640 x 360 photo of painted faces `(identity, side)`, side by side.
+fn class_photo(path: &Path, faces: &[(u64, u32)]) {
+    let mut x = 10;
+    let painted: Vec<PaintedFace> = faces
+        .iter()
+        .map(|&(id, side)| {
+            let f = PaintedFace::new(x, 40, side, id, 77);
+            x += side + 20;
+            f
+        })
+        .collect();
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("folder");
+    scene(640, 360, 5, &painted).save(path).expect("save");
+}
+
+#[test]
+fn a_class_photo_gives_everyone_present_or_absent() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gallery = gallery(dir.path());
+    let morning = dir.path().join("morning");
+    // p11 large, p12 at 45 px (found, too small to name), a stranger (99);
+    // p13 in a second photo of the same morning; p14 in none.
+    class_photo(&morning.join("front.png"), &[(11, 120), (12, 45), (99, 110)]);
+    class_photo(&morning.join("back.png"), &[(13, 100)]);
+    let out = dir.path().join("roll");
+    let text = ok(&[&"roll", &morning, &"--gallery", &gallery, &"--out", &out]);
+    assert!(text.contains("2 of 4 present in 2 photo(s)"), "{text}");
+    assert!(text.contains("strangers: 1 face(s); too small to name: 1 face(s)"), "{text}");
+
+    let rows = roll::read(&out).expect("roll.csv");
+    let status: Vec<(&str, Status)> = rows.iter().map(|r| (r.person.as_str(), r.status)).collect();
+    assert_eq!(status, [("p11", Status::Present), ("p12", Status::Absent), ("p13", Status::Present), ("p14", Status::Absent)]);
+    let p13 = &rows[2];
+    assert!(p13.photo.as_deref().is_some_and(|p| p.ends_with("back.png")) && p13.score.is_some() && p13.x1.is_some(), "{p13:?}");
+    let faces = std::fs::read_to_string(out.join("faces.csv")).expect("faces.csv");
+    assert!(faces.contains(&format!(",{TOO_SMALL_TO_NAME},")) && faces.contains(&format!(",{UNKNOWN},")), "{faces}");
+    for photo in ["front.jpg", "back.jpg"] {
+        let img = image::open(out.join("annotated").join(photo)).expect("annotated copy");
+        assert!(img.width() >= 640, "{photo}");
+    }
+
+    // p12 named when the smallest face named is lowered below 45 px.
+    let again = ok(&[&"roll", &morning, &"--gallery", &gallery, &"--out", &out, &"--min-name-size", &"40"]);
+    assert!(again.contains("3 of 4 present"), "{again}");
+    // The same folder again, with one photo: the other's annotated copy goes.
+    ok(&[&"roll", &morning.join("front.png"), &"--gallery", &gallery, &"--out", &out]);
+    assert!(!out.join("annotated/back.jpg").exists());
+}
+
+#[test]
+fn roll_refuses_a_folder_it_does_not_own() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gallery = gallery(dir.path());
+    let photo = dir.path().join("p.png");
+    class_photo(&photo, &[(11, 120)]);
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(&mine).expect("folder");
+    std::fs::write(mine.join("notes.txt"), "mine").expect("a user's file");
+    let err = fails(&[&"roll", &photo, &"--gallery", &gallery, &"--out", &mine]);
+    assert!(err.contains("mine") && err.contains("rollcall did not write"), "{err}");
+    assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).expect("kept"), "mine");
+    assert_eq!(std::fs::read_dir(&mine).expect("listing").count(), 1, "nothing written");
+}
