@@ -364,6 +364,12 @@ pub struct ModeFigures {
     pub ms_per_photo: f64,
     /// Peak resident memory while naming, MiB.
     pub peak_mib: f64,
+    /// Per photo (mean), ms: scaling for the detector, inside the
+    /// detector, inside the recognizer; the rest is decoding, alignment and
+    /// naming.
+    pub prepare_ms: f64,
+    pub detector_ms: f64,
+    pub recognizer_ms: f64,
     /// The large photo (see [`ClassPhotoOptions::large`]): ms and peak MiB.
     pub large_ms: Option<f64>,
     /// Its peak resident memory, MiB.
@@ -464,6 +470,7 @@ pub fn class_photo(faces: &Path, models: &ModelSet, scratch: &Path, opts: &Class
         };
         reset_peak();
         let mut times = Vec::new();
+        let before = engine.times();
         for (path, truth) in &photos {
             let t = Instant::now();
             let (named, _) = NamedPhoto::of(engine.as_mut(), path, &gallery, kind, &predict)
@@ -472,6 +479,11 @@ pub fn class_photo(faces: &Path, models: &ModelSet, scratch: &Path, opts: &Class
             tally(&mut fig, truth, &named, &gallery);
         }
         fig.peak_mib = peak_mib().unwrap_or(0.0);
+        let after = engine.times();
+        let per_photo = |d: std::time::Duration| d.as_secs_f64() * 1000.0 / photos.len().max(1) as f64;
+        fig.prepare_ms = per_photo(after.prepare.saturating_sub(before.prepare));
+        fig.detector_ms = per_photo(after.detector.since(&before.detector).total);
+        fig.recognizer_ms = per_photo(after.recognizer.since(&before.recognizer).total);
         times.sort_by(f64::total_cmp);
         fig.ms_per_photo = times.get(times.len() / 2).copied().unwrap_or(0.0);
         if let Some(path) = &large {
@@ -542,13 +554,16 @@ pub fn table(figs: &[ModeFigures]) -> String {
             ));
         }
     }
-    out.push_str("\n| mode | ms per photo (median) | peak MiB | false detections | large photo ms | large photo peak MiB |\n|---|---|---|---|---|---|\n");
+    out.push_str("\n| mode | ms per photo (median) | of which resize / detector / recognizer (mean) | peak MiB | false detections | 48 MP photo ms | 48 MP photo peak MiB |\n|---|---|---|---|---|---|---|\n");
     for f in figs {
         let opt = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.0}"));
         out.push_str(&format!(
-            "| {} | {:.0} | {:.0} | {} | {} | {} |\n",
+            "| {} | {:.0} | {:.0} / {:.0} / {:.0} | {:.0} | {} | {} | {} |\n",
             f.mode,
             f.ms_per_photo,
+            f.prepare_ms,
+            f.detector_ms,
+            f.recognizer_ms,
             f.peak_mib,
             f.false_detections,
             opt(f.large_ms),

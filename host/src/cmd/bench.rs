@@ -109,6 +109,9 @@ enum What {
         /// Compare these margins over the smallest anchor (measuring the scale rule)
         #[arg(long, value_delimiter = ',', hide = true)]
         anchor_margins: Vec<f32>,
+        /// Keep the composed photos in this folder (new or empty), to time other commands on them
+        #[arg(long, value_name = "DIR")]
+        keep_photos: Option<PathBuf>,
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
@@ -129,6 +132,9 @@ enum What {
         /// Also time the whole `rollcall run` (every photo, every stage) and print where its time goes
         #[arg(long)]
         whole_run: bool,
+        /// How large the detector sees each photo
+        #[arg(long, value_enum, default_value_t)]
+        detector_scale: rollcall_cli::ScaleArg,
         /// Print JSON instead of text
         #[arg(long)]
         json: bool,
@@ -201,10 +207,22 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
                 }
             }
         }
-        What::ClassPhoto { faces, photos, enrol, seed, min_name_size, no_large, anchor_margins, json } => {
+        What::ClassPhoto { faces, photos, enrol, seed, min_name_size, no_large, anchor_margins, keep_photos, json } => {
             let models = g.models.load(None, None)?;
             let set = models.onnx().ok_or_else(|| anyhow::anyhow!("bench class-photo needs the ONNX models, not the fake engine"))?;
             let scratch = tempfile::tempdir()?;
+            let folder = match &keep_photos {
+                Some(dir) => {
+                    anyhow::ensure!(
+                        !dir.exists() || std::fs::read_dir(dir)?.next().is_none(),
+                        "{}: --keep-photos takes a new or empty folder",
+                        dir.display()
+                    );
+                    std::fs::create_dir_all(dir)?;
+                    dir.clone()
+                }
+                None => scratch.path().to_path_buf(),
+            };
             let opts = bench::class_photo::ClassPhotoOptions {
                 photos,
                 enrol,
@@ -214,15 +232,15 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
                 margins: anchor_margins,
                 ..Default::default()
             };
-            let figs = bench::class_photo::class_photo(&faces, set, scratch.path(), &opts)?;
+            let figs = bench::class_photo::class_photo(&faces, set, &folder, &opts)?;
             if json {
                 say!("{}", serde_json::to_string_pretty(&figs)?);
             } else {
                 say!("{}", bench::class_photo::table(&figs));
             }
         }
-        What::Pipeline { photos, repeat, jobs, intra_threads, whole_run, json } => {
-            let models = g.models.load(None, None)?;
+        What::Pipeline { photos, repeat, jobs, intra_threads, whole_run, detector_scale, json } => {
+            let models = g.models.load_scaled(None, None, detector_scale.into())?;
             let list = bench::labelled_photos(&photos)?;
             anyhow::ensure!(!list.is_empty(), "{}: no photos to benchmark", photos.display());
             if whole_run {

@@ -99,24 +99,28 @@ impl Naming {
     }
 }
 
+/// Whether `face` is large enough to name.
+fn nameable(face: &Face, min_name_size: f32) -> bool {
+    let b = face.detection.bbox;
+    b.width().min(b.height()) >= min_name_size
+}
+
 /// Names the kept faces of one photo (`None` for the others): faces
-/// smaller than `min_name_size` are [`Naming::TooSmall`]; the rest are
-/// classified together, one person at most once
+/// smaller than `min_name_size` are [`Naming::TooSmall`]; the rest, given
+/// their embeddings, are classified together, one person at most once
 /// ([`Gallery::predict_jointly`]).
 pub fn name_faces(gallery: &Gallery, kind: ClassifierKind, faces: &[(Face, Option<Vec<f32>>)], min_name_size: f32) -> Vec<Option<Naming>> {
-    let nameable = |f: &Face| {
-        let b = f.detection.bbox;
-        b.width().min(b.height()) >= min_name_size
-    };
     let to_name: Vec<(usize, &[f32])> = faces
         .iter()
         .enumerate()
-        .filter(|(_, (f, _))| f.verdict == Verdict::Kept && nameable(f))
+        .filter(|(_, (f, _))| f.verdict == Verdict::Kept && nameable(f, min_name_size))
         .filter_map(|(i, (_, e))| e.as_deref().map(|e| (i, e)))
         .collect();
     let vectors: Vec<&[f32]> = to_name.iter().map(|(_, e)| *e).collect();
-    let mut out: Vec<Option<Naming>> =
-        faces.iter().map(|(f, e)| (f.verdict == Verdict::Kept && e.is_some()).then_some(Naming::TooSmall)).collect();
+    let mut out: Vec<Option<Naming>> = faces
+        .iter()
+        .map(|(f, _)| (f.verdict == Verdict::Kept && f.chip.is_some() && !nameable(f, min_name_size)).then_some(Naming::TooSmall))
+        .collect();
     for ((i, _), p) in to_name.iter().zip(gallery.predict_jointly(kind, &vectors)) {
         out[*i] = Some(match p.person() {
             Some(index) => Naming::Person { index, score: p.score },
@@ -144,8 +148,26 @@ impl NamedPhoto {
     ) -> Result<(Self, image::RgbImage), SkipReason> {
         let img = rollcall_models::decode::load_rgb_within(photo, &opts.limits)?;
         let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
-        let faces = engine.faces_with_embeddings(view, &opts.filter)?;
+        let faces = engine.faces(view, &opts.filter)?;
         let min_name = opts.min_name_size.unwrap_or_else(|| default_min_name_size(engine.chip_size()));
+        // Only the faces that will be named are embedded, in one batch.
+        let chips: Vec<(usize, &[u8])> = faces
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.verdict == Verdict::Kept && nameable(f, min_name))
+            .filter_map(|(i, f)| f.chip.as_deref().map(|c| (i, c)))
+            .collect();
+        // Batches of eight: a class photo's thirty chips in one run would
+        // hold thirty chips' activations at once for little gain.
+        let mut vectors = Vec::with_capacity(chips.len());
+        for batch in chips.chunks(8) {
+            vectors.extend(engine.embed_batch(&batch.iter().map(|(_, c)| *c).collect::<Vec<_>>())?);
+        }
+        let mut embeddings: Vec<Option<Vec<f32>>> = vec![None; faces.len()];
+        for ((i, _), v) in chips.iter().zip(vectors) {
+            embeddings[*i] = Some(v);
+        }
+        let faces: Vec<(Face, Option<Vec<f32>>)> = faces.into_iter().zip(embeddings).collect();
         let names = name_faces(gallery, kind, &faces, min_name);
         Ok((NamedPhoto { faces: faces.into_iter().map(|(f, _)| f).zip(names).collect() }, img))
     }
