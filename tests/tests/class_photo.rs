@@ -174,4 +174,8 @@ fn the_roll_call_of_a_morning_names_no_one_wrongly() {
         }
     }
     assert!(out.join("roll.csv").is_file() && out.join("faces.csv").is_file() && out.join("annotated/0.jpg").is_file());
+    // Kept for a person to look at: the names drawn on a class photo.
+    let artifacts = rollcall_tests::workspace().join("target").join("rollcall-test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts folder");
+    std::fs::copy(out.join("annotated/0.jpg"), artifacts.join("roll-class-photo.jpg")).expect("copy the named photo");
 }

@@ -68,21 +68,20 @@ pub fn face_marks(faces: &[Face], kept_labels: &[String]) -> Vec<Mark> {
 }
 
 /// The marks for a photo's faces named with a gallery: each kept face's
-/// label and score (`None` for a face not kept, which is drawn as
-/// [`face_marks`] draws it). Named people in green, strangers in red, faces
-/// too small to name in orange.
+/// label and score (`None`: a detection not kept, which a person reading
+/// names has no use for, and is not drawn). Named people in green,
+/// strangers in red, faces too small to name in orange.
 pub fn named_marks<'a>(faces: impl Iterator<Item = (&'a Face, Option<(String, Option<f32>)>)>) -> Vec<Mark> {
     faces
-        .map(|(f, named)| {
+        .filter_map(|(f, named)| {
             let d = &f.detection;
             let bbox = [d.bbox.x1, d.bbox.y1, d.bbox.x2, d.bbox.y2];
-            let (color, caption) = match named {
-                Some((label, None)) => (TOO_SMALL_TO_NAME, label),
-                Some((label, Some(score))) if label == crate::artifacts::predictions::UNKNOWN => (STRANGER, format!("{label} {score:.2}")),
-                Some((label, Some(score))) => (KEPT, format!("{label} {score:.2}")),
-                None => return face_marks(std::slice::from_ref(f), &[]).remove(0),
+            let (color, caption) = match named? {
+                (label, None) => (TOO_SMALL_TO_NAME, label),
+                (label, Some(score)) if label == crate::artifacts::predictions::UNKNOWN => (STRANGER, format!("{label} {score:.2}")),
+                (label, Some(score)) => (KEPT, format!("{label} {score:.2}")),
             };
-            Mark { bbox, landmarks: Vec::new(), color, caption }
+            Some(Mark { bbox, landmarks: Vec::new(), color, caption })
         })
         .collect()
 }
