@@ -98,3 +98,17 @@ pub fn save_jpeg(path: &Path, image: &image::RgbImage) -> Result<()> {
 pub fn optional<T>(path: &Path, read: impl FnOnce(&Path) -> Result<T>) -> Result<Option<T>> {
     if path.exists() { read(path).map(Some) } else { Ok(None) }
 }
+
+/// Removes the regular files directly in `dir` whose names `keep` does not
+/// hold (a folder rollcall owns: what an earlier run wrote and this one did
+/// not). A missing folder is nothing to remove.
+pub fn remove_files_except(dir: &Path, keep: &std::collections::HashSet<&str>) -> Result<()> {
+    let Ok(listing) = std::fs::read_dir(dir) else { return Ok(()) };
+    for e in listing.flatten() {
+        let stale = e.file_name().to_str().is_none_or(|n| !keep.contains(n));
+        if stale && e.file_type().is_ok_and(|t| t.is_file()) {
+            std::fs::remove_file(e.path()).map_err(Error::write(&e.path()))?;
+        }
+    }
+    Ok(())
+}

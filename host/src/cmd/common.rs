@@ -11,6 +11,7 @@ use rollcall_host::artifacts::clusters::OUTLIER_FOLDER;
 use rollcall_host::artifacts::selection::{Selection, ThresholdSource};
 use rollcall_host::stages::cluster::ClusterOutcome;
 use rollcall_host::stages::detect::{DetectOptions, DetectOutcome};
+use rollcall_host::stages::predict::PredictOptions;
 use rollcall_models::decode::Limits;
 use rollcall_models::{FaceFilter, Models};
 
@@ -85,9 +86,26 @@ impl DetectArgs {
 /// How faces are named.
 #[derive(clap::Args, Debug, Clone)]
 pub struct NameArgs {
+    /// The classifier [default: the gallery's]
+    #[arg(long, value_enum)]
+    pub classifier: Option<rollcall_cli::Classifier>,
     /// Faces narrower than this (pixels) are found but not named: too_small_to_name [default: half the recognizer's chip, 56 for SFace]
     #[arg(long, value_parser = rollcall_cli::range(0.0f32, 100_000.0))]
     pub min_name_size: Option<f32>,
+}
+
+impl NameArgs {
+    /// The naming settings of `predict` and `roll`.
+    pub fn options(&self, models: &ModelChoice, detect: &DetectArgs, annotate: Option<PathBuf>) -> PredictOptions {
+        PredictOptions {
+            classifier: self.classifier.map(Into::into),
+            filter: detect.filter(),
+            min_name_size: self.min_name_size,
+            annotate,
+            limits: detect.limits(),
+            jobs: models.jobs(),
+        }
+    }
 }
 
 /// Photos in, a work directory out.

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rollcall_cli::Classifier;
 use rollcall_host::artifacts::predictions;
-use rollcall_host::stages::predict::{self, PredictOptions};
+use rollcall_host::stages::predict;
 
 use super::Global;
 use super::common::{DetectArgs, ModelChoice, NameArgs};
@@ -17,9 +16,6 @@ pub struct Args {
     /// Gallery file
     #[arg(long, short)]
     gallery: PathBuf,
-    /// The classifier [default: the gallery's]
-    #[arg(long, value_enum)]
-    classifier: Option<Classifier>,
     /// Write the CSV here instead of stdout
     #[arg(long)]
     out: Option<PathBuf>,
@@ -38,14 +34,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let gallery = rollcall_shared::gallery::read_file(&a.gallery)?;
     let models = a.models.load(g)?;
     predict::check_models(&gallery, models.as_ref(), &a.gallery)?;
-    let opts = PredictOptions {
-        classifier: a.classifier.map(Into::into),
-        filter: a.detect.filter(),
-        min_name_size: a.naming.min_name_size,
-        annotate: a.annotate.clone(),
-        limits: a.detect.limits(),
-        jobs: a.models.jobs(),
-    };
+    let opts = a.naming.options(&a.models, &a.detect, a.annotate.clone());
     let found = predict::predict(&a.photos, &gallery, models.as_ref(), &opts)?;
     match &a.out {
         Some(p) => predictions::write(p, &found.rows)?,

@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rollcall_cli::{Classifier, say};
+use rollcall_cli::say;
 use rollcall_host::artifacts::roll::{ANNOTATED_DIR, FACES_CSV, ROLL_CSV, Status};
-use rollcall_host::stages::predict::{self, PredictOptions};
+use rollcall_host::stages::predict;
 use rollcall_host::stages::roll;
 
 use super::Global;
@@ -23,9 +23,6 @@ pub struct Args {
     /// Folder for roll.csv, faces.csv and annotated copies (made if missing; only a roll-call folder rollcall made is reused)
     #[arg(long, short)]
     out: PathBuf,
-    /// The classifier [default: the gallery's]
-    #[arg(long, value_enum)]
-    classifier: Option<Classifier>,
     #[command(flatten)]
     naming: NameArgs,
     #[command(flatten)]
@@ -38,14 +35,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let gallery = rollcall_shared::gallery::read_file(&a.gallery)?;
     let models = a.models.load(g)?;
     predict::check_models(&gallery, models.as_ref(), &a.gallery)?;
-    let opts = PredictOptions {
-        classifier: a.classifier.map(Into::into),
-        filter: a.detect.filter(),
-        min_name_size: a.naming.min_name_size,
-        annotate: None,
-        limits: a.detect.limits(),
-        jobs: a.models.jobs(),
-    };
+    let opts = a.naming.options(&a.models, &a.detect, None);
     let r = roll::roll(&a.photos, &gallery, models.as_ref(), &a.out, &opts)?;
     say!("{} of {} present in {} photo(s)", r.present(), r.rows.len(), r.photos);
     for row in &r.rows {

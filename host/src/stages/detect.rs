@@ -34,7 +34,7 @@ use rollcall_shared::align::RgbView;
 use crate::artifacts::cache::{Cache, DetectionKey, Entry, Refused};
 use crate::artifacts::chips;
 use crate::artifacts::detections::{DetectSummary, DetectionsFile, FaceRecord, PhotoRecord};
-use crate::artifacts::io::{save_image, save_jpeg};
+use crate::artifacts::io::{remove_files_except, save_image, save_jpeg};
 use crate::artifacts::metadata;
 use crate::artifacts::names::{annotated_name, chip_name, unique_keys};
 use crate::artifacts::{Work, WorkDir};
@@ -239,17 +239,8 @@ fn embed_chips(engine: &mut dyn FaceEngine, entry: &Entry, photo: &Path, work: &
 fn remove_leftovers(work: &Work, records: &[PhotoRecord]) -> Result<()> {
     let chips: HashSet<&str> = records.iter().flat_map(|r| r.faces.iter().filter_map(|f| f.aligned_file.as_deref())).collect();
     let annotated: HashSet<&str> = records.iter().filter_map(|r| r.annotated_file.as_deref()).collect();
-    for (dir, keep) in [(work.aligned(), chips), (work.annotated(), annotated)] {
-        let Ok(listing) = std::fs::read_dir(&dir) else { continue };
-        for e in listing.flatten() {
-            let name = e.file_name();
-            let stale = name.to_str().is_none_or(|n| !keep.contains(n));
-            if stale && e.file_type().is_ok_and(|t| t.is_file()) {
-                std::fs::remove_file(e.path()).map_err(Error::write(&e.path()))?;
-            }
-        }
-    }
-    Ok(())
+    remove_files_except(&work.aligned(), &chips)?;
+    remove_files_except(&work.annotated(), &annotated)
 }
 
 /// Runs detection (and alignment, and optionally embedding) over every photo

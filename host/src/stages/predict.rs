@@ -172,6 +172,33 @@ impl NamedPhoto {
         Ok((NamedPhoto { faces: faces.into_iter().map(|(f, _)| f).zip(names).collect() }, img))
     }
 
+    /// How each kept face was named, in `face_index` order.
+    pub fn namings(&self) -> impl Iterator<Item = Naming> + '_ {
+        self.faces.iter().filter_map(|(_, n)| *n)
+    }
+
+    /// One prediction row per kept face of `photo`.
+    pub fn rows(&self, photo: &Path, gallery: &Gallery) -> Vec<PredictionRow> {
+        self.faces
+            .iter()
+            .filter_map(|(f, n)| n.map(|n| (f, n)))
+            .enumerate()
+            .map(|(face_index, (face, naming))| {
+                let b = face.detection.bbox;
+                PredictionRow {
+                    image: photo.display().to_string(),
+                    face_index,
+                    x1: b.x1,
+                    y1: b.y1,
+                    x2: b.x2,
+                    y2: b.y2,
+                    label: naming.label(gallery),
+                    score: naming.score(),
+                }
+            })
+            .collect()
+    }
+
     /// Marks with names: each kept face's label (and score) on its box.
     pub fn marks(&self, gallery: &Gallery) -> Vec<annotate::Mark> {
         annotate::named_marks(self.faces.iter().map(|(f, n)| (f, n.map(|n| (n.label(gallery), n.score())))))
@@ -210,25 +237,7 @@ pub fn predict(photos: &Path, gallery: &Gallery, models: &dyn Models, opts: &Pre
     let kind = opts.classifier.unwrap_or(gallery.default_classifier);
     let outcomes = Runner::new(models, opts.jobs).run(&items, "predict", |engine, (photo, key)| {
         let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
-        let rows: Vec<PredictionRow> = named
-            .faces
-            .iter()
-            .filter_map(|(f, n)| n.map(|n| (f, n)))
-            .enumerate()
-            .map(|(face_index, (face, naming))| {
-                let b = face.detection.bbox;
-                PredictionRow {
-                    image: photo.display().to_string(),
-                    face_index,
-                    x1: b.x1,
-                    y1: b.y1,
-                    x2: b.x2,
-                    y2: b.y2,
-                    label: naming.label(gallery),
-                    score: naming.score(),
-                }
-            })
-            .collect();
+        let rows = named.rows(photo, gallery);
         if let Some(dir) = &opts.annotate {
             save_image(&dir.join(annotated_name(key)), &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
         }

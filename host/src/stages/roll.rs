@@ -18,7 +18,7 @@ use rollcall_models::Models;
 use rollcall_shared::gallery::Gallery;
 
 use crate::artifacts::Skipped;
-use crate::artifacts::io::save_jpeg;
+use crate::artifacts::io::{remove_files_except, save_jpeg};
 use crate::artifacts::names::{annotated_name, unique_keys};
 use crate::artifacts::predictions::PredictionRow;
 use crate::artifacts::roll::{self, ANNOTATED_DIR, RollRow, Status};
@@ -96,32 +96,21 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
         };
         r.photos += 1;
         written.insert(annotated_file);
-        let shown_path = photo.display().to_string();
+        let rows = named.rows(photo, gallery);
         let mut here = HashSet::new();
-        for (face_index, (face, naming)) in named.faces.iter().filter_map(|(f, n)| n.map(|n| (f, n))).enumerate() {
-            let b = face.detection.bbox;
-            let bbox = [b.x1, b.y1, b.x2, b.y2];
+        for (row, naming) in rows.iter().zip(named.namings()) {
             match naming {
                 Naming::Person { index, score } => {
                     here.insert(index);
                     if best[index].as_ref().is_none_or(|(s, _, _)| score > *s) {
-                        best[index] = Some((score, shown_path.clone(), bbox));
+                        best[index] = Some((score, row.image.clone(), [row.x1, row.y1, row.x2, row.y2]));
                     }
                 }
                 Naming::Unknown { .. } => r.strangers += 1,
                 Naming::TooSmall => r.too_small += 1,
             }
-            r.faces.push(PredictionRow {
-                image: shown_path.clone(),
-                face_index,
-                x1: b.x1,
-                y1: b.y1,
-                x2: b.x2,
-                y2: b.y2,
-                label: naming.label(gallery),
-                score: naming.score(),
-            });
         }
+        r.faces.extend(rows);
         for p in here {
             seen_in[p] += 1;
         }
@@ -160,7 +149,8 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
         r.rows.push(row);
     }
     roll::write(out, &r.rows, &r.faces)?;
-    remove_stale(&annotated, &written)?;
+    // Copies an earlier roll call in this folder wrote and this one did not.
+    remove_files_except(&annotated, &written.iter().map(String::as_str).collect())?;
     Ok(r)
 }
 
@@ -176,19 +166,6 @@ fn common_root(photos: &[PathBuf]) -> PathBuf {
         }
     }
     root
-}
-
-/// Removes annotated copies of an earlier roll call in this folder that
-/// this one did not write (the folder is rollcall's own).
-fn remove_stale(dir: &Path, keep: &HashSet<String>) -> Result<()> {
-    let Ok(listing) = std::fs::read_dir(dir) else { return Ok(()) };
-    for e in listing.flatten() {
-        let stale = e.file_name().to_str().is_none_or(|n| !keep.contains(n));
-        if stale && e.file_type().is_ok_and(|t| t.is_file()) {
-            std::fs::remove_file(e.path()).map_err(Error::write(&e.path()))?;
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
