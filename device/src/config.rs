@@ -80,6 +80,8 @@ pub struct FileSettings {
     pub gallery: Option<PathBuf>,
     /// Public key galleries must be signed with.
     pub trust: Option<PathBuf>,
+    /// Folder of the device's own state (gallery serials).
+    pub state_dir: Option<PathBuf>,
     pub source: Option<String>,
     /// Serial port and baud rate.
     pub serial: Option<String>,
@@ -108,7 +110,8 @@ pub struct FileSettings {
 impl FileSettings {
     /// Reads `device.toml`, naming the file in errors.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", rollcall_files::shown(path)))?;
+        let text = rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::SMALL_TEXT, "settings file")
+            .with_context(|| format!("cannot read {}", rollcall_files::shown(path)))?;
         toml::from_str(&text).with_context(|| format!("{}: invalid settings", rollcall_files::shown(path)))
     }
 }

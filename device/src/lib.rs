@@ -19,6 +19,7 @@ pub mod config;
 pub mod events;
 pub mod mqtt;
 pub mod reload;
+pub mod rollback;
 pub mod run;
 pub(crate) mod runtime;
 pub mod settings;

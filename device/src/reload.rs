@@ -7,7 +7,9 @@
 //! difference in modification time, size or inode (an atomic rename makes
 //! a new inode even within the same second). A new file gets the checks the
 //! one at start got (format, checksum, signature when a key is trusted);
-//! the recognizer then checks the models. One that fails is refused once,
+//! the recognizer then checks the models, and with a trusted key the
+//! serial must not be older than one in use before ([`crate::rollback`]).
+//! One that fails is refused once,
 //! with the reason, and the old gallery stays in use until the file changes
 //! again.
 
@@ -17,6 +19,8 @@ use std::time::SystemTime;
 use anyhow::Result;
 use rollcall_shared::gallery::Gallery;
 use rollcall_shared::signature::PublicKey;
+
+use crate::rollback::Serials;
 
 /// What identifies one version of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,36 +39,66 @@ fn stamp(path: &std::path::Path) -> Option<Stamp> {
     Some(Stamp { modified: m.modified().ok(), len: m.len(), inode })
 }
 
+/// The key galleries must be signed with, and the serials it signed that
+/// this device accepted.
+#[derive(Debug)]
+pub struct Trust {
+    pub key: PublicKey,
+    pub serials: Serials,
+}
+
+impl Trust {
+    /// Reads and checks `path` as the gallery to use now: signed by the
+    /// key, with a serial no lower than one accepted before (unless
+    /// `downgrade`). Gives the serial, to [`Trust::accepted`] once in use.
+    pub fn read(&self, path: &std::path::Path, downgrade: bool) -> Result<(Gallery, u64)> {
+        let (gallery, serial) = rollcall_shared::gallery::read_file_verified(path, Some(&self.key))?;
+        self.serials.check(&self.key, serial, downgrade)?;
+        Ok((gallery, serial))
+    }
+
+    /// Records that the gallery with `serial` is in use.
+    pub fn accepted(&mut self, serial: u64) -> Result<()> {
+        self.serials.record(&self.key, serial)
+    }
+}
+
+/// Reads the gallery at `path`: signed and current when `trust` is given
+/// (see [`Trust::read`]); serial 0 otherwise.
+pub fn read(path: &std::path::Path, trust: Option<&Trust>, downgrade: bool) -> Result<(Gallery, u64)> {
+    match trust {
+        Some(t) => t.read(path, downgrade),
+        None => Ok((rollcall_shared::gallery::read_file(path)?, 0)),
+    }
+}
+
 /// Watches one gallery file.
 #[derive(Debug)]
 pub struct GalleryWatch {
     path: PathBuf,
-    trust: Option<PublicKey>,
     /// The version last read (used or refused).
     seen: Option<Stamp>,
 }
 
 impl GalleryWatch {
     /// Watches `path`, whose current version is the one in use.
-    pub fn new(path: PathBuf, trust: Option<PublicKey>) -> Self {
+    pub fn new(path: PathBuf) -> Self {
         let seen = stamp(&path);
-        GalleryWatch { path, trust, seen }
+        GalleryWatch { path, seen }
     }
 
-    /// The new gallery, if the file changed since the last call: `Ok` with
-    /// it, or the reason it cannot be used. `None` when unchanged (or
-    /// missing: a gallery being replaced by a non-atomic copy is absent for
-    /// a moment, and the old one serves meanwhile).
-    pub fn changed(&mut self) -> Option<Result<Gallery>> {
+    /// The new gallery and its serial, if the file changed since the last
+    /// call: `Ok` with it, or the reason it cannot be used (an older serial
+    /// among them). `None` when unchanged (or missing: a gallery being
+    /// replaced by a non-atomic copy is absent for a moment, and the old
+    /// one serves meanwhile).
+    pub fn changed(&mut self, trust: Option<&Trust>) -> Option<Result<(Gallery, u64)>> {
         let now = stamp(&self.path)?;
         if self.seen == Some(now) {
             return None;
         }
         self.seen = Some(now);
-        Some(
-            rollcall_shared::gallery::read_file_trusted(&self.path, self.trust.as_ref())
-                .map_err(|e| anyhow::Error::new(e).context(format!("new gallery {}", rollcall_files::shown(&self.path)))),
-        )
+        Some(read(&self.path, trust, false).map_err(|e| e.context(format!("new gallery {}", rollcall_files::shown(&self.path)))))
     }
 }
 
@@ -78,20 +112,20 @@ mod tests {
         let path = dir.path().join("g.rcg");
         let tiny = std::fs::read(rollcall_testkit::tiny_gallery()).expect("tiny");
         std::fs::write(&path, &tiny).expect("write");
-        let mut w = GalleryWatch::new(path.clone(), None);
-        assert!(w.changed().is_none(), "the version in use is not a change");
+        let mut w = GalleryWatch::new(path.clone());
+        assert!(w.changed(None).is_none(), "the version in use is not a change");
         let replace = |bytes: &[u8]| {
             let tmp = dir.path().join("tmp");
             std::fs::write(&tmp, bytes).expect("write");
             std::fs::rename(&tmp, &path).expect("rename");
         };
         replace(b"not a gallery");
-        let err = w.changed().expect("a change").expect_err("refused");
+        let err = w.changed(None).expect("a change").expect_err("refused");
         assert!(format!("{err:#}").contains("g.rcg"), "{err:#}");
-        assert!(w.changed().is_none(), "refused once, not every frame");
+        assert!(w.changed(None).is_none(), "refused once, not every frame");
         replace(&tiny);
-        assert!(w.changed().expect("a change").is_ok());
+        assert!(w.changed(None).expect("a change").is_ok());
         std::fs::remove_file(&path).expect("remove");
-        assert!(w.changed().is_none(), "a missing file keeps the old gallery");
+        assert!(w.changed(None).is_none(), "a missing file keeps the old gallery");
     }
 }

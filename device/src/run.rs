@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 
 use crate::config::GpioMode;
 use crate::events::now;
-use crate::reload::GalleryWatch;
+use crate::reload::{GalleryWatch, Trust};
 use crate::runtime::{FrameTimes, Recognizer, dispatch};
 use crate::settings::Settings;
 use crate::sinks::{DryRunPins, JsonLines, Leds, RppalPins, Serial, Sink, open_serial};
@@ -28,16 +28,39 @@ fn check_leds(leds: &std::collections::BTreeMap<String, u8>, labels: &[String]) 
 
 /// Swaps in the gallery file if it was replaced; a bad one is refused with
 /// a log line and the old one stays.
-fn reload(watch: &mut GalleryWatch, rec: &mut Recognizer, models: &dyn rollcall_models::Models, sinks: &mut [Box<dyn Sink>]) {
-    let Some(change) = watch.changed() else { return };
-    match change.and_then(|g| rec.replace_gallery(models, g, now())) {
-        Ok(events) => {
+fn reload(
+    watch: &mut GalleryWatch,
+    trust: &mut Option<Trust>,
+    rec: &mut Recognizer,
+    models: &dyn rollcall_models::Models,
+    sinks: &mut [Box<dyn Sink>],
+) {
+    let Some(change) = watch.changed(trust.as_ref()) else { return };
+    let swapped = change.and_then(|(g, serial)| Ok((rec.replace_gallery(models, g, now())?, serial)));
+    match swapped {
+        Ok((events, serial)) => {
             tracing::info!("new gallery in use");
+            if let Some(t) = trust
+                && let Err(e) = t.accepted(serial)
+            {
+                tracing::warn!("{e:#}");
+            }
             dispatch(sinks, &events);
             sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
         }
         Err(e) => tracing::warn!("{e:#}; the old gallery stays in use"),
     }
+}
+
+/// The trusted key and the serials accepted before, from the state folder.
+fn trust(s: &Settings) -> Result<Option<Trust>> {
+    let Some(key) = s.trust else { return Ok(None) };
+    let dir = s
+        .state_dir
+        .clone()
+        .or_else(crate::rollback::default_dir)
+        .context("--trust needs a folder to remember which galleries it accepted: pass --state-dir DIR (or set `state_dir`)")?;
+    Ok(Some(Trust { key, serials: crate::rollback::Serials::open(&dir)? }))
 }
 
 /// The sinks the settings ask for.
@@ -80,7 +103,8 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
             rollcall_files::shown(&s.gallery)
         ),
     }
-    let gallery = rollcall_shared::gallery::read_file_trusted(&s.gallery, s.trust.as_ref())?;
+    let mut trust = trust(s)?;
+    let (gallery, serial) = crate::reload::read(&s.gallery, trust.as_ref(), s.allow_downgrade)?;
     check_leds(&s.leds, &gallery.labels)?;
     // A still source that cannot be read now is a mistake in the settings,
     // not something to warn about and exit 0.
@@ -98,7 +122,11 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
     let mut rec = Recognizer::new(models.as_ref(), gallery, s.classifier, s.smoothing, s.carry, s.heartbeat, s.threads)
         .with_context(|| format!("{}", rollcall_files::shown(&s.gallery)))?;
     tracing::info!("classifier {}; {:?}", rec.classifier().name(), s.smoothing);
-    let mut watch = GalleryWatch::new(s.gallery.clone(), s.trust);
+    if let Some(t) = &mut trust {
+        t.accepted(serial)?;
+        tracing::info!("gallery serial {serial}");
+    }
+    let mut watch = GalleryWatch::new(s.gallery.clone());
     sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
     let mut times = FrameTimes::default();
     match &s.source {
@@ -113,7 +141,7 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
             })?;
             let mut last_report = Instant::now();
             while let Some(frame) = mailbox.take() {
-                reload(&mut watch, &mut rec, models.as_ref(), sinks);
+                reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks);
                 let events = rec.process(&frame, &mut times)?;
                 dispatch(sinks, &events);
                 if last_report.elapsed() > Duration::from_secs(60) {
@@ -135,7 +163,7 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
                     let due = started + Duration::from_secs_f64(n as f64 / fps);
                     std::thread::sleep(due.saturating_duration_since(Instant::now()));
                 }
-                reload(&mut watch, &mut rec, models.as_ref(), sinks);
+                reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks);
                 let frame = match load_still(path) {
                     Ok(mut f) => {
                         f.ts = simulated(n).unwrap_or(f.ts);

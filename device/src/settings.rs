@@ -95,6 +95,15 @@ pub struct RunArgs {
     /// Accept only galleries signed by this public key (KEY.pub from `rollcall keygen`)
     #[arg(long, value_name = "KEY.pub", global = true)]
     pub trust: Option<PathBuf>,
+    /// Folder of the device's own state (the highest gallery serial
+    /// accepted per trusted key) [default: $STATE_DIRECTORY, else
+    /// $XDG_STATE_HOME/rollcall-device, else ~/.local/state/rollcall-device]
+    #[arg(long, value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+    /// Accept the gallery given at start even if a gallery with a higher
+    /// serial was accepted before (going back on purpose)
+    #[arg(long, global = true)]
+    pub allow_downgrade: bool,
     /// Replay `dir:` stills at this many frames per second (default: as fast as they go)
     #[arg(long, value_parser = rollcall_cli::range(0.01f64, 1000.0))]
     pub fps: Option<f64>,
@@ -162,8 +171,8 @@ impl RunArgs {
     /// galleries are not authenticated.
     pub fn trust(&self, f: &FileSettings) -> Result<Option<PublicKey>> {
         let Some(path) = self.trust.clone().or(f.trust.clone()) else { return Ok(None) };
-        let text =
-            std::fs::read_to_string(&path).with_context(|| format!("cannot read the trusted key {}", rollcall_files::shown(&path)))?;
+        let text = rollcall_shared::regular::read_to_string(&path, rollcall_shared::regular::cap::SMALL_TEXT, "key file")
+            .with_context(|| format!("cannot read the trusted key {}", rollcall_files::shown(&path)))?;
         let key = PublicKey::parse(&text).with_context(|| format!("{}", rollcall_files::shown(&path)))?;
         Ok(Some(key))
     }
@@ -177,7 +186,7 @@ impl RunArgs {
         m.user = file.user.clone();
         m.password = match (&file.password_file, &file.password_env) {
             (Some(p), _) => Some(
-                std::fs::read_to_string(p)
+                rollcall_shared::regular::read_to_string(p, rollcall_shared::regular::cap::SMALL_TEXT, "password file")
                     .with_context(|| format!("cannot read the MQTT password file {}", rollcall_files::shown(p)))?
                     .trim_end_matches(['\r', '\n'])
                     .to_string(),
@@ -205,6 +214,10 @@ pub struct Settings {
     pub gallery: PathBuf,
     /// The key galleries must be signed with, if any.
     pub trust: Option<PublicKey>,
+    /// Where the highest serial accepted per key is kept.
+    pub state_dir: Option<PathBuf>,
+    /// Accept an older gallery at start.
+    pub allow_downgrade: bool,
     /// Pace of a replay, frames per second.
     pub fps: Option<f64>,
     /// A replay's simulated start time (seconds since the epoch).
@@ -265,6 +278,8 @@ impl Settings {
         Ok(Settings {
             gallery,
             trust: a.trust(f)?,
+            state_dir: a.state_dir.clone().or(f.state_dir.clone()),
+            allow_downgrade: a.allow_downgrade,
             fps: a.fps,
             replay_start: a.replay_start,
             mqtt: a.mqtt_settings(f)?,

@@ -87,6 +87,45 @@ fn named_people_are_learned_exported_and_predicted() {
     let err = fails(&[&"export", &model, &"--out", &dir.path().join("x.rcg"), &"--sign", &dir.path().join("school.pub")]);
     assert!(err.contains("school.pub") && err.contains("not a rollcall secret key file"), "{err}");
 
+    // Each export signs a higher serial than the gallery it replaces, even
+    // within the same second; inspect shows it and checks the signer.
+    let serial = |path: &std::path::Path| {
+        let bytes = std::fs::read(path).expect("gallery");
+        rollcall_shared::gallery::Gallery::decode_verified(&bytes, &public).expect("verifies").1
+    };
+    let first = serial(&signed);
+    ok(&[&"export", &model, &"--out", &signed, &"--sign", &key]);
+    let second = serial(&signed);
+    assert!(second > first, "{first} then {second}");
+    let out = ok(&[&"inspect", &signed, &"--trust", &dir.path().join("school.pub")]);
+    assert!(out.contains("people (4): p11, p12, p13, p14"), "{out}");
+    assert!(out.contains(&format!("serial {second}")) && out.contains("verified with"), "{out}");
+    let out = ok(&[&"inspect", &gallery]);
+    assert!(out.contains("signature: none"), "{out}");
+    let err = fails(&[&"inspect", &gallery, &"--trust", &dir.path().join("school.pub")]);
+    assert!(err.contains("not trusted") && err.contains("not signed"), "{err}");
+
+    // A secret key others can read still signs, with a warning (as ssh).
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let out = common::rollcall()
+            .args([
+                std::ffi::OsStr::new("export"),
+                model.as_os_str(),
+                "--out".as_ref(),
+                signed.as_os_str(),
+                "--sign".as_ref(),
+                key.as_os_str(),
+            ])
+            .output()
+            .expect("run");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && stderr.contains("can be read by other users"), "{stderr}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    }
+
     // New pictures of two people.
     let new = dir.path().join("new");
     synthetic::photo(&new.join("a.png"), &[(12, 50)]);

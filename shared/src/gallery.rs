@@ -278,6 +278,16 @@ fn hex_prefix(h: &[u8; 32]) -> String {
     crate::digest::hex(&h[..6])
 }
 
+/// The length of the gallery file proper (where a signature would start),
+/// from its header; `None` when the bytes are not a gallery.
+fn signed_length(bytes: &[u8]) -> Option<usize> {
+    if bytes.len() < HEADER || bytes[..8] != MAGIC {
+        return None;
+    }
+    let len = u32::from_le_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]) as usize;
+    Some(HEADER.saturating_add(len).saturating_add(CHECKSUM))
+}
+
 impl Gallery {
     /// Number of people.
     pub fn people(&self) -> usize {
@@ -328,8 +338,13 @@ impl Gallery {
         }
         // What follows the checksum must be a whole signature trailer
         // (checked against a key by `decode_trusted`), nothing else.
-        let (bytes, _) =
-            crate::signature::split(bytes, expected).map_err(|_| GalleryError::Malformed("trailing bytes after the checksum"))?;
+        // A first-format signature is still a signature: only a device
+        // that trusts a key cares that it has no serial.
+        let bytes = match crate::signature::split(bytes, expected) {
+            Ok((bytes, _)) => bytes,
+            Err(crate::signature::SignatureError::NoSerial) => &bytes[..expected],
+            Err(_) => return Err(GalleryError::Malformed("trailing bytes after the checksum")),
+        };
         let (body, sum) = bytes.split_at(HEADER + len);
         if crate::digest::sha256(body).as_slice() != sum {
             return Err(GalleryError::Checksum);
@@ -343,15 +358,25 @@ impl Gallery {
     /// [`crate::signature`]): unsigned files, files signed by another key and
     /// files changed after signing are refused before anything else is read.
     pub fn decode_trusted(bytes: &[u8], trusted: &crate::signature::PublicKey) -> Result<Self, GalleryError> {
-        let expected = if bytes.len() >= HEADER && bytes[..8] == MAGIC {
-            let len = u32::from_le_bytes([bytes[10], bytes[11], bytes[12], bytes[13]]) as usize;
-            HEADER.saturating_add(len).saturating_add(CHECKSUM)
-        } else {
-            return Self::decode(bytes);
-        };
+        Self::decode_verified(bytes, trusted).map(|(g, _)| g)
+    }
+
+    /// [`Gallery::decode_trusted`], and the serial the signature carries.
+    pub fn decode_verified(bytes: &[u8], trusted: &crate::signature::PublicKey) -> Result<(Self, u64), GalleryError> {
+        let Some(expected) = signed_length(bytes) else { return Self::decode(bytes).map(|g| (g, 0)) };
         let (gallery, trailer) = crate::signature::split(bytes, expected).map_err(GalleryError::Signature)?;
-        crate::signature::verify(gallery, trailer, trusted).map_err(GalleryError::Signature)?;
-        Self::decode(gallery)
+        let serial = crate::signature::verify(gallery, trailer, trusted).map_err(GalleryError::Signature)?;
+        Ok((Self::decode(gallery)?, serial))
+    }
+
+    /// What a gallery file's signature claims (signer and serial), not
+    /// verified; `None` when unsigned.
+    pub fn signature_claim(bytes: &[u8]) -> Result<Option<crate::signature::Claim>, GalleryError> {
+        let Some(expected) = signed_length(bytes) else { return Err(GalleryError::WrongMagic) };
+        match crate::signature::split(bytes, expected).map_err(GalleryError::Signature)? {
+            (_, None) => Ok(None),
+            (_, Some(trailer)) => crate::signature::Claim::of(trailer).map(Some).map_err(GalleryError::Signature),
+        }
     }
 
     /// Checks that the shapes agree, so that classification cannot index out
@@ -461,7 +486,7 @@ pub enum FileError {
         path: std::path::PathBuf,
         /// Why.
         #[source]
-        source: std::io::Error,
+        source: crate::regular::RegularError,
     },
     /// The file is not a valid gallery.
     #[error("{}", path.display())]
@@ -484,12 +509,27 @@ pub fn read_file(path: &std::path::Path) -> Result<Gallery, FileError> {
 /// that key ([`Gallery::decode_trusted`]).
 #[cfg(feature = "std")]
 pub fn read_file_trusted(path: &std::path::Path, trusted: Option<&crate::signature::PublicKey>) -> Result<Gallery, FileError> {
-    let bytes = std::fs::read(path).map_err(|source| FileError::Read { path: path.to_path_buf(), source })?;
+    read_file_verified(path, trusted).map(|(g, _)| g)
+}
+
+/// [`read_file_trusted`], and the signature's serial when a key is
+/// trusted (0 otherwise).
+#[cfg(feature = "std")]
+pub fn read_file_verified(path: &std::path::Path, trusted: Option<&crate::signature::PublicKey>) -> Result<(Gallery, u64), FileError> {
+    let bytes = read_bytes(path)?;
     match trusted {
-        Some(key) => Gallery::decode_trusted(&bytes, key),
-        None => Gallery::decode(&bytes),
+        Some(key) => Gallery::decode_verified(&bytes, key),
+        None => Gallery::decode(&bytes).map(|g| (g, 0)),
     }
     .map_err(|source| FileError::Invalid { path: path.to_path_buf(), source })
+}
+
+/// A gallery file's bytes: a regular file, at most
+/// [`crate::regular::cap::GALLERY`] bytes.
+#[cfg(feature = "std")]
+pub fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>, FileError> {
+    crate::regular::read(path, crate::regular::cap::GALLERY, "gallery")
+        .map_err(|source| FileError::Read { path: path.to_path_buf(), source })
 }
 
 pub use crate::digest::parse_sha256;

@@ -3,7 +3,7 @@
 //! device sends over a serial line.
 //!
 //! Nothing here performs I/O but reading a gallery file (with the `std`
-//! feature), and the crate builds without `std` (with
+//! feature, through [`regular`]), and the crate builds without `std` (with
 //! `alloc`), so the gallery and wire types decode on a microcontroller with
 //! the very same code that encodes them on the host.
 
@@ -20,5 +20,7 @@ pub mod digest;
 pub mod embedding;
 pub mod gallery;
 pub mod geometry;
+#[cfg(feature = "std")]
+pub mod regular;
 pub mod signature;
 pub mod wire;

@@ -7,14 +7,24 @@
 //!
 //! | bytes | content |
 //! |---|---|
-//! | 8 | magic `RCSIGNED` |
+//! | 8 | magic `RCSIGN02` |
+//! | 8 | serial, little-endian |
 //! | 32 | the ed25519 public key that signed it |
-//! | 64 | ed25519 signature of every byte before the trailer |
+//! | 64 | ed25519 signature of every byte before it |
 //!
-//! The signature covers the whole gallery file, checksum included. The
-//! public key in the trailer only says who claims to have signed; a device
-//! trusts a gallery when that key is the one it was given *and* the
-//! signature verifies with it.
+//! The signature covers the whole gallery file, checksum included, and the
+//! trailer's magic, serial and key. The public key in the trailer only says
+//! who claims to have signed; a device trusts a gallery when that key is
+//! the one it was given *and* the signature verifies with it.
+//!
+//! The serial says which gallery is current: a signature proves who made a
+//! gallery, not that it is the latest, so without it anyone who can write
+//! the device's gallery file could bring back any gallery the school ever
+//! signed, people since removed included. `rollcall export` signs each
+//! gallery with a serial above the last one; a device remembers the
+//! highest serial it accepted from each key and refuses lower ones.
+//! Trailers of the first format (`RCSIGNED`, no serial) are refused with
+//! that reason.
 //!
 //! Key files are text, so that they can be read and copied by hand: the
 //! public key is one line, `rollcall-ed25519 <64 hex digits>`; the secret
@@ -25,9 +35,13 @@ use alloc::string::String;
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
 
 /// The first bytes of the trailer.
-pub const MAGIC: [u8; 8] = *b"RCSIGNED";
+pub const MAGIC: [u8; 8] = *b"RCSIGN02";
+/// The first format's magic, which carried no serial.
+const MAGIC_V1: [u8; 8] = *b"RCSIGNED";
 /// Length of the trailer.
-pub const TRAILER: usize = 8 + 32 + 64;
+pub const TRAILER: usize = 8 + 8 + 32 + 64;
+/// Length of the first format's trailer.
+const TRAILER_V1: usize = 8 + 32 + 64;
 
 const PUBLIC_TAG: &str = "rollcall-ed25519";
 const SECRET_TAG: &str = "ROLLCALL ED25519 SECRET KEY";
@@ -44,6 +58,10 @@ pub enum SignatureError {
     /// The trailer's magic is wrong.
     #[error("bytes after the gallery are not a rollcall signature")]
     NotASignature,
+    /// A signature of the first format, which says nothing of which
+    /// gallery is current.
+    #[error("signed by an older rollcall, without a serial; export and sign it again")]
+    NoSerial,
     /// Signed, by another key than the trusted one.
     #[error("signed by another key ({found}), not the trusted one ({trusted})")]
     OtherKey {
@@ -107,15 +125,45 @@ impl SecretKey {
         Ok(SecretKey::from_seed(&seed))
     }
 
-    /// `gallery` (a gallery file's bytes) with its signature trailer.
-    pub fn sign(&self, gallery: &[u8]) -> alloc::vec::Vec<u8> {
-        let sig = self.0.sign(gallery);
+    /// `gallery` (a gallery file's bytes) with its signature trailer,
+    /// carrying `serial`.
+    pub fn sign(&self, gallery: &[u8], serial: u64) -> alloc::vec::Vec<u8> {
         let mut out = alloc::vec::Vec::with_capacity(gallery.len() + TRAILER);
         out.extend_from_slice(gallery);
         out.extend_from_slice(&MAGIC);
+        out.extend_from_slice(&serial.to_le_bytes());
         out.extend_from_slice(self.0.verifying_key().as_bytes());
+        let sig = self.0.sign(&out);
         out.extend_from_slice(&sig.to_bytes());
         out
+    }
+}
+
+/// What a signature trailer claims, before it is verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// The key that claims to have signed.
+    pub signer: [u8; 32],
+    /// The gallery's serial.
+    pub serial: u64,
+}
+
+impl Claim {
+    /// Reads a trailer (as [`split`] returns it).
+    pub fn of(trailer: &[u8]) -> Result<Claim, SignatureError> {
+        if trailer.len() != TRAILER {
+            return Err(SignatureError::Truncated(trailer.len()));
+        }
+        let mut serial = [0u8; 8];
+        serial.copy_from_slice(&trailer[8..16]);
+        let mut signer = [0u8; 32];
+        signer.copy_from_slice(&trailer[16..48]);
+        Ok(Claim { signer, serial: u64::from_le_bytes(serial) })
+    }
+
+    /// The signer's first 12 hex digits, as [`PublicKey::short`] gives them.
+    pub fn signer_short(&self) -> String {
+        crate::digest::hex(&self.signer[..6])
     }
 }
 
@@ -146,6 +194,16 @@ impl PublicKey {
     pub fn short(&self) -> String {
         crate::digest::hex(&self.0.as_bytes()[..6])
     }
+
+    /// The key's 32 bytes.
+    pub fn bytes(&self) -> [u8; 32] {
+        self.0.to_bytes()
+    }
+
+    /// All 64 hex digits, to name the key in a state file.
+    pub fn hex(&self) -> String {
+        crate::digest::hex(self.0.as_bytes())
+    }
 }
 
 /// Splits a file into the gallery and its trailer, given the gallery's own
@@ -155,6 +213,9 @@ pub fn split(bytes: &[u8], gallery_len: usize) -> Result<(&[u8], Option<&[u8]>),
         return Ok((bytes, None));
     }
     let (gallery, rest) = bytes.split_at(gallery_len);
+    if rest.len() == TRAILER_V1 && rest[..8] == MAGIC_V1 {
+        return Err(SignatureError::NoSerial);
+    }
     if rest.len() != TRAILER {
         return Err(SignatureError::Truncated(rest.len()));
     }
@@ -164,15 +225,21 @@ pub fn split(bytes: &[u8], gallery_len: usize) -> Result<(&[u8], Option<&[u8]>),
     Ok((gallery, Some(rest)))
 }
 
-/// Checks that `trailer` is `trusted`'s signature of `gallery`.
-pub fn verify(gallery: &[u8], trailer: Option<&[u8]>, trusted: &PublicKey) -> Result<(), SignatureError> {
+/// Checks that `trailer` is `trusted`'s signature of `gallery`; gives the
+/// serial it signed.
+pub fn verify(gallery: &[u8], trailer: Option<&[u8]>, trusted: &PublicKey) -> Result<u64, SignatureError> {
     let trailer = trailer.ok_or(SignatureError::Unsigned)?;
-    let (key, sig) = trailer[8..].split_at(32);
-    if key != trusted.0.as_bytes() {
-        return Err(SignatureError::OtherKey { found: crate::digest::hex(&key[..6]), trusted: trusted.short() });
+    let claim = Claim::of(trailer)?;
+    if claim.signer != *trusted.0.as_bytes() {
+        return Err(SignatureError::OtherKey { found: claim.signer_short(), trusted: trusted.short() });
     }
+    let (signed_tail, sig) = trailer.split_at(TRAILER - 64);
     let sig: [u8; 64] = sig.try_into().map_err(|_| SignatureError::Truncated(trailer.len()))?;
-    trusted.0.verify_strict(gallery, &ed25519_dalek::Signature::from_bytes(&sig)).map_err(|_| SignatureError::BadSignature)
+    let mut message = alloc::vec::Vec::with_capacity(gallery.len() + signed_tail.len());
+    message.extend_from_slice(gallery);
+    message.extend_from_slice(signed_tail);
+    trusted.0.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&sig)).map_err(|_| SignatureError::BadSignature)?;
+    Ok(claim.serial)
 }
 
 #[cfg(test)]
@@ -195,10 +262,11 @@ mod tests {
     fn signatures_verify_only_for_the_signer_and_the_same_bytes() {
         let secret = SecretKey::from_seed(&[1; 32]);
         let other = SecretKey::from_seed(&[2; 32]);
-        let signed = secret.sign(b"gallery bytes");
+        let signed = secret.sign(b"gallery bytes", 42);
         let (g, t) = split(&signed, 13).expect("split");
         assert_eq!(g, b"gallery bytes");
-        assert_eq!(verify(g, t, &secret.public()), Ok(()));
+        assert_eq!(verify(g, t, &secret.public()), Ok(42));
+        assert_eq!(Claim::of(t.expect("trailer")).map(|c| c.serial), Ok(42));
         assert!(matches!(verify(g, t, &other.public()), Err(SignatureError::OtherKey { .. })));
         assert_eq!(verify(b"gallery bytez", t, &secret.public()), Err(SignatureError::BadSignature));
         assert_eq!(verify(g, None, &secret.public()), Err(SignatureError::Unsigned));
@@ -206,5 +274,25 @@ mod tests {
         let mut wrong = signed.clone();
         wrong[13] = b'X';
         assert_eq!(split(&wrong, 13), Err(SignatureError::NotASignature));
+    }
+
+    /// The serial is signed: a gallery's serial cannot be raised (to pass
+    /// a device's rollback check) without the secret key.
+    #[test]
+    fn regression_an_older_gallery_could_pass_as_current_the_serial_is_signed() {
+        let secret = SecretKey::from_seed(&[1; 32]);
+        let mut signed = secret.sign(b"gallery bytes", 7);
+        signed[13 + 8] = 99;
+        let (g, t) = split(&signed, 13).expect("split");
+        assert_eq!(Claim::of(t.expect("trailer")).map(|c| c.serial), Ok(99));
+        assert_eq!(verify(g, t, &secret.public()), Err(SignatureError::BadSignature));
+    }
+
+    #[test]
+    fn a_first_format_signature_is_refused_as_having_no_serial() {
+        let mut old = b"gallery bytes".to_vec();
+        old.extend_from_slice(&MAGIC_V1);
+        old.extend_from_slice(&[0; 96]);
+        assert_eq!(split(&old, 13), Err(SignatureError::NoSerial));
     }
 }

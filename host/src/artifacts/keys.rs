@@ -47,16 +47,35 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<()> {
     f.write_all(bytes).and_then(|()| f.sync_all()).map_err(Error::write(path))
 }
 
+fn read_text(path: &Path) -> Result<String> {
+    use rollcall_shared::regular;
+    regular::read_to_string(path, regular::cap::SMALL_TEXT, "key file").map_err(|e| Error::read(path)(e.into()))
+}
+
 /// Reads a secret key file.
 pub fn read_secret(path: &Path) -> Result<SecretKey> {
-    let text = std::fs::read_to_string(path).map_err(Error::read(path))?;
-    SecretKey::parse(&text).map_err(|source| Error::Key { path: path.to_path_buf(), source })
+    SecretKey::parse(&read_text(path)?).map_err(|source| Error::Key { path: path.to_path_buf(), source })
+}
+
+/// The permission bits of a secret key file that others can read (as ssh
+/// refuses such a key, rollcall warns); `None` when it is private.
+pub fn readable_by_others(path: &Path) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+        (mode & 0o077 != 0).then_some(mode)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
 }
 
 /// Reads a public key file.
 pub fn read_public(path: &Path) -> Result<PublicKey> {
-    let text = std::fs::read_to_string(path).map_err(Error::read(path))?;
-    PublicKey::parse(&text).map_err(|source| Error::Key { path: path.to_path_buf(), source })
+    PublicKey::parse(&read_text(path)?).map_err(|source| Error::Key { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]
@@ -81,5 +100,12 @@ mod tests {
         assert!(matches!(generate(&secret), Err(Error::Exists { .. })));
         assert_eq!(std::fs::read(&secret).expect("read"), before);
         assert!(matches!(read_public(&secret), Err(Error::Key { .. })), "a secret file is not a public key");
+        assert_eq!(readable_by_others(&secret), None);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+            assert_eq!(readable_by_others(&secret), Some(0o644));
+        }
     }
 }

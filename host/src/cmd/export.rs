@@ -57,11 +57,17 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let model = ModelDir::new(&a.model);
     let form = VectorForm::from(a.references);
     let key = a.sign.as_deref().map(keys::read_secret).transpose()?;
+    if let Some(mode) = a.sign.as_deref().and_then(keys::readable_by_others) {
+        tracing::warn!(
+            "the secret key {} can be read by other users (mode {mode:o}): anyone who copies it can sign galleries; `chmod 600` it",
+            a.sign.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+        );
+    }
     let e = export::export_signed(&model, &a.out, form, &a.model.display().to_string(), key.as_ref())?;
     let name = format!("{:?}", a.references).to_lowercase();
     say!("wrote {}: {} people, {} reference faces, {} bytes ({name} references)", a.out.display(), e.people, e.references, e.bytes);
-    if let Some(by) = &e.signed_by {
-        say!("signed by key {by}");
+    if let (Some(by), Some(serial)) = (&e.signed_by, e.serial) {
+        say!("signed by key {by}, serial {serial} (a device that trusts the key refuses galleries with a lower serial from now on)");
     }
     if a.quantize {
         let q = pipeline::export_quantized(&model, &a.out, form, a.models.load(g)?.as_ref(), key.as_ref())?;

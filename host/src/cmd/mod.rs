@@ -10,6 +10,7 @@ mod detect;
 mod embed;
 mod evaluate;
 mod export;
+mod inspect;
 mod keygen;
 mod models;
 mod predict;
@@ -66,6 +67,8 @@ enum Command {
     Train(train::Args),
     /// Write the gallery a device loads
     Export(export::Args),
+    /// Show a gallery's people, provenance, signer and serial (and verify it with --trust)
+    Inspect(inspect::Args),
     /// Make a key pair for signing galleries (export --sign, rollcall-device --trust)
     Keygen(keygen::Args),
     /// Name the faces in photos with a gallery (CSV: image,face_index,x1,y1,x2,y2,label,score)
@@ -98,6 +101,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Evaluate(a) => evaluate::run(a),
         Command::Train(a) => train::run(a, g),
         Command::Export(a) => export::run(a, g),
+        Command::Inspect(a) => inspect::run(a),
         Command::Keygen(a) => keygen::run(a),
         Command::Review(a) => review::run(a, g),
         Command::Attendance(a) => attendance::run(a),
