@@ -157,3 +157,32 @@ fn regression_someone_else_in_the_same_place_kept_the_old_identity() {
         .collect();
     assert_eq!(arrived, ["unknown", "ada", "ben"]);
 }
+
+/// Files that are not files. The gallery path replaced by a FIFO blocked
+/// the device at start with no frame and no log line; replaced by a link to
+/// `/dev/zero`, it grew to 1.9 GB resident in 4 s before "out of memory".
+/// The same for the trusted key and the settings file. Every file the
+/// device reads is now opened without blocking, checked to be a regular
+/// file on the handle and read with a cap.
+#[test]
+fn regression_a_fifo_or_dev_zero_as_the_gallery_hung_or_exhausted_the_device() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = still(dir.path());
+    let fifo = dir.path().join("fifo.rcg");
+    let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(status.success());
+    let zero = dir.path().join("zero.rcg");
+    std::os::unix::fs::symlink("/dev/zero", &zero).expect("symlink");
+    for (path, kind) in [(&fifo, "FIFO"), (&zero, "device")] {
+        let p = path.to_string_lossy();
+        refused(&device(&["--gallery", &p, "--source", &source]), &format!("not a regular file (a {kind})"));
+        let tiny = tiny_gallery();
+        let g = tiny.to_string_lossy();
+        let state = dir.path().join("state");
+        refused(
+            &device(&["--gallery", &g, "--source", &source, "--trust", &p, "--state-dir", &state.to_string_lossy()]),
+            "not a regular file",
+        );
+        refused(&device(&["--config", &p, "--gallery", &g, "--source", &source]), "not a regular file");
+    }
+}

@@ -74,7 +74,7 @@ impl Marker {
 
     /// The marker of `dir`, if it has a readable one.
     pub fn read(dir: &Path) -> Option<Marker> {
-        let text = std::fs::read_to_string(dir.join(MARKER)).ok()?;
+        let text = rollcall_shared::regular::read_to_string(&dir.join(MARKER), rollcall_shared::regular::cap::SMALL_TEXT, "marker").ok()?;
         toml::from_str(&text).ok()
     }
 
@@ -196,7 +196,16 @@ pub struct Lock {
 
 /// Locks `dir` for this process, or fails at once naming the holder.
 pub fn lock(dir: &Path) -> Result<Lock, OwnedError> {
-    let path = dir.join(LOCK);
+    let lock = lock_named(dir, LOCK)?;
+    remove_stale_temporaries(dir);
+    Ok(lock)
+}
+
+/// A lock of its own in `dir`, file `name`, for what must run once per
+/// folder beside the folder's lock (a review session), or fails at once
+/// naming the holder.
+pub fn lock_named(dir: &Path, name: &str) -> Result<Lock, OwnedError> {
+    let path = dir.join(name);
     let mut file = File::options().create(true).truncate(false).read(true).write(true).open(&path).map_err(io(&path))?;
     match file.try_lock() {
         Ok(()) => {}
@@ -209,7 +218,6 @@ pub fn lock(dir: &Path) -> Result<Lock, OwnedError> {
     }
     // Only the holder writes: say who it is.
     file.set_len(0).and_then(|_| file.rewind()).and_then(|_| write!(file, "{}", std::process::id())).map_err(io(&path))?;
-    remove_stale_temporaries(dir);
     Ok(Lock { _file: file })
 }
 

@@ -53,6 +53,9 @@ pub enum Problem {
     /// A broken link, or an entry that cannot be read.
     #[error("cannot be read")]
     Unreadable(#[source] std::io::Error),
+    /// A FIFO, a device or a socket (or a link to one) named like a photo.
+    #[error("not a regular file; not read")]
+    NotAFile,
 }
 
 /// What a listing found.
@@ -125,6 +128,9 @@ pub fn list(root: &Path, exclude: &[PathBuf]) -> Result<Listing, ListError> {
         }
         match entry.metadata() {
             // Each photo once, however many links lead to it.
+            // Reading a FIFO blocks and a device never ends: left out
+            // here, and refused again when opened (it may be swapped).
+            Ok(m) if !m.is_file() => out.problems.push((entry.into_path(), Problem::NotAFile)),
             Ok(m) if !seen_files.insert((m.dev(), m.ino())) => {}
             Ok(_) => out.photos.push(entry.into_path()),
             Err(e) => out.problems.push((entry.path().to_path_buf(), Problem::Unreadable(e.into()))),

@@ -36,6 +36,18 @@ pub enum Error {
     /// A folder is not rollcall's to write into, or another command holds it.
     #[error(transparent)]
     Owned(#[from] rollcall_files::owned::OwnedError),
+    /// Another `rollcall review` serves the work directory.
+    #[error(
+        "another `rollcall review`{} is open on {}; use that page, or stop it first",
+        holder.map(|p| format!(" (process {p})")).unwrap_or_default(),
+        rollcall_files::shown(path)
+    )]
+    ReviewRunning {
+        /// The work directory.
+        path: PathBuf,
+        /// The other session's process, if it said.
+        holder: Option<u32>,
+    },
     /// The output file is there and rollcall did not write it.
     #[error(
         "{} exists and is not {what}; rollcall does not write over files it did not make: choose another name",

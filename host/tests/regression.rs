@@ -375,3 +375,29 @@ fn hostile_folder_is_survived() {
     eprintln!("peak resident memory: {} MiB, {} MiB on the second run", peak >> 20, again >> 20);
     assert!(peak.max(again) < 1 << 30, "peak resident memory {} MiB", peak.max(again) >> 20);
 }
+
+/// Files named like photos that are not files: `ln -s /dev/zero
+/// photos/zero.jpg` made `rollcall detect` spin at 100% CPU for ever
+/// (hashing a file whose reported length is 0 and which never ends), and
+/// `mkfifo photos/p.jpg` made it hang on open. Both are now listed as "not a
+/// regular file" and the run goes on with the real photos.
+#[test]
+fn regression_a_link_to_dev_zero_or_a_fifo_among_the_photos_hung_detect() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    std::os::unix::fs::symlink("/dev/zero", photos.join("zero.jpg")).expect("symlink");
+    let status = Command::new("mkfifo").arg(photos.join("p.jpg")).status().expect("mkfifo");
+    assert!(status.success());
+    let out = rollcall()
+        .args([std::ffi::OsStr::new("detect"), photos.as_os_str(), "--out".as_ref(), dir.path().join("work").as_os_str()])
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .expect("run rollcall");
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("18 faces found"), "the real photos are all read: {stdout}");
+    let text = format!("{stdout}{stderr}");
+    for name in ["zero.jpg", "p.jpg"] {
+        assert!(text.lines().any(|l| l.contains(name) && l.contains("not a regular file")), "{name} is named with the reason: {text}");
+    }
+}

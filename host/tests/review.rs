@@ -41,6 +41,7 @@ fn post(r: &Review, body: serde_json::Value) -> (u16, serde_json::Value) {
         origin: Some(format!("http://localhost:{PORT}")),
         token: Some(r.token().to_string()),
         body: serde_json::to_vec(&body).expect("json"),
+        ..Req::default()
     });
     (resp.status, serde_json::from_slice(&resp.body).expect("json body"))
 }
@@ -145,4 +146,209 @@ fn actions_are_file_operations_with_undo_and_stale_views_are_refused() {
     assert_eq!(status, 423, "{body}");
     assert!(body["error"].as_str().is_some_and(|e| e.contains("another rollcall command")));
     drop(held);
+}
+
+/// The token was visible to every local user: `rollcall review` passed the
+/// URL with the token to `xdg-open`, whose command line (and the
+/// browser's) any user reads with `ps`; a different user took it and got
+/// 200 on `/api/state` and the chips, and could move faces. Now the
+/// launcher gets a file only the user can read, which forwards to a
+/// one-time launch code; the code buys an HttpOnly, SameSite=Strict
+/// cookie once and is worthless afterwards.
+#[test]
+fn regression_the_token_was_visible_in_the_process_list() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (_, r) = session(dir.path());
+    let (folder, page) = r.write_launch_file().expect("launch file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+        assert_eq!((mode(folder.path()), mode(&page)), (0o700, 0o600), "only the user can read the launch page");
+    }
+    let html = std::fs::read_to_string(&page).expect("launch page");
+    assert!(!html.contains(r.token()), "the launch page holds a code, not the token");
+    let launch = r.launch_url();
+    assert!(html.contains(&launch), "{html}");
+    let url = launch.trim_start_matches(&format!("http://127.0.0.1:{PORT}"));
+    let req = Req { method: "GET".into(), url: url.into(), host: Some(format!("127.0.0.1:{PORT}")), ..Req::default() };
+    let first = r.handle(&req);
+    assert_eq!(first.status, 200);
+    let cookie = first.headers.iter().find(|(k, _)| *k == "Set-Cookie").map(|(_, v)| v.clone()).expect("a cookie");
+    assert!(cookie.contains(r.token()) && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert_eq!(r.handle(&req).status, 403, "a launch code is good once");
+    // The cookie alone opens the API; a wrong one does not.
+    let pair = cookie.split(';').next().expect("name=value").to_string();
+    let api = Req { method: "GET".into(), url: "/api/state".into(), host: Some(format!("127.0.0.1:{PORT}")), ..Req::default() };
+    assert_eq!(r.handle(&Req { cookie: Some(format!("other=1; {pair}")), ..api.clone() }).status, 200);
+    assert_eq!(r.handle(&Req { cookie: Some("rollcall_review=0000".into()), ..api }).status, 403);
+}
+
+/// The same, through the binary: what the launcher sees on its command
+/// line is a file path; the token is only on the user's terminal.
+#[test]
+fn regression_the_browser_launcher_got_the_token_on_its_command_line() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    common::ok(&[&"run", &photos, &"--out", &work]);
+    // A stand-in for xdg-open that writes down its arguments.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    let argv = dir.path().join("argv");
+    let script = bin.join("xdg-open");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}.tmp && mv {}.tmp {}\n", argv.display(), argv.display(), argv.display()),
+    )
+    .expect("script");
+    std::process::Command::new("chmod").arg("755").arg(&script).status().expect("chmod");
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .env("ROLLCALL_ENGINE", "fake")
+        .env("PATH", path)
+        .args(["review", "--port", "0"])
+        .arg(&work)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start review");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("text");
+    let token = first.split("token=").nth(1).expect("the URL with the token on the terminal").trim().to_string();
+    let mut recorded = None;
+    for _ in 0..600 {
+        if let Ok(text) = std::fs::read_to_string(&argv) {
+            recorded = Some(text);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let recorded = recorded.expect("the launcher ran");
+    assert!(!recorded.contains(&token), "the token reached a command line: {recorded}");
+    assert!(recorded.trim().ends_with("open.html"), "the launcher opens a file: {recorded}");
+}
+
+/// One slow client froze the page: the server read a request body on its
+/// single thread before checking the token, with no timeout, so
+/// `Content-Length: 100000` and then 10 bytes, without the token, made a
+/// request with the valid token time out; 3,000 idle connections made
+/// 3,000 threads. Now the token is checked before any body is read, reads
+/// have a deadline, and a fixed pool serves a bounded queue.
+#[test]
+fn regression_a_slow_client_froze_the_review_page() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = Work::new(dir.path().join("work"));
+    pipeline::run(&photos, &work.claim().expect("claim"), &FakeModels::default(), &RunOptions::default()).expect("run");
+    let listener = rollcall_host::review::bind(0).expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let r = std::sync::Arc::new(Review::new(work, port, Some(0.5), None).expect("review"));
+    let token = r.token().to_string();
+    let limits = rollcall_host::review::server::Limits { deadline: std::time::Duration::from_secs(2), ..Default::default() };
+    let r2 = r.clone();
+    std::thread::spawn(move || rollcall_host::review::server::serve(&r2, &listener, limits));
+    let connect = || {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        // A guard against a hang, not a speed test.
+        s.set_read_timeout(Some(std::time::Duration::from_secs(60))).expect("timeout");
+        s
+    };
+    let answer = |mut s: TcpStream| {
+        let mut text = String::new();
+        let _ = s.read_to_string(&mut text);
+        text
+    };
+    let threads = || {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|t| t.lines().find(|l| l.starts_with("Threads:")).and_then(|l| l[8..].trim().parse::<usize>().ok()))
+            .unwrap_or(0)
+    };
+
+    // The slow client without the token is refused before its body.
+    let mut slow = connect();
+    write!(slow, "POST /api/act HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 100000\r\n\r\n0123456789").expect("send");
+    assert!(answer(slow).starts_with("HTTP/1.1 403"), "refused at once");
+
+    // Idle connections: no thread each, and the page's user is served.
+    let before = threads();
+    let idle: Vec<TcpStream> = (0..200).map(|_| connect()).collect();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(threads() <= before + 1, "threads grew with idle connections: {before} -> {}", threads());
+    let mut served = false;
+    for _ in 0..20 {
+        let mut s = connect();
+        write!(s, "GET /api/state HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Rollcall-Token: {token}\r\n\r\n").expect("send");
+        if answer(s).starts_with("HTTP/1.1 200") {
+            served = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    assert!(served, "the user's request was never served");
+    drop(idle);
+
+    // A slow body with the token ends at the deadline, not never.
+    let mut slow = connect();
+    write!(slow, "POST /api/act HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Rollcall-Token: {token}\r\nContent-Length: 100\r\n\r\n{{")
+        .expect("send");
+    let text = answer(slow);
+    assert!(!text.starts_with("HTTP/1.1 200"), "{text}");
+}
+
+/// `/chip` followed links out of `clusters/` and served any file as a PNG:
+/// `person_2/x.png -> /etc/passwd` was served; a FIFO there hung the
+/// server. A hand-edited `metadata.csv` pointing at a FIFO hung the whole
+/// server, and one pointing at any other image on the disk served it.
+#[test]
+fn regression_chip_and_photo_served_files_outside_the_work_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (work, r) = session(dir.path());
+    let folder = folders(&work).into_iter().find(|f| f.starts_with("person_")).expect("a person folder");
+    std::os::unix::fs::symlink("/etc/passwd", work.clusters().join(&folder).join("x.png")).expect("link");
+    std::process::Command::new("mkfifo").arg(work.clusters().join(&folder).join("f.png")).status().expect("mkfifo");
+    std::fs::write(work.clusters().join(&folder).join("t.png"), b"not a png").expect("write");
+    for file in ["x.png", "f.png", "t.png"] {
+        assert_eq!(get(&r, &format!("/chip/{folder}/{file}")).status, 404, "{file}");
+    }
+    let chip = std::fs::read_dir(work.clusters().join(&folder))
+        .expect("list")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.starts_with("aligned"))
+        .expect("a chip");
+    assert_eq!(get(&r, &format!("/chip/{folder}/{chip}")).status, 200);
+
+    // metadata.csv edited by hand: a FIFO, an image outside the photos.
+    let metadata = std::fs::read_to_string(work.metadata_csv()).expect("metadata");
+    let original = metadata.lines().nth(1).and_then(|l| l.split(',').nth(1)).expect("a photo path").to_string();
+    assert_eq!(get(&r, &format!("/photo?face={chip}")).status, 200, "its own photo is served");
+    let elsewhere = dir.path().join("elsewhere.png");
+    std::fs::copy(&original, &elsewhere).expect("copy");
+    let fifo = dir.path().join("photos").join("fifo.png");
+    std::process::Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    for target in [fifo.display().to_string(), elsewhere.display().to_string()] {
+        std::fs::write(work.metadata_csv(), metadata.replace(&original, &target)).expect("edit");
+        let face = metadata.lines().nth(1).and_then(|l| l.split(',').next()).expect("a face").to_string();
+        assert_eq!(get(&r, &format!("/photo?face={face}")).status, 404, "{target}");
+    }
+}
+
+/// Two `rollcall review` sessions on one work directory both ran; the
+/// journal then held the same action id twice, and after a restart undo
+/// skipped an action. One session per work directory now.
+#[test]
+fn regression_two_review_sessions_on_one_work_directory() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (work, first) = session(dir.path());
+    let Err(e) = Review::new(work.clone(), PORT, Some(0.5), None) else { panic!("a second session started") };
+    assert!(e.to_string().contains("another `rollcall review`"), "{e}");
+    drop(first);
+    Review::new(work, PORT, Some(0.5), None).expect("once the first ended");
 }

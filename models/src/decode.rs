@@ -100,11 +100,16 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 /// Reads and decodes the photo at `path` within `limits`.
 pub fn load_rgb_within(path: &Path, limits: &Limits) -> Result<RgbImage> {
     let fail = |e| image_error(path, e);
-    let size = std::fs::metadata(path).map_err(|e| fail(DecodeError::Read(e)))?.len();
+    // A regular file only (a FIFO or a link to /dev/zero would block or
+    // never end), capped on the opened handle.
+    let file = rollcall_shared::regular::open(path).map_err(|e| fail(DecodeError::Read(e.into())))?;
+    let size = file.metadata().map_err(|e| fail(DecodeError::Read(e)))?.len();
     if size > limits.max_file_bytes {
         return Err(fail(DecodeError::TooLarge { bytes: size, max_bytes: limits.max_file_bytes }));
     }
-    let bytes = std::fs::read(path).map_err(|e| fail(DecodeError::Read(e)))?;
+    let mut bytes = Vec::with_capacity(size as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limits.max_file_bytes), &mut bytes)
+        .map_err(|e| fail(DecodeError::Read(e)))?;
     decode_within(&bytes, limits).map_err(fail)
 }
 

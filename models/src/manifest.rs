@@ -225,7 +225,8 @@ impl Manifest {
 
     /// Reads a manifest file.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let text = rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::SMALL_TEXT, "manifest")
+            .map_err(|e| Error::io(path, e.into()))?;
         Self::parse(&text, &path.display().to_string())
     }
 

@@ -130,7 +130,7 @@ impl ModelStore {
         if !path.is_file() {
             self.fetch_model(spec)?;
         }
-        let bytes = fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = rollcall_shared::regular::read(&path, 1 << 30, "model").map_err(|e| Error::io(&path, e.into()))?;
         match &spec.sha256 {
             Some(expected) => check_digest(&path, expected, &sha256_hex(&bytes))?,
             None => tracing::warn!(

@@ -134,7 +134,7 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
 
     // The server, on a free port, as `rollcall review` runs it.
     let server = Arc::new(review::bind(0).expect("bind"));
-    let port = server.server_addr().to_ip().expect("an IP address").port();
+    let port = server.local_addr().expect("an IP address").port();
     let threshold = same_person_threshold().map(|t| t.0);
     let load = || Ok(Arc::new(models().clone()) as Arc<dyn rollcall_models::Models>);
     let session = Arc::new(Review::new(work.clone(), port, threshold, Some(review::trainer(threshold, load))).expect("session"));
@@ -143,8 +143,15 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
 
     let browser = browser();
     let tab = browser.new_tab().expect("tab");
-    tab.navigate_to(&session.url()).expect("navigate").wait_until_navigated().expect("page loads");
-    tab.wait_for_element("[data-folder]").expect("the people are shown");
+    // As `rollcall review` opens it: the browser gets the user's private
+    // launch file, which trades a one-time code for the session cookie.
+    let (_launch, page) = session.write_launch_file().expect("launch file");
+    tab.navigate_to(&format!("file://{}", page.display())).expect("navigate");
+    if tab.wait_for_element("[data-folder]").is_err() {
+        panic!("the people are not shown at {}: {}", tab.get_url(), js(&tab, "document.body.innerText"));
+    }
+    let url = tab.get_url();
+    assert!(url.starts_with(&format!("http://127.0.0.1:{port}/")) && !url.contains(session.token()), "{url}");
     let cards = || js(&tab, "document.querySelectorAll('#people [data-folder]').length").as_u64().unwrap_or(0) as usize;
     assert_eq!(cards(), 6);
     let suggestions = js(&tab, "document.getElementById('suggestions').textContent").as_str().unwrap_or_default().to_string();

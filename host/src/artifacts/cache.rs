@@ -95,9 +95,9 @@ impl Cache {
 
     /// Reads the cache at `path`.
     pub fn read(path: &Path) -> Result<Cache, Refused> {
-        let bytes = match std::fs::read(path) {
+        let bytes = match rollcall_shared::regular::read(path, rollcall_shared::regular::cap::TABLE, "cache") {
             Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refused::Missing),
+            Err(rollcall_shared::regular::RegularError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Err(Refused::Missing),
             Err(e) => return Err(Refused::Unreadable(e.to_string())),
         };
         let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| Refused::Unreadable("not a rollcall cache".into()))?;

@@ -100,7 +100,7 @@ impl EmbeddingTable {
     /// Reads a table written by [`write`](Self::write) (or any Parquet file
     /// with a string `file` column and float `dim_*` columns).
     pub fn read(path: &Path) -> Result<Self> {
-        let file = File::open(path).map_err(Error::read(path))?;
+        let file: File = rollcall_shared::regular::open(path).map_err(|e| Error::read(path)(e.into()))?;
         let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err(path))?;
         let kv: Vec<KeyValue> = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
         let lookup = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone());

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -44,7 +44,7 @@ pub type SkippedLine = (usize, String);
 
 /// A day's events, in file order, and the lines skipped.
 pub fn read_day(path: &Path) -> Result<(Vec<LoggedEvent>, Vec<SkippedLine>)> {
-    let text = std::fs::read(path).map_err(Error::read(path))?;
+    let text = crate::artifacts::io::read_table(path)?;
     let mut events = Vec::new();
     let mut skipped = Vec::new();
     for (n, line) in text.split(|&b| b == b'\n').enumerate() {

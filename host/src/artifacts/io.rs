@@ -19,7 +19,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 pub fn replace_own(path: &Path, bytes: &[u8], what: &'static str, ours: impl Fn(&[u8]) -> bool) -> Result<()> {
     if path.exists() {
         let mut head = vec![0u8; 64];
-        let n = std::fs::File::open(path).and_then(|mut f| std::io::Read::read(&mut f, &mut head)).map_err(Error::read(path))?;
+        let n = rollcall_shared::regular::open(path)
+            .map_err(std::io::Error::from)
+            .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+            .map_err(Error::read(path))?;
         if !ours(&head[..n]) {
             return Err(Error::NotOurFile { path: path.to_path_buf(), what });
         }
@@ -27,9 +30,15 @@ pub fn replace_own(path: &Path, bytes: &[u8], what: &'static str, ours: impl Fn(
     write_atomic(path, bytes)
 }
 
+/// Reads an artifact's bytes: a regular file (never a FIFO or a device, even
+/// through a link), at most [`rollcall_shared::regular::cap::TABLE`] bytes.
+pub fn read_table(path: &Path) -> Result<Vec<u8>> {
+    rollcall_shared::regular::read(path, rollcall_shared::regular::cap::TABLE, "table").map_err(|e| Error::read(path)(e.into()))
+}
+
 /// Reads a JSON artifact.
 pub fn read_json<T: DeserializeOwned>(path: &Path) -> Result<T> {
-    let bytes = std::fs::read(path).map_err(Error::read(path))?;
+    let bytes = read_table(path)?;
     serde_json::from_slice(&bytes).map_err(|source| Error::Json { path: path.to_path_buf(), source })
 }
 
@@ -41,8 +50,11 @@ pub fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<()> {
 
 /// Reads every row of a CSV artifact (header first).
 pub fn read_csv<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
-    let file = std::fs::File::open(path).map_err(Error::read(path))?;
-    csv::Reader::from_reader(file).deserialize().map(|row| row.map_err(|source| Error::Csv { path: path.to_path_buf(), source })).collect()
+    let bytes = read_table(path)?;
+    csv::Reader::from_reader(bytes.as_slice())
+        .deserialize()
+        .map(|row| row.map_err(|source| Error::Csv { path: path.to_path_buf(), source }))
+        .collect()
 }
 
 /// CSV text of `rows` with a header from the first row (or `header` when

@@ -35,17 +35,23 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let load = move || models.load(None, None).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
     let trainer = review::trainer(threshold, load);
     let server = review::bind(a.port)?;
-    let port = server.server_addr().to_ip().map_or(a.port, |s| s.port());
+    let port = server.local_addr().map_or(a.port, |s| s.port());
     let session = Review::new(work, port, threshold, Some(trainer))?;
     say!("review {} at {}", a.work.display(), session.url());
     say!("(only this machine can open it; press Ctrl-C to stop)");
-    if !a.no_open {
+    // The browser gets a file only this user can read, never the token:
+    // command lines are visible to every local user.
+    let _launch = if a.no_open {
+        None
+    } else {
+        let (dir, page) = session.write_launch_file()?;
         let _ = std::process::Command::new("xdg-open")
-            .arg(session.url())
+            .arg(&page)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn();
-    }
+        Some(dir)
+    };
     review::serve(&session, &server);
     Ok(())
 }

@@ -299,7 +299,7 @@ pub struct Journal {
 impl Journal {
     /// Reads the journal at `path` (a torn last line is skipped).
     pub fn open(path: &Path) -> Journal {
-        let entries = std::fs::read_to_string(path)
+        let entries = rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::TABLE, "journal")
             .map(|t| t.lines().filter_map(|l| serde_json::from_str::<Entry>(l).ok()).collect())
             .unwrap_or_default();
         Journal { path: path.to_path_buf(), entries }

@@ -6,19 +6,27 @@
 //! operation there ([`actions`]), journalled so that undo survives a reload;
 //! what the page shows is the folder tree as it is now ([`view`]).
 //!
-//! Who may drive it: the URL carries a random per-session token, which
-//! every request must present (API calls in the `X-Rollcall-Token` header,
-//! images in the query); a `Host` that is not the loopback address with the
-//! server's port is refused (DNS rebinding), and so is an `Origin` other
-//! than the page's own (another site open in the same browser). Each action
-//! takes the work directory's lock, so a `run` or `cluster --force` in
-//! progress makes the page say so instead of racing it.
+//! Who may drive it: a random per-session token, which every request must
+//! present (an HttpOnly, SameSite=Strict cookie; API calls also in the
+//! `X-Rollcall-Token` header; or in the query of the URL printed for
+//! `--no-open`). The browser is opened on a file only the user can read,
+//! which sends it to a one-time launch code that the server exchanges for
+//! the cookie ([`Launch`]): a process list shows a path and a code that is
+//! worthless once used, never the token. A `Host` that is not the loopback
+//! address with the server's port is refused (DNS rebinding), and so is an
+//! `Origin` other than the page's own (another site open in the same
+//! browser). One session per work directory; each action also takes the
+//! work directory's lock, so a `run` or `cluster --force` in progress makes
+//! the page say so instead of racing it. What the server gives a slow
+//! client is in [`server`].
 
 pub mod actions;
+pub mod server;
 pub mod view;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Deserialize;
 
@@ -42,6 +50,8 @@ pub struct Req {
     pub host: Option<String>,
     pub origin: Option<String>,
     pub token: Option<String>,
+    /// The `Cookie` header.
+    pub cookie: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -51,11 +61,17 @@ pub struct Resp {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// Headers beyond the ones every response gets.
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Resp {
+    fn new(status: u16, content_type: &'static str, body: Vec<u8>) -> Resp {
+        Resp { status, content_type, body, headers: Vec::new() }
+    }
+
     fn json(status: u16, v: &impl serde::Serialize) -> Resp {
-        Resp { status, content_type: "application/json", body: serde_json::to_vec(v).unwrap_or_default() }
+        Resp::new(status, "application/json", serde_json::to_vec(v).unwrap_or_default())
     }
 
     fn error(status: u16, message: &str) -> Resp {
@@ -63,11 +79,25 @@ impl Resp {
     }
 }
 
+/// The cookie that carries the session token.
+const COOKIE: &str = "rollcall_review";
+
+/// The one-time code the browser is opened with: exchanged once for the
+/// session cookie, worthless afterwards (and to anyone who reads it in a
+/// process list after the browser used it).
+struct Launch {
+    code: String,
+    used: AtomicBool,
+}
+
 /// The review session of one work directory.
 pub struct Review {
     work: Work,
     port: u16,
     token: String,
+    launch: Launch,
+    /// One session per work directory, for the session's lifetime.
+    _session: rollcall_files::owned::Lock,
     junk: Vec<String>,
     threshold: Option<f32>,
     journal: Mutex<Journal>,
@@ -78,6 +108,16 @@ pub struct Review {
 struct ActRequest {
     version: String,
     action: Action,
+}
+
+fn random_hex() -> std::io::Result<String> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| std::io::Error::other(e.to_string()))?;
+    Ok(rollcall_shared::digest::hex(&bytes))
+}
+
+fn cookie_value(header: &str, name: &str) -> Option<String> {
+    header.split(';').filter_map(|kv| kv.trim().split_once('=')).find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
 }
 
 fn query_param(url: &str, key: &str) -> Option<String> {
@@ -126,16 +166,61 @@ impl Review {
         if !work.clusters().is_dir() {
             return Err(Error::Missing { path: work.clusters(), hint: "run `rollcall run` (or `cluster`) first" });
         }
-        let mut bytes = [0u8; 16];
-        getrandom::fill(&mut bytes).map_err(|e| Error::write(work.root())(std::io::Error::other(e.to_string())))?;
-        let token = rollcall_shared::digest::hex(&bytes);
+        // Two sessions would both journal actions with the same ids.
+        let session = rollcall_files::owned::lock_named(work.root(), SESSION_LOCK).map_err(|e| match e {
+            rollcall_files::owned::OwnedError::Locked { holder, .. } => Error::ReviewRunning { path: work.root().to_path_buf(), holder },
+            e => Error::Owned(e),
+        })?;
+        let token = random_hex().map_err(Error::write(work.root()))?;
+        let launch = Launch { code: random_hex().map_err(Error::write(work.root()))?, used: AtomicBool::new(false) };
         let journal = Mutex::new(Journal::open(&work.root().join(JOURNAL)));
-        Ok(Review { work, port, token, junk: crate::artifacts::people::default_junk(), threshold, journal, trainer })
+        Ok(Review {
+            work,
+            port,
+            token,
+            launch,
+            _session: session,
+            junk: crate::artifacts::people::default_junk(),
+            threshold,
+            journal,
+            trainer,
+        })
     }
 
-    /// The URL to open.
+    /// The URL with the token, for the user who ran `review` to open by
+    /// hand (printed on the terminal, never passed on a command line).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/?token={}", self.port, self.token)
+    }
+
+    /// The one-time launch URL the browser is sent to.
+    pub fn launch_url(&self) -> String {
+        format!("http://127.0.0.1:{}/launch?code={}", self.port, self.launch.code)
+    }
+
+    /// Writes the page the browser is opened on: a file in a new folder
+    /// only the user can read, which forwards to [`Review::launch_url`].
+    /// The folder is removed when the returned guard drops.
+    pub fn write_launch_file(&self) -> Result<(tempfile::TempDir, PathBuf)> {
+        let mut builder = tempfile::Builder::new();
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let dir = builder.prefix("rollcall-review-").tempdir().map_err(Error::write(Path::new("temporary folder")))?;
+        let path = dir.path().join("open.html");
+        let url = self.launch_url();
+        let html = format!(
+            "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=\"0;url={url}\">\
+             <title>rollcall review</title><p><a href=\"{url}\">Open the review page</a></p>\n"
+        );
+        // The folder is 0700 and the file is created 0600: another local
+        // user can read neither.
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&path).map_err(Error::write(&path))?;
+        std::io::Write::write_all(&mut f, html.as_bytes()).map_err(Error::write(&path))?;
+        Ok((dir, path))
     }
 
     /// The session token.
@@ -147,8 +232,8 @@ impl Review {
         [format!("127.0.0.1:{}", self.port), format!("localhost:{}", self.port), format!("[::1]:{}", self.port)]
     }
 
-    /// Refuses requests another site or another user could make.
-    fn check(&self, r: &Req) -> std::result::Result<(), Resp> {
+    /// Refuses requests another site could make.
+    fn check_site(&self, r: &Req) -> std::result::Result<(), Resp> {
         let hosts = self.allowed_hosts();
         if !r.host.as_deref().is_some_and(|h| hosts.iter().any(|a| a.eq_ignore_ascii_case(h))) {
             return Err(Resp::error(403, "refused: the Host header is not this server's loopback address"));
@@ -158,7 +243,13 @@ impl Review {
         {
             return Err(Resp::error(403, "refused: a request from another site"));
         }
-        let token = r.token.clone().or_else(|| query_param(&r.url, "token"));
+        Ok(())
+    }
+
+    /// Refuses requests without the session's token.
+    fn check_token(&self, r: &Req) -> std::result::Result<(), Resp> {
+        let token =
+            r.token.clone().or_else(|| r.cookie.as_deref().and_then(|c| cookie_value(c, COOKIE))).or_else(|| query_param(&r.url, "token"));
         if !token.is_some_and(|t| same_secret(&t, &self.token)) {
             return Err(Resp::error(403, "refused: no valid session token (open the URL rollcall review printed)"));
         }
@@ -173,6 +264,38 @@ impl Review {
         view::view(&self.work, &self.junk, self.threshold, self.undo_text())
     }
 
+    /// The cookie that carries the token.
+    fn session_cookie(&self) -> (&'static str, String) {
+        ("Set-Cookie", format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", self.token))
+    }
+
+    /// `/launch?code=`: the one-time code for the session cookie, then the
+    /// page. Host and Origin are checked as for every request.
+    fn launch(&self, r: &Req) -> Resp {
+        let code = query_param(&r.url, "code").unwrap_or_default();
+        if !same_secret(&code, &self.launch.code) || self.launch.used.swap(true, Ordering::SeqCst) {
+            return Resp::error(403, "refused: this launch link was used already; open the URL rollcall review printed");
+        }
+        // A page that moves on to `/` itself, not a redirect: the browser
+        // came here from a file, and a SameSite=Strict cookie is not sent
+        // along a redirect that a navigation from another site started.
+        let page = "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=\"0;url=/\"><title>rollcall review</title>\
+                    <p><a href=\"/\">Open the review page</a></p>\n";
+        let mut resp = Resp::new(200, "text/html; charset=utf-8", page.as_bytes().to_vec());
+        resp.headers.push(self.session_cookie());
+        resp
+    }
+
+    /// Checks who is asking (token, Host, Origin): the server calls it
+    /// before reading a request's body.
+    pub fn check(&self, r: &Req) -> std::result::Result<(), Resp> {
+        if r.method == "GET" && r.url.split('?').next() == Some("/launch") {
+            return self.check_site(r);
+        }
+        self.check_site(r)?;
+        self.check_token(r)
+    }
+
     /// Answers one request.
     pub fn handle(&self, r: &Req) -> Resp {
         if let Err(refused) = self.check(r) {
@@ -180,8 +303,11 @@ impl Review {
         }
         let path = r.url.split('?').next().unwrap_or("");
         match (r.method.as_str(), path) {
+            ("GET", "/launch") => self.launch(r),
             ("GET", "/") => {
-                Resp { status: 200, content_type: "text/html; charset=utf-8", body: PAGE.replace("__TOKEN__", &self.token).into_bytes() }
+                let mut resp = Resp::new(200, "text/html; charset=utf-8", PAGE.replace("__TOKEN__", &self.token).into_bytes());
+                resp.headers.push(self.session_cookie());
+                resp
             }
             ("GET", "/api/state") => Resp::json(200, &self.state()),
             ("POST", "/api/act") => self.act(r),
@@ -231,23 +357,46 @@ impl Review {
         }
     }
 
+    /// A face chip: a regular PNG file directly in a cluster folder, which
+    /// resolves (links followed) inside the work directory.
     fn chip(&self, rel: &str) -> Resp {
-        let Some((folder, file)) = rel.split_once('/') else { return Resp::error(404, "no such face") };
+        let not_found = || Resp::error(404, "no such face");
+        let Some((folder, file)) = rel.split_once('/') else { return not_found() };
         let bad = |s: &str| s.is_empty() || s == "." || s == ".." || s.contains(['/', '\\']);
-        if bad(folder) || bad(file) {
-            return Resp::error(404, "no such face");
+        if bad(folder) || bad(file) || !file.to_ascii_lowercase().ends_with(".png") {
+            return not_found();
         }
-        match std::fs::read(self.work.clusters().join(folder).join(file)) {
-            Ok(bytes) => Resp { status: 200, content_type: "image/png", body: bytes },
-            Err(_) => Resp::error(404, "no such face"),
+        let path = self.work.clusters().join(folder).join(file);
+        let (Ok(real), Ok(root)) = (path.canonicalize(), self.work.root().canonicalize()) else { return not_found() };
+        if !real.starts_with(&root) {
+            return not_found();
+        }
+        match rollcall_shared::regular::read(&real, rollcall_shared::regular::cap::PHOTO, "chip") {
+            Ok(bytes) if bytes.starts_with(b"\x89PNG\r\n\x1a\n") => Resp::new(200, "image/png", bytes),
+            _ => not_found(),
         }
     }
 
-    /// The photo a chip came from: only photos `metadata.csv` names.
+    /// The photo a chip came from: only a photo that `metadata.csv` names
+    /// for that chip *and* that the work directory's detection records
+    /// list, under the folder they were found in; read as a regular file.
     fn photo(&self, face: &str) -> Resp {
         let rows = crate::artifacts::metadata::read(&self.work.metadata_csv()).unwrap_or_default();
         let Some(row) = rows.iter().find(|m| m.aligned_file == face) else { return Resp::error(404, "no photo for that face") };
+        let Ok(detections) = crate::artifacts::detections::DetectionsFile::read(&self.work.detections_json()) else {
+            return Resp::error(404, "no detection records in this work directory");
+        };
+        if !detections.photos.iter().any(|p| p.path == row.original_file) {
+            return Resp::error(404, "no photo for that face");
+        }
+        // Under the input as found, the way `detect` walked it (links in
+        // the photo folder followed, as the listing follows them).
         let path = PathBuf::from(&row.original_file);
+        let input = PathBuf::from(&detections.input);
+        let climbs = path.components().any(|c| matches!(c, std::path::Component::ParentDir));
+        if climbs || !path.starts_with(&input) {
+            return Resp::error(404, "no photo for that face");
+        }
         let Ok(img) = rollcall_models::decode::load_rgb(&path) else { return Resp::error(404, "the photo cannot be read any more") };
         // Sent as JPEG at most 1600 px wide: EXIF orientation applied, as
         // the boxes assume, and never the user's original bytes to a page.
@@ -257,7 +406,7 @@ impl Review {
             img.resize((img.width() as f32 * s) as u32, (img.height() as f32 * s) as u32, image::imageops::FilterType::Triangle).to_rgb8();
         let mut buf = std::io::Cursor::new(Vec::new());
         match img.write_to(&mut buf, image::ImageFormat::Jpeg) {
-            Ok(()) => Resp { status: 200, content_type: "image/jpeg", body: buf.into_inner() },
+            Ok(()) => Resp::new(200, "image/jpeg", buf.into_inner()),
             Err(e) => Resp::error(500, &e.to_string()),
         }
     }
@@ -299,43 +448,17 @@ pub fn trainer(
 /// The journal's file name in the work directory.
 pub const JOURNAL: &str = "review-journal.jsonl";
 
+/// The session lock's file name in the work directory.
+pub const SESSION_LOCK: &str = ".rollcall-review-lock";
+
 /// Serves `review` on `listener` until the process ends.
-pub fn serve(review: &Review, server: &tiny_http::Server) {
-    for mut request in server.incoming_requests() {
-        let header = |name: &str| {
-            request.headers().iter().find(|h| h.field.as_str().as_str().eq_ignore_ascii_case(name)).map(|h| h.value.as_str().to_string())
-        };
-        let mut req = Req {
-            method: request.method().as_str().to_string(),
-            url: request.url().to_string(),
-            host: header("Host"),
-            origin: header("Origin"),
-            token: header("X-Rollcall-Token"),
-            body: Vec::new(),
-        };
-        let _ = std::io::Read::read_to_end(&mut std::io::Read::take(request.as_reader(), 1 << 20), &mut req.body);
-        let resp = review.handle(&req);
-        let mut response = tiny_http::Response::from_data(resp.body).with_status_code(resp.status);
-        for (k, v) in [
-            ("Content-Type", resp.content_type),
-            ("Cache-Control", "no-store"),
-            ("X-Content-Type-Options", "nosniff"),
-            (
-                "Content-Security-Policy",
-                "default-src 'self'; img-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self' 'unsafe-inline'",
-            ),
-        ] {
-            if let Ok(h) = tiny_http::Header::from_bytes(k.as_bytes(), v.as_bytes()) {
-                response.add_header(h);
-            }
-        }
-        let _ = request.respond(response);
-    }
+pub fn serve(review: &Review, listener: &std::net::TcpListener) {
+    server::serve(review, listener, server::Limits::default());
 }
 
 /// Binds 127.0.0.1:`port` (0: any free port).
-pub fn bind(port: u16) -> Result<tiny_http::Server> {
-    tiny_http::Server::http(("127.0.0.1", port)).map_err(|e| Error::write(Path::new("127.0.0.1"))(std::io::Error::other(e.to_string())))
+pub fn bind(port: u16) -> Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(("127.0.0.1", port)).map_err(Error::write(Path::new("127.0.0.1")))
 }
 
 #[cfg(test)]

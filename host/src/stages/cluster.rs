@@ -292,7 +292,7 @@ fn write_folders(work: &Work, rows: &[ClusterRow]) -> Result<()> {
     let mut copies = Vec::new();
     for r in rows {
         let src = work.aligned().join(&r.file);
-        let bytes = match std::fs::read(&src) {
+        let bytes = match rollcall_shared::regular::read(&src, rollcall_shared::regular::cap::PHOTO, "chip") {
             Ok(b) => b,
             Err(e) => {
                 tracing::warn!("{}: {e}; not copied to {}", shown(&src), r.folder);

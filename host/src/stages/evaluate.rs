@@ -51,7 +51,8 @@ impl Truth {
         } else {
             let base = path.parent().unwrap_or(Path::new("."));
             let csv_err = |source| Error::Csv { path: path.to_path_buf(), source };
-            let mut r = csv::Reader::from_reader(std::fs::File::open(path).map_err(Error::read(path))?);
+            let bytes = crate::artifacts::io::read_table(path)?;
+            let mut r = csv::Reader::from_reader(bytes.as_slice());
             let headers = r.headers().map_err(csv_err)?.clone();
             let (Some(pi), Some(ii)) = (headers.iter().position(|h| h == "path"), headers.iter().position(|h| h == "identity")) else {
                 return Err(Error::Truth { path: path.to_path_buf(), reason: "needs a header with `path` and `identity` columns".into() });
