@@ -71,6 +71,13 @@ pub struct MqttFile {
     pub discovery_prefix: Option<String>,
     /// Messages kept while the broker is away.
     pub queue: Option<usize>,
+    /// For `mqtts://`: the certificate authority (PEM) of a school's own
+    /// broker, instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// For `mqtts://`: a client certificate (PEM) and its key, when the
+    /// broker asks for one.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 /// The settings file.

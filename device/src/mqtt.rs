@@ -16,12 +16,16 @@
 //! dropped and counted, and a warning says how many.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use rumqttc::{Client, Event as MqttEvent, LastWill, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::events::{Event, Kind};
 use crate::sinks::Sink;
@@ -36,11 +40,25 @@ pub struct MqttSettings {
     /// Topic prefix, e.g. `rollcall/door1`.
     pub prefix: String,
     pub user: Option<String>,
-    pub password: Option<String>,
+    pub password: Option<Secret>,
     /// Home Assistant discovery prefix, when discovery is on.
     pub discovery: Option<String>,
     /// Messages queued while the broker is away.
     pub queue: usize,
+    /// A certificate authority to trust instead of the system's roots.
+    pub ca_file: Option<PathBuf>,
+    /// A client certificate and its key.
+    pub client_auth: Option<(PathBuf, PathBuf)>,
+}
+
+/// A password: never printed, not even by `{:?}`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
 }
 
 /// Messages queued by default while the broker is away: a morning of
@@ -48,8 +66,9 @@ pub struct MqttSettings {
 pub const DEFAULT_QUEUE: usize = 1000;
 
 impl MqttSettings {
-    /// Parses `mqtt://HOST[:PORT]/PREFIX` or `mqtts://...` (default ports
-    /// 1883 and 8883).
+    /// Parses `mqtt://[USER@]HOST[:PORT]/PREFIX` or `mqtts://...` (default
+    /// ports 1883 and 8883). A password in the URL is refused: a command
+    /// line is visible to every local user, and the URL reaches log lines.
     pub fn parse_url(url: &str) -> Result<MqttSettings> {
         let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
             (true, r)
@@ -58,7 +77,21 @@ impl MqttSettings {
         } else {
             bail!("`{url}`: an MQTT URL starts with mqtt:// or mqtts://");
         };
-        let (hostport, prefix) = rest.split_once('/').with_context(|| format!("`{url}`: no topic prefix (mqtt://HOST[:PORT]/PREFIX)"))?;
+        let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        let (user, hostport) = match authority.rsplit_once('@') {
+            Some((info, _)) if info.contains(':') => bail!(
+                "the MQTT URL holds a password, which every local user can read in the process list: \
+                 put it in `password_file` (or `password_env`) under [mqtt] in the settings file"
+            ),
+            Some((user, hostport)) => (Some(user.to_string()), hostport),
+            None => (None, authority),
+        };
+        // From here on the URL is named without its user part.
+        let scheme = if tls { "mqtts" } else { "mqtt" };
+        let url = &format!("{scheme}://{hostport}/{prefix}");
+        if prefix.is_empty() {
+            bail!("`{url}`: no topic prefix (mqtt://HOST[:PORT]/PREFIX)");
+        }
         let prefix = prefix.trim_end_matches('/');
         if prefix.is_empty() || prefix.contains(['+', '#']) || prefix.chars().any(char::is_control) {
             bail!("`{url}`: the topic prefix must be non-empty, without + # or control characters");
@@ -75,18 +108,33 @@ impl MqttSettings {
             host: host.to_string(),
             port,
             prefix: prefix.to_string(),
-            user: None,
+            user: user.filter(|u| !u.is_empty()),
             password: None,
             discovery: None,
             queue: DEFAULT_QUEUE,
+            ca_file: None,
+            client_auth: None,
         })
     }
 }
 
-/// A label as one topic level: `/`, `+`, `#` and control characters become
-/// `_` (they would split the level or be wildcards).
+/// A label as one topic level, one-to-one: `/`, `+`, `#` (which would split
+/// the level or be wildcards), control characters and `%` itself are
+/// percent-encoded, so two labels never share a topic (`a+b` is `a%2Bb`,
+/// `a_b` stays `a_b`).
 pub fn topic_level(label: &str) -> String {
-    label.chars().map(|c| if matches!(c, '/' | '+' | '#') || c.is_control() { '_' } else { c }).collect()
+    let mut out = String::with_capacity(label.len());
+    for c in label.chars() {
+        if matches!(c, '/' | '+' | '#' | '%') || c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// What is republished on every connection.
@@ -112,15 +160,21 @@ impl Mqtt {
     /// Starts the client; the connection is made in the background, so a
     /// broker that is down at start does not stop the device either.
     pub fn start(settings: MqttSettings) -> Result<Mqtt> {
-        let id = format!("rollcall-{}", topic_level(&settings.prefix).replace('/', "_"));
+        let id = format!("rollcall-{}", ascii_id(&settings.prefix));
         let mut opts = MqttOptions::new(id, settings.host.clone(), settings.port);
         opts.set_keep_alive(Duration::from_secs(5));
         opts.set_last_will(LastWill::new(status_topic(&settings), "offline", QoS::AtLeastOnce, true));
         if let Some(user) = &settings.user {
-            opts.set_credentials(user.clone(), settings.password.clone().unwrap_or_default());
+            opts.set_credentials(user.clone(), settings.password.clone().map(|p| p.0).unwrap_or_default());
         }
         if settings.tls {
-            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(tls_config()?))));
+            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(tls_config(&settings)?))));
+        } else if settings.password.is_some() {
+            tracing::warn!(
+                "MQTT: the password goes to {}:{} in clear text over mqtt://; use mqtts:// (a ca_file for a school's own broker)",
+                settings.host,
+                settings.port
+            );
         }
         let (client, mut connection) = Client::new(opts, settings.queue.max(1));
         let retained = Arc::new(Mutex::new(Retained::default()));
@@ -173,9 +227,21 @@ fn discovery_topic(s: &MqttSettings, discovery: &str, label: &str) -> String {
     format!("{discovery}/binary_sensor/{}/config", unique_id(s, label))
 }
 
+/// Letters and digits of `t`, lower case, the rest `_`: readable, but many
+/// texts share one (`李雷` and `王芳` are both `__`).
+fn ascii_id(t: &str) -> String {
+    t.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
+}
+
+/// Home Assistant's id of a person's sensor: readable, and unique by a
+/// short hash of the prefix and the exact label (the readable part alone
+/// made `李雷` and `王芳` one sensor).
 fn unique_id(s: &MqttSettings, label: &str) -> String {
-    let clean = |t: &str| t.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect::<String>();
-    format!("rollcall_{}_{}", clean(&s.prefix), clean(label))
+    let mut text = s.prefix.as_bytes().to_vec();
+    text.push(0);
+    text.extend_from_slice(label.as_bytes());
+    let hash = rollcall_shared::digest::sha256(&text);
+    format!("rollcall_{}_{}_{}", ascii_id(&s.prefix), ascii_id(label), rollcall_shared::digest::hex(&hash[..6]))
 }
 
 /// Home Assistant's MQTT discovery config for one person.
@@ -192,7 +258,7 @@ fn discovery_config(s: &MqttSettings, label: &str) -> serde_json::Value {
         "payload_available": "online",
         "payload_not_available": "offline",
         "device": {
-            "identifiers": [format!("rollcall_{}", unique_id(s, ""))],
+            "identifiers": [format!("rollcall_{}", ascii_id(&s.prefix))],
             "name": format!("rollcall {}", s.prefix),
             "manufacturer": "rollcall",
         },
@@ -215,22 +281,55 @@ fn republish(client: &Client, s: &MqttSettings, retained: &Mutex<Retained>) {
     }
 }
 
-/// A TLS client config with the system's root certificates.
-fn tls_config() -> Result<rustls::ClientConfig> {
+fn pem_bytes(path: &std::path::Path, what: &'static str) -> Result<Vec<u8>> {
+    rollcall_shared::regular::read(path, rollcall_shared::regular::cap::SMALL_TEXT, what)
+        .with_context(|| format!("cannot read the {what} {}", rollcall_files::shown(path)))
+}
+
+fn certificates(path: &std::path::Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>> {
+    let bytes = pem_bytes(path, what)?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .with_context(|| format!("{}: not a PEM {what}", rollcall_files::shown(path)))?;
+    if certs.is_empty() {
+        bail!("{}: no certificate in it", rollcall_files::shown(path));
+    }
+    Ok(certs)
+}
+
+/// A TLS client config: the system's root certificates, or only the
+/// `ca_file`'s; a client certificate when given.
+fn tls_config(s: &MqttSettings) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    for cert in found.certs {
-        let _ = roots.add(cert);
+    match &s.ca_file {
+        Some(ca) => {
+            for cert in certificates(ca, "CA certificate")? {
+                roots.add(cert).with_context(|| format!("{}: not a usable CA certificate", rollcall_files::shown(ca)))?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
     }
     if roots.is_empty() {
-        bail!("mqtts://: no root certificates found on this system");
+        bail!("mqtts://: no root certificates found on this system; set `ca_file` under [mqtt]");
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    Ok(rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("TLS setup")?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
+        .with_root_certificates(roots);
+    Ok(match &s.client_auth {
+        Some((cert, key)) => {
+            let chain = certificates(cert, "client certificate")?;
+            let key = PrivateKeyDer::from_pem_slice(&pem_bytes(key, "client key")?)
+                .with_context(|| format!("{}: not a PEM private key", rollcall_files::shown(key)))?;
+            builder.with_client_auth_cert(chain, key).context("the client certificate and key do not go together")?
+        }
+        None => builder.with_no_client_auth(),
+    })
 }
 
 impl Sink for Mqtt {
@@ -308,11 +407,37 @@ mod tests {
         }
     }
 
+    /// A password in the URL was taken as part of the host name
+    /// (`mqtt://user:secret@host/p` made host `user:secret@host`) and
+    /// printed in every reconnect warning.
+    #[test]
+    fn regression_a_password_in_the_mqtt_url_was_logged() {
+        let e = MqttSettings::parse_url("mqtt://ada:s3cret@broker.local:1884/door").expect_err("refused");
+        assert!(!format!("{e:#}").contains("s3cret") && format!("{e:#}").contains("password_file"), "{e:#}");
+        let s = MqttSettings::parse_url("mqtt://ada@broker.local:1884/door").expect("a user alone");
+        assert_eq!((s.user.as_deref(), s.host.as_str(), s.port), (Some("ada"), "broker.local", 1884));
+        let s = MqttSettings { password: Some(Secret("s3cret".into())), ..s };
+        assert!(!format!("{s:?}").contains("s3cret"), "Debug never shows it");
+    }
+
+    /// People `a+b` and `a_b` shared one presence topic, and `李雷` and
+    /// `王芳` one Home Assistant id (`rollcall_rollcall_door1___`), so Home
+    /// Assistant showed one sensor for two children.
+    #[test]
+    fn regression_labels_collided_in_topics_and_discovery_ids() {
+        let s = MqttSettings::parse_url("mqtt://h/rollcall/door1").expect("url");
+        assert_ne!(presence_topic(&s, "a+b"), presence_topic(&s, "a_b"));
+        assert_ne!(presence_topic(&s, "a%2Bb"), presence_topic(&s, "a+b"), "% is escaped too: one-to-one");
+        assert_ne!(unique_id(&s, "李雷"), unique_id(&s, "王芳"));
+        assert_ne!(discovery_topic(&s, "homeassistant", "李雷"), discovery_topic(&s, "homeassistant", "王芳"));
+        assert_ne!(unique_id(&s, "a+b"), unique_id(&s, "a_b"));
+    }
+
     #[test]
     fn labels_become_single_topic_levels() {
-        assert_eq!(topic_level("Zoë/+#"), "Zoë___");
+        assert_eq!(topic_level("Zoë/+#%"), "Zoë%2F%2B%23%25");
         let s = MqttSettings::parse_url("mqtt://h/School Door").expect("url");
-        assert_eq!(unique_id(&s, "Zoë Li"), "rollcall_school_door_zo__li");
+        assert!(unique_id(&s, "Zoë Li").starts_with("rollcall_school_door_zo__li_"), "{}", unique_id(&s, "Zoë Li"));
         let config = discovery_config(&s, "Robin");
         assert_eq!(config["state_topic"], "School Door/presence/Robin");
         assert_eq!(config["availability_topic"], "School Door/status");

@@ -183,7 +183,16 @@ impl RunArgs {
         let file = f.mqtt.clone().unwrap_or_default();
         let Some(url) = self.mqtt.clone().or(file.url.clone()) else { return Ok(None) };
         let mut m = MqttSettings::parse_url(&url).context("--mqtt")?;
-        m.user = file.user.clone();
+        m.user = file.user.clone().or(m.user);
+        m.ca_file = file.ca_file.clone();
+        m.client_auth = match (&file.client_cert, &file.client_key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            (None, None) => None,
+            _ => anyhow::bail!("[mqtt]: client_cert and client_key go together"),
+        };
+        if (m.ca_file.is_some() || m.client_auth.is_some()) && !m.tls {
+            anyhow::bail!("[mqtt]: ca_file and client_cert are for mqtts:// URLs");
+        }
         m.password = match (&file.password_file, &file.password_env) {
             (Some(p), _) => Some(
                 rollcall_shared::regular::read_to_string(p, rollcall_shared::regular::cap::SMALL_TEXT, "password file")
@@ -193,7 +202,8 @@ impl RunArgs {
             ),
             (None, Some(var)) => Some(std::env::var(var).with_context(|| format!("MQTT password: environment variable {var} is not set"))?),
             (None, None) => None,
-        };
+        }
+        .map(crate::mqtt::Secret);
         if self.mqtt_discovery || file.discovery.unwrap_or(false) {
             m.discovery = Some(file.discovery_prefix.clone().unwrap_or_else(|| "homeassistant".into()));
         }

@@ -208,7 +208,9 @@ fn events_presence_and_status_reach_a_real_broker_through_a_restart() {
         let s = retained(topic);
         assert!(s.retain && s.payload == payload, "{s:?}");
     }
-    let config = retained("homeassistant/binary_sensor/rollcall_school_door1_ada/config");
+    let config = late.wait_for("ada's discovery config", |s| {
+        s.topic.starts_with("homeassistant/binary_sensor/rollcall_school_door1_ada_") && s.topic.ends_with("/config")
+    });
     assert!(config.retain, "{config:?}");
     let config: serde_json::Value = serde_json::from_str(&config.payload).expect("json");
     assert_eq!(config["state_topic"], "school/door1/presence/ada");
@@ -229,4 +231,155 @@ fn the_last_will_says_offline_when_the_device_dies() {
     run.kill().expect("kill");
     let _ = run.wait();
     live.wait_for("the last will", |s| s.payload == "offline");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port()
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").current_dir(dir).args(args).output().expect("openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// A school's own certificate authority, a broker certificate for
+/// 127.0.0.1 and a client certificate, all signed by it.
+fn school_pki(dir: &Path) {
+    openssl(
+        dir,
+        &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=school CA", "-keyout", "ca.key", "-out", "ca.crt"],
+    );
+    for (name, ext) in [("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")] {
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                &format!("/CN={name}"),
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+            ],
+        );
+        std::fs::write(dir.join(format!("{name}.ext")), format!("{ext}\n")).expect("ext");
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.crt"),
+            ],
+        );
+    }
+}
+
+/// `mqtts://` to a school's own broker: its CA from `ca_file`, and a client
+/// certificate the broker requires. Events arrive over TLS.
+#[test]
+fn mqtts_reaches_a_broker_signed_by_the_schools_own_ca_with_a_client_certificate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    school_pki(d);
+    let (plain, tls) = (free_port(), free_port());
+    let conf = d.join("mosquitto.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "user {1}\nallow_anonymous true\npersistence false\nlistener {plain} 127.0.0.1\nlistener {tls} 127.0.0.1\n\
+             cafile {0}/ca.crt\ncertfile {0}/server.crt\nkeyfile {0}/server.key\nrequire_certificate true\n",
+            d.display(),
+            // Started as root, mosquitto would become `mosquitto`, who
+            // cannot read this user's private key.
+            String::from_utf8_lossy(&Command::new("id").arg("-un").output().expect("id").stdout).trim()
+        ),
+    )
+    .expect("conf");
+    let _broker = Broker::on(tls, conf);
+    let live = Subscriber::new(plain, "live", "school/door1/#");
+    let settings = d.join("device.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "[mqtt]\nurl = \"mqtts://127.0.0.1:{tls}/school/door1\"\nca_file = \"{0}/ca.crt\"\n\
+             client_cert = \"{0}/client.crt\"\nclient_key = \"{0}/client.key\"\n",
+            d.display()
+        ),
+    )
+    .expect("device.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_rollcall-device"))
+        .env("ROLLCALL_ENGINE", "fake")
+        .env("ROLLCALL_LOG", "warn")
+        .arg("--config")
+        .arg(&settings)
+        .arg("--gallery")
+        .arg(tiny_gallery())
+        .arg("--source")
+        .arg(format!("dir:{}", stills(d, 20).display()))
+        .args(["--heartbeat-secs", "0", "--fps", "20"])
+        .output()
+        .expect("run rollcall-device");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    live.wait_for("arrived ada over TLS", |s| is_event(s, "arrived", "ada"));
+    assert!(!stderr.contains("retrying"), "{stderr}");
+}
+
+/// A password sent over plain `mqtt://` is warned about, and never shown.
+#[test]
+fn a_password_over_plain_mqtt_is_warned_about_and_never_printed() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let broker = Broker::start(d);
+    std::fs::write(d.join("password"), "s3cret-pw\n").expect("password");
+    let settings = d.join("device.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "[mqtt]\nurl = \"mqtt://127.0.0.1:{}/school/door1\"\nuser = \"door\"\npassword_file = \"{}/password\"\n",
+            broker.port,
+            d.display()
+        ),
+    )
+    .expect("device.toml");
+    let out = Command::new(env!("CARGO_BIN_EXE_rollcall-device"))
+        .env("ROLLCALL_ENGINE", "fake")
+        .env("ROLLCALL_LOG", "debug")
+        .arg("--config")
+        .arg(&settings)
+        .arg("--gallery")
+        .arg(tiny_gallery())
+        .arg("--source")
+        .arg(format!("dir:{}", stills(d, 3).display()))
+        .args(["--heartbeat-secs", "0"])
+        .output()
+        .expect("run rollcall-device");
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{all}");
+    assert!(all.contains("clear text"), "{all}");
+    assert!(!all.contains("s3cret-pw"), "the password was printed: {all}");
+    // In the URL, it is refused without being echoed.
+    let out = Command::new(env!("CARGO_BIN_EXE_rollcall-device"))
+        .env("ROLLCALL_ENGINE", "fake")
+        .args(["--gallery", &tiny_gallery().to_string_lossy(), "--source", "dir:/nonexistent", "--mqtt"])
+        .arg(format!("mqtt://door:s3cret-pw@127.0.0.1:{}/school/door1", broker.port))
+        .output()
+        .expect("run rollcall-device");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("password_file") && !stderr.contains("s3cret-pw"), "{stderr}");
 }
