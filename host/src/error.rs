@@ -36,6 +36,14 @@ pub enum Error {
     /// A folder is not rollcall's to write into, or another command holds it.
     #[error(transparent)]
     Owned(#[from] rollcall_files::owned::OwnedError),
+    /// Two person folders whose names differ only by case or Unicode form.
+    #[error("{}: `{a}` and `{b}` are one name written two ways (case or accents); merge the two folders", rollcall_files::shown(clusters))]
+    SameName {
+        /// The clusters folder.
+        clusters: PathBuf,
+        a: String,
+        b: String,
+    },
     /// Another `rollcall review` serves the work directory.
     #[error(
         "another `rollcall review`{} is open on {}; use that page, or stop it first",

@@ -352,3 +352,44 @@ fn regression_two_review_sessions_on_one_work_directory() {
     drop(first);
     Review::new(work, PORT, Some(0.5), None).expect("once the first ended");
 }
+
+/// Names that differ only by case (`robin`, `Robin`) or by Unicode form
+/// (`Zoë` with a precomposed ë and with e + combining diaeresis) were
+/// accepted as two people; bidi controls passed (`\u{202E}` makes a name
+/// read backwards); `_outliers` and `.rollcall-staging` could be renamed
+/// into people through the API.
+#[test]
+fn regression_one_name_written_two_ways_made_two_people() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (work, r) = session(dir.path());
+    let name = |folder: &str, name: &str| {
+        let v = state(&r)["version"].as_str().expect("version").to_string();
+        post(&r, serde_json::json!({"version": v, "action": {"action": "name", "folder": folder, "name": name}}))
+    };
+    let people: Vec<String> = folders(&work).into_iter().filter(|f| f.starts_with("person_")).collect();
+    assert_eq!(name(&people[0], "robin").0, 200);
+    let (status, body) = name(&people[1], "Robin");
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("robin")), "{body}");
+    assert_eq!(name(&people[1], "Zo\u{eb}").0, 200);
+    let (status, body) = name(&people[2], "Zoe\u{308}");
+    assert_eq!(status, 400, "{body}");
+    // Typed decomposed, stored composed.
+    assert_eq!(name(&people[2], "Ame\u{301}lie").0, 200);
+    assert!(work.clusters().join("Am\u{e9}lie").is_dir(), "{:?}", folders(&work));
+    for bad in ["Eve\u{202E}", "\u{2067}Ali", "Ben\u{200B}"] {
+        let (status, body) = name(&people[3], bad);
+        assert_eq!(status, 400, "{bad:?}: {body}");
+    }
+    std::fs::create_dir_all(work.clusters().join(".rollcall-staging")).expect("staging");
+    std::fs::create_dir_all(work.clusters().join("_outliers")).expect("outliers");
+    for reserved in [".rollcall-staging", "_outliers"] {
+        let (status, body) = name(reserved, "Sam");
+        assert_eq!(status, 400, "{reserved}: {body}");
+    }
+    // And `train` refuses two folders made by hand in a file manager.
+    std::fs::create_dir_all(work.clusters().join("ROBIN")).expect("mkdir");
+    let err = rollcall_host::artifacts::people::folders(&work.clusters(), &rollcall_host::artifacts::people::default_junk())
+        .expect_err("one name twice");
+    assert!(err.to_string().contains("one name written two ways"), "{err}");
+}

@@ -100,6 +100,11 @@ fn shot(tab: &Tab, name: &str) {
     std::fs::write(dir.join(format!("review-{name}.png")), png).expect("write screenshot");
 }
 
+/// The school's signing key for this test.
+fn school_key() -> rollcall_shared::signature::SecretKey {
+    rollcall_shared::signature::SecretKey::from_seed(&[5; 32])
+}
+
 /// Types `name` into the name field of `folder`'s card and presses Enter.
 fn type_name(tab: &Tab, folder: &str, name: &str) {
     let input = tab.wait_for_element(&format!("[data-folder=\"{folder}\"] input[data-role=name]")).expect("name field");
@@ -137,7 +142,8 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
     let port = server.local_addr().expect("an IP address").port();
     let threshold = same_person_threshold().map(|t| t.0);
     let load = || Ok(Arc::new(models().clone()) as Arc<dyn rollcall_models::Models>);
-    let session = Arc::new(Review::new(work.clone(), port, threshold, Some(review::trainer(threshold, load))).expect("session"));
+    let session =
+        Arc::new(Review::new(work.clone(), port, threshold, Some(review::trainer(threshold, load, Some(school_key())))).expect("session"));
     let (s2, srv) = (session.clone(), server.clone());
     std::thread::spawn(move || review::serve(&s2, &srv));
 
@@ -242,6 +248,10 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
     let report = js(&tab, "document.getElementById('train-out').textContent").as_str().unwrap_or_default().to_string();
     assert!(report.contains("4 people") && report.contains("cross-validation") && report.contains("FAR 95% bound"), "{report}");
     assert!(work.root().join("gallery.rcg").is_file() && work.root().join("model").join("training.json").is_file());
+    // Signed with the key named at the start (`review --sign KEY`).
+    assert!(report.contains(&format!("signed by key {}", school_key().public().short())), "{report}");
+    let gallery = std::fs::read(work.root().join("gallery.rcg")).expect("gallery");
+    rollcall_shared::gallery::Gallery::decode_verified(&gallery, &school_key().public()).expect("signed by the school's key");
     assert_eq!(tree(&clusters), expected, "training changes no folder");
     shot(&tab, "7-trained");
 

@@ -10,6 +10,25 @@ use crate::error::{Error, Result};
 /// with `_` or `.`).
 pub const DEFAULT_JUNK: [&str; 2] = ["unknown", "junk"];
 
+/// What two names must not share to be two people: the name in Unicode
+/// NFC, lower case (`Zoë` typed with a combining diaeresis and `zoë` are one
+/// person).
+pub fn name_key(name: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    name.nfc().collect::<String>().to_lowercase().nfc().collect()
+}
+
+/// Characters a name may not hold although they print as nothing:
+/// controls, bidirectional overrides and isolates (which make a name read
+/// differently from its bytes), zero-width spaces and other invisible
+/// format characters. ZWNJ and ZWJ stay: Persian and Indic names need them.
+pub fn is_invisible(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}' | '\u{200E}' | '\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
 /// The default junk list, owned.
 pub fn default_junk() -> Vec<String> {
     DEFAULT_JUNK.iter().map(|s| s.to_string()).collect()
@@ -40,6 +59,13 @@ pub fn folders(clusters: &Path, junk: &[String]) -> Result<Vec<(String, PathBuf)
         }
     }
     people.sort();
+    // Two folders that are one name written two ways would be two people.
+    let mut seen = std::collections::BTreeMap::new();
+    for (name, _) in &people {
+        if let Some(other) = seen.insert(name_key(name), name.clone()) {
+            return Err(Error::SameName { clusters: clusters.to_path_buf(), a: other, b: name.clone() });
+        }
+    }
     Ok(people)
 }
 

@@ -22,6 +22,9 @@ pub struct Args {
     /// Do not open the browser
     #[arg(long)]
     no_open: bool,
+    /// Sign the gallery the page's "Train and export" writes with this secret key (from `rollcall keygen`)
+    #[arg(long, value_name = "KEY")]
+    sign: Option<PathBuf>,
 }
 
 pub fn run(a: Args, g: &Global) -> Result<()> {
@@ -33,7 +36,11 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let threshold = table.as_ref().and_then(|t| t.recognizer.as_deref()).and_then(|n| g.models.same_person_cosine(n).ok().flatten());
     let models = g.models.clone();
     let load = move || models.load(None, None).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
-    let trainer = review::trainer(threshold, load);
+    let key = a.sign.as_deref().map(rollcall_host::artifacts::keys::read_secret).transpose()?;
+    if let Some(mode) = a.sign.as_deref().and_then(rollcall_host::artifacts::keys::readable_by_others) {
+        tracing::warn!("the secret key can be read by other users (mode {mode:o}); `chmod 600` it");
+    }
+    let trainer = review::trainer(threshold, load, key);
     let server = review::bind(a.port)?;
     let port = server.local_addr().map_or(a.port, |s| s.port());
     let session = Review::new(work, port, threshold, Some(trainer))?;

@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::artifacts::people::is_junk;
+use crate::artifacts::clusters::OUTLIER_FOLDER;
+use crate::artifacts::people::{is_invisible, is_junk, name_key};
 
 /// One file operation, paths relative to `clusters/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,20 +118,23 @@ impl Action {
     }
 }
 
-/// Checks a name the user typed is safe as a folder name: not empty, no
-/// `/`, `\`, no control characters, not `.` or `..`, not starting with `_`
-/// or `.` (those mark junk), not longer than 100 characters. Any other
-/// character, `Zoë` and `李雷` included, is fine.
-pub fn check_name(name: &str) -> Result<&str, String> {
-    let trimmed = name.trim();
+/// Checks a name the user typed is safe as a folder name and gives it in
+/// Unicode NFC: not empty, no `/`, `\`, no control, bidirectional or other
+/// invisible characters, not `.` or `..`, not starting with `_` or `.`
+/// (those mark junk), not longer than 100 characters. Any other character,
+/// `Zoë` and `李雷` included, is fine.
+pub fn check_name(name: &str) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let normal: String = name.nfc().collect();
+    let trimmed = normal.trim();
     if trimmed.is_empty() {
         return Err("a name cannot be empty".into());
     }
     if trimmed.contains(['/', '\\']) {
         return Err(format!("`{trimmed}`: a name cannot contain / or \\ (it would be a path)"));
     }
-    if trimmed.chars().any(char::is_control) {
-        return Err("a name cannot contain control characters".into());
+    if trimmed.chars().any(is_invisible) {
+        return Err("a name cannot contain control, direction-changing or invisible characters".into());
     }
     if trimmed == "." || trimmed == ".." {
         return Err(format!("`{trimmed}` is not a name"));
@@ -141,7 +145,13 @@ pub fn check_name(name: &str) -> Result<&str, String> {
     if trimmed.chars().count() > 100 {
         return Err("a name is at most 100 characters".into());
     }
-    Ok(trimmed)
+    Ok(trimmed.to_string())
+}
+
+/// Folders rollcall keeps for itself: hidden ones (`.rollcall-staging`)
+/// and the outliers, which are faces, not a person.
+fn is_reserved(folder: &str) -> bool {
+    folder.starts_with('.') || folder == OUTLIER_FOLDER
 }
 
 /// A folder name under `root` starting with `base` that is free.
@@ -183,18 +193,29 @@ pub fn plan(root: &Path, action: &Action, junk: &[String]) -> Result<Vec<Op>, St
     let ops = match action {
         Action::Name { folder, name } => {
             check_folder(root, folder)?;
+            if is_reserved(folder) {
+                return Err(format!("{folder} is rollcall's own folder, not a person; move its faces to a person instead"));
+            }
             let name = check_name(name)?;
-            if is_junk(name, junk) {
+            if is_junk(&name, junk) {
                 return Err(format!("`{name}` marks a junk folder; mark the person as junk instead"));
             }
-            if root.join(name).exists() {
-                return Err(format!("there is already a folder named {name}; merge the two instead"));
+            let key = name_key(&name);
+            let same = std::fs::read_dir(root)
+                .map_err(|e| e.to_string())?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .find(|other| other != folder && name_key(other) == key);
+            if let Some(other) = same {
+                return Err(format!("there is already a folder named {other}; merge the two instead"));
             }
-            vec![Op::Rename { from: folder.clone(), to: name.to_string() }]
+            vec![Op::Rename { from: folder.clone(), to: name }]
         }
         Action::Merge { from, into } => {
             check_folder(root, from)?;
             check_folder(root, into)?;
+            if from.starts_with('.') || is_reserved(into) {
+                return Err(format!("{} is rollcall's own folder", if from.starts_with('.') { from } else { into }));
+            }
             if from == into {
                 return Err("a person cannot be merged with themselves".into());
             }
@@ -235,6 +256,9 @@ pub fn plan(root: &Path, action: &Action, junk: &[String]) -> Result<Vec<Op>, St
             for face in faces {
                 let Some((folder, file)) = face.split_once('/') else { return Err(format!("`{face}` is not folder/file")) };
                 check_folder(root, folder)?;
+                if folder.starts_with('.') {
+                    return Err(format!("{folder} is rollcall's own folder"));
+                }
                 if file.is_empty() || file.contains(['/', '\\']) || !root.join(folder).join(file).is_file() {
                     return Err(format!("{face} is not there any more"));
                 }
@@ -247,6 +271,9 @@ pub fn plan(root: &Path, action: &Action, junk: &[String]) -> Result<Vec<Op>, St
         }
         Action::Junk { folder } => {
             check_folder(root, folder)?;
+            if folder.starts_with('.') {
+                return Err(format!("{folder} is rollcall's own folder"));
+            }
             if is_junk(folder, junk) {
                 return Err(format!("{folder} is junk already"));
             }
@@ -365,8 +392,8 @@ mod tests {
         for bad in ["", "  ", "a/b", "..", ".", "_x", "x\u{7}", "a\\b"] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(check_name(" Zoë "), Ok("Zoë"));
-        assert_eq!(check_name("李雷"), Ok("李雷"));
+        assert_eq!(check_name(" Zoë "), Ok("Zoë".to_string()));
+        assert_eq!(check_name("李雷"), Ok("李雷".to_string()));
     }
 
     #[test]

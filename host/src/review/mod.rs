@@ -414,12 +414,14 @@ impl Review {
 
 /// The page's "Train and export" button: what `rollcall train
 /// WORK/clusters --out WORK/model` then `rollcall export WORK/model --out
-/// WORK/gallery.rcg` do, and the text `train` prints (accuracy, open-set
-/// estimates, suspect faces). `load` gives the models if `train` needs to
-/// embed a face the work directory has no embedding for.
+/// WORK/gallery.rcg [--sign KEY]` do, and the text `train` prints
+/// (accuracy, open-set estimates, suspect faces). `load` gives the models
+/// if `train` needs to embed a face the work directory has no embedding
+/// for; `key`, named when the session started, signs the gallery.
 pub fn trainer(
     same_person: Option<f32>,
     load: impl Fn() -> Result<std::sync::Arc<dyn rollcall_models::Models>> + Send + Sync + 'static,
+    key: Option<rollcall_shared::signature::SecretKey>,
 ) -> Trainer {
     Box::new(move |work: &Work| {
         use crate::stages::{export, train};
@@ -431,10 +433,20 @@ pub fn trainer(
         let model = crate::artifacts::training::ModelDir::new(work.root().join("model"));
         train::write_model_dir(&model, &gallery, &report).map_err(|e| e.to_string())?;
         let out = work.root().join("gallery.rcg");
-        let e = export::export(&model, &out, rollcall_shared::gallery::VectorForm::I8, &model.root().display().to_string())
-            .map_err(|e| e.to_string())?;
+        let e = export::export_signed(
+            &model,
+            &out,
+            rollcall_shared::gallery::VectorForm::I8,
+            &model.root().display().to_string(),
+            key.as_ref(),
+        )
+        .map_err(|e| e.to_string())?;
+        let signed = match (&e.signed_by, e.serial) {
+            (Some(by), Some(serial)) => format!("signed by key {by}, serial {serial}"),
+            _ => "not signed: a device started with --trust refuses it (start review with --sign KEY to sign)".to_string(),
+        };
         Ok(format!(
-            "{}\nwrote {}\nwrote {}: {} people, {} reference faces, {} bytes",
+            "{}\nwrote {}\nwrote {}: {} people, {} reference faces, {} bytes; {signed}",
             report.summary().trim_end(),
             model.root().display(),
             out.display(),
