@@ -4,6 +4,7 @@
 //! ```toml
 //! gallery = "/opt/rollcall/gallery.rcg"
 //! trust = "/opt/rollcall/school.pub"   # accept only galleries signed by this key
+//! state_dir = "/var/lib/rollcall"       # highest gallery serial accepted per key
 //! source = "v4l:/dev/video0:640x480@15"
 //! serial = "/dev/ttyAMA0@115200"
 //! serial_format = "postcard"      # or "jsonl"
@@ -25,6 +26,7 @@
 //! url = "mqtt://broker.local/rollcall/door1"   # or mqtts:// for TLS
 //! user = "door1"
 //! password_file = "/etc/rollcall/mqtt-password" # or password_env = "MQTT_PASSWORD"
+//! # ca_file = "/etc/rollcall/school-ca.pem"   # mqtts:// to a broker with its own CA
 //! discovery = true                # Home Assistant discovery
 //! discovery_prefix = "homeassistant"
 //! queue = 1000                    # messages kept while the broker is away
