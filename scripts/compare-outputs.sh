@@ -29,7 +29,7 @@ pass() {
     for set in deepface dlib_johns misc_small; do
         "$bin" -q --models-dir "$models" run "$faces/$set" --out "$w/$set" >"$w/$set.run.txt"
         "$bin" -q --models-dir "$models" evaluate "$w/$set" --truth "$faces/$set" --json >"$w/$set.evaluate.json"
-        "$bin" -q --models-dir "$models" train "$w/$set/clusters" --out "$w/$set.model" >"$w/$set.train.txt"
+        "$bin" -q --models-dir "$models" train "$w/$set/clusters" --include-unnamed --out "$w/$set.model" >"$w/$set.train.txt"
         "$bin" -q --models-dir "$models" export "$w/$set.model" --out "$w/$set.rcg" >/dev/null
         "$bin" -q --models-dir "$models" predict "$faces/misc_small" --gallery "$w/$set.rcg" --out "$w/$set.predict.csv" 2>/dev/null
         rm "$w/$set.rcg"

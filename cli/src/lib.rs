@@ -297,6 +297,27 @@ pub fn describe(e: &anyhow::Error) -> String {
     rollcall_models::error::describe(e.as_ref())
 }
 
+/// `path` as one word of a shell command, quoted only when it must be.
+pub fn shell_word(path: &std::path::Path) -> String {
+    let s = path.display().to_string();
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./-+=:,@%".contains(&b)) {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// Says what the user does next, in a line or two with the exact command,
+/// on stderr (stdout stays the command's own output) and not with `-q`.
+pub fn next_steps(quiet: bool, steps: &[String]) {
+    if quiet {
+        return;
+    }
+    for (i, step) in steps.iter().enumerate() {
+        eprintln!("{} {}", if i == 0 { "next:" } else { "     " }, escape_controls(step));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

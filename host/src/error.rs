@@ -36,6 +36,19 @@ pub enum Error {
     /// A folder is not rollcall's to write into, or another command holds it.
     #[error(transparent)]
     Owned(#[from] rollcall_files::owned::OwnedError),
+    /// Person folders nobody named yet.
+    #[error(
+        "{} still has {} folder(s) nobody named: {}. Rename each to the person's name (or to `unknown` for strangers), \
+         in `rollcall review` or a file manager; or pass --include-unnamed to learn them as they are",
+        rollcall_files::shown(clusters),
+        folders.len(),
+        folders.join(", ")
+    )]
+    Unnamed {
+        /// The clusters folder.
+        clusters: PathBuf,
+        folders: Vec<String>,
+    },
     /// Two person folders whose names differ only by case or Unicode form.
     #[error("{}: `{a}` and `{b}` are one name written two ways (case or accents); merge the two folders", rollcall_files::shown(clusters))]
     SameName {

@@ -126,7 +126,9 @@ pub fn export_quantized(
     let fidelity = quantize::quantize(&work, fp32, &models_dir, &QuantizeOptions::default())?;
     let manifest = rollcall_models::Manifest::load(&models_dir.join("manifest.toml"))?;
     let int8 = ModelSet::load(&rollcall_models::ModelStore::open(&models_dir, manifest)?, None, None)?;
-    let (g8, _) = train::train_with_models(Path::new(&report.clusters), &int8, &train::TrainOptions::default())?;
+    // The same folders `train` learned, as they were learned.
+    let opts = train::TrainOptions { include_unnamed: true, ..train::TrainOptions::default() };
+    let (g8, _) = train::train_with_models(Path::new(&report.clusters), &int8, &opts)?;
     let gallery = out.with_file_name(format!("{stem}.int8.rcg"));
     let exported = export::write_gallery(&g8, &gallery, form, &format!("{} (int8 models)", model.root().display()), key)?;
     Ok(QuantizedExport { models_dir, gallery, exported, fidelity })

@@ -183,3 +183,73 @@ fn mistakes_get_clear_errors() {
     let err = fails(&[&"predict", &photos, &"--gallery", &work.join("metadata.csv")]);
     assert!(err.contains("metadata.csv: not a rollcall gallery"), "{err}");
 }
+
+/// A teacher's first hour: each command says what comes next, with the
+/// exact command (on stderr, so that stdout stays data), and `-q` keeps
+/// it quiet; `train` refuses folders nobody named, with the list; the
+/// report opens with naming the people.
+#[test]
+fn every_step_says_what_comes_next_and_train_wants_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    let loud = |args: &[&dyn AsRef<std::ffi::OsStr>]| {
+        let mut c = assert_cmd::Command::cargo_bin("rollcall").expect("the rollcall binary");
+        let out = c.env("ROLLCALL_ENGINE", "fake").args(args.iter().map(|a| a.as_ref())).output().expect("run");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let w = work.display().to_string();
+    let (success, stdout, stderr) = loud(&[&"run", &photos, &"--out", &work]);
+    assert!(success, "{stderr}");
+    assert!(stderr.contains(&format!("next: name the people in your browser: rollcall review {w}")), "{stderr}");
+    assert!(!stdout.contains("next:"), "stdout stays the command's output: {stdout}");
+    // With -q, the run says nothing of what comes next.
+    let quiet = common::rollcall()
+        .args([std::ffi::OsStr::new("run"), photos.as_os_str(), "--out".as_ref(), dir.path().join("quiet").as_os_str()])
+        .output()
+        .expect("run");
+    let quiet_err = String::from_utf8_lossy(&quiet.stderr);
+    assert!(quiet.status.success() && !quiet_err.contains("next:"), "{quiet_err}");
+
+    // No range was given: the report and the terminal speak of none.
+    assert!(!stdout.contains("outside the range"), "{stdout}");
+
+    // The report's first section names the people and gives the command.
+    let html = std::fs::read_to_string(work.join("report/index.html")).expect("report");
+    let first = html.find("<h2").map(|i| &html[i..]).expect("a section");
+    assert!(first.starts_with("<h2>4 people found in 18 photos: name them</h2>"), "{}", &first[..first.len().min(200)]);
+    let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("no `{s}` in the report"));
+    assert!(at(&format!("rollcall review {w}")) < at("<h2>The people</h2>"));
+    assert!(at("<h2>The people</h2>") < at("Checking the grouping") && at("Checking the grouping") < at("How many people?"));
+    assert!(html.contains(">typical</figcaption>") && html.contains("title=\"silhouette 0."), "faces in words, numbers on hover");
+
+    // Two of four folders named: train refuses and lists the other two.
+    let clusters = work.join("clusters");
+    let mut unnamed: Vec<String> = std::fs::read_dir(&clusters)
+        .expect("clusters")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("person_"))
+        .collect();
+    unnamed.sort();
+    for (folder, name) in unnamed[..2].iter().zip(["Ada", "Ben"]) {
+        std::fs::rename(clusters.join(folder), clusters.join(name)).expect("rename");
+    }
+    let model = dir.path().join("model");
+    let err = fails(&[&"train", &clusters, &"--out", &model]);
+    assert!(err.contains("2 folder(s) nobody named") && err.contains(&unnamed[2]) && err.contains(&unnamed[3]), "{err}");
+    assert!(!model.exists(), "nothing written");
+    let (success, stdout, stderr) = loud(&[&"train", &clusters, &"--out", &model, &"--include-unnamed"]);
+    assert!(success, "{stderr}");
+    // Plain words first, the table after.
+    let plain = stdout.find("learned 4 people from 18 faces.").expect("how many, in words");
+    assert!(stdout.contains("telling them apart: ") && stdout.contains("strangers: "), "{stdout}");
+    assert!(plain < stdout.find("details:").expect("then the details"), "{stdout}");
+    assert!(stderr.contains(&format!("next: write the gallery a device loads: rollcall export {}", model.display())), "{stderr}");
+    let gallery = dir.path().join("g.rcg");
+    let (success, _, stderr) = loud(&[&"export", &model, &"--out", &gallery]);
+    assert!(
+        success && stderr.contains(&format!("next: try it on photos: rollcall predict PHOTOS --gallery {}", gallery.display())),
+        "{stderr}"
+    );
+}

@@ -52,7 +52,12 @@ impl Gallery {
             .zip(chosen)
             .map(|((x, a), c)| match c {
                 Some(p) if p == a.best => *a,
-                Some(p) => Prediction { best: p, score: self.score_among(kind, x, &|q| q == p).1, accepted: true },
+                Some(p) => Prediction {
+                    best: p,
+                    score: self.score_among(kind, x, &|q| q == p).1,
+                    accepted: true,
+                    similarity: self.similarity(p, x),
+                },
                 // Unknown: the best person and score stay for the record.
                 None => Prediction { accepted: false, ..*a },
             })

@@ -11,6 +11,10 @@
 //! - linear SVM and logistic regression: the winner's linear score
 //!   `w·x + b` (for logistic regression, its logit: softmax probabilities
 //!   over known people say nothing about strangers, logits do).
+//!
+//! Those scores decide; they are on four different scales. What a person
+//! reads is [`Prediction::similarity`], the same for every classifier: the
+//! cosine similarity between the face and the named person's mean face.
 
 use alloc::vec;
 use alloc::vec::Vec;
@@ -30,6 +34,9 @@ pub struct Prediction {
     pub score: f32,
     /// Whether the score clears the threshold: `false` means "unknown".
     pub accepted: bool,
+    /// The cosine similarity between the face and `best`'s mean face,
+    /// whatever the classifier: the score outputs show.
+    pub similarity: f32,
 }
 
 impl Prediction {
@@ -102,7 +109,21 @@ impl Gallery {
     pub fn predict(&self, kind: ClassifierKind, x: &[f32]) -> Prediction {
         let (best, score) = self.score(kind, x);
         let accepted = score >= self.threshold(kind).value;
-        Prediction { best, score: if score.is_nan() { -SCORE_BOUND } else { score.clamp(-SCORE_BOUND, SCORE_BOUND) }, accepted }
+        let score = if score.is_nan() { -SCORE_BOUND } else { score.clamp(-SCORE_BOUND, SCORE_BOUND) };
+        Prediction { best, score, accepted, similarity: self.similarity(best, x) }
+    }
+
+    /// The cosine similarity between `x` (unit length) and `person`'s mean
+    /// face (0 for a person the gallery does not have).
+    pub fn similarity(&self, person: usize, x: &[f32]) -> f32 {
+        let dim = self.dim as usize;
+        if person >= self.people() || x.len() != dim {
+            return 0.0;
+        }
+        let mut row = vec![0f32; dim];
+        self.centroids.row_into(person, dim, &mut row);
+        let s = dot(&row, x);
+        if s.is_finite() { s.clamp(-1.0, 1.0) } else { 0.0 }
     }
 }
 

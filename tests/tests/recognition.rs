@@ -201,3 +201,29 @@ fn gallery_files_report_each_defect_by_name() {
         "{err:?}"
     );
 }
+
+/// Scores changed meaning with the classifier: `predict` gave 1.0 for a
+/// face with one classifier and 0.868 with another (a logit, a vote's
+/// mean, a cosine). The score a person reads is now one scale, the cosine
+/// to the named person's mean face, whichever classifier named them.
+#[test]
+fn regression_the_score_changed_meaning_with_the_classifier() {
+    let t = trained();
+    let known = known_test_faces();
+    let mut agreed = 0;
+    for (_, e) in known {
+        let p: Vec<_> = ClassifierKind::ALL.iter().map(|&k| t.gallery.predict(k, e)).collect();
+        for q in &p {
+            assert_eq!(q.similarity, t.gallery.similarity(q.best, e), "the cosine to the person named, for every classifier");
+        }
+        // Where the four name the same person, they report the same score,
+        // though they decided on four different scales.
+        if p.iter().all(|q| q.best == p[0].best) {
+            agreed += 1;
+            assert!(p.iter().all(|q| q.similarity == p[0].similarity), "{p:?}");
+            assert!(p.iter().any(|q| (q.score - q.similarity).abs() > 1e-3), "{p:?}");
+        }
+    }
+    eprintln!("the four classifiers name the same person for {agreed} of {} held-out faces", known.len());
+    assert!(agreed > 0);
+}

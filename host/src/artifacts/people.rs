@@ -29,6 +29,13 @@ pub fn is_invisible(c: char) -> bool {
             | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
+/// A folder name `cluster` or `review` gave and nobody changed:
+/// `person_<n>` or `person_new_<n>`.
+pub fn is_unnamed(name: &str) -> bool {
+    let rest = name.strip_prefix("person_new_").or_else(|| name.strip_prefix("person_"));
+    rest.is_some_and(|r| r.is_empty() || r.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// The default junk list, owned.
 pub fn default_junk() -> Vec<String> {
     DEFAULT_JUNK.iter().map(|s| s.to_string()).collect()

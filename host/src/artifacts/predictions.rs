@@ -27,8 +27,10 @@ pub struct PredictionRow {
     pub y2: f32,
     /// The person, [`UNKNOWN`] or [`TOO_SMALL_TO_NAME`].
     pub label: String,
-    /// The classifier's score for `label` (for [`UNKNOWN`], for the best
-    /// person); empty for a face too small to name.
+    /// How alike the face is to `label`'s mean face (for [`UNKNOWN`], to
+    /// that of the person the classifier found closest), as a cosine
+    /// similarity from -1 to 1, whatever the classifier; empty for a face
+    /// too small to name.
     pub score: Option<f32>,
 }
 

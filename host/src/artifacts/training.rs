@@ -134,6 +134,33 @@ impl TrainingReport {
             out.push('\n');
         }};
     }
+        // First in plain words: how many, how well, how safe.
+        let faces: usize = report.faces.iter().sum();
+        say!("learned {} people from {} faces.", report.people.len(), faces);
+        if let Some(c) = report.classifiers.iter().find(|c| c.classifier == report.default_classifier) {
+            say!(
+                "telling them apart: {:.0} in 100 faces held out of training were named correctly{}.",
+                100.0 * c.accuracy,
+                c.calibration
+                    .as_ref()
+                    .map_or(String::new(), |cal| format!("; {:.0} in 100 were too unsure and said `unknown`", 100.0 * cal.frr))
+            );
+            if let Some(cal) = &c.calibration {
+                if cal.impostors > 0 {
+                    say!(
+                        "strangers: {} of {} faces of people not in the gallery were taken for someone; with faces like these, \
+                         at most {:.1} in 100 strangers would be (95% sure).",
+                        cal.accepted,
+                        cal.impostors,
+                        100.0 * cal.far_upper
+                    );
+                } else {
+                    say!("strangers: none to test with; add photos of other people (bystanders, `unknown`) to measure it.");
+                }
+            }
+        }
+        say!("");
+        say!("details:");
         say!(
             "{} people, {} faces; {}-fold cross-validation; {} of your own strangers (outliers, junk folders, bystanders):",
             report.people.len(),

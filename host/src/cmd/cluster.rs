@@ -30,5 +30,6 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     print_clusters(&outcome, &work);
     let report = rollcall_host::write_report(&work)?;
     say!("report: {}", report.display());
+    super::common::next_after_clustering(g, work.root());
     Ok(())
 }

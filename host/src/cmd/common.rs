@@ -15,6 +15,8 @@ use rollcall_host::stages::predict::PredictOptions;
 use rollcall_models::decode::Limits;
 use rollcall_models::{FaceFilter, Models};
 
+use rollcall_host::stages::select_k::SelectKOptions;
+
 use super::Global;
 
 /// Which models, and how many workers.
@@ -121,12 +123,12 @@ pub struct PhotosArgs {
 /// The k range and the same-person threshold.
 #[derive(clap::Args, Debug, Clone)]
 pub struct KArgs {
-    /// Smallest k tried
-    #[arg(long, default_value_t = 5, value_parser = rollcall_cli::range(2usize, 1_000_000))]
-    pub k_min: usize,
-    /// Largest k tried
-    #[arg(long, default_value_t = 15, value_parser = rollcall_cli::range(2usize, 1_000_000))]
-    pub k_max: usize,
+    /// Smallest k tried [default: 5, or lower to include the people found]
+    #[arg(long, value_parser = rollcall_cli::range(2usize, 1_000_000))]
+    pub k_min: Option<usize>,
+    /// Largest k tried [default: 15, or higher to include the people found]
+    #[arg(long, value_parser = rollcall_cli::range(2usize, 1_000_000))]
+    pub k_max: Option<usize>,
     /// Same-person cosine threshold for counting people and finding outliers [default: the recognizer's, from the manifest]
     #[arg(long, value_parser = rollcall_cli::range(-1.0f32, 1.0))]
     pub threshold: Option<f32>,
@@ -142,12 +144,37 @@ pub struct ClusterArgs {
 
 /// The same-person threshold for a work directory, as select-k and cluster
 /// find it: the flag, else the recognizer's published one.
+impl KArgs {
+    /// The sweep's settings: the range asked for, else the default one.
+    pub fn options(&self) -> SelectKOptions {
+        let d = SelectKOptions::default();
+        SelectKOptions {
+            k_min: self.k_min.unwrap_or(d.k_min),
+            k_max: self.k_max.unwrap_or(d.k_max),
+            range_given: self.k_min.is_some() || self.k_max.is_some(),
+            ..d
+        }
+    }
+}
+
 pub fn threshold(g: &Global, work: &Work, flag: Option<f32>) -> Result<Option<(f32, ThresholdSource)>> {
     let published = |name: &str| g.models.same_person_cosine(name).ok().flatten();
     Ok(rollcall_host::stages::select_k::threshold_for(work, flag, &published)?)
 }
 
 /// The detect stage's summary.
+/// After `run` or `cluster`: name the people.
+pub fn next_after_clustering(g: &Global, work: &Path) {
+    let w = rollcall_cli::shell_word(work);
+    rollcall_cli::next_steps(
+        g.quiet,
+        &[
+            format!("name the people in your browser: rollcall review {w}"),
+            format!("(or rename the folders in {w}/clusters/ yourself, then: rollcall train {w}/clusters --out {w}/model)"),
+        ],
+    );
+}
+
 pub fn print_detect_summary(o: &DetectOutcome, out: &Path) {
     let s = &o.file.summary;
     say!(

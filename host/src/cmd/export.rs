@@ -74,5 +74,13 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
         print_fidelity(&q.fidelity, &q.models_dir);
         say!("wrote {}: gallery for the int8 models, {} bytes", q.gallery.display(), q.exported.bytes);
     }
+    let gal = rollcall_cli::shell_word(&a.out);
+    rollcall_cli::next_steps(
+        g.quiet,
+        &[
+            format!("try it on photos: rollcall predict PHOTOS --gallery {gal}"),
+            format!("then copy {gal} to the device and run: rollcall-device --gallery {gal} --source v4l:/dev/video0"),
+        ],
+    );
     Ok(())
 }

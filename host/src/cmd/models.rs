@@ -29,6 +29,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
                 let how = if f.downloaded { "fetched" } else { "present" };
                 say!("{how:>8}  {:<22} {}  {}", f.name, f.sha256, f.path.display());
             }
+            rollcall_cli::next_steps(g.quiet, &["find the people in a folder of photos: rollcall run PHOTOS --out WORK".to_string()]);
         }
         Action::List => {
             say!("cache: {}", store.dir().display());

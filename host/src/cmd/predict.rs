@@ -55,5 +55,11 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     for s in &found.skipped {
         eprintln!("skipped {}: {}", rollcall_files::shown(&s.path), rollcall_cli::escape_controls(&s.reason));
     }
+    let mut next = Vec::new();
+    if let Some(dir) = &a.annotate {
+        next.push(format!("see the names on the photos in {}", rollcall_cli::shell_word(dir)));
+    }
+    next.push("a face called unknown that you know: add its photos to a person's folder in clusters/ and train again".to_string());
+    rollcall_cli::next_steps(g.quiet, &next);
     Ok(())
 }

@@ -46,6 +46,14 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let session = Review::new(work, port, threshold, Some(trainer))?;
     say!("review {} at {}", a.work.display(), session.url());
     say!("(only this machine can open it; press Ctrl-C to stop)");
+    let w = rollcall_cli::shell_word(&a.work);
+    rollcall_cli::next_steps(
+        g.quiet,
+        &[
+            "when everyone is named, press \"Train and export\" on the page".to_string(),
+            format!("(or stop here with Ctrl-C and run: rollcall train {w}/clusters --out {w}/model)"),
+        ],
+    );
     // The browser gets a file only this user can read, never the token:
     // command lines are visible to every local user.
     let _launch = if a.no_open {

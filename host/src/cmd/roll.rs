@@ -50,5 +50,12 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     }
     let out = a.out.display();
     say!("wrote {out}/{ROLL_CSV}, {out}/{FACES_CSV} and the named photos in {out}/{ANNOTATED_DIR}/");
+    rollcall_cli::next_steps(
+        g.quiet,
+        &[format!(
+            "check the names on the photos in {}/{ANNOTATED_DIR}/ and who is absent in {out}/{ROLL_CSV}",
+            rollcall_cli::shell_word(&a.out)
+        )],
+    );
     Ok(())
 }

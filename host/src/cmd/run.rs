@@ -5,10 +5,9 @@ use rollcall_cli::say;
 use rollcall_host::artifacts::Work;
 use rollcall_host::pipeline::{self, RunOptions};
 use rollcall_host::stages::cluster::ClusterOptions;
-use rollcall_host::stages::select_k::SelectKOptions;
 
 use super::Global;
-use super::common::{ClusterArgs, KArgs, print_clusters, print_detect_summary, print_selection};
+use super::common::{ClusterArgs, KArgs, next_after_clustering, print_clusters, print_detect_summary, print_selection};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -25,7 +24,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let super::detect::Args { io, models, detect } = a.detect;
     let opts = RunOptions {
         detect: detect.options(&models),
-        select_k: SelectKOptions { k_min: a.k.k_min, k_max: a.k.k_max, ..SelectKOptions::default() },
+        select_k: a.k.options(),
         cluster: ClusterOptions { force: a.cluster.force, ..ClusterOptions::default() },
         threshold: a.k.threshold,
     };
@@ -36,10 +35,12 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     say!("embedded {} faces ({}-d) into {}", o.table.len(), o.table.dim, work.embeddings().display());
     let (Some(sel), Some(clusters), Some(report)) = (&o.selection, &o.clusters, &o.report) else {
         say!("too few faces to look for people; stopping after embedding");
+        rollcall_cli::next_steps(g.quiet, &["add photos with more faces, then run again with the same --out".to_string()]);
         return Ok(());
     };
     print_selection(sel, &work);
     print_clusters(clusters, &work);
     say!("report: {}", report.display());
+    next_after_clustering(g, &io.out);
     Ok(())
 }

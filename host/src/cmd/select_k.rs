@@ -22,8 +22,12 @@ pub struct Args {
 pub fn run(a: Args, g: &Global) -> Result<()> {
     let work = Work::new(a.work).open()?;
     let t = threshold(g, &work, a.k.threshold)?;
-    let opts = SelectKOptions { k_min: a.k.k_min, k_max: a.k.k_max, n_init: a.n_init, ..SelectKOptions::default() };
+    let opts = SelectKOptions { n_init: a.n_init, ..a.k.options() };
     let sel = select_k::select_k(&work, t, &opts)?;
     print_selection(&sel, &work);
+    rollcall_cli::next_steps(
+        g.quiet,
+        &[format!("rollcall cluster {} (or with --k N to choose another k)", rollcall_cli::shell_word(work.root()))],
+    );
     Ok(())
 }

@@ -34,6 +34,9 @@ pub struct Args {
     /// Refuse to train while any face or folder looks like a label mistake
     #[arg(long)]
     strict: bool,
+    /// Learn folders still called person_<n> as they are (by default they are refused)
+    #[arg(long)]
+    include_unnamed: bool,
     #[command(flatten)]
     models: ModelChoice,
 }
@@ -44,6 +47,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
         junk: a.junk.clone(),
         learn: LearnOptions { target_far: a.target_far, folds: a.folds, ..LearnOptions::default() },
         strict: a.strict,
+        include_unnamed: a.include_unnamed,
     };
     let (gallery, report) = if work.embeddings().is_file() {
         // The published same-person score of the recognizer that made the
@@ -60,6 +64,14 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     train::write_model_dir(&ModelDir::new(&a.out), &gallery, &report)?;
     print_report(&report);
     say!("wrote {}", a.out.display());
+    let m = rollcall_cli::shell_word(&a.out);
+    rollcall_cli::next_steps(
+        g.quiet,
+        &[
+            format!("write the gallery a device loads: rollcall export {m} --out gallery.rcg"),
+            "(add --sign KEY to sign it, with a key from `rollcall keygen --out KEY`)".to_string(),
+        ],
+    );
     Ok(())
 }
 

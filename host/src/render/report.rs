@@ -56,14 +56,12 @@ pub fn write(work: &WorkDir) -> Result<std::path::PathBuf> {
 
     let mut h = page_head("rollcall report");
     let _ = writeln!(h, "<h1>rollcall report</h1><p class=\"note\">Work directory: {}</p>", esc(&work.root().display().to_string()));
-    if let Some(d) = &detections {
-        detection_section(&mut h, d);
-    }
-    if let Some(s) = &selection {
-        selection_section(&mut h, s);
-    }
+    // What the user does first, first: name the people; then the people;
+    // then the evidence, for whoever wants to check the grouping.
+    let mut heat = None;
     if let (Some(c), Some(r)) = (&clusters, &rows) {
-        let heat = heatmap_by_cluster(work, r)?;
+        name_them(&mut h, work.root(), c, detections.as_ref());
+        heat = heatmap_by_cluster(work, r)?;
         // Pages of an earlier, larger run go first.
         if let Ok(dir) = std::fs::read_dir(work.report()) {
             for e in dir.filter_map(|e| e.ok()) {
@@ -73,9 +71,22 @@ pub fn write(work: &WorkDir) -> Result<std::path::PathBuf> {
                 }
             }
         }
-        for (name, page) in cluster_section(&mut h, c, r, heat) {
+        for (name, page) in people_section(&mut h, c, r) {
             write_atomic(&work.report().join(name), page.as_bytes())?;
         }
+    }
+    h.push_str(
+        "<h2 id=\"checking\">Checking the grouping</h2><p class=\"note\">How rollcall found the faces and grouped them into people, \
+         for whoever wants to check it: nothing below is needed to name the people.</p>\n",
+    );
+    if let Some(d) = &detections {
+        detection_section(&mut h, d);
+    }
+    if let Some(s) = &selection {
+        selection_section(&mut h, s);
+    }
+    if let Some(c) = &clusters {
+        grouping_charts(&mut h, c, heat);
     }
     h.push_str("</body></html>\n");
     let path = work.report().join("index.html");
@@ -96,11 +107,31 @@ fn page_head(title: &str) -> String {
     )
 }
 
+/// The report's first screen: how many people, and the command that
+/// names them.
+fn name_them(h: &mut String, root: &std::path::Path, c: &ClustersFile, d: Option<&DetectionsFile>) {
+    let w = rollcall_cli::shell_word(root);
+    let photos = d.map_or(String::new(), |d| format!(" in {} photos", d.summary.images_read));
+    let _ = writeln!(
+        h,
+        "<section id=\"name-them\"><h2>{} people found{photos}: name them</h2>\
+         <p>Each person below is a folder <code>clusters/person_&lt;n&gt;</code>. To give them names, run</p>\
+         <pre>rollcall review {}</pre>\
+         <p>It opens a page where you type each name, merge two folders that are one person, and move a face that is in the \
+         wrong place. (Renaming the folders in a file manager works too.) Then train the gallery:</p>\
+         <pre>rollcall train {}/clusters --out {}/model</pre></section>",
+        c.clusters.len(),
+        esc(&w),
+        esc(&w),
+        esc(&w)
+    );
+}
+
 fn detection_section(h: &mut String, d: &DetectionsFile) {
     let s = &d.summary;
     let _ = writeln!(
         h,
-        "<h2>Detection</h2><p>Photos from <code>{}</code>; detector <code>{}</code>, recognizer <code>{}</code>; \
+        "<h3>Detection</h3><p>Photos from <code>{}</code>; detector <code>{}</code>, recognizer <code>{}</code>; \
          faces kept at confidence &ge; {} and boxes of at least {} px.</p>\
          <table><tr><th class=l>photos found</th><td>{}</td></tr><tr><th class=l>read</th><td>{}</td></tr>\
          <tr><th class=l>skipped</th><td>{}</td></tr><tr><th class=l>faces found</th><td>{}</td></tr>\
@@ -140,7 +171,7 @@ fn selection_section(h: &mut String, s: &Selection) {
     };
     let _ = write!(
         h,
-        "<h2>How many people?</h2><p><b>Recommended k = {}</b>. Average-linkage grouping of the {} faces, merging while groups \
+        "<h3>How many people?</h3><p><b>Recommended k = {}</b>. Average-linkage grouping of the {} faces, merging while groups \
          have a mean cosine similarity of at least {:.3} ({source}), finds {} groups of two or more faces: {} people. \
          {} faces fit no group and are treated as outliers (strangers, false detections, people seen once); they are left out \
          of the KMeans sweep below and go to <code>clusters/{OUTLIER_FOLDER}/</code>.",
@@ -215,15 +246,14 @@ fn heatmap_by_cluster(work: &Work, rows: &[ClusterRow]) -> Result<Option<String>
     Ok(Some(name.to_string()))
 }
 
-/// The people section of the index; returns the extra pages `(file,
-/// html)` when there are more people than [`PEOPLE_PER_PAGE`].
-fn cluster_section(h: &mut String, c: &ClustersFile, rows: &[ClusterRow], heat: Option<String>) -> Vec<(String, String)> {
+/// KMeans' figures and the charts of the people, in the part of the report
+/// that checks the grouping.
+fn grouping_charts(h: &mut String, c: &ClustersFile, heat: Option<String>) {
     let _ = write!(
         h,
-        "<h2>People</h2><p>KMeans with k = {} on the faces that are not outliers: mean silhouette {:.3}, inertia {:.3}. \
-         Folders are in <code>clusters/</code>: rename <code>person_&lt;n&gt;</code> to the person's name, move stray faces, \
-         and name junk folders <code>unknown</code> before training. A face outlined in orange has a silhouette below {ATYPICAL_SILHOUETTE}: \
-         it is the least typical of its group and may belong elsewhere.</p><div class=charts>",
+        "<h3>The people as groups</h3><p>KMeans with k = {} on the faces that are not outliers: mean silhouette {:.3}, \
+         inertia {:.3}. A face's silhouette compares how close it is to its own group and to the next one: a face below \
+         {ATYPICAL_SILHOUETTE} is marked \"least like the others\" and may belong elsewhere.</p><div class=charts>",
         c.k, c.mean_silhouette, c.inertia
     );
     chart(h, "clusters_pca.svg", "People, PCA with centroids");
@@ -238,6 +268,15 @@ fn cluster_section(h: &mut String, c: &ClustersFile, rows: &[ClusterRow], heat: 
         );
     }
     h.push_str("</div>\n");
+}
+
+/// The people: a gallery each (a page per [`PEOPLE_PER_PAGE`] when there
+/// are more), then the outliers; returns the extra pages `(file, html)`.
+fn people_section(h: &mut String, c: &ClustersFile, rows: &[ClusterRow]) -> Vec<(String, String)> {
+    h.push_str(
+        "<h2>The people</h2><p class=\"note\">Each person's faces, the most typical first; a face outlined in orange is the \
+         least like the others in its folder and may belong to someone else.</p>\n",
+    );
     let mut by_cluster: BTreeMap<i64, Vec<&ClusterRow>> = BTreeMap::new();
     for r in rows {
         by_cluster.entry(r.cluster).or_default().push(r);
@@ -268,7 +307,9 @@ fn cluster_section(h: &mut String, c: &ClustersFile, rows: &[ClusterRow], heat: 
     if !outliers.is_empty() {
         let _ = write!(
             h,
-            "<section class=\"outlier-gallery\"><h3>Outliers &middot; {} faces that look like nobody else here</h3><div class=faces>",
+            "<section class=\"outlier-gallery\"><h3>Outliers &middot; {} faces that look like nobody else here</h3>\
+             <p class=\"note\">Strangers, faces seen once, things that are not faces. In <code>clusters/{OUTLIER_FOLDER}/</code>: \
+             move one into a person's folder if you know them.</p><div class=faces>",
             outliers.len()
         );
         for f in outliers {
@@ -292,18 +333,19 @@ fn gallery(h: &mut String, info: &clusters::ClusterInfo, faces: &[&ClusterRow]) 
     faces.sort_by(|a, b| b.silhouette.unwrap_or(0.0).total_cmp(&a.silhouette.unwrap_or(0.0)));
     let _ = write!(
         h,
-        "<section class=\"cluster-gallery\" id=\"{}\"><h3>{} &middot; {} faces &middot; mean silhouette {:.3}</h3><div class=faces>",
+        "<section class=\"cluster-gallery\" id=\"{}\"><h3>{} &middot; {} faces</h3><div class=faces>",
         esc(&info.folder),
         esc(&info.folder),
         info.size,
-        info.mean_silhouette
     );
     for f in faces {
         let s = f.silhouette.unwrap_or(0.0);
-        let cls = if s < ATYPICAL_SILHOUETTE { " class=atypical" } else { "" };
+        // Words for a person; the number for whoever hovers.
+        let (cls, word) = if s < ATYPICAL_SILHOUETTE { (" class=atypical", "least like the others") } else { ("", "typical") };
         let _ = write!(
             h,
-            "<figure{cls}><img loading=lazy src=\"../aligned/{}\" alt=\"{}\" title=\"{}\"><figcaption>{s:.2}</figcaption></figure>",
+            "<figure{cls}><img loading=lazy src=\"../aligned/{}\" alt=\"{}\" title=\"{}\">\
+             <figcaption title=\"silhouette {s:.2}\">{word}</figcaption></figure>",
             url(&f.file),
             esc(&f.file),
             esc(&f.file)

@@ -72,9 +72,11 @@ pub fn default_min_name_size(chip_size: u32) -> f32 {
 /// How a kept face was named.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Naming {
-    /// A person of the gallery (an index into its labels), with the score.
+    /// A person of the gallery (an index into its labels), with the
+    /// face's similarity to them ([`rollcall_shared::classify::Prediction::similarity`]).
     Person { index: usize, score: f32 },
-    /// Nobody the gallery knows; the best person's score.
+    /// Nobody the gallery knows; the similarity to the person the
+    /// classifier found closest.
     Unknown { score: f32 },
     /// Found, but too small for the recognizer to name reliably.
     TooSmall,
@@ -123,8 +125,8 @@ pub fn name_faces(gallery: &Gallery, kind: ClassifierKind, faces: &[(Face, Optio
         .collect();
     for ((i, _), p) in to_name.iter().zip(gallery.predict_jointly(kind, &vectors)) {
         out[*i] = Some(match p.person() {
-            Some(index) => Naming::Person { index, score: p.score },
-            None => Naming::Unknown { score: p.score },
+            Some(index) => Naming::Person { index, score: p.similarity },
+            None => Naming::Unknown { score: p.similarity },
         });
     }
     out

@@ -78,24 +78,27 @@ pub struct SelectKOptions {
     /// Smallest group counted as a person.
     pub min_faces: usize,
     pub charts: bool,
+    /// The user chose the range (`--k-min`, `--k-max`): say when the people
+    /// fall outside it. The default range is only where the sweep starts.
+    pub range_given: bool,
 }
 
 impl Default for SelectKOptions {
     fn default() -> Self {
-        SelectKOptions { k_min: 5, k_max: 15, n_init: 10, seed: 0, min_faces: 2, charts: true }
+        SelectKOptions { k_min: 5, k_max: 15, n_init: 10, seed: 0, min_faces: 2, charts: true, range_given: false }
     }
 }
 
 /// The recommendation and the k values to sweep: the linkage count (at
 /// least 2), and the asked range with the grid widened to include it (see
 /// [`k_grid`]), so the evidence for the recommendation is always charted.
-pub fn recommend(pop: &Population, k_min: usize, k_max: usize) -> (usize, Vec<usize>, Vec<String>) {
+pub fn recommend(pop: &Population, k_min: usize, k_max: usize, range_given: bool) -> (usize, Vec<usize>, Vec<String>) {
     let mut warnings = Vec::new();
     let k = pop.people.max(2);
     if pop.people < 2 {
         warnings.push(format!("the faces look like {} person(s); clustering needs at least 2, so k = 2 is shown", pop.people));
     }
-    if !(k_min..=k_max).contains(&k) {
+    if range_given && !(k_min..=k_max).contains(&k) {
         warnings.push(format!("the faces look like {k} people, outside the range {k_min}..={k_max}; the sweep was widened to include {k}"));
     }
     (k, k_grid(k_min..=k_max, k), warnings)
@@ -150,7 +153,7 @@ pub fn select_k(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts:
     spinner.finish_and_clear();
     tracing::debug!("linkage: {} people, {} outliers, {:.2} s", pop.people, pop.outliers.len(), started.elapsed().as_secs_f64());
     let xi = pop.inlier_matrix();
-    let (recommended, grid, mut warnings) = recommend(&pop, opts.k_min, opts.k_max);
+    let (recommended, grid, mut warnings) = recommend(&pop, opts.k_min, opts.k_max, opts.range_given);
     let ks: Vec<usize> = grid.iter().copied().filter(|&k| k < xi.nrows()).collect();
     if ks.len() < grid.len() {
         warnings.push(format!("k = {} and above skipped: only {} faces are not outliers", grid[ks.len()], xi.nrows()));

@@ -46,11 +46,13 @@ pub struct TrainOptions {
     pub learn: LearnOptions,
     /// Refuse to train while any face or folder looks like a label mistake.
     pub strict: bool,
+    /// Learn folders still called `person_<n>` as people of that name.
+    pub include_unnamed: bool,
 }
 
 impl Default for TrainOptions {
     fn default() -> Self {
-        TrainOptions { junk: people::default_junk(), learn: LearnOptions::default(), strict: false }
+        TrainOptions { junk: people::default_junk(), learn: LearnOptions::default(), strict: false, include_unnamed: false }
     }
 }
 
@@ -66,6 +68,21 @@ pub struct Labelled {
     pub hashes: Vec<String>,
     /// Files that could not be used.
     pub skipped: Vec<Skipped>,
+}
+
+/// Refuses folders that still carry the name `cluster` gave them
+/// (`person_<n>`, `person_new_<n>` from a split in `review`) unless
+/// `include_unnamed`: a gallery that says `person_7` names nobody.
+fn check_named(clusters: &Path, opts: &TrainOptions) -> Result<()> {
+    if opts.include_unnamed {
+        return Ok(());
+    }
+    let unnamed: Vec<String> =
+        people::folders(clusters, &opts.junk)?.into_iter().map(|(name, _)| name).filter(|n| people::is_unnamed(n)).collect();
+    if unnamed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Unnamed { clusters: clusters.to_path_buf(), folders: unnamed })
 }
 
 /// Reads the people folders under `clusters`, with embeddings from `table`
@@ -335,6 +352,7 @@ pub fn train_from_work(
         }
         Ok(set.engine(Default::default())?)
     };
+    check_named(clusters, opts)?;
     let labelled = load_training_set(clusters, &table, &opts.junk, &mut engine)?;
     let strangers = strangers(clusters, work, &table, &detections, &labelled.paths, &opts.junk)?;
     let (mut gallery, mut report) = learn_folders(labelled, strangers, clusters, opts)?;
@@ -350,6 +368,7 @@ pub fn train_with_models(clusters: &Path, models: &dyn Models, opts: &TrainOptio
     let card = models.card();
     let empty = EmbeddingTable { dim: card.dim, ..EmbeddingTable::default() };
     let mut engine = || Ok(models.engine(Default::default())?);
+    check_named(clusters, opts)?;
     let labelled = load_training_set(clusters, &empty, &opts.junk, &mut engine)?;
     let mut opts = opts.clone();
     opts.learn.same_person = opts.learn.same_person.or(card.same_person_cosine);
