@@ -51,7 +51,10 @@ arm_bin=$root/target/cross/$target/release/rollcall-device
 file "$arm_bin" 2>/dev/null || true
 
 log "x86 binaries"
-cargo build --locked --bin rollcall --bin rollcall-device
+# The test build makes both binaries (the CLI tests run them); after
+# scripts/test this is a no-op, where `cargo build --bin ...` alone would
+# build them again with another feature set.
+cargo test --locked --workspace --no-run --quiet
 x86_dir=$root/target/debug
 
 log "aarch64 model cache: the same models, ONNX Runtime for aarch64"

@@ -9,13 +9,15 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow_array::{Array, ArrayRef, Float32Array, RecordBatch, StringArray};
-use arrow_schema::{DataType, Field, Schema};
-use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use parquet::basic::Compression;
+use parquet::basic::{Compression, ConvertedType, LogicalType, Repetition, Type as PhysicalType};
+use parquet::column::reader::{ColumnReader, ColumnReaderImpl};
+use parquet::data_type::{ByteArray, ByteArrayType, DataType, FloatType};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
+use parquet::file::reader::{FileReader, RowGroupReader};
+use parquet::file::serialized_reader::SerializedFileReader;
+use parquet::file::writer::SerializedFileWriter;
+use parquet::schema::types::Type;
 
 use super::io::write_atomic;
 use crate::error::{Error, Result};
@@ -70,17 +72,26 @@ impl EmbeddingTable {
         Ok(t)
     }
 
-    /// Writes the table as Parquet, atomically.
+    /// Writes the table as Parquet, atomically: one row group, the
+    /// columns in order, Snappy-compressed.
     pub fn write(&self, path: &Path) -> Result<()> {
-        let mut fields = vec![Field::new("file", DataType::Utf8, false)];
-        fields.extend((0..self.dim).map(|d| Field::new(format!("dim_{d}"), DataType::Float32, false)));
-        let schema = Arc::new(Schema::new(fields));
-        let mut columns: Vec<ArrayRef> = vec![Arc::new(StringArray::from(self.files.clone()))];
+        let mut fields = vec![Arc::new(
+            Type::primitive_type_builder("file", PhysicalType::BYTE_ARRAY)
+                .with_repetition(Repetition::REQUIRED)
+                .with_logical_type(Some(LogicalType::String))
+                .with_converted_type(ConvertedType::UTF8)
+                .build()
+                .map_err(parquet_err(path))?,
+        )];
         for d in 0..self.dim {
-            let col: Float32Array = (0..self.len()).map(|r| self.data[r * self.dim + d]).collect();
-            columns.push(Arc::new(col));
+            fields.push(Arc::new(
+                Type::primitive_type_builder(&format!("dim_{d}"), PhysicalType::FLOAT)
+                    .with_repetition(Repetition::REQUIRED)
+                    .build()
+                    .map_err(parquet_err(path))?,
+            ));
         }
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| shape_err(path, e.to_string()))?;
+        let schema = Arc::new(Type::group_type_builder("schema").with_fields(fields).build().map_err(parquet_err(path))?);
         let mut kv = Vec::new();
         if let Some(r) = &self.recognizer {
             kv.push(KeyValue::new("rollcall.recognizer".into(), r.clone()));
@@ -91,30 +102,53 @@ impl EmbeddingTable {
         let props =
             WriterProperties::builder().set_compression(Compression::SNAPPY).set_key_value_metadata((!kv.is_empty()).then_some(kv)).build();
         let mut buf = Vec::new();
-        let mut writer = ArrowWriter::try_new(&mut buf, schema, Some(props)).map_err(parquet_err(path))?;
-        writer.write(&batch).map_err(parquet_err(path))?;
+        let mut writer = SerializedFileWriter::new(&mut buf, schema, Arc::new(props)).map_err(parquet_err(path))?;
+        let mut group = writer.next_row_group().map_err(parquet_err(path))?;
+        let mut column = 0;
+        while let Some(mut w) = group.next_column().map_err(parquet_err(path))? {
+            if column == 0 {
+                let names: Vec<ByteArray> = self.files.iter().map(|f| ByteArray::from(f.as_str())).collect();
+                w.typed::<ByteArrayType>().write_batch(&names, None, None).map_err(parquet_err(path))?;
+            } else {
+                let d = column - 1;
+                let values: Vec<f32> = (0..self.len()).map(|r| self.data[r * self.dim + d]).collect();
+                w.typed::<FloatType>().write_batch(&values, None, None).map_err(parquet_err(path))?;
+            }
+            w.close().map_err(parquet_err(path))?;
+            column += 1;
+        }
+        group.close().map_err(parquet_err(path))?;
         writer.close().map_err(parquet_err(path))?;
         write_atomic(path, &buf)
     }
 
     /// Reads a table written by [`write`](Self::write) (or any Parquet file
-    /// with a string `file` column and float `dim_*` columns).
+    /// with a required string `file` column and required float `dim_*`
+    /// columns).
     pub fn read(path: &Path) -> Result<Self> {
         let file: File = rollcall_shared::regular::open(path).map_err(|e| Error::read(path)(e.into()))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(parquet_err(path))?;
-        let kv: Vec<KeyValue> = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
+        let reader = SerializedFileReader::new(file).map_err(parquet_err(path))?;
+        let meta = reader.metadata().file_metadata();
+        let kv: Vec<KeyValue> = meta.key_value_metadata().cloned().unwrap_or_default();
         let lookup = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone());
-        let schema = builder.schema().clone();
-        let file_col = schema.index_of("file").map_err(|_| shape_err(path, "no `file` column"))?;
-        let mut dims: Vec<(usize, usize)> = schema
-            .fields()
+        let columns = meta.schema_descr().columns();
+        let file_col = columns.iter().position(|c| c.name() == "file").ok_or_else(|| shape_err(path, "no `file` column"))?;
+        let mut dims: Vec<(usize, usize)> = columns
             .iter()
             .enumerate()
-            .filter_map(|(i, f)| f.name().strip_prefix("dim_").and_then(|n| n.parse::<usize>().ok()).map(|d| (d, i)))
+            .filter_map(|(i, c)| c.name().strip_prefix("dim_").and_then(|n| n.parse::<usize>().ok()).map(|d| (d, i)))
             .collect();
         dims.sort();
         if dims.is_empty() || dims.iter().enumerate().any(|(k, (d, _))| *d != k) {
             return Err(shape_err(path, "columns dim_0..dim_N are missing or have gaps"));
+        }
+        // Typed readers panic on a mismatch: the types are checked first.
+        let required = |i: usize| columns[i].max_def_level() == 0 && columns[i].max_rep_level() == 0;
+        if columns[file_col].physical_type() != PhysicalType::BYTE_ARRAY || !required(file_col) {
+            return Err(shape_err(path, "`file` is not a required string column"));
+        }
+        if let Some((d, _)) = dims.iter().find(|(_, i)| columns[*i].physical_type() != PhysicalType::FLOAT || !required(*i)) {
+            return Err(shape_err(path, format!("dim_{d} is not a required float32 column")));
         }
         let mut t = EmbeddingTable {
             dim: dims.len(),
@@ -122,34 +156,39 @@ impl EmbeddingTable {
             recognizer_sha256: lookup("rollcall.recognizer_sha256"),
             ..Default::default()
         };
-        let reader = builder.build().map_err(parquet_err(path))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| shape_err(path, e.to_string()))?;
-            let files = batch
-                .column(file_col)
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .ok_or_else(|| shape_err(path, "`file` is not a string column"))?;
-            let cols: Vec<&Float32Array> = dims
-                .iter()
-                .map(|(d, i)| {
-                    batch
-                        .column(*i)
-                        .as_any()
-                        .downcast_ref::<Float32Array>()
-                        .ok_or_else(|| shape_err(path, format!("dim_{d} is not float32")))
-                })
-                .collect::<Result<_>>()?;
-            for r in 0..batch.num_rows() {
-                if files.is_null(r) {
-                    return Err(shape_err(path, format!("row {r} has no file name")));
-                }
-                t.files.push(files.value(r).to_string());
-                t.data.extend(cols.iter().map(|c| c.value(r)));
+        for g in 0..reader.num_row_groups() {
+            let group = reader.get_row_group(g).map_err(parquet_err(path))?;
+            let rows = usize::try_from(group.metadata().num_rows()).map_err(|_| shape_err(path, "a negative row count"))?;
+            let names: Vec<ByteArray> = read_column::<ByteArrayType>(&*group, file_col, rows, path)?;
+            let mut cols = Vec::with_capacity(dims.len());
+            for &(_, i) in &dims {
+                cols.push(read_column::<FloatType>(&*group, i, rows, path)?);
+            }
+            for (r, name) in names.iter().enumerate() {
+                let name = name.as_utf8().map_err(|_| shape_err(path, format!("row {r}: the file name is not UTF-8")))?;
+                t.files.push(name.to_string());
+                t.data.extend(cols.iter().map(|c| c[r]));
             }
         }
         Ok(t)
     }
+}
+
+/// All `rows` values of column `i` (checked to be of type `T`, required).
+fn read_column<T: DataType>(group: &dyn RowGroupReader, i: usize, rows: usize, path: &Path) -> Result<Vec<T::T>> {
+    let reader: ColumnReader = group.get_column_reader(i).map_err(parquet_err(path))?;
+    let mut typed: ColumnReaderImpl<T> = parquet::column::reader::get_typed_column_reader(reader);
+    let mut values = Vec::with_capacity(rows);
+    while values.len() < rows {
+        let (records, _, _) = typed.read_records(rows - values.len(), None, None, &mut values).map_err(parquet_err(path))?;
+        if records == 0 {
+            break;
+        }
+    }
+    if values.len() != rows {
+        return Err(shape_err(path, format!("column {i} holds {} values for {rows} rows", values.len())));
+    }
+    Ok(values)
 }
 
 #[cfg(test)]
