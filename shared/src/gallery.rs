@@ -655,7 +655,7 @@ pub(crate) mod tests {
 
     #[test]
     fn a_classroom_gallery_is_small() {
-        // 12 people x 50 faces at 128-d, the size the README reports.
+        // 12 people x 50 faces at 128-d, the size docs/learning.md reports.
         let sizes: Vec<usize> =
             [VectorForm::F32, VectorForm::F16, VectorForm::I8].iter().map(|&f| sample(12, 600, 128, f).encode().unwrap().len()).collect();
         // References dominate: 600 x 128 values at 4, 2 and 1 bytes (plus a

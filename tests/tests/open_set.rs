@@ -1,7 +1,7 @@
 //! Strangers stay "unknown" with small galleries, and label mistakes do not
 //! wreck the thresholds, on the real models and the shared photos. (The
 //! figures over many drawn galleries are `rollcall bench open-set`'s; see
-//! the README.)
+//! docs/learning.md.)
 
 use std::path::{Path, PathBuf};
 

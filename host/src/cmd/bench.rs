@@ -1,5 +1,5 @@
-//! `rollcall bench analysis|pipeline`: speed figures (see README:
-//! Benchmarks). Speed is measured here, never asserted in a test.
+//! `rollcall bench analysis|pipeline`: speed figures (see
+//! docs/benchmarks.md). Speed is measured here, never asserted in a test.
 
 use std::path::PathBuf;
 
@@ -38,7 +38,7 @@ enum What {
         #[arg(long)]
         json: bool,
     },
-    /// Strangers named and members missed, galleries of 3, 5 and 8 on labelled photos (see README: Open-set)
+    /// Strangers named and members missed, galleries of 3, 5 and 8 on labelled photos (see docs/learning.md)
     OpenSet {
         /// The labelled photos, with their labels.csv (../shared/data/faces)
         faces: PathBuf,
@@ -61,7 +61,7 @@ enum What {
         #[arg(long)]
         json: bool,
     },
-    /// select-k and cluster on synthetic SFace-like embeddings of a school (see README: Scale)
+    /// select-k and cluster on synthetic SFace-like embeddings of a school (see docs/finding-people.md)
     Scale {
         /// Faces
         #[arg(long, default_value_t = 20_000, value_parser = rollcall_cli::range(10usize, 10_000_000))]
@@ -76,7 +76,7 @@ enum What {
         #[arg(long)]
         json: bool,
     },
-    /// Faces found and detector time at smaller detector inputs than 640 (see README: The device)
+    /// Faces found and detector time at smaller detector inputs than 640 (see docs/device.md)
     DetectorSize {
         /// Folder of photos (all of them, group and hard photos included)
         photos: PathBuf,

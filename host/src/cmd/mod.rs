@@ -85,7 +85,7 @@ enum Command {
     Run(run::Args),
     /// The roll call of a day from the device's events log (CSV and a page to print)
     Attendance(attendance::Args),
-    /// Print speed figures (see README: Benchmarks)
+    /// Print speed figures (see docs/benchmarks.md)
     Bench(bench::Args),
 }
 

@@ -23,7 +23,7 @@ pub struct Args {
     /// Calibration samples per network
     #[arg(long, default_value_t = 64, value_parser = rollcall_cli::range(1usize, 100_000))]
     samples: usize,
-    /// Quantize depthwise convolutions too (less faithful; see README)
+    /// Quantize depthwise convolutions too (less faithful; see docs/learning.md)
     #[arg(long)]
     all_layers: bool,
     #[command(flatten)]
