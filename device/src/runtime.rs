@@ -143,7 +143,9 @@ impl Recognizer {
                 Step::Embed => {
                     let e = embeddings.next().ok_or_else(|| anyhow::anyhow!("the recognizer returned fewer embeddings than faces"))?;
                     let p = self.gallery.predict(self.classifier, &e);
-                    (p.person().map_or(Who::Unknown, Who::Person), p.score)
+                    // The classifier decides; what events report (and which
+                    // of two faces keeps a name) is the one scale users read.
+                    (p.person().map_or(Who::Unknown, Who::Person), p.similarity)
                 }
             });
         }
