@@ -148,8 +148,8 @@ impl TrainingReport {
             if let Some(cal) = &c.calibration {
                 if cal.impostors > 0 {
                     say!(
-                        "strangers: {} of {} faces of people not in the gallery were taken for someone; with faces like these, \
-                         at most {:.1} in 100 strangers would be (95% sure).",
+                        "strangers: in {1} tries with a face it had not learned (a person left out, an outlier, a bystander), \
+                         {0} were taken for someone; at most {2:.1} in 100 strangers would be (95% sure).",
                         cal.accepted,
                         cal.impostors,
                         100.0 * cal.far_upper
