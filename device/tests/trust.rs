@@ -91,6 +91,24 @@ fn only_galleries_signed_by_the_trusted_key_are_loaded() {
     }
 }
 
+/// The rollback's setting in `d`: `frames` stills of Ben, the school's
+/// public key file, gallery A (serial 100, from when Ben's place was Eve's)
+/// and gallery B (serial 200, today's).
+fn rollback_setting(d: &Path, frames: usize) -> (SecretKey, PathBuf, Vec<u8>, Vec<u8>) {
+    for n in 0..frames {
+        synthetic::photo(&d.join("stills").join(format!("{n:03}.png")), &[(102, 1)]);
+    }
+    let school = SecretKey::from_seed(&[11; 32]);
+    let public = write(d, "school.pub", school.public().to_text().as_bytes());
+    let plain = std::fs::read(tiny_gallery()).expect("tiny gallery");
+    let mut with_eve = Gallery::decode(&plain).expect("decode");
+    let ben = with_eve.labels.iter().position(|l| l == "ben").expect("ben");
+    with_eve.labels[ben] = "eve".into();
+    let a = school.sign(&with_eve.encode().expect("encode"), 100);
+    let b = school.sign(&plain, 200);
+    (school, public, a, b)
+}
+
 /// The rollback: a school exported gallery A with Eve, retrained without
 /// her and exported B; the device ran on B with `--trust`. Replacing the
 /// file with A (`cp A tmp && mv tmp gallery.rcg`) was accepted, at start
@@ -102,19 +120,8 @@ fn only_galleries_signed_by_the_trusted_key_are_loaded() {
 fn regression_an_older_signed_gallery_was_accepted_rollback() {
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
+    let (school, public, a, b) = rollback_setting(d, 3);
     let still = d.join("stills");
-    for n in 0..3 {
-        synthetic::photo(&still.join(format!("{n}.png")), &[(102, 1)]);
-    }
-    let school = SecretKey::from_seed(&[11; 32]);
-    let public = write(d, "school.pub", school.public().to_text().as_bytes());
-    let plain = std::fs::read(tiny_gallery()).expect("tiny gallery");
-    // A: the second person was Eve then.
-    let mut with_eve = Gallery::decode(&plain).expect("decode");
-    let ben = with_eve.labels.iter().position(|l| l == "ben").expect("ben");
-    with_eve.labels[ben] = "eve".into();
-    let a = school.sign(&with_eve.encode().expect("encode"), 100);
-    let b = school.sign(&plain, 200);
     let gallery = d.join("gallery.rcg");
 
     std::fs::write(&gallery, &b).expect("write B");
@@ -149,18 +156,9 @@ fn regression_an_older_signed_gallery_was_accepted_on_reload() {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().expect("temp dir");
     let d = dir.path();
+    let (_, public, a, b) = rollback_setting(d, 60);
     let still = d.join("stills");
-    for n in 0..60 {
-        synthetic::photo(&still.join(format!("{n:03}.png")), &[(102, 1)]);
-    }
-    let school = SecretKey::from_seed(&[11; 32]);
-    let public = write(d, "school.pub", school.public().to_text().as_bytes());
-    let plain = std::fs::read(tiny_gallery()).expect("tiny gallery");
-    let mut with_eve = Gallery::decode(&plain).expect("decode");
-    let ben = with_eve.labels.iter().position(|l| l == "ben").expect("ben");
-    with_eve.labels[ben] = "eve".into();
-    let a = school.sign(&with_eve.encode().expect("encode"), 100);
-    let gallery = write(d, "gallery.rcg", &school.sign(&plain, 200));
+    let gallery = write(d, "gallery.rcg", &b);
     let mut child = Command::new(env!("CARGO_BIN_EXE_rollcall-device"))
         .env("ROLLCALL_ENGINE", "fake")
         .env("ROLLCALL_LOG", "warn")

@@ -163,6 +163,20 @@ pub fn threshold(g: &Global, work: &Work, flag: Option<f32>) -> Result<Option<(f
 }
 
 /// The detect stage's summary.
+/// The secret key `--sign` names, if any, with a warning (as ssh gives)
+/// when other users can read it.
+pub fn signing_key(path: Option<&Path>) -> Result<Option<rollcall_shared::signature::SecretKey>> {
+    let Some(path) = path else { return Ok(None) };
+    let key = rollcall_host::artifacts::keys::read_secret(path)?;
+    if let Some(mode) = rollcall_host::artifacts::keys::readable_by_others(path) {
+        tracing::warn!(
+            "the secret key {} can be read by other users (mode {mode:o}): anyone who copies it can sign galleries; `chmod 600` it",
+            path.display()
+        );
+    }
+    Ok(Some(key))
+}
+
 /// After `run` or `cluster`: name the people.
 pub fn next_after_clustering(g: &Global, work: &Path) {
     let w = rollcall_cli::shell_word(work);

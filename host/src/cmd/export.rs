@@ -4,7 +4,6 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use rollcall_cli::say;
-use rollcall_host::artifacts::keys;
 use rollcall_host::artifacts::training::ModelDir;
 use rollcall_host::pipeline;
 use rollcall_host::stages::export;
@@ -56,13 +55,7 @@ pub struct Args {
 pub fn run(a: Args, g: &Global) -> Result<()> {
     let model = ModelDir::new(&a.model);
     let form = VectorForm::from(a.references);
-    let key = a.sign.as_deref().map(keys::read_secret).transpose()?;
-    if let Some(mode) = a.sign.as_deref().and_then(keys::readable_by_others) {
-        tracing::warn!(
-            "the secret key {} can be read by other users (mode {mode:o}): anyone who copies it can sign galleries; `chmod 600` it",
-            a.sign.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
-        );
-    }
+    let key = super::common::signing_key(a.sign.as_deref())?;
     let e = export::export_signed(&model, &a.out, form, &a.model.display().to_string(), key.as_ref())?;
     let name = format!("{:?}", a.references).to_lowercase();
     say!("wrote {}: {} people, {} reference faces, {} bytes ({name} references)", a.out.display(), e.people, e.references, e.bytes);

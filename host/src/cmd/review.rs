@@ -36,10 +36,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let threshold = table.as_ref().and_then(|t| t.recognizer.as_deref()).and_then(|n| g.models.same_person_cosine(n).ok().flatten());
     let models = g.models.clone();
     let load = move || models.load(None, None).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
-    let key = a.sign.as_deref().map(rollcall_host::artifacts::keys::read_secret).transpose()?;
-    if let Some(mode) = a.sign.as_deref().and_then(rollcall_host::artifacts::keys::readable_by_others) {
-        tracing::warn!("the secret key can be read by other users (mode {mode:o}); `chmod 600` it");
-    }
+    let key = super::common::signing_key(a.sign.as_deref())?;
     let trainer = review::trainer(threshold, load, key);
     let server = review::bind(a.port)?;
     let port = server.local_addr().map_or(a.port, |s| s.port());
