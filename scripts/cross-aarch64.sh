@@ -42,7 +42,8 @@ if [ $need_install = 1 ]; then
 fi
 
 log "cross-build rollcall-device for $target with Debian's rustc $(/usr/bin/rustc --version | cut -d' ' -f2)"
-env CARGO_TARGET_DIR="$root/target/cross" RUSTC=/usr/bin/rustc \
+# Debian's rustc alone: not the x86 build's linting wrapper (.ci/run sets it).
+env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS CARGO_TARGET_DIR="$root/target/cross" RUSTC=/usr/bin/rustc \
     CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
     BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu" \
     /usr/bin/cargo build --release --locked -p rollcall-device --target $target \

@@ -168,18 +168,10 @@ pub fn prepare_window(
     Ok(Prepared { tensor, width: tw, height: th, scale_x, scale_y, offset_x, offset_y })
 }
 
-/// `image` resized to `[width, height]` with a bilinear filter widened to
-/// the scale (every source pixel counts), SIMD kernels.
+/// `image` resized to `[width, height]` (see [`crate::resize`]).
 fn resize(image: RgbView<'_>, [w, h]: [usize; 2]) -> Result<image::RgbImage> {
-    use fast_image_resize::images::{Image, ImageRef};
-    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-    let bad = |e: String| Error::BadInput(format!("cannot resize a {}x{} photo to {w}x{h}: {e}", image.width, image.height));
-    let src = ImageRef::new(image.width, image.height, image.data, PixelType::U8x3).map_err(|e| bad(e.to_string()))?;
-    let mut dst = Image::new(w as u32, h as u32, PixelType::U8x3);
-    Resizer::new()
-        .resize(&src, &mut dst, &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear)))
-        .map_err(|e| bad(e.to_string()))?;
-    image::RgbImage::from_raw(w as u32, h as u32, dst.into_vec()).ok_or_else(|| bad("wrong buffer size".into()))
+    crate::resize::rgb(image, w as u32, h as u32)
+        .ok_or_else(|| Error::BadInput(format!("cannot resize a {}x{} photo to {w}x{h}", image.width, image.height)))
 }
 
 /// One window of an already resized photo as an input tensor, padded to a

@@ -19,6 +19,7 @@ pub mod manifest;
 pub mod onnx;
 pub mod quantize;
 pub mod recognizer;
+pub mod resize;
 pub mod runtime;
 pub mod scan;
 pub mod store;

@@ -2,6 +2,8 @@
 //! `rollcall-testkit`), one model set per test binary, and the pipeline and
 //! galleries built the way a user builds them.
 
+pub mod browser;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 

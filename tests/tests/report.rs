@@ -3,75 +3,18 @@
 //! cluster, and a screenshot is taken (kept in
 //! `target/rollcall-test-artifacts/report.png`).
 
-use std::sync::{Arc, Mutex};
-
-use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
-use headless_chrome::protocol::cdp::types::Event;
-use headless_chrome::{Browser, LaunchOptions};
+use rollcall_tests::browser::Browser;
 use rollcall_tests::{run_pipeline, workspace};
-
-fn chromium() -> std::path::PathBuf {
-    let path = std::env::var_os("CHROMIUM").map(std::path::PathBuf::from).unwrap_or_else(|| "/usr/bin/chromium".into());
-    assert!(
-        path.is_file(),
-        "Chromium is needed for this test (apt-get install chromium; .ci/run installs it); not found at {}",
-        path.display()
-    );
-    path
-}
 
 #[test]
 fn report_loads_in_chromium_without_errors_or_broken_images() {
     let run = run_pipeline(&["dlib_johns"]);
     let page = run.work().report().join("index.html");
-    let profile = tempfile::tempdir().expect("test step");
-    let args: Vec<&std::ffi::OsStr> = [
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--disable-quic",
-        "--allow-file-access-from-files",
-    ]
-    .iter()
-    .map(std::ffi::OsStr::new)
-    .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(chromium()))
-        .headless(true)
-        .sandbox(false)
-        .enable_gpu(false)
-        .window_size(Some((1280, 2400)))
-        .user_data_dir(Some(profile.path().to_path_buf()))
-        .args(args)
-        .build()
-        .expect("launch options");
-    let browser = Browser::new(options).expect("Chromium starts");
-    let tab = browser.new_tab().expect("tab");
-    let errors = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = errors.clone();
-    tab.add_event_listener(Arc::new(move |event: &Event| {
-        let msg = match event {
-            Event::RuntimeExceptionThrown(e) => Some(format!("exception: {:?}", e.params.exception_details.text)),
-            Event::RuntimeConsoleAPICalled(e) if format!("{:?}", e.params.Type).to_lowercase().contains("error") => {
-                Some(format!("console.error: {:?}", e.params.args.iter().map(|a| a.value.clone()).collect::<Vec<_>>()))
-            }
-            Event::LogEntryAdded(e) if format!("{:?}", e.params.entry.level).to_lowercase().contains("error") => {
-                Some(format!("log: {} {:?}", e.params.entry.text, e.params.entry.url))
-            }
-            _ => None,
-        };
-        if let Some(m) = msg {
-            sink.lock().expect("test step").push(m);
-        }
-    }))
-    .expect("listener");
-    tab.enable_log().expect("log domain");
-    tab.enable_runtime().expect("runtime domain");
-    tab.navigate_to(&format!("file://{}", page.display())).expect("navigate").wait_until_navigated().expect("page loads");
+    let browser = Browser::start(1280, 2400, &["--allow-file-access-from-files"]);
+    browser.goto(&format!("file://{}", page.display()));
 
     let count = |js: &str| -> u64 {
-        let v = tab.evaluate(js, false).unwrap_or_else(|e| panic!("{js}: {e}")).value.unwrap_or_default();
+        let v = browser.eval(js);
         v.as_u64().unwrap_or_else(|| panic!("{js} gave {v:?}"))
     };
     // Every image must have finished loading with real pixels.
@@ -80,7 +23,7 @@ fn report_loads_in_chromium_without_errors_or_broken_images() {
     // scrolls, so whether the ones below its height had loaded depended on
     // the layout (41 of them were "broken" once). Ask for every image now,
     // and give them ten seconds to load before calling any broken.
-    tab.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; })", false).expect("eager images");
+    browser.eval("document.querySelectorAll('img[loading=lazy]').forEach(i => { i.loading = 'eager'; })");
     let unfinished = "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length";
     let started = std::time::Instant::now();
     let mut broken = count(unfinished);
@@ -89,19 +32,35 @@ fn report_loads_in_chromium_without_errors_or_broken_images() {
         broken = count(unfinished);
     }
     let galleries = count("document.querySelectorAll('section.cluster-gallery').length");
-    let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).expect("screenshot");
+    let png = browser.screenshot();
     let artifacts = workspace().join("target").join("rollcall-test-artifacts");
     std::fs::create_dir_all(&artifacts).expect("test step");
     std::fs::write(artifacts.join("report.png"), &png).expect("test step");
 
     assert!(images > 51, "the page shows charts and every face, found {images} images");
-    let which = tab
-        .evaluate("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).slice(0, 3).map(i => i.src + ' ' + i.complete + ' ' + i.loading).join(' | ')", false)
-        .ok()
-        .and_then(|v| v.value);
+    let which = browser.eval("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).slice(0, 3).map(i => i.src + ' ' + i.complete + ' ' + i.loading).join(' | ')");
     assert_eq!(broken, 0, "broken images, among them {which:?}");
     assert_eq!(galleries as usize, run.selection.recommended_k, "one gallery per cluster");
-    let errors = errors.lock().expect("test step").clone();
+    let errors = browser.errors();
     assert!(errors.is_empty(), "console errors: {errors:?}");
     assert!(png.len() > 10_000 && png.starts_with(b"\x89PNG"), "screenshot taken");
+}
+
+/// The check above can fail: a page with an uncaught exception, a
+/// `console.error` and a missing image shows all three in the browser's
+/// errors, and the missing image counts as broken.
+#[test]
+fn the_browser_reports_console_errors_and_broken_images() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let page = dir.path().join("bad.html");
+    let html = "<img src=\"missing.png\" alt=\"x\"><script>console.error('the error'); throw new Error('the exception');</script>";
+    std::fs::write(&page, html).expect("write the page");
+    let browser = Browser::start(400, 300, &["--allow-file-access-from-files"]);
+    browser.goto(&format!("file://{}", page.display()));
+    let broken = browser.eval("Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).length");
+    assert_eq!(broken.as_u64(), Some(1));
+    let errors = browser.errors().join("\n");
+    for expected in ["the error", "the exception", "missing.png"] {
+        assert!(errors.contains(expected), "{expected} not among {errors}");
+    }
 }

@@ -1,5 +1,5 @@
-//! `rollcall review` in a real headless Chromium, driven over the DevTools
-//! protocol with real clicks and typing, on a work directory from the
+//! `rollcall review` in a real headless Chromium, driven over WebDriver
+//! with real clicks and typing, on a work directory from the
 //! shared photos (`dlib_johns`, five Johns, clustered with k = 6: one too
 //! many, so one John is split in two). After each step the folder tree on
 //! disk is checked exactly. Screenshots are kept in
@@ -10,12 +10,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption;
-use headless_chrome::{Browser, LaunchOptions, Tab};
 use rollcall_host::artifacts::Work;
 use rollcall_host::pipeline::{self, RunOptions};
 use rollcall_host::review::{self, Review};
 use rollcall_host::stages::cluster::{ClusterOptions, cluster};
+use rollcall_tests::browser::Browser;
 use rollcall_tests::{labelled_tree, models, same_person_threshold, workspace};
 
 /// The folder tree under `clusters/`: folder → sorted files.
@@ -54,28 +53,6 @@ fn identities(work: &Work, photos: &Path) -> BTreeMap<String, String> {
     out
 }
 
-fn browser() -> Browser {
-    let chromium = std::env::var_os("CHROMIUM").map(std::path::PathBuf::from).unwrap_or_else(|| "/usr/bin/chromium".into());
-    assert!(chromium.is_file(), "Chromium is needed (scripts/test installs it); not found at {}", chromium.display());
-    let profile = tempfile::tempdir().expect("profile").keep();
-    let args: Vec<&std::ffi::OsStr> =
-        ["--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-            .iter()
-            .map(std::ffi::OsStr::new)
-            .collect();
-    let options = LaunchOptions::default_builder()
-        .path(Some(chromium))
-        .headless(true)
-        .sandbox(false)
-        .enable_gpu(false)
-        .window_size(Some((1400, 1600)))
-        .user_data_dir(Some(profile))
-        .args(args)
-        .build()
-        .expect("launch options");
-    Browser::new(options).expect("Chromium starts")
-}
-
 /// Waits until `cond` holds (the page acts asynchronously).
 fn until(what: &str, cond: impl Fn() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -85,16 +62,16 @@ fn until(what: &str, cond: impl Fn() -> bool) {
     }
 }
 
-fn js(tab: &Tab, code: &str) -> serde_json::Value {
-    tab.evaluate(code, false).unwrap_or_else(|e| panic!("{code}: {e}")).value.unwrap_or_default()
+fn js(tab: &Browser, code: &str) -> serde_json::Value {
+    tab.eval(code)
 }
 
-fn banner(tab: &Tab) -> String {
+fn banner(tab: &Browser) -> String {
     js(tab, "document.getElementById('banner').textContent").as_str().unwrap_or_default().to_string()
 }
 
-fn shot(tab: &Tab, name: &str) {
-    let png = tab.capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true).expect("screenshot");
+fn shot(tab: &Browser, name: &str) {
+    let png = tab.screenshot();
     let dir = workspace().join("target").join("rollcall-test-artifacts");
     std::fs::create_dir_all(&dir).expect("artifacts");
     std::fs::write(dir.join(format!("review-{name}.png")), png).expect("write screenshot");
@@ -106,13 +83,13 @@ fn school_key() -> rollcall_shared::signature::SecretKey {
 }
 
 /// Types `name` into the name field of `folder`'s card and presses Enter.
-fn type_name(tab: &Tab, folder: &str, name: &str) {
-    let input = tab.wait_for_element(&format!("[data-folder=\"{folder}\"] input[data-role=name]")).expect("name field");
-    input.click().expect("click the name field");
+fn type_name(tab: &Browser, folder: &str, name: &str) {
+    let input = tab.wait_for(&format!("[data-folder=\"{folder}\"] input[data-role=name]")).expect("name field");
+    input.click();
     js(tab, &format!("document.querySelector('[data-folder=\"{folder}\"] input[data-role=name]').select()"));
-    tab.press_key("Backspace").expect("clear");
-    input.type_into(name).expect("type");
-    tab.press_key("Enter").expect("Enter");
+    tab.press_key("Backspace");
+    input.type_text(name);
+    tab.press_key("Enter");
 }
 
 #[test]
@@ -147,16 +124,15 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
     let (s2, srv) = (session.clone(), server.clone());
     std::thread::spawn(move || review::serve(&s2, &srv));
 
-    let browser = browser();
-    let tab = browser.new_tab().expect("tab");
+    let tab = Browser::start(1400, 1600, &[]);
     // As `rollcall review` opens it: the browser gets the user's private
     // launch file, which trades a one-time code for the session cookie.
     let (_launch, page) = session.write_launch_file().expect("launch file");
-    tab.navigate_to(&format!("file://{}", page.display())).expect("navigate");
-    if tab.wait_for_element("[data-folder]").is_err() {
-        panic!("the people are not shown at {}: {}", tab.get_url(), js(&tab, "document.body.innerText"));
+    tab.goto(&format!("file://{}", page.display()));
+    if tab.wait_for("[data-folder]").is_none() {
+        panic!("the people are not shown at {}: {}", tab.url(), js(&tab, "document.body.innerText"));
     }
-    let url = tab.get_url();
+    let url = tab.url();
     assert!(url.starts_with(&format!("http://127.0.0.1:{port}/")) && !url.contains(session.token()), "{url}");
     let cards = || js(&tab, "document.querySelectorAll('#people [data-folder]').length").as_u64().unwrap_or(0) as usize;
     assert_eq!(cards(), 6);
@@ -196,7 +172,7 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
     // 2. Merge the two halves of the split John.
     let (from, into) = (split[0], split[1]);
     js(&tab, &format!("document.querySelector('[data-folder=\"{from}\"] [data-role=merge-into]').value = '{into}'"));
-    tab.wait_for_element(&format!("[data-folder=\"{from}\"] button[data-role=merge]")).expect("merge button").click().expect("click merge");
+    tab.wait_for(&format!("[data-folder=\"{from}\"] button[data-role=merge]")).expect("merge button").click();
     let moved = expected.remove(from).expect("from");
     let target = expected.get_mut(into).expect("into");
     target.extend(moved);
@@ -207,11 +183,11 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
 
     // 3. Move a face to Zoë with a real click, then undo it.
     let face = expected[into][0].clone();
-    tab.wait_for_element(&format!("[data-key=\"{into}/{face}\"]")).expect("the face").click().expect("select the face");
+    tab.wait_for(&format!("[data-key=\"{into}/{face}\"]")).expect("the face").click();
     until("the selection", || js(&tab, "document.getElementById('selected').textContent").as_str() == Some("1 selected"));
     until("the photo of the face", || js(&tab, "!document.getElementById('box').hidden").as_bool() == Some(true));
     js(&tab, "document.getElementById('move-to').value = 'person:Zoë'");
-    tab.wait_for_element("#move").expect("move").click().expect("click move");
+    tab.wait_for("#move").expect("move").click();
     let before_move = expected.clone();
     expected.get_mut(into).expect("into").retain(|f| f != &face);
     let zoe = expected.get_mut("Zoë").expect("Zoë");
@@ -219,23 +195,23 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
     zoe.sort();
     until("the move", || tree(&clusters) == expected);
     shot(&tab, "4-moved");
-    tab.wait_for_element("#undo").expect("undo").click().expect("click undo");
+    tab.wait_for("#undo").expect("undo").click();
     expected = before_move;
     until("the undo", || tree(&clusters) == expected);
 
     // 4. Mark a whole cluster as junk, with the keyboard's `u` undoing it
     //    and a click doing it again.
     let junk = singles[2];
-    tab.wait_for_element(&format!("[data-folder=\"{junk}\"] button[data-role=junk]")).expect("junk").click().expect("click junk");
+    tab.wait_for(&format!("[data-folder=\"{junk}\"] button[data-role=junk]")).expect("junk").click();
     let files = expected.remove(junk).expect("junk folder");
     let mut junked = expected.clone();
     junked.insert(format!("_junk_{junk}"), files.clone());
     until("the junk", || tree(&clusters) == junked);
-    tab.wait_for_element("body").expect("body").click().expect("focus the page");
-    tab.press_key("u").expect("u");
+    tab.wait_for("body").expect("body").click();
+    tab.press_key("u");
     expected.insert(junk.to_string(), files);
     until("u undoes", || tree(&clusters) == expected);
-    tab.wait_for_element(&format!("[data-folder=\"{junk}\"] button[data-role=junk]")).expect("junk").click().expect("click junk");
+    tab.wait_for(&format!("[data-folder=\"{junk}\"] button[data-role=junk]")).expect("junk").click();
     until("the junk again", || tree(&clusters) == junked);
     expected = junked;
     until("the junk section", || js(&tab, "document.querySelectorAll('#junk [data-folder]').length").as_u64() == Some(1));
@@ -245,7 +221,7 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
     //    and the page acts on the new tree.
     std::fs::rename(clusters.join("李雷"), clusters.join("Li Lei")).expect("rename by hand");
     until("the page notices", || banner(&tab).contains("changed on disk"));
-    tab.wait_for_element("[data-folder=\"Li Lei\"]").expect("the new name is shown");
+    tab.wait_for("[data-folder=\"Li Lei\"]").expect("the new name is shown");
     let files = expected.remove("李雷").expect("李雷");
     expected.insert("Li Lei".into(), files);
     assert_eq!(tree(&clusters), expected);
@@ -255,7 +231,7 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
     // First with folders nobody named: refused, with their names.
     let unnamed: Vec<String> = expected.keys().filter(|f| f.starts_with("person_")).cloned().collect();
     assert!(!unnamed.is_empty(), "{expected:?}");
-    tab.wait_for_element("#train").expect("train").click().expect("click train");
+    tab.wait_for("#train").expect("train").click();
     let train_out = || js(&tab, "document.getElementById('train-out').textContent").as_str().unwrap_or_default().to_string();
     until("the refusal", || train_out().contains("nobody named") && unnamed.iter().all(|f| train_out().contains(f.as_str())));
     for (i, folder) in unnamed.iter().enumerate() {
@@ -265,7 +241,7 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
         expected.insert(name.clone(), files);
         until(&format!("{folder} named {name}"), || tree(&clusters) == expected);
     }
-    tab.wait_for_element("#train").expect("train").click().expect("click train");
+    tab.wait_for("#train").expect("train").click();
     until("training", || js(&tab, "document.getElementById('train-out').textContent").as_str().is_some_and(|t| t.contains("gallery.rcg")));
     let report = js(&tab, "document.getElementById('train-out').textContent").as_str().unwrap_or_default().to_string();
     assert!(report.contains("4 people") && report.contains("cross-validation") && report.contains("FAR 95% bound"), "{report}");

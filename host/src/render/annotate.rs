@@ -13,6 +13,7 @@ use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_circle_mut, draw_filled_rect_mut, draw_hollow_rect_mut, draw_text_mut, text_size};
 use imageproc::rect::Rect;
 use rollcall_models::{Face, Verdict};
+use rollcall_shared::align::RgbView;
 
 /// Colour of a kept face.
 pub const KEPT: Rgb<u8> = Rgb([40, 200, 60]);
@@ -86,22 +87,14 @@ pub fn named_marks<'a>(faces: impl Iterator<Item = (&'a Face, Option<(String, Op
         .collect()
 }
 
-/// `photo` scaled down to `w` x `h`: a bilinear filter widened to the
-/// scale (so every source pixel counts, as an area average would), with
-/// SIMD kernels. image's `thumbnail` took a third of the annotated copy's
-/// time; this takes a few milliseconds per photo.
+/// `photo` scaled down to `w` x `h` (see [`rollcall_models::resize`]).
+/// image's `thumbnail` took a third of the annotated copy's time; this takes
+/// a few milliseconds per photo.
 fn scaled(photo: &RgbImage, w: u32, h: u32) -> RgbImage {
-    use fast_image_resize::images::{Image, ImageRef};
-    use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
-    let fast = || -> Option<RgbImage> {
-        let src = ImageRef::new(photo.width(), photo.height(), photo.as_raw(), PixelType::U8x3).ok()?;
-        let mut dst = Image::new(w, h, PixelType::U8x3);
-        Resizer::new().resize(&src, &mut dst, &ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))).ok()?;
-        RgbImage::from_raw(w, h, dst.into_vec())
-    };
-    // Both calls only fail on sizes this function never passes; if they
-    // ever did, the slower resize still gives the same picture.
-    fast().unwrap_or_else(|| image::imageops::thumbnail(photo, w, h))
+    let view = RgbView { width: photo.width(), height: photo.height(), data: photo.as_raw() };
+    // Only fails on sizes this function never passes; if it ever did, the
+    // slower resize still gives the same picture.
+    rollcall_models::resize::rgb(view, w, h).unwrap_or_else(|| image::imageops::thumbnail(photo, w, h))
 }
 
 /// Draws `marks` on a copy of `photo` scaled to at most `max_side` pixels.
