@@ -8,6 +8,8 @@
 // Other crates build on this one: its public API is documented.
 #![warn(missing_docs)]
 
+pub mod models;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -107,6 +109,19 @@ impl ModelArgs {
         if self.engine == EngineKind::Fake {
             return Ok(Arc::new(FakeModels::default()));
         }
+        let (det, rec) = self.names_for_gallery(gallery)?;
+        let mut set = ModelSet::load(&self.store()?, det.as_deref(), rec.as_deref()).context("cannot load the models")?;
+        set = match detector_size {
+            None => set.with_detector_scale(DetectorScale::Fit),
+            Some(DetectorSize::Side(side)) => set.with_detector_size(side)?,
+            Some(DetectorSize::Auto) => set.with_detector_scale(DetectorScale::Auto),
+        };
+        Ok(Arc::new(set))
+    }
+
+    /// The manifest's detector and recognizer with the gallery's hashes
+    /// (`None`: the default of that role).
+    fn names_for_gallery(&self, gallery: &Gallery) -> Result<(Option<String>, Option<String>)> {
         let manifest = self.manifest()?;
         let pick = |role: Role, digest: &[u8; 32]| {
             manifest
@@ -115,15 +130,22 @@ impl ModelArgs {
                 .find(|m| m.role == role && m.sha256.as_deref().and_then(rollcall_shared::gallery::parse_sha256).as_ref() == Some(digest))
                 .map(|m| m.name.clone())
         };
-        let det = pick(Role::Detector, &gallery.detector_sha256);
-        let rec = pick(Role::Recognizer, &gallery.recognizer_sha256);
-        let mut set = ModelSet::load(&self.store()?, det.as_deref(), rec.as_deref()).context("cannot load the models")?;
-        set = match detector_size {
-            None => set.with_detector_scale(DetectorScale::Fit),
-            Some(DetectorSize::Side(side)) => set.with_detector_size(side)?,
-            Some(DetectorSize::Auto) => set.with_detector_scale(DetectorScale::Auto),
-        };
-        Ok(Arc::new(set))
+        Ok((pick(Role::Detector, &gallery.detector_sha256), pick(Role::Recognizer, &gallery.recognizer_sha256)))
+    }
+
+    /// The files [`ModelArgs::load_for_gallery_at`] would need and the
+    /// cache lacks (it would fetch them): the two models and ONNX Runtime.
+    pub fn missing_for_gallery(&self, gallery: &Gallery) -> Result<Vec<PathBuf>> {
+        if self.engine == EngineKind::Fake {
+            return Ok(Vec::new());
+        }
+        let (det, rec) = self.names_for_gallery(gallery)?;
+        let store = self.store()?;
+        let mut paths = vec![store.runtime_path()];
+        for (role, name) in [(Role::Detector, det), (Role::Recognizer, rec)] {
+            paths.push(store.model_path(store.manifest().select(role, name.as_deref())?));
+        }
+        Ok(paths.into_iter().filter(|p| !p.is_file()).collect())
     }
 
     /// The published same-person cosine of the recognizer called `name`
@@ -270,12 +292,30 @@ pub fn init_logging(verbose: u8, quiet: bool) {
     };
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("ROLLCALL_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if stderr_is_journal() {
+        // The journal stamps every line itself.
+        builder.without_time().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Whether stderr is the systemd journal: systemd sets `JOURNAL_STREAM`
+/// to the device and inode of the stream it connects (a child's stderr
+/// redirected elsewhere keeps the variable but not the stream).
+fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some((dev, ino)) =
+        std::env::var("JOURNAL_STREAM").ok().and_then(|v| v.split_once(':').map(|(d, i)| (d.to_string(), i.to_string())))
+    else {
+        return false;
+    };
+    std::fs::metadata("/proc/self/fd/2").is_ok_and(|m| m.dev().to_string() == dev && m.ino().to_string() == ino)
 }
 
 /// The end of `main`: success, or `error: ` and the error with its causes

@@ -12,6 +12,7 @@
 //! gpio = "real"                   # or "dry-run"
 //! heartbeat_secs = 30
 //! events_log = "/var/lib/rollcall/events"     # DIR/YYYY-MM-DD.jsonl, for `rollcall attendance`
+//! keep_days = 30                  # day files older than this are deleted (at start and at midnight)
 //! models_dir = "/opt/rollcall/models"
 //!
 //! detector_size = 640            # long side the detector sees; 320 for a close door camera, "auto" across a room
@@ -109,6 +110,8 @@ pub struct FileSettings {
     pub carry: Option<CarryRules>,
     /// Folder of the daily attendance logs.
     pub events_log: Option<PathBuf>,
+    /// Days of the events log kept.
+    pub keep_days: Option<u32>,
     pub mqtt: Option<MqttFile>,
     /// Long side of the detector's input, pixels, or `"auto"`.
     pub detector_size: Option<rollcall_cli::DetectorSize>,

@@ -15,13 +15,17 @@
 pub mod bench;
 pub(crate) mod camera;
 pub mod carry;
+pub mod clock;
 pub mod config;
+pub mod doctor;
 pub mod events;
+pub mod events_log;
 pub mod mqtt;
 pub mod reload;
 pub mod rollback;
 pub mod run;
 pub(crate) mod runtime;
+pub mod service;
 pub mod settings;
 pub mod sinks;
 pub mod source;

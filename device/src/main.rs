@@ -30,6 +30,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check everything before leaving the device: the camera delivers a frame, the models
+    /// load and match the gallery, the gallery verifies, the pins and serial port open, the
+    /// broker accepts a connection, the events log is writable with space, the clock is
+    /// synchronised. Exits non-zero when a check fails
+    Doctor,
+    /// Fetch, list or verify the models and ONNX Runtime (in --models-dir:
+    /// /var/lib/rollcall/models for the service); a Pi without internet gets
+    /// the folder copied from the laptop, then verifies it
+    Models {
+        #[command(subcommand)]
+        action: rollcall_cli::models::Action,
+    },
+    /// Erase one person from the events log: their arrivals and
+    /// departures, and their name in reload events (the gallery without
+    /// them comes from `rollcall forget` on the laptop)
+    Forget {
+        /// The person's name, as the gallery has it
+        name: String,
+        /// The events log folder [default: `events_log` in --config]
+        #[arg(long = "events-log", value_name = "DIR")]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +60,22 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         None => cli.run.file().and_then(|f| Settings::resolve(&cli.run, &f)).and_then(|s| rollcall_device::run::run(&s)),
         Some(Command::Bench { photos, frames, json }) => rollcall_device::bench::run(&cli.run, &photos, frames, json),
+        Some(Command::Doctor) => cli.run.file().and_then(|f| Settings::resolve(&cli.run, &f)).and_then(|s| {
+            anyhow::ensure!(rollcall_device::doctor::report(&rollcall_device::doctor::checks(&s)), "some checks failed");
+            Ok(())
+        }),
+        Some(Command::Models { action }) => cli.run.file().and_then(|f| {
+            let store = cli.run.model_args(&f).store()?;
+            rollcall_cli::models::run(
+                &store,
+                action,
+                "then: rollcall-device --config FILE (or, installed from the package: sudo systemctl enable --now rollcall-device)",
+                false,
+            )
+        }),
+        Some(Command::Forget { name, dir }) => {
+            cli.run.file().and_then(|f| rollcall_device::events_log::forget_command(dir.or(f.events_log), &name))
+        }
     };
     rollcall_cli::exit(result)
 }

@@ -161,15 +161,9 @@ impl Mqtt {
     /// broker that is down at start does not stop the device either.
     pub fn start(settings: MqttSettings) -> Result<Mqtt> {
         let id = format!("rollcall-{}", ascii_id(&settings.prefix));
-        let mut opts = MqttOptions::new(id, settings.host.clone(), settings.port);
-        opts.set_keep_alive(Duration::from_secs(5));
+        let mut opts = options(&settings, id)?;
         opts.set_last_will(LastWill::new(status_topic(&settings), "offline", QoS::AtLeastOnce, true));
-        if let Some(user) = &settings.user {
-            opts.set_credentials(user.clone(), settings.password.clone().map(|p| p.0).unwrap_or_default());
-        }
-        if settings.tls {
-            opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(tls_config(&settings)?))));
-        } else if settings.password.is_some() {
+        if !settings.tls && settings.password.is_some() {
             tracing::warn!(
                 "MQTT: the password goes to {}:{} in clear text over mqtt://; use mqtts:// (a ca_file for a school's own broker)",
                 settings.host,
@@ -299,6 +293,44 @@ fn certificates(path: &std::path::Path, what: &'static str) -> Result<Vec<Certif
 
 /// A TLS client config: the system's root certificates, or only the
 /// `ca_file`'s; a client certificate when given.
+/// The connection options: address, keep-alive, credentials, TLS.
+fn options(settings: &MqttSettings, id: String) -> Result<MqttOptions> {
+    let mut opts = MqttOptions::new(id, settings.host.clone(), settings.port);
+    opts.set_keep_alive(Duration::from_secs(5));
+    if let Some(user) = &settings.user {
+        opts.set_credentials(user.clone(), settings.password.clone().map(|p| p.0).unwrap_or_default());
+    }
+    if settings.tls {
+        opts.set_transport(Transport::tls_with_config(TlsConfiguration::Rustls(Arc::new(tls_config(settings)?))));
+    }
+    Ok(opts)
+}
+
+/// Connects once, as the device would (TLS, credentials), and waits up to
+/// `timeout` for the broker to accept; then disconnects. Under its own
+/// client id, so that a running device is not thrown off the broker.
+pub fn probe(settings: &MqttSettings, timeout: Duration) -> Result<()> {
+    let id = format!("rollcall-doctor-{}-{}", ascii_id(&settings.prefix), std::process::id());
+    let (client, mut connection) = Client::new(options(settings, id)?, 10);
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match connection.recv_timeout(left) {
+            Ok(Ok(MqttEvent::Incoming(Packet::ConnAck(ack)))) => {
+                let _ = client.disconnect();
+                return if ack.code == rumqttc::ConnectReturnCode::Success {
+                    Ok(())
+                } else {
+                    Err(anyhow::anyhow!("{}:{} refused the connection: {:?}", settings.host, settings.port, ack.code))
+                };
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(anyhow::anyhow!("{}:{}: {e}", settings.host, settings.port)),
+            Err(_) => return Err(anyhow::anyhow!("{}:{}: no answer within {} s", settings.host, settings.port, timeout.as_secs())),
+        }
+    }
+}
+
 fn tls_config(s: &MqttSettings) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     match &s.ca_file {

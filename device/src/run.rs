@@ -7,10 +7,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use crate::clock::ClockWatch;
 use crate::config::GpioMode;
 use crate::events::now;
 use crate::reload::{GalleryWatch, Trust};
 use crate::runtime::{FrameTimes, Recognizer, dispatch};
+use crate::service::Service;
 use crate::settings::Settings;
 use crate::sinks::{DryRunPins, JsonLines, Leds, RppalPins, Serial, Sink, open_serial};
 use crate::source::{Backoff, Latest, SourceSpec, capture_loop, load_still, stills};
@@ -53,7 +55,7 @@ fn reload(
 }
 
 /// The trusted key and the serials accepted before, from the state folder.
-fn trust(s: &Settings) -> Result<Option<Trust>> {
+pub(crate) fn trust(s: &Settings) -> Result<Option<Trust>> {
     let Some(key) = s.trust else { return Ok(None) };
     let dir = s
         .state_dir
@@ -61,6 +63,15 @@ fn trust(s: &Settings) -> Result<Option<Trust>> {
         .or_else(crate::rollback::default_dir)
         .context("--trust needs a folder to remember which galleries it accepted: pass --state-dir DIR (or set `state_dir`)")?;
     Ok(Some(Trust { key, serials: crate::rollback::Serials::open(&dir)? }))
+}
+
+/// Every event while the clock is not synchronised says so.
+fn warn_clock(clock: &mut ClockWatch, events: &[crate::events::Event]) {
+    if !events.is_empty() && clock.unsynchronised() {
+        for e in events {
+            tracing::warn!("{:?} at {:.0} logged while the clock is not synchronised: its time may be wrong", e.event, e.ts);
+        }
+    }
 }
 
 /// The sinks the settings ask for.
@@ -73,7 +84,7 @@ pub fn sinks(s: &Settings) -> Result<Vec<Box<dyn Sink>>> {
         out.push(Box::new(Serial::new(open_serial(path, *baud)?, s.serial_format)));
     }
     if let Some(dir) = &s.events_log {
-        out.push(Box::new(crate::sinks::EventsLog::new(dir)?));
+        out.push(Box::new(crate::events_log::EventsLog::new(dir, s.keep_days)?));
     }
     if let Some(m) = &s.mqtt {
         out.push(Box::new(crate::mqtt::Mqtt::start(m.clone())?));
@@ -129,6 +140,12 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
     let mut watch = GalleryWatch::new(s.gallery.clone());
     sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
     let mut times = FrameTimes::default();
+    let mut clock = ClockWatch::new();
+    if clock.unsynchronised() {
+        tracing::warn!("the clock is not synchronised (NTP): until it is, events may be logged under the wrong time and day");
+    }
+    let mut service = Service::from_env();
+    service.ready(&format!("recognising {} people", rec.labels().len()));
     match &s.source {
         SourceSpec::V4l { device, mode } => {
             let mailbox = Arc::new(Latest::new());
@@ -144,6 +161,8 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
                 reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks);
                 let events = rec.process(&frame, &mut times)?;
                 dispatch(sinks, &events);
+                warn_clock(&mut clock, &events);
+                service.alive();
                 if last_report.elapsed() > Duration::from_secs(60) {
                     last_report = Instant::now();
                     tracing::info!("{} frames dropped so far (the newest frame always wins)", mailbox.dropped());
@@ -176,11 +195,14 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
                 };
                 let events = rec.process(&frame, &mut times)?;
                 dispatch(sinks, &events);
+                warn_clock(&mut clock, &events);
+                service.alive();
             }
             let events = rec.finish(simulated(stills_list.len()).unwrap_or_else(now));
             dispatch(sinks, &events);
         }
     }
+    service.stopping();
     sinks.iter_mut().for_each(|sink| sink.close());
     Ok(())
 }

@@ -121,6 +121,10 @@ pub struct RunArgs {
     /// Append every event to DIR/YYYY-MM-DD.jsonl (for `rollcall attendance`)
     #[arg(long, value_name = "DIR")]
     pub events_log: Option<PathBuf>,
+    /// Keep the events log's day files for N days: older ones are deleted
+    /// at start and at midnight [default: kept until deleted]
+    #[arg(long, value_name = "N", value_parser = rollcall_cli::range(1u32, 3660))]
+    pub keep_days: Option<u32>,
     /// Do not write events to stdout
     #[arg(long)]
     pub no_stdout: bool,
@@ -236,6 +240,8 @@ pub struct Settings {
     pub mqtt: Option<MqttSettings>,
     /// The attendance log folder, if any.
     pub events_log: Option<PathBuf>,
+    /// Days of the events log kept, if limited.
+    pub keep_days: Option<u32>,
     /// Where frames come from.
     pub source: SourceSpec,
     /// Serial port and baud rate.
@@ -294,6 +300,10 @@ impl Settings {
             replay_start: a.replay_start,
             mqtt: a.mqtt_settings(f)?,
             events_log: a.events_log.clone().or(f.events_log.clone()),
+            keep_days: match a.keep_days.or(f.keep_days) {
+                Some(days) => Some(rollcall_cli::check_range(days, 1, 3660).map_err(|e| anyhow::anyhow!("keep_days: {e}"))?),
+                None => None,
+            },
             source,
             serial,
             serial_format: a.serial_format.or(f.serial_format).unwrap_or(SerialFormat::Postcard),

@@ -36,53 +36,6 @@ impl<W: Write> Sink for JsonLines<W> {
     }
 }
 
-/// The attendance log: every event appended as a JSON line to
-/// `DIR/YYYY-MM-DD.jsonl`, by the event's local date (`rollcall attendance`
-/// reads it). Each line is written whole and synced to disk before the next
-/// event, so a power cut loses at most the line being written, and a reader
-/// skips a torn last line.
-pub struct EventsLog {
-    dir: std::path::PathBuf,
-    /// The day's file, kept open: (date, file).
-    open: Option<(String, std::fs::File)>,
-}
-
-impl EventsLog {
-    /// Logs into `dir`, creating it.
-    pub fn new(dir: &std::path::Path) -> Result<Self> {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create the events log folder {}", rollcall_files::shown(dir)))?;
-        Ok(EventsLog { dir: dir.to_path_buf(), open: None })
-    }
-
-    /// The local date of `ts` (seconds since the epoch), `YYYY-MM-DD`.
-    pub fn day_of(ts: f64) -> String {
-        let utc = chrono::DateTime::from_timestamp((ts.floor()) as i64, 0).unwrap_or_default();
-        utc.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string()
-    }
-}
-
-impl Sink for EventsLog {
-    fn emit(&mut self, e: &Event) -> Result<()> {
-        let day = EventsLog::day_of(e.ts);
-        if self.open.as_ref().is_none_or(|(d, _)| *d != day) {
-            let path = self.dir.join(format!("{day}.jsonl"));
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .with_context(|| format!("cannot open the events log {}", rollcall_files::shown(&path)))?;
-            self.open = Some((day, file));
-        }
-        if let Some((day, file)) = &mut self.open {
-            let mut line = e.json().into_bytes();
-            line.push(b'\n');
-            // One write for the whole line (O_APPEND), then to the disk.
-            file.write_all(&line).and_then(|()| file.sync_data()).with_context(|| format!("cannot write the events log {day}.jsonl"))?;
-        }
-        Ok(())
-    }
-}
-
 /// What goes over the serial line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, serde::Serialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]

@@ -383,3 +383,21 @@ fn a_password_over_plain_mqtt_is_warned_about_and_never_printed() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("password_file") && !stderr.contains("s3cret-pw"), "{stderr}");
 }
+
+/// `rollcall-device doctor` connects as the device would: a running broker
+/// passes, a stopped one fails the check and the command, with the fix.
+#[test]
+fn doctor_passes_a_running_broker_and_fails_a_stopped_one() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stills = stills(dir.path(), 1);
+    let mut broker = Broker::start(dir.path());
+    let out = device(broker.port, &stills, "1").arg("doctor").output().expect("doctor");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{said}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(said.contains(&format!("ok    MQTT broker  127.0.0.1:{} accepted a connection", broker.port)), "{said}");
+    broker.stop();
+    let out = device(broker.port, &stills, "1").arg("doctor").output().expect("doctor");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("FAIL  MQTT broker") && said.contains("check that the broker runs"), "{said}");
+}

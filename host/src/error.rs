@@ -49,6 +49,19 @@ pub enum Error {
         clusters: PathBuf,
         folders: Vec<String>,
     },
+    /// `forget` was asked for someone with no folder.
+    #[error(
+        "{} has no folder called `{name}`{}",
+        rollcall_files::shown(clusters),
+        if known.is_empty() { String::new() } else { format!(" (it has {})", known.join(", ")) }
+    )]
+    NoSuchPerson {
+        /// The clusters folder.
+        clusters: PathBuf,
+        name: String,
+        /// The people it has.
+        known: Vec<String>,
+    },
     /// Two person folders whose names differ only by case or Unicode form.
     #[error("{}: `{a}` and `{b}` are one name written two ways (case or accents); merge the two folders", rollcall_files::shown(clusters))]
     SameName {

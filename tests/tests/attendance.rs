@@ -8,7 +8,7 @@ use std::path::Path;
 use rollcall_cli::{EngineKind, ModelArgs};
 use rollcall_device::config::FileSettings;
 use rollcall_device::settings::{RunArgs, Settings};
-use rollcall_host::stages::attendance::attendance;
+use rollcall_host::stages::attendance::{Door, attendance};
 use rollcall_testkit::{synthetic, tiny_gallery};
 
 /// Stills: ada alone for 30 frames, nobody for 10, ada and ben for 30.
@@ -66,7 +66,7 @@ fn a_replayed_morning_becomes_the_roll_call() {
 
     let labels = vec!["ada".to_string(), "ben".to_string(), "cy".to_string()];
     std::fs::create_dir_all(&out).expect("out");
-    let a = attendance(&log, "2026-11-27", &labels, &out).expect("attendance");
+    let a = attendance(&[Door::parse(&log.display().to_string())], "2026-11-27", &labels, &out).expect("attendance");
     assert_eq!(a.skipped.len(), 1, "the torn line");
     let row = |who: &str| a.rows.iter().find(|r| r.person == who).expect(who).clone();
     // Ada: third frame (08:00:20) to the fifth empty frame (08:05:40), then
@@ -81,13 +81,93 @@ fn a_replayed_morning_becomes_the_roll_call() {
     assert!(!cy.present && cy.first_arrival.is_empty() && cy.minutes_present == 0.0);
 
     let csv = std::fs::read_to_string(&a.csv).expect("csv");
-    assert_eq!(csv.lines().next(), Some("person,present,first_arrival,last_departure,minutes_present"));
-    assert!(csv.contains("cy,false,,,0.0"), "{csv}");
+    assert_eq!(csv.lines().next(), Some("person,present,first_arrival,first_door,last_departure,last_door,minutes_present"));
+    assert!(csv.contains("cy,false,,,,,0.0") && csv.contains("ada,true,08:00:20,log,08:11:40,log,10.0"), "{csv}");
     let html = std::fs::read_to_string(&a.html).expect("html");
     assert!(html.contains("2 of 3 present") && html.contains("<td>cy</td><td>absent</td>"), "{html}");
     // A second run replaces its own files; someone else's file is refused.
-    attendance(&log, "2026-11-27", &labels, &out).expect("again");
+    attendance(&[Door::parse(&log.display().to_string())], "2026-11-27", &labels, &out).expect("again");
     std::fs::write(&a.csv, "my own notes\n").expect("user file");
-    assert!(attendance(&log, "2026-11-27", &labels, &out).is_err());
+    assert!(attendance(&[Door::parse(&log.display().to_string())], "2026-11-27", &labels, &out).is_err());
     assert_eq!(std::fs::read_to_string(&a.csv).expect("kept"), "my own notes\n");
+}
+
+/// `n` stills of `faces` (or nobody) in `dir`, numbered from `from`.
+fn scene(dir: &Path, from: usize, faces: &[(u64, u64)], n: usize) -> usize {
+    for i in from..from + n {
+        let path = dir.join(format!("{i:03}.png"));
+        if faces.is_empty() {
+            synthetic::empty(&path);
+        } else {
+            synthetic::photo(&path, faces);
+        }
+    }
+    from + n
+}
+
+/// One door's device replaying `stills` from `start` (local time on
+/// 2026-11-27), a frame every 10 s, into `log`.
+fn replay_door(stills: &Path, log: &Path, start: (u32, u32)) {
+    let t0 = chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
+        .and_then(|d| d.and_hms_opt(start.0, start.1, 0))
+        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
+        .expect("a local time");
+    let args = RunArgs {
+        gallery: Some(tiny_gallery()),
+        source: Some(format!("dir:{}", stills.display())),
+        heartbeat_secs: Some(0.0),
+        fps: Some(0.1),
+        replay_start: Some(t0.timestamp() as f64),
+        events_log: Some(log.to_path_buf()),
+        no_stdout: true,
+        models: ModelArgs { engine: EngineKind::Fake, ..ModelArgs::default() },
+        ..RunArgs::default()
+    };
+    let settings = Settings::resolve(&args, &FileSettings::default()).expect("settings");
+    rollcall_device::run::run(&settings).expect("replay");
+}
+
+/// Two doors, one roll: the front door sees ada come in at 08:00 and ben
+/// at 08:10; the gym door sees ada at 08:05 (while the front door still
+/// sees her: counted once) and both leave through it at 15:00.
+#[test]
+fn two_doors_make_one_roll_saying_which_door_saw_each_first_and_last() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let front = dir.path().join("front");
+    let (front_morning, gym_morning, gym_afternoon) = (dir.path().join("f1"), dir.path().join("g1"), dir.path().join("g2"));
+    // Front, from 08:00: ada for 10 minutes, nobody, ben for 5 minutes.
+    let n = scene(&front_morning, 0, &[(101, 1)], 60);
+    let n = scene(&front_morning, n, &[], 10);
+    scene(&front_morning, n, &[(102, 1)], 30);
+    replay_door(&front_morning, &front, (8, 0));
+    // Gym, from 08:05: ada for 10 minutes; from 15:00: both for 2 minutes.
+    let gym = dir.path().join("gym-log");
+    scene(&gym_morning, 0, &[(101, 2)], 60);
+    replay_door(&gym_morning, &gym, (8, 5));
+    scene(&gym_afternoon, 0, &[(101, 3), (102, 3)], 12);
+    replay_door(&gym_afternoon, &gym, (15, 0));
+
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).expect("out");
+    let labels = vec!["ada".to_string(), "ben".to_string(), "cy".to_string()];
+    let doors = [Door::parse(&front.display().to_string()), Door::parse(&format!("gym={}", gym.display()))];
+    let a = attendance(&doors, "2026-11-27", &labels, &out).expect("attendance");
+    let row = |who: &str| a.rows.iter().find(|r| r.person == who).expect(who).clone();
+    let ada = row("ada");
+    // Seen from the third frame at each door; the gym's afternoon replay
+    // ends after its twelfth frame (15:02:00), where everyone present
+    // leaves.
+    assert_eq!((ada.first_arrival.as_str(), ada.first_door.as_str()), ("08:00:20", "front"), "{ada:?}");
+    assert_eq!((ada.last_departure.as_str(), ada.last_door.as_str()), ("15:02:00", "gym"), "{ada:?}");
+    // Front 08:00:20-08:10:40 (the fifth empty frame) and gym
+    // 08:05:20-08:15:00 overlap: one span, 880 s, not 620 + 580; then
+    // 15:00:20-15:02:00, 100 s.
+    assert_eq!(ada.minutes_present, 16.3, "{ada:?}");
+    let ben = row("ben");
+    // Front 08:12:00-08:16:40 (the end of that replay), gym 15:00:20-15:02:00.
+    assert_eq!((ben.first_arrival.as_str(), ben.first_door.as_str()), ("08:12:00", "front"), "{ben:?}");
+    assert_eq!((ben.last_departure.as_str(), ben.last_door.as_str(), ben.minutes_present), ("15:02:00", "gym", 6.3), "{ben:?}");
+    assert!(!row("cy").present);
+    let csv = std::fs::read_to_string(&a.csv).expect("csv");
+    assert!(csv.contains("ada,true,08:00:20,front,15:02:00,gym,16.3"), "{csv}");
 }

@@ -1,5 +1,5 @@
-//! `rollcall attendance DIR --gallery G [--date D]`: a day of the device's
-//! events log as the roll call.
+//! `rollcall attendance DIR... --gallery G [--date D]`: a day of the
+//! devices' events logs, one per door, as the roll call.
 
 use std::path::PathBuf;
 
@@ -9,8 +9,10 @@ use rollcall_host::stages::attendance;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The device's events log folder (rollcall-device --events-log DIR)
-    dir: PathBuf,
+    /// The events log folder of each door's device (rollcall-device --events-log DIR), or
+    /// NAME=DIR to name the door (by default it is the folder's name)
+    #[arg(required = true, value_name = "DIR")]
+    doors: Vec<String>,
     /// The gallery the device ran with: everyone in it gets a row
     #[arg(long)]
     gallery: PathBuf,
@@ -26,12 +28,21 @@ pub fn run(a: Args) -> Result<()> {
     let gallery = rollcall_shared::gallery::read_file(&a.gallery)?;
     let date = a.date.unwrap_or_else(attendance::today);
     std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
-    let r = attendance::attendance(&a.dir, &date, &gallery.labels, &a.out)?;
+    let doors: Vec<attendance::Door> = a.doors.iter().map(|d| attendance::Door::parse(d)).collect();
+    let r = attendance::attendance(&doors, &date, &gallery.labels, &a.out)?;
     let present = r.rows.iter().filter(|r| r.present).count();
     say!("{date}: {present} of {} present, {} stranger arrival(s)", r.rows.len(), r.stranger_arrivals);
     for row in &r.rows {
         if row.present {
-            say!("  {:<20} {} - {}  {:.1} min", row.person, row.first_arrival, row.last_departure, row.minutes_present);
+            say!(
+                "  {:<20} {} ({}) - {} ({})  {:.1} min",
+                row.person,
+                row.first_arrival,
+                row.first_door,
+                row.last_departure,
+                row.last_door,
+                row.minutes_present
+            );
         } else {
             say!("  {:<20} absent", row.person);
         }

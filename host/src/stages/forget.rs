@@ -1,0 +1,158 @@
+//! Erasure on request: one person out of everything rollcall keeps in a
+//! work directory. Their folder under `clusters/` and its chips, their
+//! chips in `aligned/`, their rows in `metadata.csv`, `embeddings.parquet`
+//! and `clusters.csv`, their faces in `detections.json` and `cache.bin`,
+//! the annotated copies of the photos they are in, the review journal's
+//! lines that name them, and the report (rewritten without them). The
+//! photos stay where the user keeps them: a run over them would find the
+//! person again, and they are the user's to delete.
+//!
+//! The model and the gallery are the command's to rebuild (train and
+//! export compose with this stage; see `cmd/forget.rs`).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use crate::artifacts::cache::Cache;
+use crate::artifacts::clusters::{self, ClustersFile, LEDGER, Ledger};
+use crate::artifacts::detections::DetectionsFile;
+use crate::artifacts::embeddings::EmbeddingTable;
+use crate::artifacts::io::write_atomic;
+use crate::artifacts::people::{is_junk, name_key};
+use crate::artifacts::{WorkDir, metadata};
+use crate::error::{Error, Result};
+
+/// What [`forget`] removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// The person's folder under `clusters/`, as it was named.
+    pub folder: String,
+    /// Their face chips (each was in the folder and in `aligned/`).
+    pub faces: usize,
+    /// Photos they were found in (their annotated copies were deleted).
+    pub photos: usize,
+    /// Review journal lines that named them.
+    pub journal_lines: usize,
+}
+
+/// The folder under `clusters` that is `name` (case and Unicode form
+/// aside), or the error listing the names there are.
+pub fn person_folder(clusters: &Path, name: &str) -> Result<(String, PathBuf)> {
+    let folders = crate::artifacts::people::folders(clusters, &[])?;
+    let key = name_key(name);
+    if let Some(found) = folders.iter().find(|(n, _)| name_key(n) == key) {
+        return Ok(found.clone());
+    }
+    let known = folders.into_iter().map(|(n, _)| n).filter(|n| !is_junk(n, &[])).collect();
+    Err(Error::NoSuchPerson { clusters: clusters.to_path_buf(), name: name.to_string(), known })
+}
+
+/// Removes the person called `name` from the work directory.
+pub fn forget(work: &WorkDir, name: &str) -> Result<Forgotten> {
+    let (folder, path) = person_folder(&work.clusters(), name)?;
+    let chips: BTreeSet<String> = std::fs::read_dir(&path)
+        .map_err(Error::read(&path))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+
+    // Their photos, from metadata.csv, before its rows go.
+    let mut photos = BTreeSet::new();
+    if work.metadata_csv().is_file() {
+        let rows = metadata::read(&work.metadata_csv())?;
+        let (theirs, kept): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| chips.contains(&r.aligned_file));
+        photos.extend(theirs.iter().map(|r| r.original_file.clone()));
+        crate::artifacts::io::write_csv(&work.metadata_csv(), kept)?;
+    }
+    if work.embeddings().is_file() {
+        let table = EmbeddingTable::read(&work.embeddings())?;
+        let rows = (0..table.len())
+            .filter(|&i| !chips.contains(&table.files[i]))
+            .map(|i| (table.files[i].clone(), table.row(i).to_vec()))
+            .collect();
+        let kept = EmbeddingTable {
+            recognizer: table.recognizer.clone(),
+            recognizer_sha256: table.recognizer_sha256.clone(),
+            ..EmbeddingTable::from_rows(rows, table.dim)?
+        };
+        kept.write(&work.embeddings())?;
+    }
+    if work.detections_json().is_file() {
+        let mut d = DetectionsFile::read(&work.detections_json())?;
+        for photo in &mut d.photos {
+            let before = photo.faces.len();
+            photo.faces.retain(|f| !f.aligned_file.as_ref().is_some_and(|a| chips.contains(a)));
+            if photo.faces.len() != before {
+                photos.insert(photo.path.clone());
+                if let Some(annotated) = photo.annotated_file.take() {
+                    remove_if_there(&work.annotated().join(annotated))?;
+                }
+            }
+        }
+        d.write(&work.detections_json())?;
+    }
+    if let Ok(mut cache) = Cache::read(&work.cache_bin()) {
+        // A photo's entry holds every face of it, in order: the photos they
+        // are in are detected and embedded again on the next run.
+        cache.entries.retain(|_, e| !e.record.faces.iter().any(|f| f.aligned_file.as_ref().is_some_and(|a| chips.contains(a))));
+        cache.write(&work.cache_bin())?;
+    }
+    if work.clusters_csv().is_file() {
+        let rows = clusters::read_rows(&work.clusters_csv())?;
+        let (theirs, kept): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| chips.contains(&r.file));
+        clusters::write_rows(&work.clusters_csv(), &kept)?;
+        if work.clusters_json().is_file() {
+            let mut c = ClustersFile::read(&work.clusters_json())?;
+            let gone: BTreeSet<&str> = theirs.iter().map(|r| r.folder.as_str()).collect();
+            c.clusters.retain(|info| !gone.contains(info.folder.as_str()) && info.folder != folder);
+            c.write(&work.clusters_json())?;
+        }
+    }
+    let ledger_path = work.clusters().join(LEDGER);
+    if ledger_path.is_file() {
+        let mut ledger = Ledger::read(&ledger_path)?;
+        ledger.entries.retain(|e| !chips.contains(&e.file));
+        ledger.write(&ledger_path)?;
+    }
+    for chip in &chips {
+        remove_if_there(&work.aligned().join(chip))?;
+    }
+    std::fs::remove_dir_all(&path).map_err(|e| Error::Write { path: path.clone(), source: e })?;
+    let journal_lines = scrub_lines(&work.root().join(crate::review::JOURNAL), &[&folder, name])?;
+    // Derived from the truth, which may name them; `rollcall evaluate`
+    // writes it again.
+    remove_if_mentions(&work.evaluation_json(), &[&folder, name])?;
+    if work.report().is_dir() {
+        crate::render::report::write(work)?;
+    }
+    Ok(Forgotten { folder, faces: chips.len(), photos: photos.len(), journal_lines })
+}
+
+fn remove_if_there(path: &Path) -> Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Write { path: path.to_path_buf(), source: e }),
+        _ => Ok(()),
+    }
+}
+
+fn remove_if_mentions(path: &Path, names: &[&str]) -> Result<()> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if names.iter().any(|n| text.contains(n)) => remove_if_there(path),
+        _ => Ok(()),
+    }
+}
+
+/// Drops the lines of the text file at `path` that contain any of `names`;
+/// returns how many.
+fn scrub_lines(path: &Path, names: &[&str]) -> Result<usize> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(0) };
+    let (gone, kept): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| names.iter().any(|n| l.contains(n)));
+    if !gone.is_empty() {
+        let mut out = kept.join("\n");
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        write_atomic(path, out.as_bytes())?;
+    }
+    Ok(gone.len())
+}
