@@ -36,6 +36,7 @@ fn reload(
     rec: &mut Recognizer,
     models: &dyn rollcall_models::Models,
     sinks: &mut [Box<dyn Sink>],
+    clock: &mut ClockWatch,
 ) {
     let Some(change) = watch.changed(trust.as_ref()) else { return };
     let swapped = change.and_then(|(g, serial)| Ok((rec.replace_gallery(models, g, now())?, serial)));
@@ -47,7 +48,7 @@ fn reload(
             {
                 tracing::warn!("{e:#}");
             }
-            dispatch(sinks, &events);
+            emit(sinks, clock, &events);
             sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
         }
         Err(e) => tracing::warn!("{e:#}; the old gallery stays in use"),
@@ -65,8 +66,10 @@ pub(crate) fn trust(s: &Settings) -> Result<Option<Trust>> {
     Ok(Some(Trust { key, serials: crate::rollback::Serials::open(&dir)? }))
 }
 
-/// Every event while the clock is not synchronised says so.
-fn warn_clock(clock: &mut ClockWatch, events: &[crate::events::Event]) {
+/// Sends `events` to the sinks; every event while the clock is not
+/// synchronised says so in the log.
+fn emit(sinks: &mut [Box<dyn Sink>], clock: &mut ClockWatch, events: &[crate::events::Event]) {
+    dispatch(sinks, events);
     if !events.is_empty() && clock.unsynchronised() {
         for e in events {
             tracing::warn!("{:?} at {:.0} logged while the clock is not synchronised: its time may be wrong", e.event, e.ts);
@@ -158,10 +161,9 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
             })?;
             let mut last_report = Instant::now();
             while let Some(frame) = mailbox.take() {
-                reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks);
+                reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks, &mut clock);
                 let events = rec.process(&frame, &mut times)?;
-                dispatch(sinks, &events);
-                warn_clock(&mut clock, &events);
+                emit(sinks, &mut clock, &events);
                 service.alive();
                 if last_report.elapsed() > Duration::from_secs(60) {
                     last_report = Instant::now();
@@ -182,7 +184,7 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
                     let due = started + Duration::from_secs_f64(n as f64 / fps);
                     std::thread::sleep(due.saturating_duration_since(Instant::now()));
                 }
-                reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks);
+                reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks, &mut clock);
                 let frame = match load_still(path) {
                     Ok(mut f) => {
                         f.ts = simulated(n).unwrap_or(f.ts);
@@ -194,12 +196,11 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
                     }
                 };
                 let events = rec.process(&frame, &mut times)?;
-                dispatch(sinks, &events);
-                warn_clock(&mut clock, &events);
+                emit(sinks, &mut clock, &events);
                 service.alive();
             }
             let events = rec.finish(simulated(stills_list.len()).unwrap_or_else(now));
-            dispatch(sinks, &events);
+            emit(sinks, &mut clock, &events);
         }
     }
     service.stopping();

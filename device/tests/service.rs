@@ -214,3 +214,48 @@ fn the_events_log_keeps_keep_days_days_at_start_and_at_midnight() {
     }
     assert_eq!(mode(&day_file(&log, today)), 0o640, "forget keeps the mode");
 }
+
+/// A Pi without a real-time clock starts in the past until NTP answers:
+/// the device warns at start and on every event while the clock is not
+/// synchronised, and `doctor` fails the clock. The clock is asked with
+/// `timedatectl`; a stand-in on PATH answers here.
+#[test]
+fn an_unsynchronised_clock_is_warned_about_at_start_and_on_every_event() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).expect("bin");
+    let answer = |synced: &str| {
+        let script = bin.join("timedatectl");
+        std::fs::write(&script, format!("#!/bin/sh\necho {synced}\n")).expect("timedatectl");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    };
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let frames = dir.path().join("frames");
+    std::fs::create_dir(&frames).expect("frames");
+    stills(&frames, 4, 0);
+    let run = |doctor: bool| {
+        let mut c = device();
+        c.env("PATH", &path).arg("--gallery").arg(tiny_gallery()).arg("--source").arg(format!("dir:{}", frames.display()));
+        c.args(["--heartbeat-secs", "0"]);
+        if doctor {
+            c.arg("doctor");
+        }
+        let out = c.output().expect("run");
+        (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    answer("no");
+    let (ok, said) = run(false);
+    assert!(ok, "{said}");
+    assert!(said.contains("the clock is not synchronised (NTP)"), "at start: {said}");
+    // ada arrives, and leaves at the end: two events, two warnings.
+    assert_eq!(said.matches("logged while the clock is not synchronised").count(), 2, "{said}");
+    let (ok, said) = run(true);
+    assert!(!ok && said.contains("FAIL  clock") && said.contains("timedatectl set-ntp true"), "{said}");
+
+    answer("yes");
+    let (ok, said) = run(false);
+    assert!(ok && !said.contains("not synchronised"), "{said}");
+    let (ok, said) = run(true);
+    assert!(ok && said.contains("ok    clock        synchronised"), "{said}");
+}
