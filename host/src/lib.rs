@@ -26,3 +26,4 @@ pub mod stages;
 
 pub use error::{Error, Result};
 pub use render::report::write as write_report;
+pub use render::training::summary as training_summary;

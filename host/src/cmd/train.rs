@@ -76,5 +76,5 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
 }
 
 fn print_report(report: &TrainingReport) {
-    say!("{}", report.summary().trim_end());
+    say!("{}", rollcall_host::training_summary(report).trim_end());
 }

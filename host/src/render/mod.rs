@@ -7,3 +7,4 @@ pub mod attendance;
 pub mod charts;
 pub mod heatmap;
 pub mod report;
+pub mod training;

@@ -447,7 +447,7 @@ pub fn trainer(
         };
         Ok(format!(
             "{}\nwrote {}\nwrote {}: {} people, {} reference faces, {} bytes; {signed}",
-            report.summary().trim_end(),
+            crate::render::training::summary(&report).trim_end(),
             model.root().display(),
             out.display(),
             e.people,
