@@ -22,6 +22,8 @@ use crate::sinks::Sink;
 pub struct EventsLog {
     dir: PathBuf,
     keep_days: Option<u32>,
+    /// The day the old files were last deleted for.
+    pruned: Option<NaiveDate>,
     /// The day's file, kept open: (date, file).
     open: Option<(String, std::fs::File)>,
 }
@@ -72,13 +74,18 @@ impl EventsLog {
             .mode(0o750)
             .create(dir)
             .with_context(|| format!("cannot create the events log folder {}", rollcall_files::shown(dir)))?;
-        let log = EventsLog { dir: dir.to_path_buf(), keep_days, open: None };
+        let mut log = EventsLog { dir: dir.to_path_buf(), keep_days, pruned: None, open: None };
         log.prune(chrono::Local::now().date_naive())?;
         Ok(log)
     }
 
-    fn prune(&self, today: NaiveDate) -> Result<()> {
+    /// Deletes what is too old on `today`, once per day.
+    fn prune(&mut self, today: NaiveDate) -> Result<()> {
         let Some(days) = self.keep_days else { return Ok(()) };
+        if self.pruned == Some(today) {
+            return Ok(());
+        }
+        self.pruned = Some(today);
         for path in prune(&self.dir, days, today)? {
             tracing::info!("deleted {} (older than {days} days: --keep-days)", rollcall_files::shown(&path));
         }

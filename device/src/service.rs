@@ -40,11 +40,6 @@ impl Service {
         }
     }
 
-    /// A new status line for `systemctl status`.
-    pub fn status(&self, status: &str) {
-        self.notify(&[NotifyState::Status(status)]);
-    }
-
     /// Ending on purpose.
     pub fn stopping(&self) {
         self.notify(&[NotifyState::Stopping]);

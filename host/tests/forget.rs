@@ -66,6 +66,12 @@ fn forget_leaves_no_name_and_no_embedding_behind() {
     assert_eq!(theirs.len(), chips.len());
     let others = table.len() - theirs.len();
 
+    // The review page's journal, as renaming them there leaves it.
+    let journal = work.join(rollcall_host::review::JOURNAL);
+    let other = r#"{"id":1,"ts":1.0,"what":"renamed person_1 to p11","ops":[],"undoes":null}"#;
+    let theirs_line = format!(r#"{{"id":2,"ts":2.0,"what":"renamed person_2 to {NAME}","ops":[],"undoes":null}}"#);
+    std::fs::write(&journal, format!("{other}\n{theirs_line}\n")).expect("journal");
+
     // Not a person here: refused, with the names there are.
     let err = fails(&[&"forget", &"Nobody", &work]);
     assert!(err.contains("no folder called `Nobody`") && err.contains(NAME), "{err}");
@@ -112,6 +118,9 @@ fn forget_leaves_no_name_and_no_embedding_behind() {
         })
         .collect();
     assert!(!refs.is_empty() && !holds_any(&refs, &theirs));
+
+    assert_eq!(std::fs::read_to_string(&journal).expect("journal"), format!("{other}\n"), "the other lines stay");
+    assert!(out.contains("1 review journal lines"), "{out}");
 
     // The work directory still works: the report and training read it.
     assert!(work.join("report/index.html").is_file());

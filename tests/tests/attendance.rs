@@ -13,19 +13,9 @@ use rollcall_testkit::{synthetic, tiny_gallery};
 
 /// Stills: ada alone for 30 frames, nobody for 10, ada and ben for 30.
 fn morning(dir: &Path) {
-    let mut n = 0;
-    let script: [(&[(u64, u64)], usize); 3] = [(&[(101, 1)], 30), (&[], 10), (&[(101, 1), (102, 1)], 30)];
-    for (faces, times) in script {
-        for _ in 0..times {
-            let path = dir.join(format!("{n:03}.png"));
-            if faces.is_empty() {
-                synthetic::empty(&path);
-            } else {
-                synthetic::photo(&path, faces);
-            }
-            n += 1;
-        }
-    }
+    let n = scene(dir, 0, &[(101, 1)], 30);
+    let n = scene(dir, n, &[], 10);
+    scene(dir, n, &[(101, 1), (102, 1)], 30);
 }
 
 #[test]
@@ -33,23 +23,7 @@ fn a_replayed_morning_becomes_the_roll_call() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (stills, log, out) = (dir.path().join("stills"), dir.path().join("log"), dir.path().join("out"));
     morning(&stills);
-    let start = chrono::NaiveDate::from_ymd_opt(2026, 11, 27)
-        .and_then(|d| d.and_hms_opt(8, 0, 0))
-        .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
-        .expect("a local time");
-    let args = RunArgs {
-        gallery: Some(tiny_gallery()),
-        source: Some(format!("dir:{}", stills.display())),
-        heartbeat_secs: Some(0.0),
-        fps: Some(0.1),
-        replay_start: Some(start.timestamp() as f64),
-        events_log: Some(log.clone()),
-        no_stdout: true,
-        models: ModelArgs { engine: EngineKind::Fake, ..ModelArgs::default() },
-        ..RunArgs::default()
-    };
-    let settings = Settings::resolve(&args, &FileSettings::default()).expect("settings");
-    rollcall_device::run::run(&settings).expect("replay");
+    replay_door(&stills, &log, (8, 0));
 
     // Every event is one synced JSON line in the day's file.
     let day = log.join("2026-11-27.jsonl");

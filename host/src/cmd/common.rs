@@ -157,6 +157,12 @@ impl KArgs {
     }
 }
 
+/// The published same-person cosine of the recognizer that made `table`'s
+/// embeddings, if the manifest knows one.
+pub fn published_same_person(g: &Global, table: &rollcall_host::artifacts::embeddings::EmbeddingTable) -> Option<f32> {
+    table.recognizer.as_deref().and_then(|n| g.models.same_person_cosine(n).ok().flatten())
+}
+
 pub fn threshold(g: &Global, work: &Work, flag: Option<f32>) -> Result<Option<(f32, ThresholdSource)>> {
     let published = |name: &str| g.models.same_person_cosine(name).ok().flatten();
     Ok(rollcall_host::stages::select_k::threshold_for(work, flag, &published)?)

@@ -54,7 +54,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
         let mut opts = TrainOptions { include_unnamed: true, ..TrainOptions::default() };
         // As `train` does: the published same-person score of the recognizer.
         let table = rollcall_host::artifacts::embeddings::EmbeddingTable::read(&work.embeddings())?;
-        opts.learn.same_person = table.recognizer.as_deref().and_then(|n| g.models.same_person_cosine(n).ok().flatten());
+        opts.learn.same_person = super::common::published_same_person(g, &table);
         let (gallery, report) = train::train_from_work(&work.clusters(), &work, &opts, &load)
             .with_context(|| format!("training {} again without {}", model.display(), a.name))?;
         let dir = ModelDir::new(model);

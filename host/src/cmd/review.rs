@@ -33,7 +33,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     // command holds it.
     drop(work.open()?);
     let table = rollcall_host::artifacts::embeddings::EmbeddingTable::read(&work.embeddings()).ok();
-    let threshold = table.as_ref().and_then(|t| t.recognizer.as_deref()).and_then(|n| g.models.same_person_cosine(n).ok().flatten());
+    let threshold = table.as_ref().and_then(|t| super::common::published_same_person(g, t));
     let models = g.models.clone();
     let load = move || models.load(None, None).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
     let key = super::common::signing_key(a.sign.as_deref())?;

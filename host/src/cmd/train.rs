@@ -53,7 +53,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
         // The published same-person score of the recognizer that made the
         // work directory's embeddings.
         let table = rollcall_host::artifacts::embeddings::EmbeddingTable::read(&work.embeddings())?;
-        opts.learn.same_person = table.recognizer.as_deref().and_then(|n| g.models.same_person_cosine(n).ok().flatten());
+        opts.learn.same_person = super::common::published_same_person(g, &table);
         let load = || a.models.load(g).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
         train::train_from_work(&a.clusters, &work.open()?, &opts, &load)?
     } else {

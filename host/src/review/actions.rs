@@ -324,6 +324,23 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Drops the lines of the journal at `path` that contain any of
+    /// `names` (`rollcall forget`), rewriting it atomically; returns how
+    /// many. No journal, nothing to drop.
+    pub fn scrub(path: &Path, names: &[&str]) -> crate::Result<usize> {
+        let text = match rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::TABLE, "journal") {
+            Ok(text) => text,
+            Err(rollcall_shared::regular::RegularError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(crate::Error::Read { path: path.to_path_buf(), source: e.into() }),
+        };
+        let (gone, kept): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| names.iter().any(|n| l.contains(n)));
+        if !gone.is_empty() {
+            let kept: String = kept.iter().map(|l| format!("{l}\n")).collect();
+            crate::artifacts::io::write_atomic(path, kept.as_bytes())?;
+        }
+        Ok(gone.len())
+    }
+
     /// Reads the journal at `path` (a torn last line is skipped).
     pub fn open(path: &Path) -> Journal {
         let entries = rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::TABLE, "journal")

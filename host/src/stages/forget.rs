@@ -17,10 +17,10 @@ use crate::artifacts::cache::Cache;
 use crate::artifacts::clusters::{self, ClustersFile, LEDGER, Ledger};
 use crate::artifacts::detections::DetectionsFile;
 use crate::artifacts::embeddings::EmbeddingTable;
-use crate::artifacts::io::write_atomic;
 use crate::artifacts::people::{is_junk, name_key};
 use crate::artifacts::{WorkDir, metadata};
 use crate::error::{Error, Result};
+use crate::review::actions::Journal;
 
 /// What [`forget`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,7 +118,7 @@ pub fn forget(work: &WorkDir, name: &str) -> Result<Forgotten> {
         remove_if_there(&work.aligned().join(chip))?;
     }
     std::fs::remove_dir_all(&path).map_err(|e| Error::Write { path: path.clone(), source: e })?;
-    let journal_lines = scrub_lines(&work.root().join(crate::review::JOURNAL), &[&folder, name])?;
+    let journal_lines = Journal::scrub(&work.root().join(crate::review::JOURNAL), &[&folder, name])?;
     // Derived from the truth, which may name them; `rollcall evaluate`
     // writes it again.
     remove_if_mentions(&work.evaluation_json(), &[&folder, name])?;
@@ -136,23 +136,8 @@ fn remove_if_there(path: &Path) -> Result<()> {
 }
 
 fn remove_if_mentions(path: &Path, names: &[&str]) -> Result<()> {
-    match std::fs::read_to_string(path) {
+    match rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::TABLE, "evaluation") {
         Ok(text) if names.iter().any(|n| text.contains(n)) => remove_if_there(path),
         _ => Ok(()),
     }
-}
-
-/// Drops the lines of the text file at `path` that contain any of `names`;
-/// returns how many.
-fn scrub_lines(path: &Path, names: &[&str]) -> Result<usize> {
-    let Ok(text) = std::fs::read_to_string(path) else { return Ok(0) };
-    let (gone, kept): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| names.iter().any(|n| l.contains(n)));
-    if !gone.is_empty() {
-        let mut out = kept.join("\n");
-        if !out.is_empty() {
-            out.push('\n');
-        }
-        write_atomic(path, out.as_bytes())?;
-    }
-    Ok(gone.len())
 }
