@@ -1,6 +1,7 @@
 //! The docs stay true: every path `ARCHITECTURE.md` names in backticks
-//! exists, and every relative link in the README and `docs/` leads to a
-//! file that exists.
+//! exists, every relative link in the README and `docs/` leads to a file
+//! that exists, and the host's layers import only what `ARCHITECTURE.md`
+//! allows.
 
 use std::path::{Path, PathBuf};
 
@@ -50,4 +51,53 @@ fn relative_links_in_the_docs_lead_somewhere() {
         }
     }
     assert!(broken.is_empty(), "{broken:#?}");
+}
+
+/// The `crate::<layer>` paths the Rust files under `host/src/<folder>` use.
+fn layers_used(folder: &str) -> Vec<(String, String)> {
+    let layers = ["analysis", "artifacts", "stages", "render", "cmd", "pipeline", "runner", "review", "bench"];
+    let mut used = Vec::new();
+    for entry in walk(&root().join("host/src").join(folder)) {
+        let text = std::fs::read_to_string(&entry).expect("source");
+        for layer in layers {
+            if text.contains(&format!("crate::{layer}::"))
+                || text.contains(&format!("crate::{layer}}}"))
+                || text.contains(&format!("crate::{layer};"))
+            {
+                used.push((entry.strip_prefix(root()).expect("inside").display().to_string(), layer.to_string()));
+            }
+        }
+    }
+    used
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("folder").filter_map(Result::ok) {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else if path.extension().is_some_and(|x| x == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn the_layers_import_one_way() {
+    // artifacts is the schema: it once re-exported analysis's calibration
+    // and suspect types while analysis imported artifacts, a cycle.
+    let wrong: Vec<_> = layers_used("artifacts").into_iter().filter(|(_, l)| l != "artifacts").collect();
+    assert!(wrong.is_empty(), "artifacts imports another layer: {wrong:?}");
+    let wrong: Vec<_> = layers_used("analysis")
+        .into_iter()
+        .filter(|(_, l)| ["stages", "render", "cmd", "pipeline", "runner"].contains(&l.as_str()))
+        .collect();
+    assert!(wrong.is_empty(), "analysis imports a layer above it: {wrong:?}");
+    let wrong: Vec<_> =
+        layers_used("render").into_iter().filter(|(_, l)| ["stages", "cmd", "pipeline", "runner"].contains(&l.as_str())).collect();
+    assert!(wrong.is_empty(), "render imports a layer above it: {wrong:?}");
+    // The check sees imports: the stages do use the artifacts.
+    assert!(layers_used("stages").iter().any(|(_, l)| l == "artifacts"), "the check can fail");
 }

@@ -47,10 +47,9 @@
 //! people, a linear classifier) it falls back to just above the highest
 //! stranger score seen.
 
-use serde::{Deserialize, Serialize};
 use statrs::distribution::{Beta, ContinuousCDF, StudentsT};
 
-use rollcall_shared::gallery::Threshold;
+use crate::artifacts::training::{Calibration, Method, Sample, Tail};
 
 /// Confidence of every bound reported.
 pub const CONFIDENCE: f64 = 0.95;
@@ -67,19 +66,6 @@ pub fn rate_upper(x: f64, n: f64, confidence: f64) -> f64 {
 /// Scores in groups that are not independent of each other: one group per
 /// pair of people, per left-out person, or per stranger face.
 pub type Groups = Vec<Vec<f32>>;
-
-/// How many independent scores a grouped sample is worth.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    /// Scores.
-    pub n: usize,
-    /// Groups.
-    pub groups: usize,
-    /// Intraclass correlation: the share of the variance between groups.
-    pub icc: f64,
-    /// Kish effective sample size, `n / (1 + (mean group size - 1) ICC)`.
-    pub effective: f64,
-}
 
 impl Sample {
     /// Measures `groups` (non-finite scores are ignored).
@@ -117,19 +103,6 @@ impl Sample {
     fn scale(&self, x: usize) -> f64 {
         if self.n == 0 { 0.0 } else { x as f64 * self.effective / self.n as f64 }
     }
-}
-
-/// A normal model of stranger scores that knows how little it knows: its
-/// predictions are Student's t, wider and heavier-tailed the fewer
-/// independent scores it was fitted on.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Tail {
-    /// Scores it was fitted on, and what they are worth.
-    pub sample: Sample,
-    /// Their mean.
-    pub mean: f64,
-    /// Their standard deviation.
-    pub sd: f64,
 }
 
 impl Tail {
@@ -190,75 +163,6 @@ pub struct Evidence {
     /// The recognizer's published same-person score, on this classifier's
     /// scale, if it applies.
     pub prior: Option<f32>,
-}
-
-/// What set the threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Method {
-    /// The recognizer's published same-person score (the model asked for less).
-    Prior,
-    /// The model of stranger scores.
-    Model,
-    /// Just above the highest stranger score seen (too few for a model).
-    HighestSeen,
-    /// Nothing to go on: every face is accepted.
-    None,
-}
-
-/// How one classifier's threshold was set, and what its error rates are.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Calibration {
-    /// What set the threshold.
-    pub method: Method,
-    /// The threshold.
-    pub threshold: f32,
-    /// The false-accept rate aimed for.
-    pub target_far: f32,
-    /// The published same-person score used as a floor, on this
-    /// classifier's scale and raised for the gallery's size.
-    pub prior: Option<f32>,
-    /// The stranger-score model.
-    pub model: Option<Tail>,
-    /// Whether the model is of single stranger-member pairs (else of whole-gallery scores).
-    pub per_member: bool,
-    /// The model's false-accept rate at the threshold, for this gallery.
-    pub model_far: Option<f64>,
-    /// Single stranger-member scores used.
-    pub pairs: usize,
-    /// Whole-gallery stranger scores counted: left-out people and the user's strangers.
-    pub impostors: usize,
-    /// What those are worth as independent scores.
-    pub effective_impostors: f64,
-    /// Of which, from leaving people out.
-    pub left_out: usize,
-    /// Of which, the user's own strangers.
-    pub strangers: usize,
-    /// Whole-gallery stranger scores at or above the threshold.
-    pub accepted: usize,
-    /// The observed false-accept rate, `accepted / impostors`.
-    pub far: f64,
-    /// 95% upper bound on the false-accept rate: what the data supports.
-    pub far_upper: f64,
-    /// Held-out genuine faces below the threshold, as a share.
-    pub frr: f64,
-    /// 95% upper bound on that.
-    pub frr_upper: f64,
-    /// The data cannot show the target is met (`far_upper > target`).
-    pub too_thin: bool,
-}
-
-impl Calibration {
-    /// The gallery's record: the threshold, the target, and the false-accept
-    /// rate the data supports (its upper bound, never the point estimate).
-    pub fn threshold(&self) -> Threshold {
-        Threshold {
-            value: self.threshold,
-            target_far: self.target_far,
-            estimated_far: self.far_upper as f32,
-            estimated_frr: self.frr as f32,
-        }
-    }
 }
 
 /// Sets a classifier's threshold for `target_far`; see the module docs.

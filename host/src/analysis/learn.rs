@@ -33,8 +33,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rollcall_shared::gallery::{ClassifierKind, Created, Gallery, LinearModel, Threshold, VectorForm, Vectors};
 
-use super::calibration::{Evidence, Method, calibrate};
+use super::calibration::{Evidence, calibrate};
 use crate::artifacts::training::ClassifierReport;
+use crate::artifacts::training::Method;
 use crate::error::{Error, Result};
 
 /// Settings of learning.

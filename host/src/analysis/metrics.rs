@@ -7,36 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
-
-/// Precision, recall and their harmonic mean.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Prf {
-    pub precision: f64,
-    pub recall: f64,
-    pub f1: f64,
-}
+use crate::artifacts::evaluation::{Prf, Scores};
 
 impl Prf {
     fn new(precision: f64, recall: f64) -> Self {
         let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
         Prf { precision, recall, f1 }
     }
-}
-
-/// Every metric for one clustering.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Scores {
-    pub items: usize,
-    pub classes: usize,
-    pub clusters: usize,
-    /// Normalised mutual information (arithmetic mean normalisation).
-    pub nmi: f64,
-    pub ari: f64,
-    /// Over pairs of items: same cluster vs same class.
-    pub pairwise: Prf,
-    /// Per item: the share of its cluster that is its class, and of its class that is in its cluster.
-    pub bcubed: Prf,
 }
 
 fn comb2(n: usize) -> f64 {

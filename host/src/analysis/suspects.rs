@@ -23,73 +23,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use ndarray::{Array1, Array2, ArrayView1, Axis};
-use serde::{Deserialize, Serialize};
 
 use super::learn::TrainingSet;
-
-/// Why a face is suspect.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "why")]
-pub enum Why {
-    /// The same file is also in another folder.
-    Duplicate {
-        /// The copy that was kept.
-        kept: PathBuf,
-    },
-    /// Closer to another person's centroid than to its own folder's.
-    CloserToOther {
-        /// The other person.
-        person: String,
-        /// Cosine to them.
-        theirs: f32,
-        /// Cosine to its own folder (without itself).
-        own: f32,
-    },
-    /// A face in a junk or outlier folder that looks like a member.
-    StrangerLooksLikeMember {
-        /// The member.
-        person: String,
-        /// Cosine to their centroid.
-        score: f32,
-        /// Their median genuine cosine.
-        typical: f32,
-    },
-}
-
-/// One suspect face, left out of fitting and calibration.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Suspect {
-    /// The chip.
-    pub file: PathBuf,
-    /// Why.
-    #[serde(flatten)]
-    pub why: Why,
-}
-
-impl std::fmt::Display for Why {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Why::Duplicate { kept } => write!(f, "the same file as {}, which is kept", rollcall_files::shown(kept)),
-            Why::CloserToOther { person, theirs, own } => {
-                write!(f, "closer to {person} (cosine {theirs:.3}) than to the rest of its folder ({own:.3})")
-            }
-            Why::StrangerLooksLikeMember { person, score, typical } => {
-                write!(f, "looks like {person} (cosine {score:.3}, above their typical {typical:.3}); not counted as a stranger")
-            }
-        }
-    }
-}
-
-/// Two folders that look like one person.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LookAlike {
-    /// One folder.
-    pub a: String,
-    /// The other.
-    pub b: String,
-    /// Cosine between their centroids.
-    pub cosine: f32,
-}
+use crate::artifacts::training::Why;
 
 /// The rows of `data` that are copies of a file kept in another folder:
 /// `(row, path of the copy kept)`. `hashes` and `paths` are per row. Of the

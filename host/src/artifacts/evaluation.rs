@@ -5,7 +5,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::io::write_json;
-use crate::analysis::metrics::Scores;
 use crate::error::Result;
 
 /// `evaluation.json`.
@@ -57,4 +56,27 @@ impl Evaluation {
             s.bcubed.f1
         )
     }
+}
+
+/// Precision, recall and their harmonic mean.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Prf {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+}
+
+/// Every metric for one clustering.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub items: usize,
+    pub classes: usize,
+    pub clusters: usize,
+    /// Normalised mutual information (arithmetic mean normalisation).
+    pub nmi: f64,
+    pub ari: f64,
+    /// Over pairs of items: same cluster vs same class.
+    pub pairwise: Prf,
+    /// Per item: the share of its cluster that is its class, and of its class that is in its cluster.
+    pub bcubed: Prf,
 }

@@ -28,10 +28,11 @@ use rollcall_shared::align::RgbView;
 use rollcall_shared::gallery::Gallery;
 
 pub use crate::analysis::learn::{Context, LearnOptions, TrainingSet};
-use crate::analysis::suspects::{self, LookAlike, Suspect, Why};
+use crate::analysis::suspects;
 use crate::artifacts::detections::DetectionsFile;
 use crate::artifacts::embeddings::EmbeddingTable;
 use crate::artifacts::skips::{SkipReason, skipped};
+use crate::artifacts::training::{LookAlike, Suspect, Why};
 use crate::artifacts::training::{ModelDir, TrainingReport};
 use crate::artifacts::{Skipped, WorkDir, people};
 use crate::error::{Error, Result};
