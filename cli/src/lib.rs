@@ -17,9 +17,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
-use rollcall_models::fake::FakeModels;
-use rollcall_models::manifest::Role;
-use rollcall_models::{DetectorScale, Manifest, ModelSet, ModelStore, Models};
+use rollcall_models::{DetectorScale, Manifest, ModelSource, ModelStore, Models};
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
 use serde::Deserialize;
 
@@ -65,18 +63,19 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
+    /// The models these flags name.
+    pub fn source(&self) -> ModelSource {
+        ModelSource { models_dir: self.models_dir.clone(), manifest: self.manifest.clone(), fake: self.engine == EngineKind::Fake }
+    }
+
     /// The manifest: `--manifest`, else `ROLLCALL_MANIFEST`, else the built-in one.
     pub fn manifest(&self) -> Result<Manifest> {
-        Ok(match &self.manifest {
-            Some(p) => Manifest::load(p)?,
-            None => Manifest::from_env()?,
-        })
+        Ok(self.source().manifest()?)
     }
 
     /// The model cache with its manifest.
     pub fn store(&self) -> Result<ModelStore> {
-        let dir = self.models_dir.clone().unwrap_or_else(rollcall_models::store::default_models_dir);
-        Ok(ModelStore::open(dir, self.manifest()?)?)
+        Ok(self.source().store()?)
     }
 
     /// The detector and recognizer named (or the manifest's defaults),
@@ -87,114 +86,18 @@ impl ModelArgs {
 
     /// [`load`](Self::load), with the detector seeing photos at `scale`.
     pub fn load_scaled(&self, detector: Option<&str>, recognizer: Option<&str>, scale: DetectorScale) -> Result<Arc<dyn Models>> {
-        if self.engine == EngineKind::Fake {
-            return Ok(Arc::new(FakeModels::default()));
-        }
-        let set = ModelSet::load(&self.store()?, detector, recognizer).context("cannot load the models")?;
-        Ok(Arc::new(set.with_detector_scale(scale)))
+        self.source().load(detector, recognizer, scale).context("cannot load the models")
     }
 
-    /// The models a gallery was made with: the manifest entries whose sha256
-    /// it records, else the defaults (and the gallery's own check then says
-    /// what differs).
+    /// The models a gallery was made with ([`ModelSource::load_for_gallery`]).
     pub fn load_for_gallery(&self, gallery: &Gallery) -> Result<Arc<dyn Models>> {
-        self.load_for_gallery_at(gallery, None)
-    }
-
-    /// [`load_for_gallery`](Self::load_for_gallery), with the detector
-    /// seeing frames as `detector_size` says: fitted into the manifest's
-    /// box (`None`), into a box of a given side (see
-    /// [`ModelSet::with_detector_size`]), or by the scale rule (`auto`).
-    pub fn load_for_gallery_at(&self, gallery: &Gallery, detector_size: Option<DetectorSize>) -> Result<Arc<dyn Models>> {
-        if self.engine == EngineKind::Fake {
-            return Ok(Arc::new(FakeModels::default()));
-        }
-        let (det, rec) = self.names_for_gallery(gallery)?;
-        let mut set = ModelSet::load(&self.store()?, det.as_deref(), rec.as_deref()).context("cannot load the models")?;
-        set = match detector_size {
-            None => set.with_detector_scale(DetectorScale::Fit),
-            Some(DetectorSize::Side(side)) => set.with_detector_size(side)?,
-            Some(DetectorSize::Auto) => set.with_detector_scale(DetectorScale::Auto),
-        };
-        Ok(Arc::new(set))
-    }
-
-    /// The manifest's detector and recognizer with the gallery's hashes
-    /// (`None`: the default of that role).
-    fn names_for_gallery(&self, gallery: &Gallery) -> Result<(Option<String>, Option<String>)> {
-        let manifest = self.manifest()?;
-        let pick = |role: Role, digest: &[u8; 32]| {
-            manifest
-                .models
-                .iter()
-                .find(|m| m.role == role && m.sha256.as_deref().and_then(rollcall_shared::gallery::parse_sha256).as_ref() == Some(digest))
-                .map(|m| m.name.clone())
-        };
-        Ok((pick(Role::Detector, &gallery.detector_sha256), pick(Role::Recognizer, &gallery.recognizer_sha256)))
-    }
-
-    /// The files [`ModelArgs::load_for_gallery_at`] would need and the
-    /// cache lacks (it would fetch them): the two models and ONNX Runtime.
-    pub fn missing_for_gallery(&self, gallery: &Gallery) -> Result<Vec<PathBuf>> {
-        if self.engine == EngineKind::Fake {
-            return Ok(Vec::new());
-        }
-        let (det, rec) = self.names_for_gallery(gallery)?;
-        let store = self.store()?;
-        let mut paths = vec![store.runtime_path()];
-        for (role, name) in [(Role::Detector, det), (Role::Recognizer, rec)] {
-            paths.push(store.model_path(store.manifest().select(role, name.as_deref())?));
-        }
-        Ok(paths.into_iter().filter(|p| !p.is_file()).collect())
+        self.source().load_for_gallery(gallery, None).context("cannot load the models")
     }
 
     /// The published same-person cosine of the recognizer called `name`
-    /// (as an embedding table records it), if the manifest or the fake
-    /// knows one.
+    /// ([`ModelSource::same_person_cosine`]).
     pub fn same_person_cosine(&self, name: &str) -> Result<Option<f32>> {
-        if name == rollcall_models::fake::RECOGNIZER {
-            return Ok(Some(rollcall_models::fake::SAME_PERSON_COSINE));
-        }
-        Ok(self.manifest()?.model(name).ok().and_then(|m| m.output.same_person_cosine))
-    }
-}
-
-/// The device's `--detector-size`: a side in pixels, or `auto`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "SizeInFile")]
-pub enum DetectorSize {
-    /// The frame fitted into a box of this side.
-    Side(u32),
-    /// Fine enough for the smallest face to keep (`min_size`), as the
-    /// host's `--detector-scale auto`: for a camera across the room.
-    Auto,
-}
-
-/// `detector_size` in a settings file: a number or `"auto"`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SizeInFile {
-    Side(u32),
-    Word(String),
-}
-
-impl TryFrom<SizeInFile> for DetectorSize {
-    type Error = String;
-    fn try_from(v: SizeInFile) -> std::result::Result<Self, String> {
-        match v {
-            SizeInFile::Side(n) => Ok(DetectorSize::Side(n)),
-            SizeInFile::Word(w) => w.parse(),
-        }
-    }
-}
-
-impl std::str::FromStr for DetectorSize {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
-        if s.eq_ignore_ascii_case("auto") {
-            return Ok(DetectorSize::Auto);
-        }
-        s.parse().map(DetectorSize::Side).map_err(|_| format!("`{s}` is neither a number of pixels nor `auto`"))
+        Ok(self.source().same_person_cosine(name)?)
     }
 }
 

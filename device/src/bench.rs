@@ -11,10 +11,10 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
 use image::{ImageEncoder, RgbImage};
 use serde::Serialize;
 
+use crate::error::{Error, Result};
 use crate::runtime::{FrameTimes, Recognizer};
 use crate::source::Frame;
 
@@ -40,15 +40,16 @@ pub fn frame_with_faces(photos: &Path, faces: usize) -> Result<Vec<u8>> {
         let p = match rollcall_models::decode::load_rgb(&path) {
             Ok(p) => p,
             // Any portrait will do if the exact file is missing.
-            Err(_) => rollcall_models::decode::load_rgb(&photos.join(PORTRAITS[0]))
-                .with_context(|| format!("{} and {}", path.display(), PORTRAITS[0]))?,
+            Err(_) => rollcall_models::decode::load_rgb(&photos.join(PORTRAITS[0]))?,
         };
         let tile = image::imageops::resize(&p, tw, th, image::imageops::FilterType::Triangle);
         let (x, y) = ((i as u32 % cols) * tw, (i as u32 / cols) * th);
         image::imageops::overlay(&mut canvas, &tile, x as i64, y as i64);
     }
     let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85).write_image(canvas.as_raw(), w, h, image::ExtendedColorType::Rgb8)?;
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+        .write_image(canvas.as_raw(), w, h, image::ExtendedColorType::Rgb8)
+        .map_err(|e| Error::Sink { sink: "the benchmark frame", source: std::io::Error::other(e) })?;
     Ok(jpeg)
 }
 
@@ -151,23 +152,22 @@ pub fn measure(rec: &mut Recognizer, jpeg: &[u8], frames: usize) -> Result<Laten
 
 /// `rollcall-device bench`: a frame with one face and one with five, each
 /// measured `frames` times; fails if a frame had no face.
-pub fn run(a: &crate::settings::RunArgs, photos: &Path, frames: usize, json: bool) -> Result<()> {
-    let f = a.file()?;
-    let gallery = rollcall_shared::gallery::read_file(&a.gallery(&f)?)?;
-    let models = a.model_args(&f).load_for_gallery_at(&gallery, a.detector_size(&f)?)?;
-    let base = f.carry.unwrap_or_default();
-    let carry = crate::carry::CarryRules { recheck_every: a.recheck_every.unwrap_or(base.recheck_every), ..base };
+pub fn run(o: &crate::settings::Options, photos: &Path, frames: usize, json: bool) -> Result<()> {
+    let gallery = rollcall_shared::gallery::read_file(&o.gallery()?)?;
+    let models = o.models().load_for_gallery(&gallery, o.detector_size()?)?;
     let smoothing = crate::tracker::Smoothing::default();
-    let mut rec = Recognizer::new(models.as_ref(), gallery, None, smoothing, carry, None, a.threads(&f))?;
+    let mut rec = Recognizer::new(models.as_ref(), gallery, None, smoothing, o.carry()?, None, o.threads()?)?;
     for faces in [1usize, 5] {
         let jpeg = frame_with_faces(photos, faces)?;
         let r = measure(&mut rec, &jpeg, frames)?;
         if json {
-            println!("{}", serde_json::to_string(&r)?);
+            println!("{}", serde_json::to_string(&r).map_err(|e| Error::Sink { sink: "stdout", source: e.into() })?);
         } else {
             println!("{}", r.describe());
         }
-        anyhow::ensure!(r.faces_found > 0, "a benchmark frame had no faces; check --photos");
+        if r.faces_found == 0 {
+            return Err(Error::Setting("--photos: a benchmark frame had no faces".into()));
+        }
     }
     Ok(())
 }

@@ -29,6 +29,7 @@
 
 use rollcall_shared::geometry::BBox;
 
+use crate::settings::within;
 use crate::tracker::Who;
 
 /// When a face seen before is embedded again. In `device.toml`'s
@@ -58,10 +59,10 @@ impl Default for CarryRules {
 impl CarryRules {
     /// Checks every setting is in range, naming the one that is not.
     pub fn validate(&self) -> Result<(), String> {
-        rollcall_cli::check_range(self.recheck_every, 1, 1000).map_err(|e| format!("recheck_every: {e}"))?;
-        rollcall_cli::check_range(self.settle_after, 1, 100).map_err(|e| format!("settle_after: {e}"))?;
-        rollcall_cli::check_range(self.min_overlap, 0.0, 1.0).map_err(|e| format!("min_overlap: {e}"))?;
-        rollcall_cli::check_range(self.min_likeness, -1.0, 1.0).map_err(|e| format!("min_likeness: {e}"))?;
+        within("recheck_every", self.recheck_every, 1, 1000)?;
+        within("settle_after", self.settle_after, 1, 100)?;
+        within("min_overlap", self.min_overlap, 0.0, 1.0)?;
+        within("min_likeness", self.min_likeness, -1.0, 1.0)?;
         Ok(())
     }
 }

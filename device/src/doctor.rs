@@ -9,8 +9,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::config::GpioMode;
-use crate::settings::Settings;
+use crate::settings::{GpioMode, Settings};
 use crate::source::{Camera, SourceSpec, load_still, stills};
 
 /// How a check came out.
@@ -68,7 +67,7 @@ pub fn checks(s: &Settings) -> Vec<Check> {
                 Err(e) => Check::bad(
                     "GPIO",
                     Verdict::Fail,
-                    format!("{e:#}"),
+                    e.chain(),
                     "on a Raspberry Pi, add the user to the `gpio` group; elsewhere set `gpio = \"dry-run\"`",
                 ),
             },
@@ -80,7 +79,7 @@ pub fn checks(s: &Settings) -> Vec<Check> {
             Err(e) => Check::bad(
                 "serial port",
                 Verdict::Fail,
-                format!("{e:#}"),
+                e.chain(),
                 "check the device name and that nothing else holds the port (a login console on it: `systemctl disable serial-getty@...`); the user must be in `dialout`",
             ),
         });
@@ -91,7 +90,7 @@ pub fn checks(s: &Settings) -> Vec<Check> {
             Err(e) => Check::bad(
                 "MQTT broker",
                 Verdict::Fail,
-                format!("{e:#}"),
+                e.chain(),
                 "check that the broker runs and is reachable, and the user, password and CA in [mqtt]",
             ),
         });
@@ -107,7 +106,7 @@ fn gallery(s: &Settings, out: &mut Vec<Check>) -> Option<rollcall_shared::galler
     let trust = match crate::run::trust(s) {
         Ok(t) => t,
         Err(e) => {
-            out.push(Check::bad("gallery", Verdict::Fail, format!("{e:#}"), "set `state_dir` (the package uses /var/lib/rollcall)"));
+            out.push(Check::bad("gallery", Verdict::Fail, e.chain(), "set `state_dir` (the package uses /var/lib/rollcall)"));
             return None;
         }
     };
@@ -129,7 +128,7 @@ fn gallery(s: &Settings, out: &mut Vec<Check>) -> Option<rollcall_shared::galler
             out.push(Check::bad(
                 "gallery",
                 Verdict::Fail,
-                format!("{e:#}"),
+                e.chain(),
                 "export it again on the laptop (`rollcall export MODEL --out gallery.rcg --sign KEY`) and copy it here; `trust` must be that key's .pub",
             ));
             None
@@ -146,14 +145,14 @@ fn models(s: &Settings, g: &rollcall_shared::gallery::Gallery) -> Check {
             return Check::bad("models", Verdict::Fail, format!("missing: {}", list.join(", ")), fix);
         }
         Ok(_) => {}
-        Err(e) => return Check::bad("models", Verdict::Fail, format!("{e:#}"), fix),
+        Err(e) => return Check::bad("models", Verdict::Fail, rollcall_models::error::describe(&e), fix),
     }
-    match s.models.load_for_gallery_at(g, s.detector_size) {
+    match s.models.load_for_gallery(g, s.detector_size) {
         Ok(m) => {
             let card = m.card();
             Check::ok("models", format!("{} and {} load and match the gallery", card.detector.name, card.recognizer.name))
         }
-        Err(e) => Check::bad("models", Verdict::Fail, format!("{e:#}"), fix),
+        Err(e) => Check::bad("models", Verdict::Fail, rollcall_models::error::describe(&e), fix),
     }
 }
 

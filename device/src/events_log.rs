@@ -12,9 +12,9 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use chrono::NaiveDate;
 
+use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::sinks::Sink;
 
@@ -37,10 +37,10 @@ pub fn day_of(ts: f64) -> String {
 /// The day files in `dir` (names `YYYY-MM-DD.jsonl`), by date; anything
 /// else in the folder is not the log's and is left alone.
 pub fn day_files(dir: &Path) -> Result<Vec<(NaiveDate, PathBuf)>> {
-    let entries = std::fs::read_dir(dir).with_context(|| format!("cannot list the events log {}", rollcall_files::shown(dir)))?;
+    let entries = std::fs::read_dir(dir).map_err(Error::file("list", dir))?;
     let mut out = Vec::new();
     for entry in entries {
-        let entry = entry.with_context(|| format!("cannot list the events log {}", rollcall_files::shown(dir)))?;
+        let entry = entry.map_err(Error::file("list", dir))?;
         let name = entry.file_name();
         let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".jsonl")) else { continue };
         if let Ok(date) = NaiveDate::parse_from_str(stem, "%Y-%m-%d") {
@@ -58,7 +58,7 @@ pub fn prune(dir: &Path, keep_days: u32, today: NaiveDate) -> Result<Vec<PathBuf
     let mut deleted = Vec::new();
     for (date, path) in day_files(dir)? {
         if date < oldest {
-            std::fs::remove_file(&path).with_context(|| format!("cannot delete {}", rollcall_files::shown(&path)))?;
+            std::fs::remove_file(&path).map_err(Error::file("delete", &path))?;
             deleted.push(path);
         }
     }
@@ -69,11 +69,7 @@ impl EventsLog {
     /// Logs into `dir`, creating it; with `keep_days`, deletes the day files
     /// older than that now and whenever the day changes.
     pub fn new(dir: &Path, keep_days: Option<u32>) -> Result<Self> {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o750)
-            .create(dir)
-            .with_context(|| format!("cannot create the events log folder {}", rollcall_files::shown(dir)))?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o750).create(dir).map_err(Error::file("create the events log folder", dir))?;
         let mut log = EventsLog { dir: dir.to_path_buf(), keep_days, pruned: None, open: None };
         log.prune(chrono::Local::now().date_naive())?;
         Ok(log)
@@ -108,14 +104,16 @@ impl Sink for EventsLog {
                 .append(true)
                 .mode(0o640)
                 .open(&path)
-                .with_context(|| format!("cannot open the events log {}", rollcall_files::shown(&path)))?;
+                .map_err(Error::file("open the events log", &path))?;
             self.open = Some((day, file));
         }
         if let Some((day, file)) = &mut self.open {
             let mut line = e.json().into_bytes();
             line.push(b'\n');
             // One write for the whole line (O_APPEND), then to the disk.
-            file.write_all(&line).and_then(|()| file.sync_data()).with_context(|| format!("cannot write the events log {day}.jsonl"))?;
+            file.write_all(&line)
+                .and_then(|()| file.sync_data())
+                .map_err(Error::file("write the events log", self.dir.join(format!("{day}.jsonl"))))?;
         }
         Ok(())
     }
@@ -141,7 +139,7 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten> {
     let mut total = Forgotten::default();
     for (_, path) in day_files(dir)? {
         let text = rollcall_shared::regular::read_to_string(&path, rollcall_shared::regular::cap::TABLE, "events log")
-            .with_context(|| format!("cannot read {}", rollcall_files::shown(&path)))?;
+            .map_err(|source| Error::Read { path: path.clone(), source })?;
         let mut out = String::with_capacity(text.len());
         let before = (total.lines, total.mentions);
         for line in text.lines() {
@@ -176,8 +174,7 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten> {
         }
         if (total.lines, total.mentions) != before {
             let mode = std::fs::metadata(&path).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions())).unwrap_or(0o640);
-            rollcall_files::write_atomic_with_mode(&path, out.as_bytes(), mode & 0o777)
-                .with_context(|| format!("cannot rewrite {}", rollcall_files::shown(&path)))?;
+            rollcall_files::write_atomic_with_mode(&path, out.as_bytes(), mode & 0o777).map_err(Error::file("rewrite", &path))?;
             total.files += 1;
         }
     }
@@ -187,7 +184,8 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten> {
 /// `rollcall-device forget NAME`: [`forget`] on the events log folder,
 /// saying what it removed.
 pub fn forget_command(dir: Option<PathBuf>, name: &str) -> Result<()> {
-    let dir = dir.context("no events log: pass --events-log DIR (or set `events_log` in the --config file)")?;
+    let dir =
+        dir.ok_or_else(|| Error::Setting("no events log: pass --events-log DIR (or set `events_log` in the --config file)".into()))?;
     let done = forget(&dir, name)?;
     println!(
         "{}: removed {} arrivals and departures of {name} and {} mentions in reload events, from {} day files",

@@ -8,7 +8,7 @@
 //! smoothed over time by the [`tracker`], and leave as
 //! [`events`] through the [`sinks`]: stdout, a serial line, GPIO LEDs,
 //! an [`mqtt`] broker.
-//! [`settings`] resolves the flags and `device.toml` ([`config`]); [`run`]
+//! [`settings`] reads `device.toml` and lays the flags over it; [`run`]
 //! ties it all together, swapping in a replaced gallery between frames
 //! ([`reload`]).
 
@@ -16,8 +16,8 @@ pub mod bench;
 pub(crate) mod camera;
 pub mod carry;
 pub mod clock;
-pub mod config;
 pub mod doctor;
+pub mod error;
 pub mod events;
 pub mod events_log;
 pub mod mqtt;
@@ -31,3 +31,5 @@ pub mod sinks;
 pub mod source;
 pub mod tracker;
 pub(crate) mod yuyv;
+
+pub use error::{Error, Result};

@@ -4,14 +4,15 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
-use rollcall_device::settings::{RunArgs, Settings};
+use rollcall_device::settings::{Options, Settings};
 
 #[derive(Parser, Debug)]
 #[command(name = "rollcall-device", version, about = "Recognise people from a camera; report arrivals and departures")]
 struct Cli {
     #[command(flatten)]
-    run: RunArgs,
+    options: Options,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -57,27 +58,31 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     rollcall_cli::init_logging(0, false);
-    let result = match cli.command {
-        None => cli.run.file().and_then(|f| Settings::resolve(&cli.run, &f)).and_then(|s| rollcall_device::run::run(&s)),
-        Some(Command::Bench { photos, frames, json }) => rollcall_device::bench::run(&cli.run, &photos, frames, json),
-        Some(Command::Doctor) => cli.run.file().and_then(|f| Settings::resolve(&cli.run, &f)).and_then(|s| {
-            anyhow::ensure!(rollcall_device::doctor::report(&rollcall_device::doctor::checks(&s)), "some checks failed");
-            Ok(())
-        }),
-        Some(Command::Models { action }) => cli.run.file().and_then(|f| {
-            let store = cli.run.model_args(&f).store()?;
+    rollcall_cli::exit(dispatch(cli))
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    // The settings file, with the flags laid over it.
+    let options = cli.options.layered()?;
+    match cli.command {
+        None => rollcall_device::run::run(&Settings::resolve(&options)?)?,
+        Some(Command::Bench { photos, frames, json }) => rollcall_device::bench::run(&options, &photos, frames, json)?,
+        Some(Command::Doctor) => {
+            let ok = rollcall_device::doctor::report(&rollcall_device::doctor::checks(&Settings::resolve(&options)?));
+            anyhow::ensure!(ok, "some checks failed");
+        }
+        Some(Command::Models { action }) => {
+            let store = options.models().store().context("the models")?;
             rollcall_cli::models::run(
                 &store,
                 action,
                 "then: rollcall-device --config FILE (or, installed from the package: sudo systemctl enable --now rollcall-device)",
                 false,
-            )
-        }),
-        Some(Command::Forget { name, dir }) => {
-            cli.run.file().and_then(|f| rollcall_device::events_log::forget_command(dir.or(f.events_log), &name))
+            )?;
         }
-    };
-    rollcall_cli::exit(result)
+        Some(Command::Forget { name, dir }) => rollcall_device::events_log::forget_command(dir.or(options.events_log), &name)?,
+    }
+    Ok(())
 }
 
 #[cfg(test)]

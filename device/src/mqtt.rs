@@ -21,12 +21,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
 use rumqttc::{Client, Event as MqttEvent, LastWill, MqttOptions, Packet, QoS, TlsConfiguration, Transport};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use crate::error::{Error, Result};
 use crate::events::{Event, Kind};
 use crate::sinks::Sink;
 
@@ -75,14 +75,16 @@ impl MqttSettings {
         } else if let Some(r) = url.strip_prefix("mqtt://") {
             (false, r)
         } else {
-            bail!("`{url}`: an MQTT URL starts with mqtt:// or mqtts://");
+            return Err(Error::mqtt(format!("`{url}`: an MQTT URL starts with mqtt:// or mqtts://")));
         };
         let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let (user, hostport) = match authority.rsplit_once('@') {
-            Some((info, _)) if info.contains(':') => bail!(
-                "the MQTT URL holds a password, which every local user can read in the process list: \
-                 put it in `password_file` (or `password_env`) under [mqtt] in the settings file"
-            ),
+            Some((info, _)) if info.contains(':') => {
+                return Err(Error::mqtt(
+                    "the MQTT URL holds a password, which every local user can read in the process list: \
+                     put it in `password_file` (or `password_env`) under [mqtt] in the settings file",
+                ));
+            }
             Some((user, hostport)) => (Some(user.to_string()), hostport),
             None => (None, authority),
         };
@@ -90,18 +92,18 @@ impl MqttSettings {
         let scheme = if tls { "mqtts" } else { "mqtt" };
         let url = &format!("{scheme}://{hostport}/{prefix}");
         if prefix.is_empty() {
-            bail!("`{url}`: no topic prefix (mqtt://HOST[:PORT]/PREFIX)");
+            return Err(Error::mqtt(format!("`{url}`: no topic prefix (mqtt://HOST[:PORT]/PREFIX)")));
         }
         let prefix = prefix.trim_end_matches('/');
         if prefix.is_empty() || prefix.contains(['+', '#']) || prefix.chars().any(char::is_control) {
-            bail!("`{url}`: the topic prefix must be non-empty, without + # or control characters");
+            return Err(Error::mqtt(format!("`{url}`: the topic prefix must be non-empty, without + # or control characters")));
         }
         let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse::<u16>().with_context(|| format!("`{url}`: port `{p}` is not a number"))?),
+            Some((h, p)) => (h, p.parse::<u16>().map_err(|_| Error::mqtt(format!("`{url}`: port `{p}` is not a number")))?),
             None => (hostport, if tls { 8883 } else { 1883 }),
         };
         if host.is_empty() {
-            bail!("`{url}`: no host");
+            return Err(Error::mqtt(format!("`{url}`: no host")));
         }
         Ok(MqttSettings {
             tls,
@@ -174,28 +176,31 @@ impl Mqtt {
         let retained = Arc::new(Mutex::new(Retained::default()));
         let closing = Arc::new(AtomicBool::new(false));
         let (c2, s2, r2, closing2) = (client.clone(), settings.clone(), retained.clone(), closing.clone());
-        let driver = std::thread::Builder::new().name("mqtt".into()).spawn(move || {
-            let mut backoff = Duration::from_millis(500);
-            for notification in connection.iter() {
-                match notification {
-                    Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
-                        backoff = Duration::from_millis(500);
-                        tracing::info!("MQTT connected to {}:{}", s2.host, s2.port);
-                        republish(&c2, &s2, &r2);
-                    }
-                    Ok(MqttEvent::Outgoing(rumqttc::Outgoing::Disconnect)) if closing2.load(Ordering::SeqCst) => break,
-                    Ok(_) => {}
-                    Err(e) => {
-                        if closing2.load(Ordering::SeqCst) {
-                            break;
+        let driver = std::thread::Builder::new()
+            .name("mqtt".into())
+            .spawn(move || {
+                let mut backoff = Duration::from_millis(500);
+                for notification in connection.iter() {
+                    match notification {
+                        Ok(MqttEvent::Incoming(Packet::ConnAck(_))) => {
+                            backoff = Duration::from_millis(500);
+                            tracing::info!("MQTT connected to {}:{}", s2.host, s2.port);
+                            republish(&c2, &s2, &r2);
                         }
-                        tracing::warn!("MQTT {}:{}: {e}; retrying in {:.1} s", s2.host, s2.port, backoff.as_secs_f64());
-                        std::thread::sleep(backoff);
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
+                        Ok(MqttEvent::Outgoing(rumqttc::Outgoing::Disconnect)) if closing2.load(Ordering::SeqCst) => break,
+                        Ok(_) => {}
+                        Err(e) => {
+                            if closing2.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            tracing::warn!("MQTT {}:{}: {e}; retrying in {:.1} s", s2.host, s2.port, backoff.as_secs_f64());
+                            std::thread::sleep(backoff);
+                            backoff = (backoff * 2).min(Duration::from_secs(30));
+                        }
                     }
                 }
-            }
-        })?;
+            })
+            .map_err(|e| Error::Mqtt { what: "cannot start the MQTT thread".into(), source: Some(e.into()) })?;
         Ok(Mqtt { client, settings, retained, closing, driver: Some(driver), dropped: 0 })
     }
 
@@ -277,16 +282,18 @@ fn republish(client: &Client, s: &MqttSettings, retained: &Mutex<Retained>) {
 
 fn pem_bytes(path: &std::path::Path, what: &'static str) -> Result<Vec<u8>> {
     rollcall_shared::regular::read(path, rollcall_shared::regular::cap::SMALL_TEXT, what)
-        .with_context(|| format!("cannot read the {what} {}", rollcall_files::shown(path)))
+        .map_err(|source| Error::Read { path: path.to_path_buf(), source })
 }
 
 fn certificates(path: &std::path::Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>> {
     let bytes = pem_bytes(path, what)?;
-    let certs = CertificateDer::pem_slice_iter(&bytes)
-        .collect::<std::result::Result<Vec<_>, _>>()
-        .with_context(|| format!("{}: not a PEM {what}", rollcall_files::shown(path)))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes).collect::<std::result::Result<Vec<_>, _>>().map_err(|e| Error::Content {
+        path: path.to_path_buf(),
+        what: format!("not a PEM {what}"),
+        source: Some(e.into()),
+    })?;
     if certs.is_empty() {
-        bail!("{}: no certificate in it", rollcall_files::shown(path));
+        return Err(Error::Content { path: path.to_path_buf(), what: "no certificate in it".into(), source: None });
     }
     Ok(certs)
 }
@@ -321,12 +328,14 @@ pub fn probe(settings: &MqttSettings, timeout: Duration) -> Result<()> {
                 return if ack.code == rumqttc::ConnectReturnCode::Success {
                     Ok(())
                 } else {
-                    Err(anyhow::anyhow!("{}:{} refused the connection: {:?}", settings.host, settings.port, ack.code))
+                    Err(Error::mqtt(format!("{}:{} refused the connection: {:?}", settings.host, settings.port, ack.code)))
                 };
             }
             Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Err(anyhow::anyhow!("{}:{}: {e}", settings.host, settings.port)),
-            Err(_) => return Err(anyhow::anyhow!("{}:{}: no answer within {} s", settings.host, settings.port, timeout.as_secs())),
+            Ok(Err(e)) => return Err(Error::Mqtt { what: format!("{}:{}", settings.host, settings.port), source: Some(e.into()) }),
+            Err(_) => {
+                return Err(Error::mqtt(format!("{}:{}: no answer within {} s", settings.host, settings.port, timeout.as_secs())));
+            }
         }
     }
 }
@@ -336,7 +345,11 @@ fn tls_config(s: &MqttSettings) -> Result<rustls::ClientConfig> {
     match &s.ca_file {
         Some(ca) => {
             for cert in certificates(ca, "CA certificate")? {
-                roots.add(cert).with_context(|| format!("{}: not a usable CA certificate", rollcall_files::shown(ca)))?;
+                roots.add(cert).map_err(|e| Error::Content {
+                    path: ca.clone(),
+                    what: "not a usable CA certificate".into(),
+                    source: Some(e.into()),
+                })?;
             }
         }
         None => {
@@ -346,19 +359,24 @@ fn tls_config(s: &MqttSettings) -> Result<rustls::ClientConfig> {
         }
     }
     if roots.is_empty() {
-        bail!("mqtts://: no root certificates found on this system; set `ca_file` under [mqtt]");
+        return Err(Error::mqtt("mqtts://: no root certificates found on this system; set `ca_file` under [mqtt]"));
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .context("TLS setup")?
+        .map_err(|e| Error::Mqtt { what: "TLS setup".into(), source: Some(e.into()) })?
         .with_root_certificates(roots);
     Ok(match &s.client_auth {
         Some((cert, key)) => {
             let chain = certificates(cert, "client certificate")?;
-            let key = PrivateKeyDer::from_pem_slice(&pem_bytes(key, "client key")?)
-                .with_context(|| format!("{}: not a PEM private key", rollcall_files::shown(key)))?;
-            builder.with_client_auth_cert(chain, key).context("the client certificate and key do not go together")?
+            let key = PrivateKeyDer::from_pem_slice(&pem_bytes(key, "client key")?).map_err(|e| Error::Content {
+                path: key.clone(),
+                what: "not a PEM private key".into(),
+                source: Some(e.into()),
+            })?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| Error::Mqtt { what: "the client certificate and key do not go together".into(), source: Some(e.into()) })?
         }
         None => builder.with_no_client_auth(),
     })

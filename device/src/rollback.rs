@@ -12,9 +12,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
 use rollcall_shared::signature::PublicKey;
 use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
 
 /// The state file's name in the state folder.
 pub const FILE: &str = "gallery-serials.json";
@@ -52,11 +53,13 @@ impl Serials {
     pub fn open(dir: &Path) -> Result<Serials> {
         let path = dir.join(FILE);
         let state = match rollcall_shared::regular::read(&path, rollcall_shared::regular::cap::SMALL_TEXT, "state file") {
-            Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!("{}: not a rollcall-device state file; move it away to start afresh", rollcall_files::shown(&path))
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Content {
+                path: path.clone(),
+                what: "not a rollcall-device state file; move it away to start afresh".into(),
+                source: Some(e.into()),
             })?,
             Err(rollcall_shared::regular::RegularError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
-            Err(e) => return Err(anyhow::Error::new(e).context(format!("cannot read {}", rollcall_files::shown(&path)))),
+            Err(source) => return Err(Error::Read { path, source }),
         };
         Ok(Serials { path, state })
     }
@@ -70,11 +73,7 @@ impl Serials {
     /// downgrade is `allowed`.
     pub fn check(&self, key: &PublicKey, serial: u64, allowed: bool) -> Result<()> {
         match self.highest(key) {
-            Some(h) if serial < h && !allowed => anyhow::bail!(
-                "an older gallery: serial {serial}, but this device already accepted serial {h} from key {} (a rollback?); \
-                 to go back on purpose, start once with --allow-downgrade",
-                key.short()
-            ),
+            Some(highest) if serial < highest && !allowed => Err(Error::Rollback { serial, highest, key: key.short() }),
             Some(h) if serial < h => {
                 tracing::warn!("going back from serial {h} to {serial} (--allow-downgrade)");
                 Ok(())
@@ -89,8 +88,8 @@ impl Serials {
             return Ok(());
         }
         self.state.highest.insert(key.hex(), serial);
-        let bytes = serde_json::to_vec_pretty(&self.state).context("state file")?;
-        rollcall_files::write_atomic(&self.path, &bytes).with_context(|| format!("cannot write {}", rollcall_files::shown(&self.path)))
+        let bytes = serde_json::to_vec_pretty(&self.state).map_err(std::io::Error::other).map_err(Error::file("write", &self.path))?;
+        rollcall_files::write_atomic(&self.path, &bytes).map_err(Error::file("write", &self.path))
     }
 }
 
@@ -111,7 +110,7 @@ mod tests {
         assert_eq!(s.highest(&key), Some(10));
         s.check(&key, 10, false).expect("the same gallery again (a restart)");
         let e = s.check(&key, 9, false).expect_err("older");
-        assert!(format!("{e:#}").contains("serial 9") && format!("{e:#}").contains("--allow-downgrade"), "{e:#}");
+        assert!(e.chain().contains("serial 9") && e.chain().contains("--allow-downgrade"), "{}", e.chain());
         s.check(&other, 1, false).expect("each key has its own serials");
         s.check(&key, 9, true).expect("allowed");
         s.record(&key, 9).expect("record");

@@ -5,24 +5,25 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-
 use crate::clock::ClockWatch;
-use crate::config::GpioMode;
+use crate::error::{Error, Result};
 use crate::events::now;
 use crate::reload::{GalleryWatch, Trust};
 use crate::runtime::{FrameTimes, Recognizer, dispatch};
 use crate::service::Service;
-use crate::settings::Settings;
+use crate::settings::{GpioMode, Settings};
 use crate::sinks::{DryRunPins, JsonLines, Leds, RppalPins, Serial, Sink, open_serial};
-use crate::source::{Backoff, Latest, SourceSpec, capture_loop, load_still, stills};
+use crate::source::{Backoff, Latest, SourceError, SourceSpec, capture_loop, load_still, stills};
 
 /// Every LED names someone the gallery knows (or `unknown`): a typo would
 /// otherwise leave an LED dark forever without a word.
 fn check_leds(leds: &std::collections::BTreeMap<String, u8>, labels: &[String]) -> Result<()> {
     for label in leds.keys() {
         if label != "unknown" && !labels.contains(label) {
-            anyhow::bail!("--led {label}=...: the gallery has no `{label}` (it has {} and `unknown`)", labels.join(", "));
+            return Err(Error::Setting(format!(
+                "--led {label}=...: the gallery has no `{label}` (it has {} and `unknown`)",
+                labels.join(", ")
+            )));
         }
     }
     Ok(())
@@ -46,23 +47,21 @@ fn reload(
             if let Some(t) = trust
                 && let Err(e) = t.accepted(serial)
             {
-                tracing::warn!("{e:#}");
+                tracing::warn!("{}", e.chain());
             }
             emit(sinks, clock, &events);
             sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
         }
-        Err(e) => tracing::warn!("{e:#}; the old gallery stays in use"),
+        Err(e) => tracing::warn!("{}; the old gallery stays in use", e.chain()),
     }
 }
 
 /// The trusted key and the serials accepted before, from the state folder.
 pub(crate) fn trust(s: &Settings) -> Result<Option<Trust>> {
     let Some(key) = s.trust else { return Ok(None) };
-    let dir = s
-        .state_dir
-        .clone()
-        .or_else(crate::rollback::default_dir)
-        .context("--trust needs a folder to remember which galleries it accepted: pass --state-dir DIR (or set `state_dir`)")?;
+    let dir = s.state_dir.clone().or_else(crate::rollback::default_dir).ok_or_else(|| {
+        Error::Setting("--trust needs a folder to remember which galleries it accepted: pass --state-dir DIR (or set `state_dir`)".into())
+    })?;
     Ok(Some(Trust { key, serials: crate::rollback::Serials::open(&dir)? }))
 }
 
@@ -127,14 +126,14 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
         spec => {
             let list = stills(spec)?;
             if let SourceSpec::Image(p) = spec {
-                load_still(p).with_context(|| "cannot read the --source image")?;
+                load_still(p)?;
             }
             list
         }
     };
-    let models = s.models.load_for_gallery_at(&gallery, s.detector_size)?;
+    let models = s.models.load_for_gallery(&gallery, s.detector_size)?;
     let mut rec = Recognizer::new(models.as_ref(), gallery, s.classifier, s.smoothing, s.carry, s.heartbeat, s.threads)
-        .with_context(|| format!("{}", rollcall_files::shown(&s.gallery)))?;
+        .map_err(|e| Error::In { path: s.gallery.clone(), source: Box::new(e) })?;
     tracing::info!("classifier {}; {:?}", rec.classifier().name(), s.smoothing);
     if let Some(t) = &mut trust {
         t.accepted(serial)?;
@@ -154,11 +153,14 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
             let mailbox = Arc::new(Latest::new());
             let stop = Arc::new(AtomicBool::new(false));
             let (m2, s2, dev, mode) = (mailbox.clone(), stop.clone(), device.clone(), *mode);
-            let capture = std::thread::Builder::new().name("capture".into()).spawn(move || {
-                let mut cam = crate::camera::V4lCamera::new(&dev, mode);
-                let backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(10));
-                capture_loop(&mut cam, &m2, &s2, backoff, &mut std::thread::sleep);
-            })?;
+            let capture = std::thread::Builder::new()
+                .name("capture".into())
+                .spawn(move || {
+                    let mut cam = crate::camera::V4lCamera::new(&dev, mode);
+                    let backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(10));
+                    capture_loop(&mut cam, &m2, &s2, backoff, &mut std::thread::sleep);
+                })
+                .map_err(|e| SourceError::Open { device: device.clone(), reason: format!("cannot start the capture thread: {e}") })?;
             let mut last_report = Instant::now();
             while let Some(frame) = mailbox.take() {
                 reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks, &mut clock);

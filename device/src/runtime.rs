@@ -11,13 +11,13 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Result;
 use rollcall_models::{FaceEngine, FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
 use rollcall_shared::geometry::BBox;
 
 use crate::carry::{Carrier, CarryRules, Likeness, Step};
+use crate::error::Result;
 use crate::events::{Event, Kind};
 use crate::sinks::Sink;
 use crate::source::Frame;
@@ -141,7 +141,10 @@ impl Recognizer {
             verdicts.push(match step {
                 Step::Carry(who, score) => (*who, *score),
                 Step::Embed => {
-                    let e = embeddings.next().ok_or_else(|| anyhow::anyhow!("the recognizer returned fewer embeddings than faces"))?;
+                    let e = embeddings.next().ok_or_else(|| rollcall_models::Error::Contract {
+                        model: "the recognizer".into(),
+                        reason: "returned fewer embeddings than faces".into(),
+                    })?;
                     let p = self.gallery.predict(self.classifier, &e);
                     // The classifier decides; what events report (and which
                     // of two faces keeps a name) is the one scale users read.

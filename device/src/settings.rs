@@ -1,19 +1,64 @@
-//! What the device runs with: the command-line flags, `device.toml`, and
-//! the settings resolved from both (a flag wins over the file, the file
-//! over the default).
+//! What the device runs with: one type, [`Options`], is both the
+//! command-line flags and `device.toml` (`--config`); the file is read,
+//! the flags laid over it (a flag given wins), and the result checked once
+//! into the [`Settings`] a run uses.
+//!
+//! Every key of the file is also a flag (`[mqtt] url` is `--mqtt`,
+//! `[smoothing] window` is `--window`), but `stdout = false`, which is
+//! `--no-stdout`. Flags that only make sense for one run (`--config`,
+//! `--fps`, `--replay-start`, `--allow-downgrade`) are not keys.
+//!
+//! ```toml
+//! gallery = "/opt/rollcall/gallery.rcg"
+//! trust = "/opt/rollcall/school.pub"   # accept only galleries signed by this key
+//! state_dir = "/var/lib/rollcall"       # highest gallery serial accepted per key
+//! source = "v4l:/dev/video0:640x480@15"
+//! serial = "/dev/ttyAMA0@115200"
+//! serial_format = "postcard"      # or "jsonl"
+//! led = ["Robin=17", "unknown=27"]
+//! gpio = "real"                   # or "dry-run"
+//! heartbeat_secs = 30
+//! events_log = "/var/lib/rollcall/events"     # DIR/YYYY-MM-DD.jsonl, for `rollcall attendance`
+//! keep_days = 30                  # day files older than this are deleted (at start and at midnight)
+//! models_dir = "/opt/rollcall/models"
+//!
+//! detector_size = 640            # long side the detector sees; 320 for a close door camera, "auto" across a room
+//!
+//! [smoothing]
+//! present_after = 3
+//! window = 5
+//! absent_after = 5
+//! iou = 0.3
+//!
+//! [mqtt]
+//! url = "mqtt://broker.local/rollcall/door1"   # or mqtts:// for TLS
+//! user = "door1"
+//! password_file = "/etc/rollcall/mqtt-password" # or password_env = "MQTT_PASSWORD"
+//! # ca_file = "/etc/rollcall/school-ca.pem"   # mqtts:// to a broker with its own CA
+//! discovery = true                # Home Assistant discovery
+//! discovery_prefix = "homeassistant"
+//! queue = 1000                    # messages kept while the broker is away
+//!
+//! [carry]                         # when a face seen before is embedded again
+//! recheck_every = 10
+//! settle_after = 2
+//! min_overlap = 0.6
+//! min_likeness = 0.9
+//! ```
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
 use clap::Args;
-use rollcall_cli::{Classifier, DetectorSize, ModelArgs};
+use clap::builder::TypedValueParser;
+use rollcall_models::{DetectorSize, ModelSource};
 use rollcall_shared::gallery::ClassifierKind;
 use rollcall_shared::signature::PublicKey;
+use serde::Deserialize;
 
 use crate::carry::CarryRules;
-use crate::config::{FileSettings, GpioMode};
+use crate::error::{Error, Result};
 use crate::mqtt::MqttSettings;
 use crate::sinks::{SerialFormat, parse_led, parse_serial};
 use crate::source::SourceSpec;
@@ -24,17 +69,39 @@ use crate::tracker::Smoothing;
 pub const MIN_DETECTOR_SIZE: u32 = 160;
 pub const MAX_DETECTOR_SIZE: u32 = 1280;
 
-/// `--detector-size`: `auto`, or a side within the bounds.
-fn parse_detector_size(s: &str) -> std::result::Result<DetectorSize, String> {
-    let size: DetectorSize = s.parse()?;
-    if let DetectorSize::Side(n) = size {
-        rollcall_cli::check_range(n, MIN_DETECTOR_SIZE, MAX_DETECTOR_SIZE)?;
-    }
-    Ok(size)
-}
-
 /// The longest time between heartbeats, a day.
 pub const MAX_HEARTBEAT_SECS: f64 = 86_400.0;
+
+/// `v` if it lies in `lo..=hi` (a NaN never does), else why not, naming
+/// the setting: the one range check of flags and file alike.
+pub(crate) fn within<T: PartialOrd + Copy + std::fmt::Display>(name: &str, v: T, lo: T, hi: T) -> Result<T, String> {
+    // `!(a <= b)` rather than `a > b`, so that NaN is refused.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
+    let outside = !(lo <= v && v <= hi);
+    if outside { Err(format!("{name}: {v} is outside {lo}..={hi}")) } else { Ok(v) }
+}
+
+/// How LEDs are driven.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum GpioMode {
+    /// Real pins through rppal (Raspberry Pi).
+    Real,
+    /// Log pin changes instead.
+    DryRun,
+}
+
+/// `--classifier`: one of the four a gallery carries, by its short name.
+fn classifier_parser() -> impl clap::builder::TypedValueParser<Value = ClassifierKind> {
+    clap::builder::PossibleValuesParser::new(ClassifierKind::ALL.map(ClassifierKind::name))
+        .try_map(|name| ClassifierKind::from_name(&name).ok_or_else(|| format!("no classifier `{name}`")))
+}
+
+/// `--engine` (hidden; `ROLLCALL_ENGINE`): `fake` runs the deterministic
+/// fake engine of the fast tests instead of the manifest's networks.
+fn engine_parser() -> impl clap::builder::TypedValueParser<Value = bool> {
+    clap::builder::PossibleValuesParser::new(["onnx", "fake"]).map(|name| name == "fake")
+}
 
 /// `YYYY-MM-DDTHH:MM:SS` in local time, as seconds since the epoch.
 fn parse_local_time(s: &str) -> Result<f64, String> {
@@ -47,9 +114,11 @@ fn parse_local_time(s: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("`{s}` does not exist in the local time zone"))
 }
 
-/// The flags of a recognition run (and the ones `bench` shares).
-#[derive(Args, Debug, Clone, Default)]
-pub struct RunArgs {
+/// Every setting of the device, as a flag and as a key of `device.toml`;
+/// unset ones are `None` until [`Settings::resolve`] gives them defaults.
+#[derive(Args, Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Options {
     /// Gallery file made by `rollcall export`
     #[arg(long, global = true)]
     pub gallery: Option<PathBuf>,
@@ -64,33 +133,29 @@ pub struct RunArgs {
     pub serial_format: Option<SerialFormat>,
     /// LED per person, LABEL=BCM_PIN (repeat); `unknown` lights for strangers
     #[arg(long)]
+    #[serde(default)]
     pub led: Vec<String>,
     /// Drive real GPIO pins, or log the changes (dry-run)
     #[arg(long, value_enum)]
     pub gpio: Option<GpioMode>,
     /// The classifier [default: the gallery's]
-    #[arg(long, value_enum)]
-    pub classifier: Option<Classifier>,
+    #[arg(long, value_parser = classifier_parser())]
+    pub classifier: Option<ClassifierKind>,
     /// Seconds between heartbeats (0: none) [default: 30]
-    #[arg(long, value_parser = rollcall_cli::range(0.0f64, MAX_HEARTBEAT_SECS))]
+    #[arg(long)]
     pub heartbeat_secs: Option<f64>,
-    /// Agreeing frames before someone is present [default: 3]
-    #[arg(long, value_parser = rollcall_cli::range(1usize, 1000))]
-    pub present_after: Option<usize>,
-    /// Frames a face's history covers [default: 5]
-    #[arg(long, value_parser = rollcall_cli::range(1usize, 1000))]
-    pub window: Option<usize>,
-    /// Frames unseen before someone has left [default: 5]
-    #[arg(long, value_parser = rollcall_cli::range(1usize, 1000))]
-    pub absent_after: Option<usize>,
-    /// Frames a face keeps its identity before it is embedded again (1:
-    /// every face in every frame) [default: 10]
-    #[arg(long, global = true, value_parser = rollcall_cli::range(1usize, 1000))]
-    pub recheck_every: Option<usize>,
+    /// When someone is present and when they have left (`[smoothing]`)
+    #[command(flatten)]
+    #[serde(default)]
+    pub smoothing: SmoothingOptions,
+    /// When a face seen before is embedded again (`[carry]`)
+    #[command(flatten)]
+    #[serde(default)]
+    pub carry: CarryOptions,
     /// Long side of the detector's input in pixels (smaller is faster and
     /// misses small faces), or `auto`: fine enough for the smallest face
     /// to keep, for a camera across the room [default: 640]
-    #[arg(long, global = true, value_parser = parse_detector_size)]
+    #[arg(long, global = true)]
     pub detector_size: Option<DetectorSize>,
     /// Accept only galleries signed by this public key (KEY.pub from `rollcall keygen`)
     #[arg(long, value_name = "KEY.pub", global = true)]
@@ -103,126 +168,267 @@ pub struct RunArgs {
     /// Accept the gallery given at start even if a gallery with a higher
     /// serial was accepted before (going back on purpose)
     #[arg(long, global = true)]
+    #[serde(skip)]
     pub allow_downgrade: bool,
     /// Replay `dir:` stills at this many frames per second (default: as fast as they go)
-    #[arg(long, value_parser = rollcall_cli::range(0.01f64, 1000.0))]
-    pub fps: Option<f64>,
-    /// Publish to an MQTT broker: mqtt://HOST[:PORT]/PREFIX (mqtts:// for TLS)
-    #[arg(long, value_name = "URL")]
-    pub mqtt: Option<String>,
-    /// Announce each person to Home Assistant (MQTT discovery)
     #[arg(long)]
-    pub mqtt_discovery: bool,
+    #[serde(skip)]
+    pub fps: Option<f64>,
+    /// The MQTT broker (`[mqtt]`)
+    #[command(flatten)]
+    #[serde(default)]
+    pub mqtt: MqttOptions,
     /// Replay `dir:` stills as if the first was taken at this local time
     /// (YYYY-MM-DDTHH:MM:SS), one every 1/--fps seconds, without waiting:
     /// a recorded day replayed in seconds
     #[arg(long, value_name = "TIME", value_parser = parse_local_time)]
+    #[serde(skip)]
     pub replay_start: Option<f64>,
     /// Append every event to DIR/YYYY-MM-DD.jsonl (for `rollcall attendance`)
     #[arg(long, value_name = "DIR")]
     pub events_log: Option<PathBuf>,
     /// Keep the events log's day files for N days: older ones are deleted
     /// at start and at midnight [default: kept until deleted]
-    #[arg(long, value_name = "N", value_parser = rollcall_cli::range(1u32, 3660))]
+    #[arg(long, value_name = "N")]
     pub keep_days: Option<u32>,
     /// Do not write events to stdout
     #[arg(long)]
+    #[serde(skip)]
     pub no_stdout: bool,
+    /// Write events to stdout (the file's `stdout = false` is `--no-stdout`).
+    #[arg(skip)]
+    pub stdout: Option<bool>,
     /// Settings file (flags override it)
     #[arg(long, global = true)]
+    #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Where the models come from
-    #[command(flatten)]
-    pub models: ModelArgs,
+    /// Model cache directory [default: .models in the checkout, else ~/.cache/rollcall/models; env: ROLLCALL_MODELS_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
+    /// Use this model manifest instead of the built-in one [env: ROLLCALL_MANIFEST]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// The face engine (the fake one recognises painted test faces only)
+    #[arg(long = "engine", global = true, hide = true, env = "ROLLCALL_ENGINE", default_value = "onnx", action = clap::ArgAction::Set, value_parser = engine_parser())]
+    #[serde(skip)]
+    pub fake_engine: bool,
     /// ONNX Runtime threads [default: all cores]
-    #[arg(long, global = true, value_parser = rollcall_cli::range(1usize, 256))]
+    #[arg(long, global = true)]
     pub threads: Option<usize>,
 }
 
-impl RunArgs {
-    /// The settings file named by `--config`, or an empty one.
-    pub fn file(&self) -> Result<FileSettings> {
-        match &self.config {
-            Some(p) => FileSettings::load(p),
-            None => Ok(FileSettings::default()),
+/// `[smoothing]`, and its flags.
+#[derive(Args, Deserialize, Debug, Clone, Copy, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SmoothingOptions {
+    /// Agreeing frames before someone is present [default: 3]
+    #[arg(long)]
+    pub present_after: Option<usize>,
+    /// Frames a face's history covers [default: 5]
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// Frames unseen before someone has left [default: 5]
+    #[arg(long)]
+    pub absent_after: Option<usize>,
+    /// Box overlap that makes two detections one face [default: 0.3]
+    #[arg(long)]
+    pub iou: Option<f32>,
+}
+
+/// `[carry]`, and its flags.
+#[derive(Args, Deserialize, Debug, Clone, Copy, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CarryOptions {
+    /// Frames a face keeps its identity before it is embedded again (1:
+    /// every face in every frame) [default: 10]
+    #[arg(long, global = true)]
+    pub recheck_every: Option<usize>,
+    /// Agreeing embeddings in a row before an identity is carried [default: 2]
+    #[arg(long)]
+    pub settle_after: Option<usize>,
+    /// Overlap with the box of the last embedding below which a face is
+    /// embedded again [default: 0.6]
+    #[arg(long)]
+    pub min_overlap: Option<f32>,
+    /// Likeness to how the face looked when last embedded below which it
+    /// is embedded again [default: 0.9]
+    #[arg(long)]
+    pub min_likeness: Option<f32>,
+}
+
+/// `[mqtt]`, and its flags.
+#[derive(Args, Deserialize, Debug, Clone, Default)]
+#[serde(deny_unknown_fields)]
+pub struct MqttOptions {
+    /// Publish to an MQTT broker: mqtt://HOST[:PORT]/PREFIX (mqtts:// for TLS)
+    #[arg(long = "mqtt", value_name = "URL")]
+    pub url: Option<String>,
+    /// The broker's user name
+    #[arg(long = "mqtt-user", value_name = "NAME")]
+    pub user: Option<String>,
+    /// A file holding the password (so it stays out of the settings and the process list)
+    #[arg(long = "mqtt-password-file", value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+    /// An environment variable holding the password
+    #[arg(long = "mqtt-password-env", value_name = "VAR")]
+    pub password_env: Option<String>,
+    /// Announce each person to Home Assistant (MQTT discovery)
+    #[arg(long = "mqtt-discovery", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    pub discovery: Option<bool>,
+    /// Home Assistant's discovery prefix [default: homeassistant]
+    #[arg(long = "mqtt-discovery-prefix", value_name = "PREFIX")]
+    pub discovery_prefix: Option<String>,
+    /// Messages kept while the broker is away [default: 1000]
+    #[arg(long = "mqtt-queue", value_name = "N")]
+    pub queue: Option<usize>,
+    /// For mqtts://: the certificate authority (PEM) of a school's own
+    /// broker, instead of the system's roots
+    #[arg(long = "mqtt-ca-file", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// For mqtts://: a client certificate (PEM), when the broker asks for one
+    #[arg(long = "mqtt-client-cert", value_name = "PEM")]
+    pub client_cert: Option<PathBuf>,
+    /// Its private key (PEM)
+    #[arg(long = "mqtt-client-key", value_name = "PEM")]
+    pub client_key: Option<PathBuf>,
+}
+
+/// `later.x.or(earlier.x)` for each named field.
+macro_rules! over {
+    ($later:expr, $earlier:expr; $($field:ident),*) => {
+        $( $later.$field = $later.$field.take().or($earlier.$field.take()); )*
+    };
+}
+
+impl Options {
+    /// The file `--config` names, read, with these flags laid over it; or
+    /// the flags alone.
+    pub fn layered(&self) -> Result<Options> {
+        let Some(path) = &self.config else { return Ok(self.clone()) };
+        let text = rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::SMALL_TEXT, "settings file")
+            .map_err(|source| Error::Read { path: path.clone(), source })?;
+        let file: Options = toml::from_str(&text).map_err(|e| Error::Content {
+            path: path.clone(),
+            what: "invalid settings".into(),
+            source: Some(e.into()),
+        })?;
+        Ok(self.clone().over(file))
+    }
+
+    /// These settings over `earlier`'s: each one set here wins.
+    fn over(mut self, mut earlier: Options) -> Options {
+        over!(self, earlier; gallery, source, serial, serial_format, gpio, classifier, heartbeat_secs, detector_size, trust,
+            state_dir, events_log, keep_days, stdout, models_dir, manifest, threads);
+        over!(self.smoothing, earlier.smoothing; present_after, window, absent_after, iou);
+        over!(self.carry, earlier.carry; recheck_every, settle_after, min_overlap, min_likeness);
+        over!(self.mqtt, earlier.mqtt; url, user, password_file, password_env, discovery, discovery_prefix, queue, ca_file,
+            client_cert, client_key);
+        if self.led.is_empty() {
+            self.led = earlier.led;
         }
+        self
     }
 
-    /// The model options, flags over the file.
-    pub fn model_args(&self, f: &FileSettings) -> ModelArgs {
-        ModelArgs {
-            models_dir: self.models.models_dir.clone().or(f.models_dir.clone()),
-            manifest: self.models.manifest.clone().or(f.manifest.clone()),
-            engine: self.models.engine,
+    /// Where the models come from.
+    pub fn models(&self) -> ModelSource {
+        ModelSource { models_dir: self.models_dir.clone(), manifest: self.manifest.clone(), fake: self.fake_engine }
+    }
+
+    /// ONNX Runtime threads, checked.
+    pub fn threads(&self) -> Result<usize> {
+        within("threads", self.threads.unwrap_or_else(rollcall_models::runtime::default_workers), 1, 256).map_err(Error::Setting)
+    }
+
+    /// The detector's input side, checked.
+    pub fn detector_size(&self) -> Result<Option<DetectorSize>> {
+        if let Some(DetectorSize::Side(n)) = self.detector_size {
+            within("detector_size", n, MIN_DETECTOR_SIZE, MAX_DETECTOR_SIZE).map_err(Error::Setting)?;
         }
+        Ok(self.detector_size)
     }
 
-    /// ONNX Runtime threads, flags over the file.
-    pub fn threads(&self, f: &FileSettings) -> usize {
-        self.threads.or(f.threads).unwrap_or_else(rollcall_cli::default_jobs)
+    /// The gallery file.
+    pub fn gallery(&self) -> Result<PathBuf> {
+        self.gallery.clone().ok_or_else(|| Error::Setting("no gallery: pass --gallery FILE (or set `gallery` in the settings file)".into()))
     }
 
-    /// The detector's input side, flags over the file, checked.
-    pub fn detector_size(&self, f: &FileSettings) -> Result<Option<DetectorSize>> {
-        let size = self.detector_size.or(f.detector_size);
-        if let Some(DetectorSize::Side(n)) = size {
-            rollcall_cli::check_range(n, MIN_DETECTOR_SIZE, MAX_DETECTOR_SIZE).map_err(|e| anyhow::anyhow!("detector_size: {e}"))?;
-        }
-        Ok(size)
+    /// The tracker's smoothing, checked.
+    pub fn smoothing(&self) -> Result<Smoothing> {
+        let (o, d) = (self.smoothing, Smoothing::default());
+        let s = Smoothing {
+            present_after: o.present_after.unwrap_or(d.present_after),
+            window: o.window.unwrap_or(d.window),
+            absent_after: o.absent_after.unwrap_or(d.absent_after),
+            iou: o.iou.unwrap_or(d.iou),
+        };
+        s.validate().map_err(Error::Setting)?;
+        Ok(s)
     }
 
-    /// The trusted public key, flags over the file, read; `None` when
-    /// galleries are not authenticated.
-    pub fn trust(&self, f: &FileSettings) -> Result<Option<PublicKey>> {
-        let Some(path) = self.trust.clone().or(f.trust.clone()) else { return Ok(None) };
-        let text = rollcall_shared::regular::read_to_string(&path, rollcall_shared::regular::cap::SMALL_TEXT, "key file")
-            .with_context(|| format!("cannot read the trusted key {}", rollcall_files::shown(&path)))?;
-        let key = PublicKey::parse(&text).with_context(|| format!("{}", rollcall_files::shown(&path)))?;
+    /// When faces seen before are embedded again, checked.
+    pub fn carry(&self) -> Result<CarryRules> {
+        let (o, d) = (self.carry, CarryRules::default());
+        let c = CarryRules {
+            recheck_every: o.recheck_every.unwrap_or(d.recheck_every),
+            settle_after: o.settle_after.unwrap_or(d.settle_after),
+            min_overlap: o.min_overlap.unwrap_or(d.min_overlap),
+            min_likeness: o.min_likeness.unwrap_or(d.min_likeness),
+        };
+        c.validate().map_err(Error::Setting)?;
+        Ok(c)
+    }
+
+    /// The trusted public key, read; `None` when galleries are not
+    /// authenticated.
+    fn trust_key(&self) -> Result<Option<PublicKey>> {
+        let Some(path) = &self.trust else { return Ok(None) };
+        let text = rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::SMALL_TEXT, "key file")
+            .map_err(|source| Error::Read { path: path.clone(), source })?;
+        let key = PublicKey::parse(&text).map_err(|e| Error::Content {
+            path: path.clone(),
+            what: "not a public key from `rollcall keygen`".into(),
+            source: Some(e.into()),
+        })?;
         Ok(Some(key))
     }
 
-    /// The MQTT settings, flags over the file; the password read from its
-    /// file or variable.
-    pub fn mqtt_settings(&self, f: &FileSettings) -> Result<Option<MqttSettings>> {
-        let file = f.mqtt.clone().unwrap_or_default();
-        let Some(url) = self.mqtt.clone().or(file.url.clone()) else { return Ok(None) };
-        let mut m = MqttSettings::parse_url(&url).context("--mqtt")?;
-        m.user = file.user.clone().or(m.user);
-        m.ca_file = file.ca_file.clone();
-        m.client_auth = match (&file.client_cert, &file.client_key) {
+    /// The MQTT settings, the password read from its file or variable.
+    fn mqtt_settings(&self) -> Result<Option<MqttSettings>> {
+        let o = &self.mqtt;
+        let Some(url) = &o.url else { return Ok(None) };
+        let mut m = MqttSettings::parse_url(url)?;
+        m.user = o.user.clone().or(m.user);
+        m.ca_file = o.ca_file.clone();
+        m.client_auth = match (&o.client_cert, &o.client_key) {
             (Some(c), Some(k)) => Some((c.clone(), k.clone())),
             (None, None) => None,
-            _ => anyhow::bail!("[mqtt]: client_cert and client_key go together"),
+            _ => return Err(Error::Setting("[mqtt]: client_cert and client_key go together".into())),
         };
         if (m.ca_file.is_some() || m.client_auth.is_some()) && !m.tls {
-            anyhow::bail!("[mqtt]: ca_file and client_cert are for mqtts:// URLs");
+            return Err(Error::Setting("[mqtt]: ca_file and client_cert are for mqtts:// URLs".into()));
         }
-        m.password = match (&file.password_file, &file.password_env) {
+        m.password = match (&o.password_file, &o.password_env) {
             (Some(p), _) => Some(
                 rollcall_shared::regular::read_to_string(p, rollcall_shared::regular::cap::SMALL_TEXT, "password file")
-                    .with_context(|| format!("cannot read the MQTT password file {}", rollcall_files::shown(p)))?
+                    .map_err(|source| Error::Read { path: p.clone(), source })?
                     .trim_end_matches(['\r', '\n'])
                     .to_string(),
             ),
-            (None, Some(var)) => Some(std::env::var(var).with_context(|| format!("MQTT password: environment variable {var} is not set"))?),
+            (None, Some(var)) => {
+                Some(std::env::var(var).map_err(|_| Error::Setting(format!("MQTT password: environment variable {var} is not set")))?)
+            }
             (None, None) => None,
         }
         .map(crate::mqtt::Secret);
-        if self.mqtt_discovery || file.discovery.unwrap_or(false) {
-            m.discovery = Some(file.discovery_prefix.clone().unwrap_or_else(|| "homeassistant".into()));
+        if o.discovery.unwrap_or(false) {
+            m.discovery = Some(o.discovery_prefix.clone().unwrap_or_else(|| "homeassistant".into()));
         }
-        m.queue = file.queue.unwrap_or(m.queue);
-        rollcall_cli::check_range(m.queue, 1, 1_000_000).map_err(|e| anyhow::anyhow!("mqtt queue: {e}"))?;
+        m.queue = within("mqtt queue", o.queue.unwrap_or(m.queue), 1, 1_000_000).map_err(Error::Setting)?;
         Ok(Some(m))
-    }
-
-    /// The gallery file, flags over the file.
-    pub fn gallery(&self, f: &FileSettings) -> Result<PathBuf> {
-        self.gallery.clone().or(f.gallery.clone()).context("no gallery: pass --gallery FILE (or set `gallery` in the settings file)")
     }
 }
 
-/// A recognition run's settings, resolved.
+/// A recognition run's settings, resolved and checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub gallery: PathBuf,
@@ -263,60 +469,114 @@ pub struct Settings {
     pub stdout: bool,
     pub threads: usize,
     /// Where the models come from.
-    pub models: ModelArgs,
+    pub models: ModelSource,
 }
 
 impl Settings {
-    /// Flags over the settings file over defaults.
-    pub fn resolve(a: &RunArgs, f: &FileSettings) -> Result<Self> {
-        let gallery = a.gallery(f)?;
-        let source = a.source.clone().or(f.source.clone()).context("no source: pass --source v4l:/dev/video0, dir:PATH or image:FILE")?;
-        let source: SourceSpec = source.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-        let serial = a.serial.clone().or(f.serial.clone()).map(|s| parse_serial(&s)).transpose()?;
-        let leds = if a.led.is_empty() { &f.led } else { &a.led };
-        let leds = leds.iter().map(|l| parse_led(l)).collect::<Result<BTreeMap<_, _>>>()?;
-        // The file's values get the checks the flags get.
-        let secs = a.heartbeat_secs.or(f.heartbeat_secs).unwrap_or(30.0);
-        let secs = rollcall_cli::check_range(secs, 0.0, MAX_HEARTBEAT_SECS).map_err(|e| anyhow::anyhow!("heartbeat_secs: {e}"))?;
-        let base = f.smoothing.unwrap_or_default();
-        let smoothing = Smoothing {
-            present_after: a.present_after.unwrap_or(base.present_after),
-            window: a.window.unwrap_or(base.window),
-            absent_after: a.absent_after.unwrap_or(base.absent_after),
-            iou: base.iou,
-        };
-        smoothing.validate().map_err(|e| anyhow::anyhow!("smoothing: {e}"))?;
-        let base = f.carry.unwrap_or_default();
-        let carry = CarryRules { recheck_every: a.recheck_every.unwrap_or(base.recheck_every), ..base };
-        carry.validate().map_err(|e| anyhow::anyhow!("carry: {e}"))?;
-        let threads = a.threads(f);
-        rollcall_cli::check_range(threads, 1, 256).map_err(|e| anyhow::anyhow!("threads: {e}"))?;
+    /// The options (flags over the file) with defaults, checked.
+    pub fn resolve(o: &Options) -> Result<Self> {
+        let source =
+            o.source.clone().ok_or_else(|| Error::Setting("no source: pass --source v4l:/dev/video0, dir:PATH or image:FILE".into()))?;
+        let source: SourceSpec = source.parse().map_err(Error::Setting)?;
+        let serial = o.serial.as_deref().map(parse_serial).transpose()?;
+        let leds = o.led.iter().map(|l| parse_led(l)).collect::<Result<BTreeMap<_, _>>>()?;
+        let secs = within("heartbeat_secs", o.heartbeat_secs.unwrap_or(30.0), 0.0, MAX_HEARTBEAT_SECS).map_err(Error::Setting)?;
+        let fps = o.fps.map(|f| within("fps", f, 0.01, 1000.0)).transpose().map_err(Error::Setting)?;
+        let keep_days = o.keep_days.map(|d| within("keep_days", d, 1, 3660)).transpose().map_err(Error::Setting)?;
         Ok(Settings {
-            gallery,
-            trust: a.trust(f)?,
-            state_dir: a.state_dir.clone().or(f.state_dir.clone()),
-            allow_downgrade: a.allow_downgrade,
-            fps: a.fps,
-            replay_start: a.replay_start,
-            mqtt: a.mqtt_settings(f)?,
-            events_log: a.events_log.clone().or(f.events_log.clone()),
-            keep_days: match a.keep_days.or(f.keep_days) {
-                Some(days) => Some(rollcall_cli::check_range(days, 1, 3660).map_err(|e| anyhow::anyhow!("keep_days: {e}"))?),
-                None => None,
-            },
+            gallery: o.gallery()?,
+            trust: o.trust_key()?,
+            state_dir: o.state_dir.clone(),
+            allow_downgrade: o.allow_downgrade,
+            fps,
+            replay_start: o.replay_start,
+            mqtt: o.mqtt_settings()?,
+            events_log: o.events_log.clone(),
+            keep_days,
             source,
             serial,
-            serial_format: a.serial_format.or(f.serial_format).unwrap_or(SerialFormat::Postcard),
+            serial_format: o.serial_format.unwrap_or(SerialFormat::Postcard),
             leds,
-            gpio: a.gpio.or(f.gpio).unwrap_or(GpioMode::Real),
-            classifier: a.classifier.or(f.classifier).map(Into::into),
+            gpio: o.gpio.unwrap_or(GpioMode::Real),
+            classifier: o.classifier,
             heartbeat: (secs > 0.0).then(|| Duration::from_secs_f64(secs)),
-            smoothing,
-            carry,
-            detector_size: a.detector_size(f)?,
-            stdout: !a.no_stdout && f.stdout.unwrap_or(true),
-            threads,
-            models: a.model_args(f),
+            smoothing: o.smoothing()?,
+            carry: o.carry()?,
+            detector_size: o.detector_size()?,
+            stdout: !o.no_stdout && o.stdout.unwrap_or(true),
+            threads: o.threads()?,
+            models: o.models(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(toml: &str) -> Options {
+        toml::from_str(toml).expect("settings")
+    }
+
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("settings.rs");
+        let toml: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| l.trim_start_matches("//!").trim_start().to_string() + "\n")
+            .collect();
+        let s = file(&toml);
+        assert_eq!(s.led, vec!["Robin=17", "unknown=27"]);
+        assert_eq!(s.serial_format, Some(SerialFormat::Postcard));
+        assert_eq!(s.gpio, Some(GpioMode::Real));
+        assert_eq!(s.smoothing.window, Some(5));
+        assert_eq!(s.carry().expect("carry"), CarryRules::default());
+        assert_eq!(s.detector_size, Some(DetectorSize::Side(640)));
+        assert_eq!(s.mqtt.url.as_deref(), Some("mqtt://broker.local/rollcall/door1"));
+        assert!(toml::from_str::<Options>("colour = \"red\"").is_err(), "unknown keys are errors");
+        assert!(toml::from_str::<Options>("fps = 3").is_err(), "a run's own flags are not keys");
+    }
+
+    #[test]
+    fn the_detector_size_is_a_side_or_auto() {
+        assert_eq!(file("detector_size = \"auto\"").detector_size, Some(DetectorSize::Auto));
+        assert_eq!(file("detector_size = 320").detector_size, Some(DetectorSize::Side(320)));
+        let e = toml::from_str::<Options>("detector_size = \"big\"").unwrap_err();
+        assert!(e.to_string().contains("neither a number of pixels nor `auto`"), "{e}");
+        let e = file("detector_size = 100").detector_size().unwrap_err();
+        assert!(e.to_string().contains("detector_size: 100 is outside 160..=1280"), "{e}");
+    }
+
+    #[test]
+    fn a_flag_wins_over_the_file_and_the_file_over_the_default() {
+        let flags = Options { heartbeat_secs: Some(5.0), led: vec!["ada=4".into()], ..Options::default() };
+        let flags = Options { smoothing: SmoothingOptions { window: Some(7), ..Default::default() }, ..flags };
+        let layered = flags.over(file(
+            "heartbeat_secs = 60\nthreads = 3\nled = [\"ben=5\"]\n[smoothing]\nwindow = 9\npresent_after = 4\n[mqtt]\nqueue = 7",
+        ));
+        assert_eq!(layered.heartbeat_secs, Some(5.0), "the flag");
+        assert_eq!(layered.threads, Some(3), "the file");
+        assert_eq!(layered.led, vec!["ada=4"], "the flags' list replaces the file's");
+        let s = layered.smoothing().expect("smoothing");
+        assert_eq!((s.window, s.present_after, s.absent_after), (7, 4, Smoothing::default().absent_after), "flag, file, default");
+        assert_eq!(layered.mqtt.queue, Some(7));
+    }
+
+    #[test]
+    fn the_file_gets_the_checks_the_flags_get() {
+        for (toml, says) in [
+            ("heartbeat_secs = -1", "heartbeat_secs"),
+            ("keep_days = 0", "keep_days"),
+            ("threads = 0", "threads"),
+            ("[smoothing]\npresent_after = 1", "present_after"),
+            ("[carry]\nmin_overlap = 2.0", "min_overlap"),
+        ] {
+            let o = Options { gallery: Some("g.rcg".into()), source: Some("dir:.".into()), ..file(toml) };
+            let e = Settings::resolve(&o).expect_err(toml);
+            assert!(e.to_string().contains(says), "{toml}: {e}");
+        }
     }
 }

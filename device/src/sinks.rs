@@ -10,8 +10,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use anyhow::{Context, Result};
-
+use crate::error::{Error, Result};
 use crate::events::{Event, Kind};
 
 /// Receives every event.
@@ -31,8 +30,9 @@ pub struct JsonLines<W: Write>(pub W);
 
 impl<W: Write> Sink for JsonLines<W> {
     fn emit(&mut self, e: &Event) -> Result<()> {
-        writeln!(self.0, "{}", e.json()).context("cannot write an event")?;
-        self.0.flush().context("cannot flush events")
+        let sink = |source| Error::Sink { sink: "stdout", source };
+        writeln!(self.0, "{}", e.json()).map_err(sink)?;
+        self.0.flush().map_err(sink)
     }
 }
 
@@ -61,33 +61,36 @@ impl<W: Write> Serial<W> {
 
 impl<W: Write> Sink for Serial<W> {
     fn emit(&mut self, e: &Event) -> Result<()> {
+        let sink = |source| Error::Sink { sink: "the serial line", source };
         match self.format {
-            SerialFormat::Jsonl => writeln!(self.out, "{}", e.json()).context("serial write")?,
+            SerialFormat::Jsonl => writeln!(self.out, "{}", e.json()).map_err(sink)?,
             SerialFormat::Postcard => {
                 let mut buf = [0u8; rollcall_shared::wire::MAX_FRAME];
-                let frame =
-                    rollcall_shared::wire::encode(&e.wire(), &mut buf).map_err(|err| anyhow::anyhow!("cannot encode {e:?}: {err}"))?;
-                self.out.write_all(frame).context("serial write")?;
+                let frame = rollcall_shared::wire::encode(&e.wire(), &mut buf).map_err(|err| sink(std::io::Error::other(err)))?;
+                self.out.write_all(frame).map_err(sink)?;
             }
         }
-        self.out.flush().context("serial flush")
+        self.out.flush().map_err(sink)
     }
 }
 
 /// `--serial /dev/ttyAMA0@115200`: path and baud rate.
 pub fn parse_serial(s: &str) -> Result<(String, u32)> {
     match s.rsplit_once('@') {
-        Some((p, b)) => Ok((p.to_string(), b.parse().with_context(|| format!("`{s}`: baud rate `{b}` is not a number"))?)),
+        Some((p, b)) => {
+            Ok((p.to_string(), b.parse().map_err(|_| Error::Setting(format!("serial `{s}`: baud rate `{b}` is not a number")))?))
+        }
         None => Ok((s.to_string(), 115_200)),
     }
 }
 
 /// Opens a serial port (8N1, no flow control).
 pub fn open_serial(path: &str, baud: u32) -> Result<Box<dyn serialport::SerialPort>> {
-    serialport::new(path, baud)
-        .timeout(std::time::Duration::from_millis(500))
-        .open()
-        .with_context(|| format!("cannot open serial port {path} at {baud} baud"))
+    serialport::new(path, baud).timeout(std::time::Duration::from_millis(500)).open().map_err(|source| Error::Serial {
+        port: path.to_string(),
+        baud,
+        source,
+    })
 }
 
 /// Digital outputs by BCM pin number.
@@ -105,10 +108,10 @@ pub struct RppalPins {
 impl RppalPins {
     /// Opens the GPIO; fails clearly off a Pi.
     pub fn open() -> Result<Self> {
-        let gpio = rppal::gpio::Gpio::new().map_err(|e| {
-            anyhow::anyhow!(
-                "GPIO is not available: this does not look like a Raspberry Pi ({e}). Use `--gpio dry-run` to log the LED changes instead"
-            )
+        let gpio = rppal::gpio::Gpio::new().map_err(|source| Error::Gpio {
+            what: "GPIO is not available: this does not look like a Raspberry Pi. Use `--gpio dry-run` to log the LED changes instead"
+                .into(),
+            source,
         })?;
         Ok(RppalPins { gpio, pins: BTreeMap::new() })
     }
@@ -119,7 +122,7 @@ impl Pins for RppalPins {
         let out = match self.pins.entry(pin) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(self.gpio.get(pin).with_context(|| format!("GPIO {pin}"))?.into_output_low())
+                v.insert(self.gpio.get(pin).map_err(|source| Error::Gpio { what: format!("GPIO {pin}"), source })?.into_output_low())
             }
         };
         if high {
@@ -165,9 +168,12 @@ impl<P: Pins> Leds<P> {
 
 /// `--led Robin=17`: label and BCM pin.
 pub fn parse_led(s: &str) -> Result<(String, u8)> {
-    let (label, pin) = s.rsplit_once('=').with_context(|| format!("`{s}`: expected LABEL=PIN, like Robin=17"))?;
-    let pin: u8 = pin.parse().with_context(|| format!("`{s}`: `{pin}` is not a BCM pin number"))?;
-    anyhow::ensure!(pin <= 27, "`{s}`: BCM pins go from 0 to 27");
+    let bad = |why: String| Error::Setting(format!("led `{s}`: {why}"));
+    let (label, pin) = s.rsplit_once('=').ok_or_else(|| bad("expected LABEL=PIN, like Robin=17".into()))?;
+    let pin: u8 = pin.parse().map_err(|_| bad(format!("`{pin}` is not a BCM pin number")))?;
+    if pin > 27 {
+        return Err(bad("BCM pins go from 0 to 27".into()));
+    }
     Ok((label.to_string(), pin))
 }
 

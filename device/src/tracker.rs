@@ -17,6 +17,8 @@ use std::collections::{BTreeMap, VecDeque};
 
 use rollcall_shared::geometry::BBox;
 
+use crate::settings::within;
+
 /// Who a face is: a gallery person, or a stranger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Who {
@@ -59,7 +61,7 @@ impl Default for Smoothing {
 impl Smoothing {
     /// Checks every setting is in range, naming the one that is not.
     pub fn validate(&self) -> Result<(), String> {
-        let frames = |name: &str, v: usize| rollcall_cli::check_range(v, 1, 1000).map(drop).map_err(|e| format!("{name}: {e}"));
+        let frames = |name: &str, v: usize| within(name, v, 1, 1000).map(drop);
         frames("present_after", self.present_after)?;
         frames("window", self.window)?;
         // One frame is never enough: a stranger the gallery names wrongly
@@ -74,7 +76,7 @@ impl Smoothing {
             ));
         }
         frames("absent_after", self.absent_after)?;
-        rollcall_cli::check_range(self.iou, 0.0, 1.0).map(drop).map_err(|e| format!("iou: {e}"))
+        within("iou", self.iou, 0.0, 1.0).map(drop)
     }
 }
 

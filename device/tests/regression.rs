@@ -36,7 +36,7 @@ fn regression_huge_heartbeat_panicked() {
     let source = still(dir.path());
     for bad in ["1e20", "inf", "nan", "-1"] {
         let out = device(&["--gallery", &gallery.to_string_lossy(), "--source", &source, &format!("--heartbeat-secs={bad}")]);
-        refused(&out, "--heartbeat-secs");
+        refused(&out, "heartbeat_secs");
     }
     let config = dir.path().join("device.toml");
     std::fs::write(&config, "heartbeat_secs = inf\n").expect("write");

@@ -101,3 +101,20 @@ fn the_layers_import_one_way() {
     // The check sees imports: the stages do use the artifacts.
     assert!(layers_used("stages").iter().any(|(_, l)| l == "artifacts"), "the check can fail");
 }
+
+#[test]
+fn the_device_library_has_typed_errors_and_no_cli_crate() {
+    // The device library returned anyhow and took its settings' range
+    // checks and model options from rollcall-cli, the binaries' crate.
+    let files = walk(&root().join("device/src"));
+    assert!(files.len() > 10, "the device's modules: {files:?}");
+    let wrong: Vec<_> = files
+        .iter()
+        .filter(|f| !f.ends_with("main.rs"))
+        .filter(|f| {
+            let text = std::fs::read_to_string(f).expect("source");
+            text.contains("rollcall_cli") || text.contains("anyhow")
+        })
+        .collect();
+    assert!(wrong.is_empty(), "only device/src/main.rs may use rollcall_cli and anyhow: {wrong:?}");
+}

@@ -22,6 +22,7 @@ pub mod recognizer;
 pub mod resize;
 pub mod runtime;
 pub mod scan;
+pub mod source;
 pub mod store;
 
 pub use detector::{Detection, Detector};
@@ -31,4 +32,5 @@ pub use faces::{Face, FaceFilter, Verdict};
 pub use manifest::{Manifest, ModelSpec, Role};
 pub use recognizer::Recognizer;
 pub use scan::DetectorScale;
+pub use source::{DetectorSize, ModelSource};
 pub use store::ModelStore;

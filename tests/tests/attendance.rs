@@ -5,9 +5,7 @@
 
 use std::path::Path;
 
-use rollcall_cli::{EngineKind, ModelArgs};
-use rollcall_device::config::FileSettings;
-use rollcall_device::settings::{RunArgs, Settings};
+use rollcall_device::settings::{Options, Settings};
 use rollcall_host::stages::attendance::{Door, attendance};
 use rollcall_testkit::{synthetic, tiny_gallery};
 
@@ -86,7 +84,7 @@ fn replay_door(stills: &Path, log: &Path, start: (u32, u32)) {
         .and_then(|d| d.and_hms_opt(start.0, start.1, 0))
         .and_then(|t| t.and_local_timezone(chrono::Local).earliest())
         .expect("a local time");
-    let args = RunArgs {
+    let options = Options {
         gallery: Some(tiny_gallery()),
         source: Some(format!("dir:{}", stills.display())),
         heartbeat_secs: Some(0.0),
@@ -94,10 +92,10 @@ fn replay_door(stills: &Path, log: &Path, start: (u32, u32)) {
         replay_start: Some(t0.timestamp() as f64),
         events_log: Some(log.to_path_buf()),
         no_stdout: true,
-        models: ModelArgs { engine: EngineKind::Fake, ..ModelArgs::default() },
-        ..RunArgs::default()
+        fake_engine: true,
+        ..Options::default()
     };
-    let settings = Settings::resolve(&args, &FileSettings::default()).expect("settings");
+    let settings = Settings::resolve(&options).expect("settings");
     rollcall_device::run::run(&settings).expect("replay");
 }
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use rollcall_device::events::Event;
-use rollcall_device::settings::{RunArgs, Settings};
+use rollcall_device::settings::{Options, Settings};
 use rollcall_device::sinks::Sink;
 use rollcall_tests::{faces_dir, gallery_of};
 
@@ -18,22 +18,22 @@ use rollcall_tests::{faces_dir, gallery_of};
 struct Recorded(Rc<RefCell<Vec<Event>>>);
 
 impl Sink for Recorded {
-    fn emit(&mut self, e: &Event) -> anyhow::Result<()> {
+    fn emit(&mut self, e: &Event) -> rollcall_device::Result<()> {
         self.0.borrow_mut().push(e.clone());
         Ok(())
     }
 }
 
 fn settings(gallery: &Path, source: String) -> Settings {
-    let args = RunArgs {
+    let options = Options {
         gallery: Some(gallery.to_path_buf()),
         source: Some(source),
         heartbeat_secs: Some(0.0),
         no_stdout: true,
         threads: Some(2),
-        ..RunArgs::default()
+        ..Options::default()
     };
-    Settings::resolve(&args, &Default::default()).expect("settings")
+    Settings::resolve(&options).expect("settings")
 }
 
 fn replay(gallery: &Path, source: String) -> anyhow::Result<Vec<Event>> {

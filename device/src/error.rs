@@ -1,0 +1,121 @@
+//! The device library's errors. Each keeps its cause (`source()`); the
+//! binary prints the whole chain, naming the file or setting at fault.
+
+use std::path::PathBuf;
+
+use rollcall_files::shown;
+
+use crate::source::SourceError;
+
+/// What the device library returns.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A boxed cause of another kind (a TOML, JSON, PEM or broker error).
+type Cause = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why the device could not do something.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file or folder could not be opened, listed, written or deleted.
+    #[error("cannot {action} {}", shown(path))]
+    File {
+        /// What was tried: "read", "write", "list", "delete", ...
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file read within limits (regular, capped) could not be read.
+    #[error("cannot read {}", shown(path))]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: rollcall_shared::regular::RegularError,
+    },
+    /// A file was read but its content is not what it should be.
+    #[error("{}: {what}", shown(path))]
+    Content {
+        path: PathBuf,
+        /// What it should have been, and what to do.
+        what: String,
+        #[source]
+        source: Option<Cause>,
+    },
+    /// A flag or a setting of the settings file is missing or out of
+    /// bounds; the text names it.
+    #[error("{0}")]
+    Setting(String),
+    /// A gallery file could not be read or is not a gallery.
+    #[error(transparent)]
+    GalleryFile(#[from] rollcall_shared::gallery::FileError),
+    /// The gallery does not fit the models (made with others, or of
+    /// another embedding size).
+    #[error("the gallery does not fit the models")]
+    GalleryFit(#[from] rollcall_shared::gallery::GalleryError),
+    /// A cause, with the file it concerns.
+    #[error("{}", shown(path))]
+    In {
+        path: PathBuf,
+        #[source]
+        source: Box<Error>,
+    },
+    /// A signed gallery older than one this device accepted before.
+    #[error(
+        "an older gallery: serial {serial}, but this device already accepted serial {highest} from key {key} (a rollback?); \
+         to go back on purpose, start once with --allow-downgrade"
+    )]
+    Rollback { serial: u64, highest: u64, key: String },
+    /// The models could not be found, loaded or run.
+    #[error(transparent)]
+    Models(#[from] rollcall_models::Error),
+    /// The camera or the stills.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// Events could not be written to a sink (stdout, the serial line).
+    #[error("cannot write events to {sink}")]
+    Sink {
+        sink: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A serial port could not be opened.
+    #[error("cannot open serial port {port} at {baud} baud")]
+    Serial {
+        port: String,
+        baud: u32,
+        #[source]
+        source: serialport::Error,
+    },
+    /// GPIO could not be opened or a pin taken.
+    #[error("{what}")]
+    Gpio {
+        what: String,
+        #[source]
+        source: rppal::gpio::Error,
+    },
+    /// The MQTT settings or connection.
+    #[error("{what}")]
+    Mqtt {
+        what: String,
+        #[source]
+        source: Option<Cause>,
+    },
+}
+
+impl Error {
+    /// A failed file operation on `path`.
+    pub(crate) fn file(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::File { action, path, source }
+    }
+
+    /// An MQTT failure with no further cause.
+    pub(crate) fn mqtt(what: impl Into<String>) -> Error {
+        Error::Mqtt { what: what.into(), source: None }
+    }
+
+    /// The whole chain, `outer: cause: cause`, each text once.
+    pub fn chain(&self) -> String {
+        rollcall_models::error::describe(self)
+    }
+}
