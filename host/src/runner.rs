@@ -1,12 +1,12 @@
-//! The one parallel loop over photos and chips.
+//! The one parallel loop over photos and chips: [`each`], on `--jobs`
+//! workers with a progress bar, stopping at Ctrl-C.
 //!
-//! Each worker thread gets its own [`FaceEngine`], made on first use and
-//! kept for the run (ONNX Runtime sessions are not shared between threads);
-//! a progress bar counts items on stderr (hidden when stderr is not a
-//! terminal); and every item ends [`Done`](Outcome::Done) or
-//! [`Skipped`](Outcome::Skipped) with a typed reason. Only a failure to make
-//! an engine stops the run: whatever goes wrong with one photo skips that
-//! photo.
+//! [`Runner`] runs it with a face engine: each worker thread gets its own
+//! [`FaceEngine`], made on first use and kept for the run (ONNX Runtime
+//! sessions are not shared between threads), and every item ends
+//! [`Done`](Outcome::Done) or [`Skipped`](Outcome::Skipped) with a typed
+//! reason. Only a failure to make an engine stops the run: whatever goes
+//! wrong with one photo skips that photo.
 
 use std::sync::Mutex;
 
@@ -64,7 +64,6 @@ impl<'m> Runner<'m> {
         T: Send,
         F: Fn(&mut dyn FaceEngine, &I) -> Result<T, SkipReason> + Sync,
     {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(self.jobs).thread_name(|i| format!("worker-{i}")).build()?;
         let engines: Mutex<Vec<Box<dyn FaceEngine>>> = Mutex::new(Vec::new());
         let make = || -> Result<Box<dyn FaceEngine>> {
             let mut e = self.models.engine(self.threads)?;
@@ -73,33 +72,48 @@ impl<'m> Runner<'m> {
             }
             Ok(e)
         };
-        let bar = progress(items.len(), what);
-        let outcomes: Result<Vec<Outcome<T>>> = pool.install(|| {
-            items
-                .par_iter()
-                .progress_with(bar.clone())
-                .map(|item| {
-                    // Ctrl-C: no new item starts; the ones in flight finish.
-                    rollcall_files::interrupt::check()?;
-                    // A poisoned lock only means another worker panicked
-                    // mid-push; the engines in it are still whole.
-                    let taken = engines.lock().unwrap_or_else(|p| p.into_inner()).pop();
-                    let mut engine = match taken {
-                        Some(e) => e,
-                        None => make()?,
-                    };
-                    let outcome = match work(engine.as_mut(), item) {
-                        Ok(t) => Outcome::Done(t),
-                        Err(why) => Outcome::Skipped(why),
-                    };
-                    engines.lock().unwrap_or_else(|p| p.into_inner()).push(engine);
-                    Ok(outcome)
-                })
-                .collect()
-        });
-        bar.finish_and_clear();
-        outcomes
+        each(self.jobs, items, what, |item| {
+            // A poisoned lock only means another worker panicked mid-push;
+            // the engines in it are still whole.
+            let taken = engines.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let mut engine = match taken {
+                Some(e) => e,
+                None => make()?,
+            };
+            let outcome = match work(engine.as_mut(), item) {
+                Ok(t) => Outcome::Done(t),
+                Err(why) => Outcome::Skipped(why),
+            };
+            engines.lock().unwrap_or_else(|p| p.into_inner()).push(engine);
+            Ok(outcome)
+        })
     }
+}
+
+/// Runs `work` on every item on `jobs` worker threads (a pool of its own,
+/// not rayon's global one), counting them on a progress bar labelled
+/// `what`; returns the results in item order, or the first error. At
+/// Ctrl-C no new item starts and the ones in flight finish.
+pub fn each<I, T, F>(jobs: usize, items: &[I], what: &str, work: F) -> Result<Vec<T>>
+where
+    I: Sync,
+    T: Send,
+    F: Fn(&I) -> Result<T> + Sync,
+{
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).thread_name(|i| format!("worker-{i}")).build()?;
+    let bar = progress(items.len(), what);
+    let out = pool.install(|| {
+        items
+            .par_iter()
+            .progress_with(bar.clone())
+            .map(|item| {
+                rollcall_files::interrupt::check()?;
+                work(item)
+            })
+            .collect()
+    });
+    bar.finish_and_clear();
+    out
 }
 
 /// A spinner on stderr for a step with no count (hidden, like the bars,

@@ -118,3 +118,15 @@ fn the_device_library_has_typed_errors_and_no_cli_crate() {
         .collect();
     assert!(wrong.is_empty(), "only device/src/main.rs may use rollcall_cli and anyhow: {wrong:?}");
 }
+
+#[test]
+fn the_stages_have_no_parallel_loop_of_their_own() {
+    // Photo hashing in detect ran on rayon's global pool (ignoring
+    // --jobs) and cluster copied chips with its own loop and bar: every
+    // parallel loop of a stage goes through runner::each.
+    let files = walk(&root().join("host/src/stages"));
+    let wrong: Vec<_> = files.iter().filter(|f| std::fs::read_to_string(f).expect("source").contains("par_iter")).collect();
+    assert!(wrong.is_empty(), "{wrong:?}");
+    let runner = std::fs::read_to_string(root().join("host/src/runner.rs")).expect("runner");
+    assert!(runner.contains("par_iter"), "the check can fail: the runner's loop is seen");
+}

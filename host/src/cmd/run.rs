@@ -25,7 +25,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
     let opts = RunOptions {
         detect: detect.options(&models),
         select_k: a.k.options(),
-        cluster: ClusterOptions { force: a.cluster.force, ..ClusterOptions::default() },
+        cluster: ClusterOptions { force: a.cluster.force, jobs: models.jobs(), ..ClusterOptions::default() },
         threshold: a.k.threshold,
     };
     let models = models.load(g)?;

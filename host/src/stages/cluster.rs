@@ -25,7 +25,6 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use ndarray::{Array2, Axis};
-use rayon::prelude::*;
 
 use rollcall_files::shown;
 
@@ -57,11 +56,21 @@ pub struct ClusterOptions {
     /// Smallest group counted as a person.
     pub min_faces: usize,
     pub charts: bool,
+    /// Worker threads writing the folders.
+    pub jobs: usize,
 }
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        ClusterOptions { k: None, n_init: 20, seed: 0, force: false, min_faces: 2, charts: true }
+        ClusterOptions {
+            k: None,
+            n_init: 20,
+            seed: 0,
+            force: false,
+            min_faces: 2,
+            charts: true,
+            jobs: rollcall_models::runtime::default_workers(),
+        }
     }
 }
 
@@ -120,7 +129,7 @@ pub fn cluster(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: 
     let mut sizes = vec![0usize; k];
     labels.iter().for_each(|&l| sizes[l] += 1);
 
-    write_folders(work, &rows)?;
+    write_folders(work, &rows, opts.jobs)?;
     clusters::write_rows(&work.clusters_csv(), &rows)?;
     let summary = ClustersFile {
         k,
@@ -282,7 +291,7 @@ fn folder_names(dir: &Path, k: usize) -> Result<Vec<String>> {
 ///
 /// Nothing under `clusters/` is visible to the user or to `train` until
 /// step 3, which takes a rename per folder.
-fn write_folders(work: &Work, rows: &[ClusterRow]) -> Result<()> {
+fn write_folders(work: &Work, rows: &[ClusterRow], jobs: usize) -> Result<()> {
     let dir = work.clusters();
     let staging = dir.join(STAGING);
     if staging.exists() {
@@ -311,20 +320,15 @@ fn write_folders(work: &Work, rows: &[ClusterRow]) -> Result<()> {
     ledger.write(&dir.join(LEDGER))?;
     // Plain writes: nothing in the staging folder is anyone's until it is
     // renamed into place, and a re-run clears it.
-    let bar = crate::runner::progress(copies.len(), "cluster");
     let folders: std::collections::BTreeSet<&str> = copies.iter().map(|(r, _)| r.folder.as_str()).collect();
     for f in &folders {
         let p = staging.join(f);
         std::fs::create_dir_all(&p).map_err(Error::write(&p))?;
     }
-    copies.par_iter().try_for_each(|(r, bytes)| -> Result<()> {
-        rollcall_files::interrupt::check()?;
+    crate::runner::each(jobs, &copies, "cluster", |(r, bytes)| {
         let p = staging.join(&r.folder).join(&r.file);
-        std::fs::write(&p, bytes).map_err(Error::write(&p))?;
-        bar.inc(1);
-        Ok(())
+        std::fs::write(&p, bytes).map_err(Error::write(&p))
     })?;
-    bar.finish_and_clear();
     let staged: std::collections::BTreeSet<&str> = copies.iter().map(|(r, _)| r.folder.as_str()).collect();
     for folder in staged {
         let (from, to) = (staging.join(folder), dir.join(folder));

@@ -23,8 +23,6 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
-
 use rollcall_files::shown::{escape_controls, shown};
 use rollcall_models::decode::Limits;
 use rollcall_models::runtime::{InferenceClock, Threads};
@@ -292,8 +290,11 @@ fn detect_listed(
     let old = if opts.write_images { load_cache(work, &detection_key, &card.recognizer.sha256) } else { None };
     // Content hashes key the cache; they are taken on every run that writes
     // one, so that the next run can reuse this one.
-    let hashes: Vec<Option<String>> =
-        if opts.write_images { photos.par_iter().map(|p| rollcall_files::sha256_file(p).ok()).collect() } else { vec![None; photos.len()] };
+    let hashes: Vec<Option<String>> = if opts.write_images {
+        crate::runner::each(opts.jobs, photos, "hash", |p| Ok(rollcall_files::sha256_file(p).ok()))?
+    } else {
+        vec![None; photos.len()]
+    };
     let plans: Vec<Plan> = keys
         .iter()
         .zip(&hashes)
