@@ -12,7 +12,7 @@ use v4l::{Format, FourCC};
 use crate::source::{Camera, SourceError};
 
 /// A V4L2 capture device.
-pub struct V4lCamera {
+pub(crate) struct V4lCamera {
     path: String,
     mode: (u32, u32, u32),
     stream: Option<(Stream<'static>, Format)>,
@@ -27,7 +27,7 @@ impl std::fmt::Debug for V4lCamera {
 impl V4lCamera {
     /// A camera at `path` asked for `width x height @ fps` (it may pick the
     /// nearest it supports).
-    pub fn new(path: &str, mode: (u32, u32, u32)) -> Self {
+    pub(crate) fn new(path: &str, mode: (u32, u32, u32)) -> Self {
         V4lCamera { path: path.to_string(), mode, stream: None }
     }
 

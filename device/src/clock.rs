@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 /// `Some(true)` once the kernel clock is synchronised (systemd's
 /// `NTPSynchronized`, whichever NTP client sets it), `Some(false)` while it
 /// is not, `None` when there is no way to ask.
-pub fn synchronised() -> Option<bool> {
+pub(crate) fn synchronised() -> Option<bool> {
     // Not with the service's NOTIFY_SOCKET: a systemd tool that fails says
     // ERRNO= on it, as if it were the service.
     let out = std::process::Command::new("timedatectl")
@@ -28,17 +28,17 @@ pub fn synchronised() -> Option<bool> {
 }
 
 /// Asks [`synchronised`] at most once a minute.
-pub struct ClockWatch {
+pub(crate) struct ClockWatch {
     last: Option<(Instant, Option<bool>)>,
 }
 
 impl ClockWatch {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         ClockWatch { last: None }
     }
 
     /// Whether the clock is known not to be synchronised.
-    pub fn unsynchronised(&mut self) -> bool {
+    pub(crate) fn unsynchronised(&mut self) -> bool {
         let stale = self.last.is_none_or(|(at, _)| at.elapsed() > Duration::from_secs(60));
         if stale {
             self.last = Some((Instant::now(), synchronised()));

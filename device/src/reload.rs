@@ -42,7 +42,7 @@ fn stamp(path: &std::path::Path) -> Option<Stamp> {
 /// The key galleries must be signed with, and the serials it signed that
 /// this device accepted.
 #[derive(Debug)]
-pub struct Trust {
+pub(crate) struct Trust {
     pub key: PublicKey,
     pub serials: Serials,
 }
@@ -51,21 +51,21 @@ impl Trust {
     /// Reads and checks `path` as the gallery to use now: signed by the
     /// key, with a serial no lower than one accepted before (unless
     /// `downgrade`). Gives the serial, to [`Trust::accepted`] once in use.
-    pub fn read(&self, path: &std::path::Path, downgrade: bool) -> Result<(Gallery, u64)> {
+    pub(crate) fn read(&self, path: &std::path::Path, downgrade: bool) -> Result<(Gallery, u64)> {
         let (gallery, serial) = rollcall_shared::gallery::read_file_verified(path, Some(&self.key))?;
         self.serials.check(&self.key, serial, downgrade)?;
         Ok((gallery, serial))
     }
 
     /// Records that the gallery with `serial` is in use.
-    pub fn accepted(&mut self, serial: u64) -> Result<()> {
+    pub(crate) fn accepted(&mut self, serial: u64) -> Result<()> {
         self.serials.record(&self.key, serial)
     }
 }
 
 /// Reads the gallery at `path`: signed and current when `trust` is given
 /// (see [`Trust::read`]); serial 0 otherwise.
-pub fn read(path: &std::path::Path, trust: Option<&Trust>, downgrade: bool) -> Result<(Gallery, u64)> {
+pub(crate) fn read(path: &std::path::Path, trust: Option<&Trust>, downgrade: bool) -> Result<(Gallery, u64)> {
     match trust {
         Some(t) => t.read(path, downgrade),
         None => Ok((rollcall_shared::gallery::read_file(path)?, 0)),
@@ -74,7 +74,7 @@ pub fn read(path: &std::path::Path, trust: Option<&Trust>, downgrade: bool) -> R
 
 /// Watches one gallery file.
 #[derive(Debug)]
-pub struct GalleryWatch {
+pub(crate) struct GalleryWatch {
     path: PathBuf,
     /// The version last read (used or refused).
     seen: Option<Stamp>,
@@ -82,7 +82,7 @@ pub struct GalleryWatch {
 
 impl GalleryWatch {
     /// Watches `path`, whose current version is the one in use.
-    pub fn new(path: PathBuf) -> Self {
+    pub(crate) fn new(path: PathBuf) -> Self {
         let seen = stamp(&path);
         GalleryWatch { path, seen }
     }
@@ -92,7 +92,7 @@ impl GalleryWatch {
     /// among them). `None` when unchanged (or missing: a gallery being
     /// replaced by a non-atomic copy is absent for a moment, and the old
     /// one serves meanwhile).
-    pub fn changed(&mut self, trust: Option<&Trust>) -> Option<Result<(Gallery, u64)>> {
+    pub(crate) fn changed(&mut self, trust: Option<&Trust>) -> Option<Result<(Gallery, u64)>> {
         let now = stamp(&self.path)?;
         if self.seen == Some(now) {
             return None;

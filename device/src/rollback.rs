@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 
 /// The state file's name in the state folder.
-pub const FILE: &str = "gallery-serials.json";
+pub(crate) const FILE: &str = "gallery-serials.json";
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -29,14 +29,14 @@ struct State {
 
 /// The highest serials accepted so far.
 #[derive(Debug)]
-pub struct Serials {
+pub(crate) struct Serials {
     path: PathBuf,
     state: State,
 }
 
 /// The state folder when none is set: systemd's `StateDirectory=`, else
 /// the XDG state folder.
-pub fn default_dir() -> Option<PathBuf> {
+pub(crate) fn default_dir() -> Option<PathBuf> {
     if let Some(d) = std::env::var_os("STATE_DIRECTORY") {
         // systemd may list several, separated by colons: the first is ours.
         let first = d.to_string_lossy().split(':').next().unwrap_or_default().to_string();
@@ -50,7 +50,7 @@ pub fn default_dir() -> Option<PathBuf> {
 
 impl Serials {
     /// Reads the state in `dir` (none yet: nothing accepted so far).
-    pub fn open(dir: &Path) -> Result<Serials> {
+    pub(crate) fn open(dir: &Path) -> Result<Serials> {
         let path = dir.join(FILE);
         let state = match rollcall_shared::regular::read(&path, rollcall_shared::regular::cap::SMALL_TEXT, "state file") {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| Error::Content {
@@ -65,13 +65,13 @@ impl Serials {
     }
 
     /// The highest serial accepted from `key`.
-    pub fn highest(&self, key: &PublicKey) -> Option<u64> {
+    pub(crate) fn highest(&self, key: &PublicKey) -> Option<u64> {
         self.state.highest.get(&key.hex()).copied()
     }
 
     /// Refuses `serial` when `key` signed a higher one before, unless a
     /// downgrade is `allowed`.
-    pub fn check(&self, key: &PublicKey, serial: u64, allowed: bool) -> Result<()> {
+    pub(crate) fn check(&self, key: &PublicKey, serial: u64, allowed: bool) -> Result<()> {
         match self.highest(key) {
             Some(highest) if serial < highest && !allowed => Err(Error::Rollback { serial, highest, key: key.short() }),
             Some(h) if serial < h => {
@@ -83,7 +83,7 @@ impl Serials {
     }
 
     /// Records `serial` as the one in use; written atomically.
-    pub fn record(&mut self, key: &PublicKey, serial: u64) -> Result<()> {
+    pub(crate) fn record(&mut self, key: &PublicKey, serial: u64) -> Result<()> {
         if self.highest(key) == Some(serial) {
             return Ok(());
         }

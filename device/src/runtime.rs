@@ -200,7 +200,7 @@ impl Recognizer {
 }
 
 /// Sends events to every sink; a failing sink is reported, not fatal.
-pub fn dispatch(sinks: &mut [Box<dyn Sink>], events: &[Event]) {
+pub(crate) fn dispatch(sinks: &mut [Box<dyn Sink>], events: &[Event]) {
     for e in events {
         for s in sinks.iter_mut() {
             if let Err(err) = s.emit(e) {

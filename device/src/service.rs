@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use sd_notify::NotifyState;
 
 /// The service manager's side of a run.
-pub struct Service {
+pub(crate) struct Service {
     /// Ping at least this often (half the unit's `WatchdogSec`), if asked.
     every: Option<Duration>,
     last: Option<Instant>,
@@ -17,7 +17,7 @@ pub struct Service {
 
 impl Service {
     /// From the environment systemd gives the service.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         let every = sd_notify::watchdog_enabled().map(|d| d / 2);
         if let Some(d) = every {
             tracing::debug!("systemd watchdog: a ping every {d:?}");
@@ -26,13 +26,13 @@ impl Service {
     }
 
     /// Started: the service manager may call the unit active.
-    pub fn ready(&mut self, status: &str) {
+    pub(crate) fn ready(&mut self, status: &str) {
         self.notify(&[NotifyState::Ready, NotifyState::Status(status)]);
         self.last = Some(Instant::now());
     }
 
     /// One more frame was processed: the loop is alive.
-    pub fn alive(&mut self) {
+    pub(crate) fn alive(&mut self) {
         let Some(every) = self.every else { return };
         if self.last.is_none_or(|t| t.elapsed() >= every) {
             self.notify(&[NotifyState::Watchdog]);
@@ -41,7 +41,7 @@ impl Service {
     }
 
     /// Ending on purpose.
-    pub fn stopping(&self) {
+    pub(crate) fn stopping(&self) {
         self.notify(&[NotifyState::Stopping]);
     }
 

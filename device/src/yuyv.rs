@@ -6,7 +6,7 @@
 
 /// Converts a `width x height` YUYV buffer to interleaved RGB8. Returns
 /// `None` if the buffer is too short or the width is odd.
-pub fn to_rgb(yuyv: &[u8], width: usize, height: usize) -> Option<Vec<u8>> {
+pub(crate) fn to_rgb(yuyv: &[u8], width: usize, height: usize) -> Option<Vec<u8>> {
     if !width.is_multiple_of(2) || yuyv.len() < width * height * 2 {
         return None;
     }

@@ -15,19 +15,19 @@ use rayon::prelude::*;
 use rollcall_models::runtime::Threads;
 use rollcall_models::{FaceEngine, Models};
 
-pub use crate::artifacts::skips::SkipReason;
+pub(crate) use crate::artifacts::skips::SkipReason;
 use crate::error::Result;
 
 /// How one item ended.
 #[derive(Debug)]
-pub enum Outcome<T> {
+pub(crate) enum Outcome<T> {
     Done(T),
     /// Why it was left out.
     Skipped(SkipReason),
 }
 
 /// Worker threads, each with its own engine.
-pub struct Runner<'m> {
+pub(crate) struct Runner<'m> {
     models: &'m dyn Models,
     jobs: usize,
     threads: Threads,
@@ -36,29 +36,29 @@ pub struct Runner<'m> {
 
 impl<'m> Runner<'m> {
     /// `jobs` workers over `models`, one single-threaded session each.
-    pub fn new(models: &'m dyn Models, jobs: usize) -> Self {
+    pub(crate) fn new(models: &'m dyn Models, jobs: usize) -> Self {
         Runner { models, jobs: jobs.max(1), threads: Threads::default(), record_spans: false }
     }
 
     /// ONNX Runtime threads per session.
-    pub fn threads(mut self, threads: Threads) -> Self {
+    pub(crate) fn threads(mut self, threads: Threads) -> Self {
         self.threads = threads;
         self
     }
 
     /// Engines record when each network runs (benchmarks).
-    pub fn record_spans(mut self, on: bool) -> Self {
+    pub(crate) fn record_spans(mut self, on: bool) -> Self {
         self.record_spans = on;
         self
     }
 
-    pub fn jobs(&self) -> usize {
+    pub(crate) fn jobs(&self) -> usize {
         self.jobs
     }
 
     /// Runs `work` on every item, in parallel, and returns the outcomes in
     /// item order. `what` labels the progress bar.
-    pub fn run<I, T, F>(&self, items: &[I], what: &str, work: F) -> Result<Vec<Outcome<T>>>
+    pub(crate) fn run<I, T, F>(&self, items: &[I], what: &str, work: F) -> Result<Vec<Outcome<T>>>
     where
         I: Sync,
         T: Send,
@@ -94,7 +94,7 @@ impl<'m> Runner<'m> {
 /// not rayon's global one), counting them on a progress bar labelled
 /// `what`; returns the results in item order, or the first error. At
 /// Ctrl-C no new item starts and the ones in flight finish.
-pub fn each<I, T, F>(jobs: usize, items: &[I], what: &str, work: F) -> Result<Vec<T>>
+pub(crate) fn each<I, T, F>(jobs: usize, items: &[I], what: &str, work: F) -> Result<Vec<T>>
 where
     I: Sync,
     T: Send,
@@ -119,7 +119,7 @@ where
 /// A spinner on stderr for a step with no count (hidden, like the bars,
 /// when stderr is not a terminal); it turns until the returned bar is
 /// finished or dropped.
-pub fn spinner(what: &str) -> ProgressBar {
+pub(crate) fn spinner(what: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     if let Ok(style) = ProgressStyle::with_template("{msg:>10} {spinner} {elapsed}") {
         bar.set_style(style);
@@ -130,7 +130,7 @@ pub fn spinner(what: &str) -> ProgressBar {
 }
 
 /// A progress bar on stderr (hidden when stderr is not a terminal).
-pub fn progress(len: usize, what: &str) -> ProgressBar {
+pub(crate) fn progress(len: usize, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     if let Ok(style) = ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {per_sec} eta {eta}") {
         bar.set_style(style.progress_chars("=> "));

@@ -54,7 +54,7 @@ pub struct Face {
 }
 
 /// Applies `filter` to detections (best first) and aligns the kept ones.
-pub fn filter_and_align(image: RgbView<'_>, detections: Vec<Detection>, filter: &FaceFilter, chip_size: u32) -> Vec<Face> {
+pub(crate) fn filter_and_align(image: RgbView<'_>, detections: Vec<Detection>, filter: &FaceFilter, chip_size: u32) -> Vec<Face> {
     detections
         .into_iter()
         .map(|d| {

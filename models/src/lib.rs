@@ -11,9 +11,9 @@
 
 pub mod decode;
 pub mod detector;
-pub mod engine;
+mod engine;
 pub mod error;
-pub mod faces;
+mod faces;
 pub mod fake;
 pub mod manifest;
 pub mod onnx;
@@ -22,7 +22,7 @@ pub mod recognizer;
 pub mod resize;
 pub mod runtime;
 pub mod scan;
-pub mod source;
+mod source;
 pub mod store;
 
 pub use detector::{Detection, Detector};

@@ -52,11 +52,11 @@ use statrs::distribution::{Beta, ContinuousCDF, StudentsT};
 use crate::artifacts::training::{Calibration, Method, Sample, Tail};
 
 /// Confidence of every bound reported.
-pub const CONFIDENCE: f64 = 0.95;
+pub(crate) const CONFIDENCE: f64 = 0.95;
 
 /// Exact one-sided upper confidence bound (Clopper-Pearson) on a rate
 /// observed as `x` of `n`. Both may be effective (fractional) counts.
-pub fn rate_upper(x: f64, n: f64, confidence: f64) -> f64 {
+pub(crate) fn rate_upper(x: f64, n: f64, confidence: f64) -> f64 {
     if n <= 0.0 || x >= n {
         return 1.0;
     }
@@ -65,7 +65,7 @@ pub fn rate_upper(x: f64, n: f64, confidence: f64) -> f64 {
 
 /// Scores in groups that are not independent of each other: one group per
 /// pair of people, per left-out person, or per stranger face.
-pub type Groups = Vec<Vec<f32>>;
+pub(crate) type Groups = Vec<Vec<f32>>;
 
 impl Sample {
     /// Measures `groups` (non-finite scores are ignored).
@@ -144,7 +144,7 @@ impl Tail {
 
 /// Everything known about one classifier's scores, for calibrating it.
 #[derive(Debug, Clone, Default)]
-pub struct Evidence {
+pub(crate) struct Evidence {
     /// Scores of single stranger-member pairs (a face against one person it
     /// is not), for classifiers whose score is per person; empty otherwise.
     /// One group per person (or stranger face) and member.
@@ -166,7 +166,7 @@ pub struct Evidence {
 }
 
 /// Sets a classifier's threshold for `target_far`; see the module docs.
-pub fn calibrate(e: &Evidence, target_far: f32) -> Calibration {
+pub(crate) fn calibrate(e: &Evidence, target_far: f32) -> Calibration {
     let target = f64::from(target_far);
     let members = e.members.max(1) as i32;
     let per_member = e.pairs.iter().any(|g| !g.is_empty());

@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 /// KMeans settings.
 #[derive(Debug, Clone)]
-pub struct KMeansParams {
+pub(crate) struct KMeansParams {
     pub k: usize,
     /// Independent k-means++ starts; the lowest inertia wins.
     pub n_init: usize,
@@ -37,7 +37,7 @@ pub struct KMeansParams {
 
 impl KMeansParams {
     /// `k` clusters with scikit-learn's defaults and 10 starts.
-    pub fn new(k: usize) -> Self {
+    pub(crate) fn new(k: usize) -> Self {
         KMeansParams { k, n_init: 10, max_iter: 300, tol: 1e-4, seed: 0, init_centers: None, adaptive: false }
     }
 }
@@ -66,13 +66,13 @@ pub struct KMeansFit {
 const BLOCK: usize = 512;
 
 /// Squared row norms.
-pub fn sq_norms(x: ArrayView2<'_, f32>) -> Vec<f32> {
+pub(crate) fn sq_norms(x: ArrayView2<'_, f32>) -> Vec<f32> {
     x.rows().into_iter().map(|r| r.dot(&r)).collect()
 }
 
 /// Assigns every row to its nearest centre: labels and squared distances.
 /// Blocks of rows run in parallel.
-pub fn assign(x: ArrayView2<'_, f32>, x_sq: &[f32], centers: ArrayView2<'_, f32>) -> (Vec<usize>, Vec<f32>) {
+pub(crate) fn assign(x: ArrayView2<'_, f32>, x_sq: &[f32], centers: ArrayView2<'_, f32>) -> (Vec<usize>, Vec<f32>) {
     let k = centers.nrows();
     let c_sq = sq_norms(centers);
     let ct = centers.t();
@@ -143,7 +143,7 @@ fn sums(x: ArrayView2<'_, f32>, labels: &[usize], k: usize) -> (Array2<f64>, Vec
 
 /// Fits KMeans; see the module docs. Panics only if `k` is 0 or exceeds the
 /// number of rows, which callers check first.
-pub fn fit(x: ArrayView2<'_, f32>, params: &KMeansParams) -> KMeansFit {
+pub(crate) fn fit(x: ArrayView2<'_, f32>, params: &KMeansParams) -> KMeansFit {
     assert!(params.k >= 1 && params.k <= x.nrows(), "k = {} for {} rows", params.k, x.nrows());
     let x_sq = sq_norms(x);
     // scikit-learn's tolerance: relative to the mean variance of the features.

@@ -140,7 +140,7 @@ impl TrainingSet {
 /// What learning produced: the gallery (thresholds and default set, model
 /// hashes and provenance left for the caller) and each classifier's figures.
 #[derive(Debug, Clone)]
-pub struct Learned {
+pub(crate) struct Learned {
     /// Every classifier, fitted on all faces.
     pub gallery: Gallery,
     /// Per classifier, in [`ClassifierKind::ALL`] order.
@@ -156,7 +156,7 @@ pub struct Learned {
 
 impl Learned {
     /// The same classifiers calibrated for another false-accept target.
-    pub fn at_target(&self, target_far: f32) -> Learned {
+    pub(crate) fn at_target(&self, target_far: f32) -> Learned {
         let mut out = self.clone();
         let confusion: Vec<Vec<Vec<usize>>> = self.reports.iter().map(|r| r.confusion.clone()).collect();
         out.reports = reports(&mut out.gallery, &self.evidence, &self.correct, confusion, target_far);
@@ -198,7 +198,7 @@ fn reports(
 
 /// Fits every classifier on `data` and returns them as a full-precision
 /// gallery with thresholds that accept everything.
-pub fn fit(data: &TrainingSet, opts: &LearnOptions) -> Result<Gallery> {
+pub(crate) fn fit(data: &TrainingSet, opts: &LearnOptions) -> Result<Gallery> {
     let (n, d) = data.x.dim();
     let p = data.people();
     let mut centroids = Array2::<f32>::zeros((p, d));
@@ -284,7 +284,7 @@ fn fit_logistic(x: &Array2<f64>, y: &[usize], people: usize, alpha: f64) -> Resu
 
 /// The fold of every face: each person's faces shuffled (seeded) and dealt
 /// round-robin from a person-specific offset; `None` for a person's only face.
-pub fn stratified_folds(y: &[usize], people: usize, folds: usize, seed: u64) -> Vec<Option<usize>> {
+pub(crate) fn stratified_folds(y: &[usize], people: usize, folds: usize, seed: u64) -> Vec<Option<usize>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let mut out = vec![None; y.len()];
     for c in 0..people {
@@ -324,7 +324,7 @@ fn for_each_held_out(
 }
 
 /// Trains, cross-validates and calibrates; see the module docs.
-pub fn learn(data: &TrainingSet, ctx: &Context, opts: &LearnOptions) -> Result<Learned> {
+pub(crate) fn learn(data: &TrainingSet, ctx: &Context, opts: &LearnOptions) -> Result<Learned> {
     Error::check("target false-accept rate", opts.target_far, 1e-6, 0.5)?;
     Error::check("folds", opts.folds, 2, 100)?;
     let p = data.people();

@@ -44,7 +44,7 @@ use rayon::prelude::*;
 
 /// Average pairs per face the similarity graph may hold; a higher floor is
 /// used when there would be more.
-pub const EDGES_PER_FACE: usize = 256;
+pub(crate) const EDGES_PER_FACE: usize = 256;
 
 /// Rows per block of the pair search.
 const BLOCK: usize = 256;
@@ -60,7 +60,7 @@ pub struct Tree {
 
 /// Pairs of rows at least `floor` alike: `(i, j, cosine)` with `i < j`.
 #[derive(Debug, Clone)]
-pub struct Graph {
+pub(crate) struct Graph {
     n: usize,
     floor: f32,
     edges: Vec<(u32, u32, f32)>,
@@ -69,7 +69,7 @@ pub struct Graph {
 impl Graph {
     /// Finds every pair of the L2-normalised rows of `x` at least `floor`
     /// alike (see [`floor_for`]), a block of rows at a time.
-    pub fn build(x: ArrayView2<'_, f32>, floor: f32) -> Graph {
+    pub(crate) fn build(x: ArrayView2<'_, f32>, floor: f32) -> Graph {
         let n = x.nrows();
         let blocks: Vec<usize> = (0..n).step_by(BLOCK).collect();
         let parts: Vec<Vec<(u32, u32, f32)>> = blocks
@@ -94,7 +94,7 @@ impl Graph {
     }
 
     /// The pairs among `rows` only, renumbered by position in `rows`.
-    pub fn restricted(&self, rows: &[usize]) -> Graph {
+    pub(crate) fn restricted(&self, rows: &[usize]) -> Graph {
         let mut pos = vec![u32::MAX; self.n];
         for (p, &r) in rows.iter().enumerate() {
             pos[r] = p as u32;
@@ -111,12 +111,12 @@ impl Graph {
     }
 
     /// Pairs held (each once).
-    pub fn pairs(&self) -> usize {
+    pub(crate) fn pairs(&self) -> usize {
         self.edges.len()
     }
 
     /// The similarity below which pairs were dropped.
-    pub fn floor(&self) -> f32 {
+    pub(crate) fn floor(&self) -> f32 {
         self.floor
     }
 }
@@ -125,7 +125,7 @@ impl Graph {
 /// raised where needed so that about `per_face` pairs per face at most are
 /// above it, as estimated from the similarities of up to 256 sampled rows
 /// (seeded) to all rows. Without `wanted`, the floor that keeps `per_face`.
-pub fn floor_for(x: ArrayView2<'_, f32>, wanted: Option<f32>, per_face: usize) -> f32 {
+pub(crate) fn floor_for(x: ArrayView2<'_, f32>, wanted: Option<f32>, per_face: usize) -> f32 {
     let n = x.nrows();
     let share = per_face as f64 / n.saturating_sub(1).max(1) as f64;
     let budget = if share >= 1.0 {
@@ -150,13 +150,13 @@ pub fn floor_for(x: ArrayView2<'_, f32>, wanted: Option<f32>, per_face: usize) -
 
 /// Builds the full average-linkage tree of the L2-normalised rows of `x`
 /// over `graph` (of the same rows); see the module docs.
-pub fn average_linkage(x: ArrayView2<'_, f32>, graph: &Graph) -> Tree {
+pub(crate) fn average_linkage(x: ArrayView2<'_, f32>, graph: &Graph) -> Tree {
     build(x, graph, true)
 }
 
 /// The tree down to the graph's floor only: every merge at least that
 /// alike, which is all that a cut at or above the floor needs.
-pub fn average_linkage_above_floor(x: ArrayView2<'_, f32>, graph: &Graph) -> Tree {
+pub(crate) fn average_linkage_above_floor(x: ArrayView2<'_, f32>, graph: &Graph) -> Tree {
     build(x, graph, false)
 }
 
@@ -386,7 +386,7 @@ impl Tree {
 
 /// How many people a set of faces holds, by the same-person threshold.
 #[derive(Debug, Clone)]
-pub struct PeopleEstimate {
+pub(crate) struct PeopleEstimate {
     /// Number of groups with at least `min_faces` faces: the people.
     pub people: usize,
     /// Faces in smaller groups: the outliers.
@@ -394,7 +394,7 @@ pub struct PeopleEstimate {
 }
 
 /// Cuts the tree at `threshold` and counts groups of at least `min_faces`.
-pub fn estimate_people(tree: &Tree, threshold: f32, min_faces: usize) -> PeopleEstimate {
+pub(crate) fn estimate_people(tree: &Tree, threshold: f32, min_faces: usize) -> PeopleEstimate {
     let groups = tree.cut_at(threshold);
     let mut sizes = std::collections::HashMap::<usize, usize>::new();
     for &g in &groups {
@@ -408,7 +408,7 @@ pub fn estimate_people(tree: &Tree, threshold: f32, min_faces: usize) -> PeopleE
 /// The threshold implied by the data alone: the middle of the widest gap
 /// between consecutive merge similarities (among merges above -1), used when
 /// the recognizer publishes no same-person threshold.
-pub fn widest_gap_threshold(tree: &Tree) -> Option<f32> {
+pub(crate) fn widest_gap_threshold(tree: &Tree) -> Option<f32> {
     let sims = tree.merge_similarities();
     sims.windows(2).map(|w| (w[0] - w[1], (w[0] + w[1]) / 2.0)).max_by(|a, b| a.0.total_cmp(&b.0)).map(|(_, mid)| mid)
 }

@@ -23,7 +23,7 @@ fn comb2(n: usize) -> f64 {
 
 /// Scores predicted cluster labels against true class labels (any
 /// hashable labels, one pair per item).
-pub fn score<T: std::hash::Hash + Eq, P: std::hash::Hash + Eq>(truth: &[T], predicted: &[P]) -> Scores {
+pub(crate) fn score<T: std::hash::Hash + Eq, P: std::hash::Hash + Eq>(truth: &[T], predicted: &[P]) -> Scores {
     assert_eq!(truth.len(), predicted.len(), "one prediction per item");
     let n = truth.len();
     let mut class_ids: HashMap<&T, usize> = HashMap::new();

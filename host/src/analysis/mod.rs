@@ -2,12 +2,12 @@
 //! trees, PCA, the split into people and outliers, clustering-quality
 //! metrics, and learning and calibrating the classifiers.
 
-pub mod calibration;
-pub mod kmeans;
-pub mod learn;
-pub mod linkage;
-pub mod metrics;
-pub mod pca;
-pub mod population;
-pub mod silhouette;
-pub mod suspects;
+pub(crate) mod calibration;
+pub(crate) mod kmeans;
+pub(crate) mod learn;
+pub(crate) mod linkage;
+pub(crate) mod metrics;
+pub(crate) mod pca;
+pub(crate) mod population;
+pub(crate) mod silhouette;
+pub(crate) mod suspects;

@@ -5,7 +5,7 @@ use ndarray::{ArrayView2, Axis};
 
 /// A fitted 2-D projection.
 #[derive(Debug, Clone)]
-pub struct Pca2 {
+pub(crate) struct Pca2 {
     mean: Vec<f32>,
     /// Two principal axes, each of the input's dimension.
     pub axes: [Vec<f32>; 2],
@@ -15,7 +15,7 @@ pub struct Pca2 {
 
 impl Pca2 {
     /// Fits the two leading principal axes of `x`'s rows.
-    pub fn fit(x: ArrayView2<'_, f32>) -> Self {
+    pub(crate) fn fit(x: ArrayView2<'_, f32>) -> Self {
         let (n, d) = x.dim();
         let mean = x.mean_axis(Axis(0)).map(|m| m.to_vec()).unwrap_or_else(|| vec![0.0; d]);
         let centered = &x - &ndarray::ArrayView1::from(&mean);
@@ -41,7 +41,7 @@ impl Pca2 {
     }
 
     /// Projects rows onto the two axes.
-    pub fn project(&self, x: ArrayView2<'_, f32>) -> Vec<[f32; 2]> {
+    pub(crate) fn project(&self, x: ArrayView2<'_, f32>) -> Vec<[f32; 2]> {
         let mut out = Vec::with_capacity(x.nrows());
         for r in x.rows() {
             let mut p = [0f32; 2];

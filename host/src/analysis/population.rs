@@ -99,12 +99,12 @@ impl Population {
 /// for one Lloyd pass of every start, where a random start takes tens of
 /// passes (seconds on a laptop). Small sets, such as a classroom's photos
 /// (10^6), always get every start.
-pub fn expensive(n: usize, k: usize, d: usize, n_init: usize) -> bool {
+pub(crate) fn expensive(n: usize, k: usize, d: usize, n_init: usize) -> bool {
     n as f64 * k as f64 * d as f64 * n_init as f64 > 1e9
 }
 
 /// A KMeans start from the linkage tree cut into `k` groups.
-pub fn linkage_start(x: ArrayView2<'_, f32>, tree: &Tree, k: usize) -> Array2<f32> {
+pub(crate) fn linkage_start(x: ArrayView2<'_, f32>, tree: &Tree, k: usize) -> Array2<f32> {
     let groups = tree.cut_into(k);
     let d = x.ncols();
     let mut c = Array2::<f32>::zeros((k, d));

@@ -16,7 +16,7 @@ use super::kmeans::sq_norms;
 const BLOCK: usize = 256;
 
 /// Silhouette of every row, given cluster labels in `0..k`.
-pub fn samples(x: ArrayView2<'_, f32>, labels: &[usize], k: usize) -> Vec<f32> {
+pub(crate) fn samples(x: ArrayView2<'_, f32>, labels: &[usize], k: usize) -> Vec<f32> {
     let n = x.nrows();
     assert_eq!(labels.len(), n, "one label per row");
     let x_sq = sq_norms(x);
@@ -60,11 +60,11 @@ pub fn samples(x: ArrayView2<'_, f32>, labels: &[usize], k: usize) -> Vec<f32> {
 }
 
 /// Other clusters [`near_samples`] compares each face with.
-pub const CANDIDATES: usize = 16;
+pub(crate) const CANDIDATES: usize = 16;
 
 /// Whether the exact silhouette of `n` rows of `d` values is cheap (about
 /// 10^10 multiply-adds at most: seconds).
-pub fn exact_is_cheap(n: usize, d: usize) -> bool {
+pub(crate) fn exact_is_cheap(n: usize, d: usize) -> bool {
     (n as f64).powi(2) * d as f64 <= 1e10
 }
 
@@ -74,7 +74,7 @@ pub fn exact_is_cheap(n: usize, d: usize) -> bool {
 /// is, but for rare cases, among the nearest centres. Exact when there are
 /// no more clusters than that; costs the row's own cluster and its
 /// candidates instead of all `n` rows, so it scales to 10^5 faces.
-pub fn near_samples(x: ArrayView2<'_, f32>, labels: &[usize], centers: ArrayView2<'_, f32>) -> Vec<f32> {
+pub(crate) fn near_samples(x: ArrayView2<'_, f32>, labels: &[usize], centers: ArrayView2<'_, f32>) -> Vec<f32> {
     let k = centers.nrows();
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (i, &l) in labels.iter().enumerate() {
@@ -126,13 +126,13 @@ pub fn near_samples(x: ArrayView2<'_, f32>, labels: &[usize], centers: ArrayView
 }
 
 /// Faces a sampled silhouette uses: below this many, every face.
-pub const SAMPLE: usize = 4000;
+pub(crate) const SAMPLE: usize = 4000;
 
 /// The silhouettes of a seeded random sample of at most `size` rows, as
 /// scikit-learn's `silhouette_score(sample_size=...)` computes them: among
 /// the sampled rows only. Returns the rows (sorted) and their values; every
 /// row when there are no more than `size`.
-pub fn sampled(x: ArrayView2<'_, f32>, labels: &[usize], k: usize, size: usize, seed: u64) -> (Vec<usize>, Vec<f32>) {
+pub(crate) fn sampled(x: ArrayView2<'_, f32>, labels: &[usize], k: usize, size: usize, seed: u64) -> (Vec<usize>, Vec<f32>) {
     let n = x.nrows();
     if n <= size {
         return ((0..n).collect(), samples(x, labels, k));
@@ -147,12 +147,12 @@ pub fn sampled(x: ArrayView2<'_, f32>, labels: &[usize], k: usize, size: usize, 
 }
 
 /// Mean silhouette over all rows.
-pub fn mean(values: &[f32]) -> f32 {
+pub(crate) fn mean(values: &[f32]) -> f32 {
     if values.is_empty() { 0.0 } else { (values.iter().map(|&v| f64::from(v)).sum::<f64>() / values.len() as f64) as f32 }
 }
 
 /// Mean silhouette of each cluster.
-pub fn per_cluster(values: &[f32], labels: &[usize], k: usize) -> Vec<f32> {
+pub(crate) fn per_cluster(values: &[f32], labels: &[usize], k: usize) -> Vec<f32> {
     let mut sum = vec![0f64; k];
     let mut n = vec![0usize; k];
     for (&v, &l) in values.iter().zip(labels) {

@@ -31,7 +31,7 @@ use crate::artifacts::training::Why;
 /// `(row, path of the copy kept)`. `hashes` and `paths` are per row. Of the
 /// copies, the one kept is in the folder whose other faces it is most like
 /// (the first by name on a tie, as when a whole folder was copied).
-pub fn duplicates(data: &TrainingSet, hashes: &[String], paths: &[PathBuf]) -> Vec<(usize, PathBuf)> {
+pub(crate) fn duplicates(data: &TrainingSet, hashes: &[String], paths: &[PathBuf]) -> Vec<(usize, PathBuf)> {
     let mut copies: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, h) in hashes.iter().enumerate() {
         copies.entry(h.as_str()).or_default().push(i);
@@ -75,7 +75,7 @@ fn sums(data: &TrainingSet) -> (Array2<f32>, Vec<usize>) {
 }
 
 /// Pairs of people whose centroids are at least `same_person` alike.
-pub fn look_alikes(data: &TrainingSet, same_person: f32) -> Vec<(usize, usize, f32)> {
+pub(crate) fn look_alikes(data: &TrainingSet, same_person: f32) -> Vec<(usize, usize, f32)> {
     let (s, _) = sums(data);
     let c: Vec<Array1<f32>> = s.rows().into_iter().map(|r| unit(r.to_owned())).collect();
     let mut out = Vec::new();
@@ -93,7 +93,7 @@ pub fn look_alikes(data: &TrainingSet, same_person: f32) -> Vec<(usize, usize, f
 /// Rows closer to another person's centroid than to their own folder's
 /// centroid without them. People in `alike` pairs are not compared with
 /// each other. Rows of people with one face are not judged.
-pub fn misfits(data: &TrainingSet, alike: &[(usize, usize, f32)]) -> Vec<(usize, Why)> {
+pub(crate) fn misfits(data: &TrainingSet, alike: &[(usize, usize, f32)]) -> Vec<(usize, Why)> {
     let (s, n) = sums(data);
     let centroids: Vec<Array1<f32>> = s.rows().into_iter().map(|r| unit(r.to_owned())).collect();
     let related = |a: usize, b: usize| alike.iter().any(|&(p, q, _)| (p == a && q == b) || (p == b && q == a));
@@ -120,7 +120,7 @@ pub fn misfits(data: &TrainingSet, alike: &[(usize, usize, f32)]) -> Vec<(usize,
 /// Strangers (rows of `strangers`) that look like a member: cosine to the
 /// member's centroid above the median of the member's own faces' cosines to
 /// their folder without them.
-pub fn members_among_strangers(data: &TrainingSet, strangers: &Array2<f32>) -> Vec<(usize, Why)> {
+pub(crate) fn members_among_strangers(data: &TrainingSet, strangers: &Array2<f32>) -> Vec<(usize, Why)> {
     let (s, n) = sums(data);
     let centroids: Vec<Array1<f32>> = s.rows().into_iter().map(|r| unit(r.to_owned())).collect();
     let mut genuine: Vec<Vec<f32>> = vec![Vec::new(); data.people()];

@@ -8,7 +8,7 @@ use rollcall_cli::say;
 use rollcall_host::stages::attendance;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// The events log folder of each door's device (rollcall-device --events-log DIR), or
     /// NAME=DIR to name the door (by default it is the folder's name)
     #[arg(required = true, value_name = "DIR")]
@@ -24,7 +24,7 @@ pub struct Args {
     out: PathBuf,
 }
 
-pub fn run(a: Args) -> Result<()> {
+pub(super) fn run(a: Args) -> Result<()> {
     let gallery = rollcall_shared::gallery::read_file(&a.gallery)?;
     let date = a.date.unwrap_or_else(attendance::today);
     std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;

@@ -10,7 +10,7 @@ use rollcall_host::bench;
 use super::Global;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     #[command(subcommand)]
     what: What,
 }
@@ -141,7 +141,7 @@ enum What {
     },
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     match a.what {
         What::Analysis { n, dim, k, n_init, linfa, json } => {
             let f = bench::analysis(n, dim, k, n_init, linfa);

@@ -11,7 +11,7 @@ use super::Global;
 use super::common::{ClusterArgs, print_clusters, threshold};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     work: PathBuf,
     /// Number of people [default: the recommended k]
     #[arg(long, value_parser = rollcall_cli::range(2usize, 1_000_000))]
@@ -23,7 +23,7 @@ pub struct Args {
     cluster: ClusterArgs,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let work = Work::new(a.work).open()?;
     let t = threshold(g, &work, a.threshold)?;
     let outcome = cluster::cluster(&work, t, &ClusterOptions { k: a.k, force: a.cluster.force, ..ClusterOptions::default() })?;

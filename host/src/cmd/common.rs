@@ -21,7 +21,7 @@ use super::Global;
 
 /// Which models, and how many workers.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ModelChoice {
+pub(super) struct ModelChoice {
     /// Detector model name from the manifest [default: the manifest's default]
     #[arg(long)]
     pub detector: Option<String>,
@@ -37,18 +37,18 @@ pub struct ModelChoice {
 }
 
 impl ModelChoice {
-    pub fn load(&self, g: &Global) -> Result<Arc<dyn Models>> {
+    pub(super) fn load(&self, g: &Global) -> Result<Arc<dyn Models>> {
         g.models.load_scaled(self.detector.as_deref(), self.recognizer.as_deref(), self.detector_scale.into())
     }
 
-    pub fn jobs(&self) -> usize {
+    pub(super) fn jobs(&self) -> usize {
         self.jobs.unwrap_or_else(rollcall_cli::default_jobs)
     }
 }
 
 /// Which detections count as faces.
 #[derive(clap::Args, Debug, Clone)]
-pub struct DetectArgs {
+pub(super) struct DetectArgs {
     /// Minimum detector confidence for a face to be kept
     #[arg(long, default_value_t = 0.7, value_parser = rollcall_cli::range(0.0f32, 1.0))]
     pub min_confidence: f32,
@@ -64,17 +64,17 @@ pub struct DetectArgs {
 }
 
 impl DetectArgs {
-    pub fn filter(&self) -> FaceFilter {
+    pub(super) fn filter(&self) -> FaceFilter {
         FaceFilter { min_confidence: self.min_confidence, min_size: self.min_size, ..FaceFilter::default() }
     }
 
     /// How large a photo may be.
-    pub fn limits(&self) -> Limits {
+    pub(super) fn limits(&self) -> Limits {
         Limits::megapixels(self.max_megapixels)
     }
 
     /// The detect stage's settings.
-    pub fn options(&self, models: &ModelChoice) -> DetectOptions {
+    pub(super) fn options(&self, models: &ModelChoice) -> DetectOptions {
         DetectOptions {
             filter: self.filter(),
             jobs: models.jobs(),
@@ -87,7 +87,7 @@ impl DetectArgs {
 
 /// How faces are named.
 #[derive(clap::Args, Debug, Clone)]
-pub struct NameArgs {
+pub(super) struct NameArgs {
     /// The classifier [default: the gallery's]
     #[arg(long, value_enum)]
     pub classifier: Option<rollcall_cli::Classifier>,
@@ -98,7 +98,7 @@ pub struct NameArgs {
 
 impl NameArgs {
     /// The naming settings of `predict` and `roll`.
-    pub fn options(&self, models: &ModelChoice, detect: &DetectArgs, annotate: Option<PathBuf>) -> PredictOptions {
+    pub(super) fn options(&self, models: &ModelChoice, detect: &DetectArgs, annotate: Option<PathBuf>) -> PredictOptions {
         PredictOptions {
             classifier: self.classifier.map(Into::into),
             filter: detect.filter(),
@@ -112,7 +112,7 @@ impl NameArgs {
 
 /// Photos in, a work directory out.
 #[derive(clap::Args, Debug, Clone)]
-pub struct PhotosArgs {
+pub(super) struct PhotosArgs {
     /// A photo or a folder of photos (searched recursively)
     pub photos: PathBuf,
     /// Work directory
@@ -122,7 +122,7 @@ pub struct PhotosArgs {
 
 /// The k range and the same-person threshold.
 #[derive(clap::Args, Debug, Clone)]
-pub struct KArgs {
+pub(super) struct KArgs {
     /// Smallest k tried [default: 5, or lower to include the people found]
     #[arg(long, value_parser = rollcall_cli::range(2usize, 1_000_000))]
     pub k_min: Option<usize>,
@@ -136,7 +136,7 @@ pub struct KArgs {
 
 /// Re-clustering over the user's folders.
 #[derive(clap::Args, Debug, Clone)]
-pub struct ClusterArgs {
+pub(super) struct ClusterArgs {
     /// Re-cluster into an existing clusters/ folder (renamed folders and moved or added files are never touched)
     #[arg(long)]
     pub force: bool,
@@ -146,7 +146,7 @@ pub struct ClusterArgs {
 /// find it: the flag, else the recognizer's published one.
 impl KArgs {
     /// The sweep's settings: the range asked for, else the default one.
-    pub fn options(&self) -> SelectKOptions {
+    pub(super) fn options(&self) -> SelectKOptions {
         let d = SelectKOptions::default();
         SelectKOptions {
             k_min: self.k_min.unwrap_or(d.k_min),
@@ -159,11 +159,11 @@ impl KArgs {
 
 /// The published same-person cosine of the recognizer that made `table`'s
 /// embeddings, if the manifest knows one.
-pub fn published_same_person(g: &Global, table: &rollcall_host::artifacts::embeddings::EmbeddingTable) -> Option<f32> {
+pub(super) fn published_same_person(g: &Global, table: &rollcall_host::artifacts::embeddings::EmbeddingTable) -> Option<f32> {
     table.recognizer.as_deref().and_then(|n| g.models.same_person_cosine(n).ok().flatten())
 }
 
-pub fn threshold(g: &Global, work: &Work, flag: Option<f32>) -> Result<Option<(f32, ThresholdSource)>> {
+pub(super) fn threshold(g: &Global, work: &Work, flag: Option<f32>) -> Result<Option<(f32, ThresholdSource)>> {
     let published = |name: &str| g.models.same_person_cosine(name).ok().flatten();
     Ok(rollcall_host::stages::select_k::threshold_for(work, flag, &published)?)
 }
@@ -171,7 +171,7 @@ pub fn threshold(g: &Global, work: &Work, flag: Option<f32>) -> Result<Option<(f
 /// The detect stage's summary.
 /// The secret key `--sign` names, if any, with a warning (as ssh gives)
 /// when other users can read it.
-pub fn signing_key(path: Option<&Path>) -> Result<Option<rollcall_shared::signature::SecretKey>> {
+pub(super) fn signing_key(path: Option<&Path>) -> Result<Option<rollcall_shared::signature::SecretKey>> {
     let Some(path) = path else { return Ok(None) };
     let key = rollcall_host::artifacts::keys::read_secret(path)?;
     if let Some(mode) = rollcall_host::artifacts::keys::readable_by_others(path) {
@@ -184,7 +184,7 @@ pub fn signing_key(path: Option<&Path>) -> Result<Option<rollcall_shared::signat
 }
 
 /// After `run` or `cluster`: name the people.
-pub fn next_after_clustering(g: &Global, work: &Path) {
+pub(super) fn next_after_clustering(g: &Global, work: &Path) {
     let w = rollcall_cli::shell_word(work);
     rollcall_cli::next_steps(
         g.quiet,
@@ -195,7 +195,7 @@ pub fn next_after_clustering(g: &Global, work: &Path) {
     );
 }
 
-pub fn print_detect_summary(o: &DetectOutcome, out: &Path) {
+pub(super) fn print_detect_summary(o: &DetectOutcome, out: &Path) {
     let s = &o.file.summary;
     say!(
         "{} photos: {} read, {} skipped; {} faces found, {} kept ({} too small); {} low-confidence candidates shown as rejected",
@@ -222,7 +222,7 @@ pub fn print_detect_summary(o: &DetectOutcome, out: &Path) {
 }
 
 /// select-k's recommendation.
-pub fn print_selection(s: &Selection, work: &Work) {
+pub(super) fn print_selection(s: &Selection, work: &Work) {
     say!(
         "recommended k = {} ({} people by average linkage at cosine {:.3}; {} of {} faces are outliers); silhouette peaks at {}",
         s.recommended_k,
@@ -239,7 +239,7 @@ pub fn print_selection(s: &Selection, work: &Work) {
 }
 
 /// cluster's people.
-pub fn print_clusters(o: &ClusterOutcome, work: &Work) {
+pub(super) fn print_clusters(o: &ClusterOutcome, work: &Work) {
     let s = &o.summary;
     say!(
         "{} people, mean silhouette {:.3}; {} outliers in {}",

@@ -9,7 +9,7 @@ use super::common::{DetectArgs, ModelChoice, PhotosArgs, print_detect_summary};
 
 #[derive(clap::Args, Debug)]
 #[group(skip)]
-pub struct Args {
+pub(super) struct Args {
     #[command(flatten)]
     pub io: PhotosArgs,
     #[command(flatten)]
@@ -18,7 +18,7 @@ pub struct Args {
     pub detect: DetectArgs,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let models = a.models.load(g)?;
     let work = Work::new(&a.io.out).claim()?;
     let outcome = detect::detect(&a.io.photos, &work, models.as_ref(), &a.detect.options(&a.models))?;

@@ -11,13 +11,13 @@ use super::Global;
 use super::common::ModelChoice;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     work: PathBuf,
     #[command(flatten)]
     models: ModelChoice,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let models = a.models.load(g)?;
     let work = Work::new(&a.work).open()?;
     let outcome = embed::embed(&work, models.as_ref(), a.models.jobs())?;

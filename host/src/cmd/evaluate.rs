@@ -8,7 +8,7 @@ use rollcall_host::artifacts::Work;
 use rollcall_host::stages::evaluate;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     work: PathBuf,
     /// Truth: a folder of <identity>/<photo>, or a CSV with path,identity
     #[arg(long)]
@@ -18,7 +18,7 @@ pub struct Args {
     json: bool,
 }
 
-pub fn run(a: Args) -> Result<()> {
+pub(super) fn run(a: Args) -> Result<()> {
     let e = evaluate::evaluate(&Work::new(a.work).open()?, &a.truth)?;
     if a.json {
         say!("{}", serde_json::to_string_pretty(&e)?);

@@ -33,7 +33,7 @@ impl From<References> for VectorForm {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// Model folder written by `train`
     model: PathBuf,
     /// Gallery file to write
@@ -52,7 +52,7 @@ pub struct Args {
     models: ModelChoice,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let model = ModelDir::new(&a.model);
     let form = VectorForm::from(a.references);
     let key = super::common::signing_key(a.sign.as_deref())?;

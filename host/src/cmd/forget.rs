@@ -14,7 +14,7 @@ use super::Global;
 use super::common::ModelChoice;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// The person's name (their folder under WORK/clusters)
     name: String,
     /// The work directory
@@ -33,7 +33,7 @@ pub struct Args {
     models: ModelChoice,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let key = super::common::signing_key(a.sign.as_deref())?;
     let work = Work::new(&a.work).open()?;
     let done = forget::forget(&work, &a.name)?;

@@ -8,7 +8,7 @@ use rollcall_host::artifacts::keys;
 use rollcall_host::stages::export;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// Gallery file (.rcg)
     gallery: PathBuf,
     /// Check the signature against this public key, as `rollcall-device --trust` would
@@ -21,7 +21,7 @@ fn date(unix: u64) -> String {
     chrono::DateTime::from_timestamp(unix as i64, 0).map_or_else(|| unix.to_string(), |d| d.format("%Y-%m-%d %H:%M:%S UTC").to_string())
 }
 
-pub fn run(a: Args) -> Result<()> {
+pub(super) fn run(a: Args) -> Result<()> {
     let key = a.trust.as_deref().map(keys::read_public).transpose()?;
     let i = export::inspect(&a.gallery, key.as_ref())?;
     let g = &i.gallery;

@@ -29,7 +29,7 @@ use clap::{Parser, Subcommand};
 /// The command line.
 #[derive(Parser, Debug)]
 #[command(name = "rollcall", version, about = "Face recognition for a small closed group, from unlabelled photos")]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Options of every command.
     #[command(flatten)]
     pub global: Global,
@@ -39,7 +39,7 @@ pub struct Cli {
 
 /// Options of every command.
 #[derive(clap::Args, Debug)]
-pub struct Global {
+pub(crate) struct Global {
     #[command(flatten)]
     pub models: rollcall_cli::ModelArgs,
     /// More log output (repeat for more)
@@ -93,7 +93,7 @@ enum Command {
 }
 
 /// Runs the command.
-pub fn dispatch(cli: Cli) -> Result<()> {
+pub(crate) fn dispatch(cli: Cli) -> Result<()> {
     let g = &cli.global;
     match cli.command {
         Command::Models(a) => models::run(a, g),

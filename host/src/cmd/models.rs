@@ -6,11 +6,11 @@ use rollcall_cli::models::{self, Action};
 use super::Global;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     #[command(subcommand)]
     action: Action,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     models::run(&g.models.store()?, a.action, "find the people in a folder of photos: rollcall run PHOTOS --out WORK", g.quiet)
 }

@@ -14,7 +14,7 @@ use super::Global;
 use super::common::ModelChoice;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// Work directory (its photos and chips calibrate the models)
     work: PathBuf,
     /// Folder for the models, their manifest and fidelity.json
@@ -30,7 +30,7 @@ pub struct Args {
     models: ModelChoice,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let models = a.models.load(g)?;
     let onnx = models.onnx().ok_or(Error::NeedsOnnx { command: "quantize" })?;
     let policy = if a.all_layers { Policy::all() } else { Policy::default() };
@@ -45,7 +45,7 @@ pub fn run(a: Args, g: &Global) -> Result<()> {
 }
 
 /// What quantizing cost.
-pub fn print_fidelity(f: &Fidelity, out: &Path) {
+pub(super) fn print_fidelity(f: &Fidelity, out: &Path) {
     let r = &f.recognizer;
     let d = &f.detector;
     say!("size int8/fp32 {:.3}; speed int8/fp32 {:.3} ({})", f.size_ratio, f.speed_ratio, f.cpu);

@@ -7,11 +7,11 @@ use rollcall_cli::say;
 use rollcall_host::artifacts::Work;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     work: PathBuf,
 }
 
-pub fn run(a: Args) -> Result<()> {
+pub(super) fn run(a: Args) -> Result<()> {
     let report = rollcall_host::write_report(&Work::new(a.work).open()?)?;
     say!("report: {}", report.display());
     Ok(())

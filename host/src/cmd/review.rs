@@ -13,7 +13,7 @@ use rollcall_host::review::{self, Review};
 use super::Global;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// Work directory of `rollcall run`
     work: PathBuf,
     /// Port on 127.0.0.1 (0: any free one)
@@ -27,7 +27,7 @@ pub struct Args {
     sign: Option<PathBuf>,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let work = Work::new(&a.work);
     // Refuses a folder that is not a work directory, and says if another
     // command holds it.

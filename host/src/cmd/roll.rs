@@ -13,7 +13,7 @@ use super::Global;
 use super::common::{DetectArgs, ModelChoice, NameArgs};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// Photos of the class, or folders of them (several photos of one morning combine)
     #[arg(required = true)]
     photos: Vec<PathBuf>,
@@ -31,7 +31,7 @@ pub struct Args {
     detect: DetectArgs,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let gallery = rollcall_shared::gallery::read_file(&a.gallery)?;
     let models = a.models.load(g)?;
     predict::check_models(&gallery, models.as_ref(), &a.gallery)?;

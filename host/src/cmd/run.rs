@@ -10,7 +10,7 @@ use super::Global;
 use super::common::{ClusterArgs, KArgs, next_after_clustering, print_clusters, print_detect_summary, print_selection};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// Photos, work directory, models and detection, as for `detect`.
     #[command(flatten)]
     detect: super::detect::Args,
@@ -20,7 +20,7 @@ pub struct Args {
     cluster: ClusterArgs,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let super::detect::Args { io, models, detect } = a.detect;
     let opts = RunOptions {
         detect: detect.options(&models),

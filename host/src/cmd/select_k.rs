@@ -10,7 +10,7 @@ use super::Global;
 use super::common::{KArgs, print_selection, threshold};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     work: PathBuf,
     #[command(flatten)]
     k: KArgs,
@@ -19,7 +19,7 @@ pub struct Args {
     n_init: usize,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let work = Work::new(a.work).open()?;
     let t = threshold(g, &work, a.k.threshold)?;
     let opts = SelectKOptions { n_init: a.n_init, ..a.k.options() };

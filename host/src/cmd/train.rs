@@ -12,7 +12,7 @@ use super::Global;
 use super::common::ModelChoice;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// The clusters folder (renamed by you); its parent is the work directory. Any folder of
     /// <person>/<photo or chip> works: without a work directory, every face is embedded afresh
     clusters: PathBuf,
@@ -41,7 +41,7 @@ pub struct Args {
     models: ModelChoice,
 }
 
-pub fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let work = Work::new(a.work.clone().unwrap_or_else(|| a.clusters.parent().map(Path::to_path_buf).unwrap_or_default()));
     let mut opts = TrainOptions {
         junk: a.junk.clone(),

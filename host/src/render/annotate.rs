@@ -16,18 +16,18 @@ use rollcall_models::{Face, Verdict};
 use rollcall_shared::align::RgbView;
 
 /// Colour of a kept face.
-pub const KEPT: Rgb<u8> = Rgb([40, 200, 60]);
+pub(crate) const KEPT: Rgb<u8> = Rgb([40, 200, 60]);
 /// Colour of a low-confidence detection.
-pub const LOW_CONFIDENCE: Rgb<u8> = Rgb([230, 40, 40]);
+pub(crate) const LOW_CONFIDENCE: Rgb<u8> = Rgb([230, 40, 40]);
 /// Colour of a detection too small to keep.
-pub const TOO_SMALL: Rgb<u8> = Rgb([255, 150, 0]);
+pub(crate) const TOO_SMALL: Rgb<u8> = Rgb([255, 150, 0]);
 /// Colour of a face nobody in the gallery matches.
-pub const STRANGER: Rgb<u8> = Rgb([230, 40, 40]);
+pub(crate) const STRANGER: Rgb<u8> = Rgb([230, 40, 40]);
 /// Colour of a face found but too small to name.
-pub const TOO_SMALL_TO_NAME: Rgb<u8> = Rgb([255, 150, 0]);
+pub(crate) const TOO_SMALL_TO_NAME: Rgb<u8> = Rgb([255, 150, 0]);
 
 /// The embedded DejaVu Sans font.
-pub fn font() -> &'static FontRef<'static> {
+pub(crate) fn font() -> &'static FontRef<'static> {
     static FONT: OnceLock<FontRef<'static>> = OnceLock::new();
     // The font is compiled in from the `dejavu` crate; it parses or the
     // build is broken, which a unit test would catch.
@@ -47,7 +47,7 @@ pub struct Mark {
 }
 
 /// The marks for a photo's faces: `kept_labels[i]` captions the i-th kept face.
-pub fn face_marks(faces: &[Face], kept_labels: &[String]) -> Vec<Mark> {
+pub(crate) fn face_marks(faces: &[Face], kept_labels: &[String]) -> Vec<Mark> {
     let mut kept = 0;
     faces
         .iter()
@@ -72,7 +72,7 @@ pub fn face_marks(faces: &[Face], kept_labels: &[String]) -> Vec<Mark> {
 /// label and score (`None`: a detection not kept, which a person reading
 /// names has no use for, and is not drawn). Named people in green,
 /// strangers in red, faces too small to name in orange.
-pub fn named_marks<'a>(faces: impl Iterator<Item = (&'a Face, Option<(String, Option<f32>)>)>) -> Vec<Mark> {
+pub(crate) fn named_marks<'a>(faces: impl Iterator<Item = (&'a Face, Option<(String, Option<f32>)>)>) -> Vec<Mark> {
     faces
         .filter_map(|(f, named)| {
             let d = &f.detection;
@@ -98,13 +98,13 @@ fn scaled(photo: &RgbImage, w: u32, h: u32) -> RgbImage {
 }
 
 /// Draws `marks` on a copy of `photo` scaled to at most `max_side` pixels.
-pub fn annotate(photo: &RgbImage, marks: &[Mark], max_side: u32) -> RgbImage {
+pub(crate) fn annotate(photo: &RgbImage, marks: &[Mark], max_side: u32) -> RgbImage {
     draw(photo, marks, max_side, Captions::Plain)
 }
 
 /// [`annotate`] for people to read on a phone: each caption in white on a
 /// band of its mark's colour under the box, as wide as the text needs.
-pub fn annotate_named(photo: &RgbImage, marks: &[Mark], max_side: u32) -> RgbImage {
+pub(crate) fn annotate_named(photo: &RgbImage, marks: &[Mark], max_side: u32) -> RgbImage {
     draw(photo, marks, max_side, Captions::Banded)
 }
 

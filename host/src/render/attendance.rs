@@ -6,10 +6,10 @@ use super::report::esc;
 use crate::artifacts::attendance::AttendanceRow;
 
 /// How the page starts (how a later run knows the file is rollcall's).
-pub const DOCTYPE: &str = "<!DOCTYPE html>\n<!-- rollcall attendance -->";
+pub(crate) const DOCTYPE: &str = "<!DOCTYPE html>\n<!-- rollcall attendance -->";
 
 /// The page for `date`.
-pub fn page(date: &str, rows: &[AttendanceRow], strangers: usize, logs: &[PathBuf]) -> String {
+pub(crate) fn page(date: &str, rows: &[AttendanceRow], strangers: usize, logs: &[PathBuf]) -> String {
     let present = rows.iter().filter(|r| r.present).count();
     let mut html = format!(
         "{DOCTYPE}\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Attendance {d}</title>\n<style>\

@@ -14,10 +14,10 @@ use crate::error::{Error, Result};
 type Drawn = std::result::Result<(), String>;
 
 /// Size of every chart, in pixels.
-pub const SIZE: (u32, u32) = (760, 480);
+pub(crate) const SIZE: (u32, u32) = (760, 480);
 
 /// The colour of cluster `i`.
-pub fn cluster_color(i: usize) -> RGBColor {
+pub(crate) fn cluster_color(i: usize) -> RGBColor {
     let c = Palette99::pick(i).to_rgba();
     RGBColor(c.0, c.1, c.2)
 }
@@ -47,7 +47,7 @@ fn range(values: impl Iterator<Item = f64> + Clone, pad: f64) -> (f64, f64) {
 }
 
 /// A line chart over integer x (k), with the chosen x marked.
-pub fn line(path: &Path, title: &str, y_label: &str, points: &[(usize, f64)], mark: Option<usize>) -> Result<()> {
+pub(crate) fn line(path: &Path, title: &str, y_label: &str, points: &[(usize, f64)], mark: Option<usize>) -> Result<()> {
     render(path, |root| {
         let (x0, x1) = (points.first().map_or(0, |p| p.0), points.last().map_or(1, |p| p.0));
         let (y0, y1) = range(points.iter().map(|p| p.1), 0.08);
@@ -82,7 +82,7 @@ pub fn line(path: &Path, title: &str, y_label: &str, points: &[(usize, f64)], ma
 
 /// A 2-D scatter; `labels` colour the points (None: one colour, `Some(usize::MAX)`
 /// entries: grey crosses for outliers), `centroids` are drawn as black-ringed stars.
-pub fn scatter(
+pub(crate) fn scatter(
     path: &Path,
     title: &str,
     axes: (&str, &str),
@@ -129,7 +129,7 @@ pub fn scatter(
 
 /// A silhouette diagram: each cluster's per-sample values as horizontal bars,
 /// sorted within the cluster, and a dashed line at the mean.
-pub fn silhouette_diagram(path: &Path, title: &str, values: &[f32], labels: &[usize], k: usize, mean: f32) -> Result<()> {
+pub(crate) fn silhouette_diagram(path: &Path, title: &str, values: &[f32], labels: &[usize], k: usize, mean: f32) -> Result<()> {
     render(path, |root| {
         let gap = 2usize;
         let rows = values.len() + gap * (k + 1);
@@ -179,14 +179,14 @@ pub fn silhouette_diagram(path: &Path, title: &str, values: &[f32], labels: &[us
 
 /// Clusters a chart can show one by one (bars, bands); beyond, it shows
 /// their distribution.
-pub const MAX_GROUPS: usize = 40;
+pub(crate) const MAX_GROUPS: usize = 40;
 
 /// Points a scatter draws; beyond, callers draw a seeded sample
 /// ([`sample_rows`]) and say so in the title.
-pub const MAX_POINTS: usize = 5000;
+pub(crate) const MAX_POINTS: usize = 5000;
 
 /// `n` rows, or a seeded sample of [`MAX_POINTS`] of them, sorted.
-pub fn sample_rows(n: usize, seed: u64) -> Vec<usize> {
+pub(crate) fn sample_rows(n: usize, seed: u64) -> Vec<usize> {
     if n <= MAX_POINTS {
         return (0..n).collect();
     }
@@ -198,7 +198,7 @@ pub fn sample_rows(n: usize, seed: u64) -> Vec<usize> {
 
 /// A histogram of `values` in `bins` equal bins over their range, with a
 /// dashed line at their mean.
-pub fn histogram(path: &Path, title: &str, x_label: &str, values: &[f32], bins: usize) -> Result<()> {
+pub(crate) fn histogram(path: &Path, title: &str, x_label: &str, values: &[f32], bins: usize) -> Result<()> {
     render(path, |root| {
         let lo = values.iter().fold(0f32, |a, &v| a.min(v)).min(-0.1);
         let hi = values.iter().fold(0f32, |a, &v| a.max(v)).max(lo + 0.1);
@@ -236,7 +236,7 @@ pub fn histogram(path: &Path, title: &str, x_label: &str, values: &[f32], bins: 
 }
 
 /// A vertical bar chart with one labelled bar per cluster.
-pub fn bars(path: &Path, title: &str, y_label: &str, names: &[String], values: &[f32]) -> Result<()> {
+pub(crate) fn bars(path: &Path, title: &str, y_label: &str, names: &[String], values: &[f32]) -> Result<()> {
     render(path, |root| {
         let lo = values.iter().fold(0f32, |a, &v| a.min(v));
         let hi = values.iter().fold(0f32, |a, &v| a.max(v)).max(0.1);
@@ -271,7 +271,7 @@ pub fn bars(path: &Path, title: &str, y_label: &str, names: &[String], values: &
 
 /// A confusion matrix: rows are true people, columns predictions; cells
 /// shaded by the row share, with the count written in.
-pub fn confusion(path: &Path, title: &str, names: &[String], counts: &[Vec<usize>]) -> Result<()> {
+pub(crate) fn confusion(path: &Path, title: &str, names: &[String], counts: &[Vec<usize>]) -> Result<()> {
     render(path, |root| {
         let n = names.len().max(1);
         let mut chart = ChartBuilder::on(&root)

@@ -21,7 +21,7 @@ const VIRIDIS: [[u8; 3]; 9] = [
 ];
 
 /// The Viridis colour of `t` in [0, 1].
-pub fn viridis(t: f32) -> Rgb<u8> {
+pub(crate) fn viridis(t: f32) -> Rgb<u8> {
     let t = t.clamp(0.0, 1.0) * (VIRIDIS.len() - 1) as f32;
     let i = (t.floor() as usize).min(VIRIDIS.len() - 2);
     let f = t - i as f32;
@@ -30,7 +30,7 @@ pub fn viridis(t: f32) -> Rgb<u8> {
 }
 
 /// Cells a side at most: beyond, consecutive faces share a cell.
-pub const MAX_CELLS: usize = 1000;
+pub(crate) const MAX_CELLS: usize = 1000;
 
 /// Renders the similarity of `rows` (unit vectors of length `dim`, in the
 /// order given) with cosine -0.2..1 mapped onto the colour scale; each cell
@@ -39,7 +39,7 @@ pub const MAX_CELLS: usize = 1000;
 /// similarity of its two bins' faces, which for unit vectors is exactly the
 /// dot product of the bins' mean vectors: the picture stays the same size
 /// and costs one small matrix product.
-pub fn render(data: &[f32], dim: usize, min_side: u32) -> RgbImage {
+pub(crate) fn render(data: &[f32], dim: usize, min_side: u32) -> RgbImage {
     let n = data.len().checked_div(dim).unwrap_or(0);
     if n == 0 {
         return RgbImage::new(1, 1);

@@ -2,9 +2,9 @@
 //! photos and the HTML report. Renderers read artifacts and write images
 //! and pages; no stage depends on how they draw.
 
-pub mod annotate;
-pub mod attendance;
-pub mod charts;
-pub mod heatmap;
-pub mod report;
-pub mod training;
+pub(crate) mod annotate;
+pub(crate) mod attendance;
+pub(crate) mod charts;
+pub(crate) mod heatmap;
+pub(crate) mod report;
+pub(crate) mod training;

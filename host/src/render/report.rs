@@ -21,7 +21,7 @@ use crate::error::Result;
 
 /// A face is flagged as atypical when its silhouette is below this: it sits
 /// about as close to another person as to its own.
-pub const ATYPICAL_SILHOUETTE: f32 = 0.1;
+pub(crate) const ATYPICAL_SILHOUETTE: f32 = 0.1;
 
 pub(crate) fn esc(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
@@ -97,7 +97,7 @@ pub fn write(work: &WorkDir) -> Result<std::path::PathBuf> {
 /// People shown on one page; a report of more has a page per this many,
 /// linked from the index, so that a school's thousand people do not make
 /// one page of twenty thousand pictures.
-pub const PEOPLE_PER_PAGE: usize = 100;
+pub(crate) const PEOPLE_PER_PAGE: usize = 100;
 
 /// The start of a page of the report.
 fn page_head(title: &str) -> String {

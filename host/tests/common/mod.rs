@@ -6,17 +6,17 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-pub use rollcall_testkit::synthetic;
+pub(crate) use rollcall_testkit::synthetic;
 
 /// `rollcall` on the fake engine, logging warnings only.
-pub fn rollcall() -> Command {
+pub(crate) fn rollcall() -> Command {
     let mut c = Command::cargo_bin("rollcall").expect("the rollcall binary");
     c.env("ROLLCALL_ENGINE", "fake").env_remove("ROLLCALL_LOG").arg("-q");
     c
 }
 
 /// Runs `rollcall` with `args`, expects success, returns stdout.
-pub fn ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+pub(crate) fn ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
     let out = rollcall().args(args.iter().map(|a| a.as_ref())).output().expect("run rollcall");
     assert!(
         out.status.success(),
@@ -28,7 +28,7 @@ pub fn ok(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
 }
 
 /// Runs `rollcall` with `args`, expects failure, returns stderr.
-pub fn fails(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
+pub(crate) fn fails(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
     let out = rollcall().args(args.iter().map(|a| a.as_ref())).output().expect("run rollcall");
     assert!(!out.status.success(), "rollcall {:?} should have failed", args.iter().map(|a| a.as_ref()).collect::<Vec<_>>());
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -36,7 +36,7 @@ pub fn fails(args: &[&dyn AsRef<std::ffi::OsStr>]) -> String {
 
 /// Four painted people, four photos each, plus a group photo of two of them
 /// and a photo with no face: `(folder, truth)`.
-pub fn classroom(dir: &Path) -> (PathBuf, Vec<(String, PathBuf)>) {
+pub(crate) fn classroom(dir: &Path) -> (PathBuf, Vec<(String, PathBuf)>) {
     let photos = dir.join("photos");
     let truth = synthetic::portraits(&photos, &[11, 12, 13, 14], 4);
     synthetic::photo(&photos.join("_group").join("pair.png"), &[(11, 9), (12, 9)]);
@@ -47,7 +47,7 @@ pub fn classroom(dir: &Path) -> (PathBuf, Vec<(String, PathBuf)>) {
 /// Renames the cluster folders of `work` to the people their chips came
 /// from, as a user would: each folder takes the name most of its faces have
 /// in `truth`.
-pub fn name_clusters(work: &Path, photos: &Path) {
+pub(crate) fn name_clusters(work: &Path, photos: &Path) {
     let rows: Vec<rollcall_host::artifacts::metadata::MetadataRow> =
         rollcall_host::artifacts::metadata::read(&work.join("metadata.csv")).expect("metadata.csv");
     let clusters = work.join("clusters");

@@ -32,14 +32,14 @@ fn err(reason: impl Into<String>) -> Error {
 }
 
 /// Folds the constant parts of an encoded ONNX model; see the module docs.
-pub fn fold_constants(model_bytes: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn fold_constants(model_bytes: &[u8]) -> Result<Vec<u8>> {
     let mut model = ModelProto::decode(model_bytes).map_err(|e| err(format!("not an ONNX model: {e}")))?;
     fold_model(&mut model)?;
     Ok(model.encode_to_vec())
 }
 
 /// In-place version of [`fold_constants`].
-pub fn fold_model(model: &mut ModelProto) -> Result<()> {
+pub(crate) fn fold_model(model: &mut ModelProto) -> Result<()> {
     let graph = model.graph.as_mut().ok_or_else(|| err("the model has no graph"))?;
 
     let mut constants: HashMap<String, Tensor> = HashMap::new();

@@ -9,7 +9,7 @@ use super::proto::GraphProto;
 
 /// Changes to a graph's nodes.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Patch {
+pub(crate) struct Patch {
     /// Nodes to drop, by index in the graph as it was looked at.
     pub remove: BTreeSet<usize>,
     /// Readers of a tensor (the key) read another one (the value) instead.
@@ -21,7 +21,7 @@ pub struct Patch {
 
 impl Patch {
     /// Applies every change to `g`.
-    pub fn apply(self, g: &mut GraphProto) {
+    pub(crate) fn apply(self, g: &mut GraphProto) {
         if !self.remove.is_empty() {
             let mut i = 0;
             g.node.retain(|_| {

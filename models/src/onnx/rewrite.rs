@@ -19,7 +19,7 @@ fn err(reason: impl Into<String>) -> Error {
 /// Replaces `Identity(initializer)` nodes by the initializer itself: the
 /// PyTorch exporter routes shared weights through them, which hides the
 /// weights from a pass looking for constant inputs.
-pub fn inline_constant_identities(model: &mut ModelProto) -> Result<()> {
+pub(crate) fn inline_constant_identities(model: &mut ModelProto) -> Result<()> {
     let g = graph_mut(model)?;
     let inits: HashSet<&str> = g.initializer.iter().map(|t| t.name()).collect();
     let outputs: HashSet<&str> = g.output.iter().map(|o| o.name()).collect();
@@ -39,7 +39,7 @@ pub fn inline_constant_identities(model: &mut ModelProto) -> Result<()> {
 /// that feeds it, when the BN reads nothing else and all parameters are
 /// constant: `w' = w·γ/√(σ²+ε)`, `b' = (b − μ)·γ/√(σ²+ε) + β`. Quantizing
 /// the folded weights is what the int8 kernels will run.
-pub fn fold_batchnorm(model: &mut ModelProto) -> Result<usize> {
+pub(crate) fn fold_batchnorm(model: &mut ModelProto) -> Result<usize> {
     let g = graph_mut(model)?;
     let mut inits = initializers(g)?;
     let uses = use_counts(g);
@@ -106,7 +106,7 @@ fn f32s(t: &Tensor) -> Option<Vec<f32>> {
 /// axes as an input, and `Softmax` must already work on the last axis (where
 /// the old and new definitions agree). Other ops rollcall's models use did
 /// not change meaning between these versions.
-pub fn upgrade_to_opset13(model: &mut ModelProto) -> Result<()> {
+pub(crate) fn upgrade_to_opset13(model: &mut ModelProto) -> Result<()> {
     let v = opset(model);
     if v >= 13 {
         return Ok(());
@@ -181,7 +181,7 @@ const SHAPE_OPS: [&str; 8] = ["Reshape", "Expand", "Tile", "Slice", "Shape", "Co
 /// row (convolutions, normalisations, `Flatten`, `Gemm`, ...): returns
 /// `false`, leaving the model untouched, when it holds an operator of
 /// [`SHAPE_OPS`] or an input or output whose first dimension is not 1.
-pub fn free_batch(model: &mut ModelProto) -> Result<bool> {
+pub(crate) fn free_batch(model: &mut ModelProto) -> Result<bool> {
     let g = graph_mut(model)?;
     if g.node.iter().any(|n| SHAPE_OPS.contains(&n.op_type())) {
         return Ok(false);
