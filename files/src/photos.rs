@@ -32,7 +32,7 @@ pub fn is_photo_name(path: &Path) -> bool {
 pub struct ListError {
     /// The folder that failed.
     pub path: PathBuf,
-    /// Why.
+    /// The error of `read_dir` or of one entry.
     #[source]
     pub source: std::io::Error,
 }

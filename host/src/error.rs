@@ -128,7 +128,7 @@ pub enum Error {
         /// The range it must lie in.
         reason: String,
     },
-    /// Ctrl-C.
+    /// Ctrl-C: the photos in flight finished, no new one started.
     #[error("the command stopped")]
     Interrupted(#[from] rollcall_files::interrupt::Interrupted),
     /// A JSON artifact is malformed.

@@ -110,7 +110,7 @@ pub enum Error {
     Runtime {
         /// The library.
         path: PathBuf,
-        /// Why.
+        /// What the loader said, or what the library lacks.
         reason: String,
     },
     /// ONNX Runtime failed to build a session or run a model.

@@ -135,9 +135,9 @@ pub struct Window {
     pub x: usize,
     /// Top edge inside the scaled photo.
     pub y: usize,
-    /// Width.
+    /// Width inside the scaled photo.
     pub w: usize,
-    /// Height.
+    /// Height inside the scaled photo.
     pub h: usize,
     /// Which sides (left, top, right, bottom) border another window.
     pub inner: [bool; 4],

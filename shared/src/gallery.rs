@@ -219,7 +219,7 @@ pub struct Gallery {
     pub thresholds: [Threshold; 4],
     /// The classifier to use unless told otherwise.
     pub default_classifier: ClassifierKind,
-    /// Provenance.
+    /// When and by which tool it was made, from how many faces.
     pub created: Created,
 }
 
@@ -484,7 +484,7 @@ pub enum FileError {
     Read {
         /// The file.
         path: std::path::PathBuf,
-        /// Why.
+        /// Why it could not be read (missing, not a regular file, too large).
         #[source]
         source: crate::regular::RegularError,
     },

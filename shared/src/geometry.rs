@@ -5,13 +5,13 @@ use serde::{Deserialize, Serialize};
 /// An axis-aligned box in image pixels, `x1 <= x2`, `y1 <= y2`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct BBox {
-    /// Left.
+    /// Left edge.
     pub x1: f32,
-    /// Top.
+    /// Top edge (y grows downwards).
     pub y1: f32,
-    /// Right.
+    /// Right edge.
     pub x2: f32,
-    /// Bottom.
+    /// Bottom edge (y grows downwards).
     pub y2: f32,
 }
 
@@ -26,7 +26,7 @@ impl BBox {
         (self.y2 - self.y1).max(0.0)
     }
 
-    /// Area.
+    /// Width times height (0 for an inverted box).
     pub fn area(&self) -> f32 {
         self.width() * self.height()
     }

@@ -32,7 +32,7 @@ pub enum Message {
     },
     /// A person has not been seen for long enough to be gone.
     Left {
-        /// Who.
+        /// The person's label, as the gallery has it.
         label: Label,
         /// Last recognition score, in thousandths.
         score_milli: i16,

@@ -123,9 +123,9 @@ impl ModelDir {
 /// How many independent scores a grouped sample is worth.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
-    /// Scores.
+    /// Scores in the sample (non-finite ones ignored).
     pub n: usize,
-    /// Groups.
+    /// Groups they come in (pairs of people, left-out people, stranger faces).
     pub groups: usize,
     /// Intraclass correlation: the share of the variance between groups.
     pub icc: f64,
@@ -249,7 +249,7 @@ pub enum Why {
 pub struct Suspect {
     /// The chip.
     pub file: PathBuf,
-    /// Why.
+    /// Why it was left out.
     #[serde(flatten)]
     pub why: Why,
 }

@@ -80,13 +80,13 @@ pub struct OpenSetRow {
     pub false_accepts: usize,
     /// Stranger probes.
     pub strangers: usize,
-    /// FPIR.
+    /// False-positive identification rate: `false_accepts / strangers`.
     pub fpir: f64,
     /// Member probes not named correctly.
     pub misses: usize,
     /// Member probes.
     pub members: usize,
-    /// FNIR.
+    /// False-negative identification rate: `misses / members`.
     pub fnir: f64,
     /// Mean of the false-accept bound `train` reported.
     pub mean_bound: f64,

@@ -19,10 +19,10 @@ pub(super) struct Args {
 enum What {
     /// KMeans and silhouette on synthetic unit vectors in blobs
     Analysis {
-        /// Points
+        /// Vectors to cluster
         #[arg(long, default_value_t = 5000)]
         n: usize,
-        /// Dimension
+        /// Length of each vector
         #[arg(long, default_value_t = 512)]
         dim: usize,
         /// Blobs and clusters
@@ -63,7 +63,7 @@ enum What {
     },
     /// select-k and cluster on synthetic SFace-like embeddings of a school (see docs/finding-people.md)
     Scale {
-        /// Faces
+        /// Faces in the synthetic school
         #[arg(long, default_value_t = 20_000, value_parser = rollcall_cli::range(10usize, 10_000_000))]
         faces: usize,
         /// People (5% of the faces are strangers besides)

@@ -54,7 +54,7 @@ impl Data {
 pub struct Tensor {
     /// Dimensions (empty for a scalar).
     pub dims: Vec<i64>,
-    /// Elements.
+    /// The elements, row-major, in the tensor's element type.
     pub data: Data,
 }
 
