@@ -132,80 +132,117 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
         }
     };
     let models = s.models.load_for_gallery(&gallery, s.detector_size)?;
-    let mut rec = Recognizer::new(models.as_ref(), gallery, s.classifier, s.smoothing, s.carry, s.heartbeat, s.threads)
+    let rec = Recognizer::new(models.as_ref(), gallery, s.classifier, s.smoothing, s.carry, s.heartbeat, s.threads)
         .map_err(|e| Error::In { path: s.gallery.clone(), source: Box::new(e) })?;
     tracing::info!("classifier {}; {:?}", rec.classifier().name(), s.smoothing);
     if let Some(t) = &mut trust {
         t.accepted(serial)?;
         tracing::info!("gallery serial {serial}");
     }
-    let mut watch = GalleryWatch::new(s.gallery.clone());
     sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
-    let mut times = FrameTimes::default();
     let mut clock = ClockWatch::new();
     if clock.unsynchronised() {
         tracing::warn!("the clock is not synchronised (NTP): until it is, events may be logged under the wrong time and day");
     }
     let mut service = Service::from_env();
     service.ready(&format!("recognising {} people", rec.labels().len()));
+    let mut run = Running {
+        watch: GalleryWatch::new(s.gallery.clone()),
+        trust,
+        rec,
+        models: models.as_ref(),
+        clock,
+        service,
+        times: FrameTimes::default(),
+    };
     match &s.source {
-        SourceSpec::V4l { device, mode } => {
-            let mailbox = Arc::new(Latest::new());
-            let stop = Arc::new(AtomicBool::new(false));
-            let (m2, s2, dev, mode) = (mailbox.clone(), stop.clone(), device.clone(), *mode);
-            let capture = std::thread::Builder::new()
-                .name("capture".into())
-                .spawn(move || {
-                    let mut cam = crate::camera::V4lCamera::new(&dev, mode);
-                    let backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(10));
-                    capture_loop(&mut cam, &m2, &s2, backoff, &mut std::thread::sleep);
-                })
-                .map_err(|e| SourceError::Open { device: device.clone(), reason: format!("cannot start the capture thread: {e}") })?;
-            let mut last_report = Instant::now();
-            while let Some(frame) = mailbox.take() {
-                reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks, &mut clock);
-                let events = rec.process(&frame, &mut times)?;
-                emit(sinks, &mut clock, &events);
-                service.alive();
-                if last_report.elapsed() > Duration::from_secs(60) {
-                    last_report = Instant::now();
-                    tracing::info!("{} frames dropped so far (the newest frame always wins)", mailbox.dropped());
-                }
-            }
-            let _ = capture.join();
-        }
-        _ => {
-            let started = Instant::now();
-            // A replay on a simulated clock: frame n was taken n / fps
-            // seconds after the start, and nobody waits for it.
-            let simulated = |n: usize| s.replay_start.map(|t0| t0 + n as f64 / s.fps.unwrap_or(1.0));
-            for (n, path) in stills_list.iter().enumerate() {
-                if let (Some(fps), None) = (s.fps, s.replay_start) {
-                    // A replay at a camera's pace: frame n is due n / fps
-                    // seconds after the first.
-                    let due = started + Duration::from_secs_f64(n as f64 / fps);
-                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
-                }
-                reload(&mut watch, &mut trust, &mut rec, models.as_ref(), sinks, &mut clock);
-                let frame = match load_still(path) {
-                    Ok(mut f) => {
-                        f.ts = simulated(n).unwrap_or(f.ts);
-                        f
-                    }
-                    Err(e) => {
-                        tracing::warn!("skipping {}", rollcall_models::error::describe(&e));
-                        continue;
-                    }
-                };
-                let events = rec.process(&frame, &mut times)?;
-                emit(sinks, &mut clock, &events);
-                service.alive();
-            }
-            let events = rec.finish(simulated(stills_list.len()).unwrap_or_else(now));
-            emit(sinks, &mut clock, &events);
-        }
+        SourceSpec::V4l { device, mode } => run.camera(device, *mode, sinks)?,
+        _ => run.replay(s, &stills_list, sinks)?,
     }
-    service.stopping();
+    run.service.stopping();
     sinks.iter_mut().for_each(|sink| sink.close());
     Ok(())
+}
+
+/// A run's state between frames.
+struct Running<'m> {
+    watch: GalleryWatch,
+    trust: Option<Trust>,
+    rec: Recognizer,
+    models: &'m dyn rollcall_models::Models,
+    clock: ClockWatch,
+    service: Service,
+    times: FrameTimes,
+}
+
+impl Running<'_> {
+    /// One frame: a replaced gallery swapped in first, then the events out
+    /// and the watchdog told the loop is alive.
+    fn frame(&mut self, frame: &crate::source::Frame, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
+        reload(&mut self.watch, &mut self.trust, &mut self.rec, self.models, sinks, &mut self.clock);
+        let events = self.rec.process(frame, &mut self.times)?;
+        emit(sinks, &mut self.clock, &events);
+        self.service.alive();
+        Ok(())
+    }
+
+    /// Frames from a V4L2 camera on a capture thread of its own (the
+    /// newest frame always wins), until the thread stops.
+    fn camera(&mut self, device: &str, mode: (u32, u32, u32), sinks: &mut [Box<dyn Sink>]) -> Result<()> {
+        let mailbox = Arc::new(Latest::new());
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m2, s2, dev) = (mailbox.clone(), stop.clone(), device.to_string());
+        let capture = std::thread::Builder::new()
+            .name("capture".into())
+            .spawn(move || {
+                let mut cam = crate::camera::V4lCamera::new(&dev, mode);
+                let backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(10));
+                capture_loop(&mut cam, &m2, &s2, backoff, &mut std::thread::sleep);
+            })
+            .map_err(|e| SourceError::Open { device: device.to_string(), reason: format!("cannot start the capture thread: {e}") })?;
+        let mut last_report = Instant::now();
+        while let Some(frame) = mailbox.take() {
+            self.frame(&frame, sinks)?;
+            if last_report.elapsed() > Duration::from_secs(60) {
+                last_report = Instant::now();
+                tracing::info!("{} frames dropped so far (the newest frame always wins)", mailbox.dropped());
+            }
+        }
+        let _ = capture.join();
+        Ok(())
+    }
+
+    /// Stills in order: at `--fps`, or on a simulated clock from
+    /// `--replay-start`, or as fast as they go; the people still present
+    /// leave at the end.
+    fn replay(&mut self, s: &Settings, stills: &[std::path::PathBuf], sinks: &mut [Box<dyn Sink>]) -> Result<()> {
+        let started = Instant::now();
+        // A replay on a simulated clock: frame n was taken n / fps seconds
+        // after the start, and nobody waits for it.
+        let simulated = |n: usize| s.replay_start.map(|t0| t0 + n as f64 / s.fps.unwrap_or(1.0));
+        for (n, path) in stills.iter().enumerate() {
+            if let (Some(fps), None) = (s.fps, s.replay_start) {
+                // A replay at a camera's pace: frame n is due n / fps
+                // seconds after the first.
+                let due = started + Duration::from_secs_f64(n as f64 / fps);
+                std::thread::sleep(due.saturating_duration_since(Instant::now()));
+            }
+            let frame = match load_still(path) {
+                Ok(mut f) => {
+                    f.ts = simulated(n).unwrap_or(f.ts);
+                    f
+                }
+                Err(e) => {
+                    // The gallery may have been replaced meanwhile.
+                    reload(&mut self.watch, &mut self.trust, &mut self.rec, self.models, sinks, &mut self.clock);
+                    tracing::warn!("skipping {}", rollcall_models::error::describe(&e));
+                    continue;
+                }
+            };
+            self.frame(&frame, sinks)?;
+        }
+        let events = self.rec.finish(simulated(stills.len()).unwrap_or_else(now));
+        emit(sinks, &mut self.clock, &events);
+        Ok(())
+    }
 }

@@ -276,17 +276,7 @@ fn detect_listed(
     }
     let keys = unique_keys(input, photos);
     let card = models.card();
-    // What a photo's earlier results can be reused for (see
-    // `artifacts::cache`): everything, the detection only, or nothing.
-    let detection_key = DetectionKey {
-        detector: card.detector.sha256.clone(),
-        min_confidence: opts.filter.min_confidence,
-        min_size: opts.filter.min_size,
-        report_confidence: opts.filter.report_confidence,
-        max_pixels: opts.limits.max_pixels,
-        max_file_bytes: opts.limits.max_file_bytes,
-        detector_scale: models.detector_scale().name().to_string(),
-    };
+    let detection_key = detection_key(models, opts);
     let old = if opts.write_images { load_cache(work, &detection_key, &card.recognizer.sha256) } else { None };
     // Content hashes key the cache; they are taken on every run that writes
     // one, so that the next run can reuse this one.
@@ -303,55 +293,13 @@ fn detect_listed(
             plan(entry, work, opts)
         })
         .collect();
-    let mut results: Vec<Option<Result<PhotoResult, SkipReason>>> = plans
-        .iter()
-        .zip(photos)
-        .map(|(plan, photo)| match plan {
-            Plan::Reuse(entry) => Some(Ok(PhotoResult::from_entry(entry, photo))),
-            _ => None,
-        })
-        .collect();
-    let todo: Vec<(usize, &PathBuf, &String)> =
-        plans.iter().enumerate().filter(|(_, p)| !matches!(p, Plan::Reuse(_))).map(|(i, _)| (i, &photos[i], &keys[i])).collect();
     let runner = Runner::new(models, opts.jobs).threads(opts.threads).record_spans(opts.record_spans);
-    // With nothing to detect or embed, no engine is even loaded.
-    if !todo.is_empty() {
-        let outcomes = runner.run(&todo, "detect", |engine, &(i, photo, key)| match plans[i] {
-            Plan::Embed(entry) => embed_chips(engine, entry, photo, work),
-            _ => process_photo(engine, photo, key, work, opts),
-        })?;
-        for (&(i, _, _), outcome) in todo.iter().zip(outcomes) {
-            results[i] = Some(match outcome {
-                Outcome::Done(r) => Ok(r),
-                Outcome::Skipped(why) => Err(why),
-            });
-        }
-    }
+    let results = carry_out(&runner, &plans, photos, &keys, work, opts)?;
     let reused = plans.iter().filter(|p| matches!(p, Plan::Reuse(_))).count();
     let re_embedded = plans.iter().filter(|p| matches!(p, Plan::Embed(_))).count();
 
-    let mut records = Vec::with_capacity(photos.len());
-    let mut embeddings = Vec::new();
-    let mut times = StepTimes::default();
     let mut cache = Cache::new(detection_key, card.recognizer.sha256.clone());
-    for (((photo, key), hash), result) in photos.iter().zip(&keys).zip(&hashes).zip(results) {
-        // Every item is either reused or was given to the runner, which
-        // returns one outcome per item.
-        let Some(result) = result else { continue };
-        match result {
-            Ok(r) => {
-                if opts.embed {
-                    embeddings.extend(r.named_embeddings());
-                }
-                times.add(&r.times);
-                if let Some(h) = hash {
-                    cache.entries.insert(entry_key(h, key), r.entry(opts));
-                }
-                records.push(r.record);
-            }
-            Err(why) => records.push(skipped_record(photo, key, why.describe())),
-        }
-    }
+    let Gathered { mut records, embeddings, times } = gather(photos, &keys, &hashes, results, &mut cache, opts);
     if opts.write_images {
         remove_leftovers(work, &records)?;
         cache.write(&work.cache_bin())?;
@@ -380,8 +328,96 @@ fn detect_listed(
         jobs: runner.jobs(),
         reused,
         re_embedded,
-        detected: todo.len() - re_embedded,
+        detected: plans.len() - reused - re_embedded,
     })
+}
+
+/// What a photo's earlier results can be reused for (see
+/// `artifacts::cache`): everything, the detection only, or nothing.
+fn detection_key(models: &dyn Models, opts: &DetectOptions) -> DetectionKey {
+    DetectionKey {
+        detector: models.card().detector.sha256.clone(),
+        min_confidence: opts.filter.min_confidence,
+        min_size: opts.filter.min_size,
+        report_confidence: opts.filter.report_confidence,
+        max_pixels: opts.limits.max_pixels,
+        max_file_bytes: opts.limits.max_file_bytes,
+        detector_scale: models.detector_scale().name().to_string(),
+    }
+}
+
+/// Each photo's result by its plan: taken from the cache, or worked out on
+/// the runner (embedding cached chips, or detecting from scratch). With
+/// nothing to detect or embed, no engine is even loaded.
+fn carry_out(
+    runner: &Runner<'_>,
+    plans: &[Plan<'_>],
+    photos: &[PathBuf],
+    keys: &[String],
+    work: &WorkDir,
+    opts: &DetectOptions,
+) -> Result<Vec<Option<Result<PhotoResult, SkipReason>>>> {
+    let mut results: Vec<Option<Result<PhotoResult, SkipReason>>> = plans
+        .iter()
+        .zip(photos)
+        .map(|(plan, photo)| match plan {
+            Plan::Reuse(entry) => Some(Ok(PhotoResult::from_entry(entry, photo))),
+            _ => None,
+        })
+        .collect();
+    let todo: Vec<(usize, &PathBuf, &String)> =
+        plans.iter().enumerate().filter(|(_, p)| !matches!(p, Plan::Reuse(_))).map(|(i, _)| (i, &photos[i], &keys[i])).collect();
+    if !todo.is_empty() {
+        let outcomes = runner.run(&todo, "detect", |engine, &(i, photo, key)| match plans[i] {
+            Plan::Embed(entry) => embed_chips(engine, entry, photo, work),
+            _ => process_photo(engine, photo, key, work, opts),
+        })?;
+        for (&(i, _, _), outcome) in todo.iter().zip(outcomes) {
+            results[i] = Some(match outcome {
+                Outcome::Done(r) => Ok(r),
+                Outcome::Skipped(why) => Err(why),
+            });
+        }
+    }
+    Ok(results)
+}
+
+/// The photos' records, embeddings and step times, in photo order.
+struct Gathered {
+    records: Vec<PhotoRecord>,
+    embeddings: Vec<(String, Vec<f32>)>,
+    times: StepTimes,
+}
+
+/// Gathers the results, entering each photo with a content hash in `cache`.
+fn gather(
+    photos: &[PathBuf],
+    keys: &[String],
+    hashes: &[Option<String>],
+    results: Vec<Option<Result<PhotoResult, SkipReason>>>,
+    cache: &mut Cache,
+    opts: &DetectOptions,
+) -> Gathered {
+    let mut out = Gathered { records: Vec::with_capacity(photos.len()), embeddings: Vec::new(), times: StepTimes::default() };
+    for (((photo, key), hash), result) in photos.iter().zip(keys).zip(hashes).zip(results) {
+        // Every item is either reused or was given to the runner, which
+        // returns one outcome per item.
+        let Some(result) = result else { continue };
+        match result {
+            Ok(r) => {
+                if opts.embed {
+                    out.embeddings.extend(r.named_embeddings());
+                }
+                out.times.add(&r.times);
+                if let Some(h) = hash {
+                    cache.entries.insert(entry_key(h, key), r.entry(opts));
+                }
+                out.records.push(r.record);
+            }
+            Err(why) => out.records.push(skipped_record(photo, key, why.describe())),
+        }
+    }
+    out
 }
 
 fn skipped_record(photo: &Path, key: &str, why: String) -> PhotoRecord {
