@@ -132,8 +132,22 @@ pub fn main_embedding(path: &Path) -> Vec<f32> {
     faces_of(path).into_iter().max_by(|a, b| a.0.total_cmp(&b.0)).map(|(_, e)| e).unwrap_or_else(|| panic!("no face in {}", path.display()))
 }
 
-/// The kept faces of a photo: box area and embedding.
+/// The kept faces of a photo: box area and embedding. Remembered for the
+/// test binary's life: the modules ask for the same photos' faces again and
+/// again, and the models and the filter are always the same.
 fn faces_of(path: &Path) -> Vec<(f32, Vec<f32>)> {
+    type Seen = std::sync::Mutex<std::collections::HashMap<PathBuf, Vec<(f32, Vec<f32>)>>>;
+    static SEEN: OnceLock<Seen> = OnceLock::new();
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some(faces) = seen.lock().unwrap_or_else(|p| p.into_inner()).get(path) {
+        return faces.clone();
+    }
+    let faces = detect_and_embed(path);
+    seen.lock().unwrap_or_else(|p| p.into_inner()).insert(path.to_path_buf(), faces.clone());
+    faces
+}
+
+fn detect_and_embed(path: &Path) -> Vec<(f32, Vec<f32>)> {
     let img = rollcall_models::decode::load_rgb(path).unwrap_or_else(|e| panic!("{e}"));
     let mut engine = models().engine(Default::default()).unwrap_or_else(|e| panic!("engine: {e}"));
     let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };

@@ -5,7 +5,7 @@
 //! others are still there, and the gallery is signed again with a higher
 //! serial.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 

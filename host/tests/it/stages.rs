@@ -1,7 +1,7 @@
 //! Each stage of the library on the fake engine: what it writes, and the
 //! typed error it returns for each mistake. Seconds, no models.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

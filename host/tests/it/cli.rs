@@ -1,7 +1,7 @@
 //! The `rollcall` binary end to end on the fake engine: every command, run
 //! as a user runs it, on synthetic photos made here. Seconds, no models.
 
-mod common;
+use crate::common;
 
 use common::{classroom, fails, name_clusters, ok, synthetic};
 use rollcall_host::artifacts::clusters::{self, ClustersFile};

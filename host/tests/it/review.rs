@@ -3,7 +3,7 @@
 //! undo, stale views, the lock, and names. No browser here; the real
 //! browser test is `tests/tests/review.rs`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! painted people. Run with `ROLLCALL_BLESS=1` to rewrite it after a change
 //! to training or the gallery format.
 
-mod common;
+use crate::common;
 
 use rollcall_host::artifacts::Work;
 use rollcall_host::artifacts::training::ModelDir;

@@ -2,7 +2,7 @@
 //! manner of ripgrep's `tests/regression.rs`. They run the `rollcall` binary
 //! on the fake engine: seconds, no models.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -2,7 +2,7 @@
 //! against a gallery, present and absent, a stranger, a face too small to
 //! name, several photos of one morning, and the folders it refuses.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 
