@@ -10,46 +10,68 @@
 #     through the x86 build, and checks that the events are the same;
 #  5. with --bench, times the aarch64 build under qemu.
 #
-# Called by .ci/run. Needs the model cache (`rollcall models fetch`).
+#   scripts/cross-aarch64.sh [STEP] [--profile P] [--bench]
+#
+# STEP is `install` (1), `build` (2) or `check` (3-5, building first if
+# needed); without one, all of them. P is the cargo profile of the cross
+# build: release by default; CI checks with `cross-check` (see Cargo.toml).
+# .ci/run installs first, builds beside the x86 test build, and checks once
+# the model cache is there (`rollcall models fetch`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 faces=${ROLLCALL_FACES:-$root/../shared/data/faces}
 out=$root/target/cross/check
 target=aarch64-unknown-linux-gnu
+step=all
+profile=release
+bench=0
+while [ $# -gt 0 ]; do
+    case "$1" in
+        install | build | check) step=$1 ;;
+        --profile) profile=$2; shift ;;
+        --bench) bench=1 ;;
+        *) echo "usage: scripts/cross-aarch64.sh [install|build|check] [--profile P] [--bench]" >&2; exit 2 ;;
+    esac
+    shift
+done
 
 log() { printf '\n-- %s\n' "$1"; }
 sudo_cmd=""
 [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
 
-log "aarch64 toolchain and qemu"
-# Each check on its own line: bash gives && and || equal precedence, so one
-# long `a || b || c && d` chain skipped the install whenever libclang was
-# there already (scripts/test installs it), and CI then found no Debian rustc.
-have_libclang() { [ -f /usr/include/clang-c/Index.h ] || ls /usr/lib/llvm-*/include/clang-c/Index.h >/dev/null 2>&1; }
-need_install=0
-[ -x /usr/bin/qemu-aarch64-static ] || need_install=1
-[ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] || need_install=1
-[ -d /usr/lib/rustlib/$target ] || need_install=1
-command -v aarch64-linux-gnu-gcc >/dev/null || need_install=1
-have_libclang || need_install=1
-if [ $need_install = 1 ]; then
-    $sudo_cmd dpkg --add-architecture arm64
-    $sudo_cmd apt-get update -q
-    $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-        rustc-web cargo-web gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
-        libstd-rust-web-dev:arm64 libclang-dev
+if [ $step = all ] || [ $step = install ]; then
+    log "aarch64 toolchain and qemu"
+    # Each check on its own line: bash gives && and || equal precedence, so one
+    # long `a || b || c && d` chain skipped the install whenever libclang was
+    # there already (scripts/test installs it), and CI then found no Debian rustc.
+    have_libclang() { [ -f /usr/include/clang-c/Index.h ] || ls /usr/lib/llvm-*/include/clang-c/Index.h >/dev/null 2>&1; }
+    need_install=0
+    [ -x /usr/bin/qemu-aarch64-static ] || need_install=1
+    [ -x /usr/bin/rustc ] && [ -x /usr/bin/cargo ] || need_install=1
+    [ -d /usr/lib/rustlib/$target ] || need_install=1
+    command -v aarch64-linux-gnu-gcc >/dev/null || need_install=1
+    have_libclang || need_install=1
+    if [ $need_install = 1 ]; then
+        $sudo_cmd dpkg --add-architecture arm64
+        $sudo_cmd apt-get update -q
+        $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+            rustc-web cargo-web gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
+            libstd-rust-web-dev:arm64 libclang-dev
+    fi
 fi
+[ $step = install ] && exit 0
 
-log "cross-build rollcall-device for $target with Debian's rustc $(/usr/bin/rustc --version | cut -d' ' -f2)"
+log "cross-build rollcall-device ($profile) for $target with Debian's rustc $(/usr/bin/rustc --version | cut -d' ' -f2)"
 # Debian's rustc alone: not the x86 build's linting wrapper (.ci/run sets it).
 env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS CARGO_TARGET_DIR="$root/target/cross" RUSTC=/usr/bin/rustc \
     CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc AR_aarch64_unknown_linux_gnu=aarch64-linux-gnu-ar \
     BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu" \
-    /usr/bin/cargo build --release --locked -p rollcall-device --target $target \
+    /usr/bin/cargo build --profile "$profile" --locked -p rollcall-device --target $target \
     --config "target.$target.linker=\"aarch64-linux-gnu-gcc\""
-arm_bin=$root/target/cross/$target/release/rollcall-device
+arm_bin=$root/target/cross/$target/$profile/rollcall-device
 file "$arm_bin" 2>/dev/null || true
+[ $step = build ] && exit 0
 
 log "x86 binaries"
 # The test build makes both binaries (the CLI tests run them); after
@@ -135,7 +157,7 @@ print(f"same {len(x86)} events; largest score difference {worst:.4f}")
 assert worst < 0.02
 PY
 
-if [ "${1:-}" = "--bench" ]; then
+if [ $bench = 1 ]; then
     log "aarch64 under qemu (emulated, not a Pi): per-frame latency"
     run_arm bench --gallery "$out/gallery.rcg" --photos "$faces" --frames "${FRAMES:-5}" --threads 2
 fi

@@ -2,8 +2,8 @@
 //! cost more than compiling them): the `rollcall` binary on the fake
 //! engine and synthetic photos, one module per subject.
 
-mod common;
 mod cli;
+mod common;
 mod docs;
 mod forget;
 mod regression;
