@@ -10,8 +10,9 @@
 # build writes into the same paths (outputs record them), which are then
 # moved aside and compared with `diff -r`. Left out, because they differ
 # between two runs of one build: the exported gallery (it records when it
-# was made; `predict`'s output checks what it holds) and `fidelity.json`
-# (it records timings).
+# was made; `predict`'s output checks what it holds), `fidelity.json`
+# (it records timings) and each work folder's `.rollcall-lock` (it records
+# the process id of the run that held the folder).
 set -euo pipefail
 old=$(realpath "$1")
 new=$(realpath "$2")
@@ -45,7 +46,7 @@ echo "old: $old"
 pass "$old" old
 echo "new: $new"
 pass "$new" new
-if diff -r "$scratch/old" "$scratch/new"; then
+if diff -r -x .rollcall-lock "$scratch/old" "$scratch/new"; then
     echo "identical: $(find "$scratch/new" -type f | wc -l) files in $scratch/new"
 else
     echo "outputs differ" >&2
