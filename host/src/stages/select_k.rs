@@ -159,48 +159,8 @@ pub fn select_k(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts:
         warnings.push(format!("k = {} and above skipped: only {} faces are not outliers", grid[ks.len()], xi.nrows()));
     }
 
-    // The recommendation first. Where its fit is expensive, KMeans tries
-    // the linkage start against one random start there; when the linkage
-    // start wins, every other k of the sweep starts from the linkage groups
-    // alone (each row records its random starts).
-    let mut order = ks.clone();
-    order.sort_by_key(|&k| k != recommended);
-    let large = crate::analysis::population::expensive(xi.nrows(), recommended, xi.ncols(), opts.n_init);
-    let mut linkage_only = false;
-    let bar = crate::runner::progress(order.len(), "select-k");
-    let mut fits = Vec::new();
-    for &k in &order {
-        let n_init = if linkage_only { 0 } else { opts.n_init };
-        let started = std::time::Instant::now();
-        let fit = pop.kmeans(&xi, k, n_init, opts.seed);
-        if k == recommended && large && fit.given_won {
-            linkage_only = true;
-        }
-        let fitted = started.elapsed().as_secs_f64();
-        let (sampled, s) = silhouette::sampled(xi.view(), &fit.labels, k, silhouette::SAMPLE, opts.seed);
-        tracing::debug!(
-            "k = {k}: {} random starts, {} iterations, linkage start won: {}; KMeans {fitted:.2} s, silhouette {:.2} s",
-            fit.random_starts,
-            fit.iterations,
-            fit.given_won,
-            started.elapsed().as_secs_f64() - fitted
-        );
-        fits.push((k, fit, sampled, s));
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    fits.sort_by_key(|f| f.0);
-    let rows: Vec<KRow> = fits
-        .iter()
-        .map(|(k, fit, _, s)| KRow {
-            k: *k,
-            distortion: fit.inertia / xi.nrows() as f64,
-            inertia: fit.inertia,
-            silhouette: f64::from(silhouette::mean(s)),
-            random_starts: fit.random_starts,
-            linkage_start_won: fit.given_won,
-        })
-        .collect();
+    let fits = sweep(&pop, &xi, &ks, recommended, opts);
+    let rows = k_rows(&fits, xi.nrows());
     let silhouette_sample = (xi.nrows() > silhouette::SAMPLE).then_some(silhouette::SAMPLE);
     if let Some(size) = silhouette_sample {
         warnings.push(format!("silhouettes are of a random sample of {size} of the {} faces", xi.nrows()));
@@ -238,13 +198,60 @@ pub fn select_k(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts:
     Ok(selection)
 }
 
-fn write_charts(
-    work: &Work,
-    pop: &Population,
-    xi: &Array2<f32>,
-    sel: &Selection,
-    fits: &[(usize, kmeans::KMeansFit, Vec<usize>, Vec<f32>)],
-) -> Result<()> {
+/// One KMeans fit and silhouette per k: `(k, fit, sampled faces, their silhouettes)`, by k.
+type Fits = Vec<(usize, kmeans::KMeansFit, Vec<usize>, Vec<f32>)>;
+
+/// Fits every k of `ks` and takes each fit's silhouettes.
+fn sweep(pop: &Population, xi: &Array2<f32>, ks: &[usize], recommended: usize, opts: &SelectKOptions) -> Fits {
+    // The recommendation first. Where its fit is expensive, KMeans tries
+    // the linkage start against one random start there; when the linkage
+    // start wins, every other k of the sweep starts from the linkage groups
+    // alone (each row records its random starts).
+    let mut order = ks.to_vec();
+    order.sort_by_key(|&k| k != recommended);
+    let large = crate::analysis::population::expensive(xi.nrows(), recommended, xi.ncols(), opts.n_init);
+    let mut linkage_only = false;
+    let bar = crate::runner::progress(order.len(), "select-k");
+    let mut fits = Vec::new();
+    for &k in &order {
+        let n_init = if linkage_only { 0 } else { opts.n_init };
+        let started = std::time::Instant::now();
+        let fit = pop.kmeans(xi, k, n_init, opts.seed);
+        if k == recommended && large && fit.given_won {
+            linkage_only = true;
+        }
+        let fitted = started.elapsed().as_secs_f64();
+        let (sampled, s) = silhouette::sampled(xi.view(), &fit.labels, k, silhouette::SAMPLE, opts.seed);
+        tracing::debug!(
+            "k = {k}: {} random starts, {} iterations, linkage start won: {}; KMeans {fitted:.2} s, silhouette {:.2} s",
+            fit.random_starts,
+            fit.iterations,
+            fit.given_won,
+            started.elapsed().as_secs_f64() - fitted
+        );
+        fits.push((k, fit, sampled, s));
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    fits.sort_by_key(|f| f.0);
+    fits
+}
+
+/// The sweep's rows of `k_selection.csv`, over `n` faces.
+fn k_rows(fits: &Fits, n: usize) -> Vec<KRow> {
+    fits.iter()
+        .map(|(k, fit, _, s)| KRow {
+            k: *k,
+            distortion: fit.inertia / n as f64,
+            inertia: fit.inertia,
+            silhouette: f64::from(silhouette::mean(s)),
+            random_starts: fit.random_starts,
+            linkage_start_won: fit.given_won,
+        })
+        .collect()
+}
+
+fn write_charts(work: &Work, pop: &Population, xi: &Array2<f32>, sel: &Selection, fits: &Fits) -> Result<()> {
     let dir = work.charts();
     let pts = |f: fn(&KRow) -> f64| sel.rows.iter().map(|r| (r.k, f(r))).collect::<Vec<_>>();
     let mark = Some(sel.recommended_k);
