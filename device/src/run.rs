@@ -29,33 +29,6 @@ fn check_leds(leds: &std::collections::BTreeMap<String, u8>, labels: &[String]) 
     Ok(())
 }
 
-/// Swaps in the gallery file if it was replaced; a bad one is refused with
-/// a log line and the old one stays.
-fn reload(
-    watch: &mut GalleryWatch,
-    trust: &mut Option<Trust>,
-    rec: &mut Recognizer,
-    models: &dyn rollcall_models::Models,
-    sinks: &mut [Box<dyn Sink>],
-    clock: &mut ClockWatch,
-) {
-    let Some(change) = watch.changed(trust.as_ref()) else { return };
-    let swapped = change.and_then(|(g, serial)| Ok((rec.replace_gallery(models, g, now())?, serial)));
-    match swapped {
-        Ok((events, serial)) => {
-            tracing::info!("new gallery in use");
-            if let Some(t) = trust
-                && let Err(e) = t.accepted(serial)
-            {
-                tracing::warn!("{}", e.chain());
-            }
-            emit(sinks, clock, &events);
-            sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
-        }
-        Err(e) => tracing::warn!("{}; the old gallery stays in use", e.chain()),
-    }
-}
-
 /// The trusted key and the serials accepted before, from the state folder.
 pub(crate) fn trust(s: &Settings) -> Result<Option<Trust>> {
     let Some(key) = s.trust else { return Ok(None) };
@@ -176,10 +149,28 @@ struct Running<'m> {
 }
 
 impl Running<'_> {
-    /// One frame: a replaced gallery swapped in first, then the events out
-    /// and the watchdog told the loop is alive.
+    /// Swaps in the gallery file if it was replaced; a bad one is refused
+    /// with a log line and the old one stays.
+    fn reload(&mut self, sinks: &mut [Box<dyn Sink>]) {
+        let Some(change) = self.watch.changed(self.trust.as_ref()) else { return };
+        let swapped = change.and_then(|(g, serial)| Ok((self.rec.replace_gallery(self.models, g, now())?, serial)));
+        match swapped {
+            Ok((events, serial)) => {
+                tracing::info!("new gallery in use");
+                if let Some(t) = &mut self.trust
+                    && let Err(e) = t.accepted(serial)
+                {
+                    tracing::warn!("{}", e.chain());
+                }
+                emit(sinks, &mut self.clock, &events);
+                sinks.iter_mut().for_each(|sink| sink.gallery(self.rec.labels()));
+            }
+            Err(e) => tracing::warn!("{}; the old gallery stays in use", e.chain()),
+        }
+    }
+
+    /// One frame's events out, and the watchdog told the loop is alive.
     fn frame(&mut self, frame: &crate::source::Frame, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
-        reload(&mut self.watch, &mut self.trust, &mut self.rec, self.models, sinks, &mut self.clock);
         let events = self.rec.process(frame, &mut self.times)?;
         emit(sinks, &mut self.clock, &events);
         self.service.alive();
@@ -202,6 +193,7 @@ impl Running<'_> {
             .map_err(|e| SourceError::Open { device: device.to_string(), reason: format!("cannot start the capture thread: {e}") })?;
         let mut last_report = Instant::now();
         while let Some(frame) = mailbox.take() {
+            self.reload(sinks);
             self.frame(&frame, sinks)?;
             if last_report.elapsed() > Duration::from_secs(60) {
                 last_report = Instant::now();
@@ -227,14 +219,13 @@ impl Running<'_> {
                 let due = started + Duration::from_secs_f64(n as f64 / fps);
                 std::thread::sleep(due.saturating_duration_since(Instant::now()));
             }
+            self.reload(sinks);
             let frame = match load_still(path) {
                 Ok(mut f) => {
                     f.ts = simulated(n).unwrap_or(f.ts);
                     f
                 }
                 Err(e) => {
-                    // The gallery may have been replaced meanwhile.
-                    reload(&mut self.watch, &mut self.trust, &mut self.rec, self.models, sinks, &mut self.clock);
                     tracing::warn!("skipping {}", rollcall_models::error::describe(&e));
                     continue;
                 }

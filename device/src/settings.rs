@@ -81,6 +81,13 @@ pub(crate) fn within<T: PartialOrd + Copy + std::fmt::Display>(name: &str, v: T,
     if outside { Err(format!("{name}: {v} is outside {lo}..={hi}")) } else { Ok(v) }
 }
 
+/// A small text file the settings name (the settings, a key, a password),
+/// read within limits.
+fn small_text(path: &std::path::Path, what: &'static str) -> Result<String> {
+    rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::SMALL_TEXT, what)
+        .map_err(|source| Error::Read { path: path.to_path_buf(), source })
+}
+
 /// How LEDs are driven.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -305,8 +312,7 @@ impl Options {
     /// the flags alone.
     pub fn layered(&self) -> Result<Options> {
         let Some(path) = &self.config else { return Ok(self.clone()) };
-        let text = rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::SMALL_TEXT, "settings file")
-            .map_err(|source| Error::Read { path: path.clone(), source })?;
+        let text = small_text(path, "settings file")?;
         let file: Options = toml::from_str(&text).map_err(|e| Error::Content {
             path: path.clone(),
             what: "invalid settings".into(),
@@ -382,8 +388,7 @@ impl Options {
     /// authenticated.
     fn trust_key(&self) -> Result<Option<PublicKey>> {
         let Some(path) = &self.trust else { return Ok(None) };
-        let text = rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::SMALL_TEXT, "key file")
-            .map_err(|source| Error::Read { path: path.clone(), source })?;
+        let text = small_text(path, "key file")?;
         let key = PublicKey::parse(&text).map_err(|e| Error::Content {
             path: path.clone(),
             what: "not a public key from `rollcall keygen`".into(),
@@ -408,12 +413,7 @@ impl Options {
             return Err(Error::Setting("[mqtt]: ca_file and client_cert are for mqtts:// URLs".into()));
         }
         m.password = match (&o.password_file, &o.password_env) {
-            (Some(p), _) => Some(
-                rollcall_shared::regular::read_to_string(p, rollcall_shared::regular::cap::SMALL_TEXT, "password file")
-                    .map_err(|source| Error::Read { path: p.clone(), source })?
-                    .trim_end_matches(['\r', '\n'])
-                    .to_string(),
-            ),
+            (Some(p), _) => Some(small_text(p, "password file")?.trim_end_matches(['\r', '\n']).to_string()),
             (None, Some(var)) => {
                 Some(std::env::var(var).map_err(|_| Error::Setting(format!("MQTT password: environment variable {var} is not set")))?)
             }
