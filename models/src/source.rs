@@ -60,28 +60,15 @@ impl ModelSource {
         if self.fake {
             return Ok(Arc::new(FakeModels::default()));
         }
-        let (det, rec) = self.names_for_gallery(gallery)?;
-        let set = ModelSet::load(&self.store()?, det.as_deref(), rec.as_deref())?;
+        let store = self.store()?;
+        let (det, rec) = names_for_gallery(store.manifest(), gallery);
+        let set = ModelSet::load(&store, det.as_deref(), rec.as_deref())?;
         let set = match detector_size {
             None => set.with_detector_scale(DetectorScale::Fit),
             Some(DetectorSize::Side(side)) => set.with_detector_size(side)?,
             Some(DetectorSize::Auto) => set.with_detector_scale(DetectorScale::Auto),
         };
         Ok(Arc::new(set))
-    }
-
-    /// The manifest's detector and recognizer with the gallery's hashes
-    /// (`None`: the default of that role).
-    fn names_for_gallery(&self, gallery: &Gallery) -> Result<(Option<String>, Option<String>)> {
-        let manifest = self.manifest()?;
-        let pick = |role: Role, digest: &[u8; 32]| {
-            manifest
-                .models
-                .iter()
-                .find(|m| m.role == role && m.sha256.as_deref().and_then(rollcall_shared::gallery::parse_sha256).as_ref() == Some(digest))
-                .map(|m| m.name.clone())
-        };
-        Ok((pick(Role::Detector, &gallery.detector_sha256), pick(Role::Recognizer, &gallery.recognizer_sha256)))
     }
 
     /// The files [`load_for_gallery`](Self::load_for_gallery) would need
@@ -91,8 +78,8 @@ impl ModelSource {
         if self.fake {
             return Ok(Vec::new());
         }
-        let (det, rec) = self.names_for_gallery(gallery)?;
         let store = self.store()?;
+        let (det, rec) = names_for_gallery(store.manifest(), gallery);
         let mut paths = vec![store.runtime_path()];
         for (role, name) in [(Role::Detector, det), (Role::Recognizer, rec)] {
             paths.push(store.model_path(store.manifest().select(role, name.as_deref())?));
@@ -109,6 +96,19 @@ impl ModelSource {
         }
         Ok(self.manifest()?.model(name).ok().and_then(|m| m.output.same_person_cosine))
     }
+}
+
+/// The manifest's detector and recognizer with the gallery's hashes
+/// (`None`: the default of that role).
+fn names_for_gallery(manifest: &Manifest, gallery: &Gallery) -> (Option<String>, Option<String>) {
+    let pick = |role: Role, digest: &[u8; 32]| {
+        manifest
+            .models
+            .iter()
+            .find(|m| m.role == role && m.sha256.as_deref().and_then(rollcall_shared::gallery::parse_sha256).as_ref() == Some(digest))
+            .map(|m| m.name.clone())
+    };
+    (pick(Role::Detector, &gallery.detector_sha256), pick(Role::Recognizer, &gallery.recognizer_sha256))
 }
 
 /// How large a camera's frames are given to the detector: a side in
