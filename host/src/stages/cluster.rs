@@ -329,8 +329,7 @@ fn write_folders(work: &Work, rows: &[ClusterRow], jobs: usize) -> Result<()> {
         let p = staging.join(&r.folder).join(&r.file);
         std::fs::write(&p, bytes).map_err(Error::write(&p))
     })?;
-    let staged: std::collections::BTreeSet<&str> = copies.iter().map(|(r, _)| r.folder.as_str()).collect();
-    for folder in staged {
+    for folder in folders {
         let (from, to) = (staging.join(folder), dir.join(folder));
         if !to.exists() {
             std::fs::rename(&from, &to).map_err(Error::write(&to))?;
