@@ -60,10 +60,13 @@ pub struct Latency {
     pub faces_placed: usize,
     /// Faces the detector kept.
     pub faces_found: usize,
+    /// Frames timed.
     pub frames: usize,
+    /// Decoding the JPEG frame, ms.
     pub decode_ms: f64,
     /// Detection and alignment, ms.
     pub detect_ms: f64,
+    /// Embedding the faces the carrier did not carry, ms.
     pub embed_ms: f64,
     /// Classification and smoothing, ms.
     pub classify_ms: f64,

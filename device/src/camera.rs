@@ -9,7 +9,7 @@ use v4l::prelude::*;
 use v4l::video::Capture;
 use v4l::{Format, FourCC};
 
-use crate::source::{Camera, SourceError};
+use crate::source::{Camera, Lost, SourceError};
 
 /// A V4L2 capture device.
 pub(crate) struct V4lCamera {
@@ -58,23 +58,24 @@ impl V4lCamera {
 
 impl Camera for V4lCamera {
     fn open(&mut self) -> Result<(), SourceError> {
-        let (stream, fmt) = self.open_stream().map_err(|e| SourceError::Open { device: self.path.clone(), reason: e.to_string() })?;
+        let (stream, fmt) = self.open_stream().map_err(|source| SourceError::Open { device: self.path.clone(), source })?;
         tracing::info!("{}: {}x{} {}", self.path, fmt.width, fmt.height, fmt.fourcc);
         self.stream = Some((stream, fmt));
         Ok(())
     }
 
     fn grab(&mut self) -> Result<RgbImage, SourceError> {
-        let lost = |reason: String| SourceError::Lost { device: self.path.clone(), reason };
-        let (stream, fmt) = self.stream.as_mut().ok_or_else(|| lost("not open".into()))?;
-        let (buf, meta) = stream.next().map_err(|e| lost(e.to_string()))?;
+        let lost = |source: Lost| SourceError::Lost { device: self.path.clone(), source };
+        let (stream, fmt) = self.stream.as_mut().ok_or_else(|| lost(Lost::NotOpen))?;
+        let (buf, meta) = stream.next().map_err(|e| lost(Lost::Read(e)))?;
         let data = &buf[..(meta.bytesused as usize).min(buf.len())];
         let (w, h) = (fmt.width as usize, fmt.height as usize);
         if fmt.fourcc == FourCC::new(b"MJPG") {
-            rollcall_models::decode::decode_rgb(data, std::path::Path::new(&self.path)).map_err(|e| lost(e.to_string()))
+            rollcall_models::decode::decode_rgb(data, std::path::Path::new(&self.path)).map_err(|e| lost(Lost::Decode(e)))
         } else {
-            let rgb = crate::yuyv::to_rgb(data, w, h).ok_or_else(|| lost(format!("short YUYV frame: {} bytes for {w}x{h}", data.len())))?;
-            RgbImage::from_raw(w as u32, h as u32, rgb).ok_or_else(|| lost("frame size".into()))
+            let short = || lost(Lost::Short { got: data.len(), width: w, height: h });
+            let rgb = crate::yuyv::to_rgb(data, w, h).ok_or_else(short)?;
+            RgbImage::from_raw(w as u32, h as u32, rgb).ok_or_else(short)
         }
     }
 

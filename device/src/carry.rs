@@ -96,6 +96,7 @@ pub enum Step {
 /// This frame's steps, and which known face each box continues.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// One step per box of the frame, in order.
     pub steps: Vec<Step>,
     continues: Vec<Option<usize>>,
 }
@@ -147,6 +148,8 @@ impl Likeness {
 }
 
 impl Carrier {
+    /// A carrier that knows no face yet; a box continues a known face
+    /// when their overlap (IoU) is at least `match_iou`.
     pub fn new(rules: CarryRules, match_iou: f32) -> Self {
         Carrier { rules, match_iou, known: Vec::new() }
     }

@@ -15,6 +15,7 @@ use crate::source::{Camera, SourceSpec, load_still, stills};
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
+    /// Works as configured.
     Ok,
     /// Works, but something is worth knowing.
     Warn,
@@ -25,7 +26,9 @@ pub enum Verdict {
 /// One check's result.
 #[derive(Debug, Clone)]
 pub struct Check {
+    /// What was checked: "gallery", "camera", ...
     pub what: &'static str,
+    /// How it came out.
     pub verdict: Verdict,
     /// What was found.
     pub detail: String,

@@ -21,23 +21,29 @@ pub enum Error {
     File {
         /// What was tried: "read", "write", "list", "delete", ...
         action: &'static str,
+        /// The file or folder.
         path: PathBuf,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
     /// A file read within limits (regular, capped) could not be read.
     #[error("cannot read {}", shown(path))]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Not a regular file, too big, or what the system said.
         #[source]
         source: rollcall_shared::regular::RegularError,
     },
     /// A file was read but its content is not what it should be.
     #[error("{}: {what}", shown(path))]
     Content {
+        /// The file.
         path: PathBuf,
         /// What it should have been, and what to do.
         what: String,
+        /// The parser's complaint, when there is one.
         #[source]
         source: Option<Cause>,
     },
@@ -55,7 +61,9 @@ pub enum Error {
     /// A cause, with the file it concerns.
     #[error("{}", shown(path))]
     In {
+        /// The file.
         path: PathBuf,
+        /// What went wrong with it.
         #[source]
         source: Box<Error>,
     },
@@ -64,7 +72,14 @@ pub enum Error {
         "an older gallery: serial {serial}, but this device already accepted serial {highest} from key {key} (a rollback?); \
          to go back on purpose, start once with --allow-downgrade"
     )]
-    Rollback { serial: u64, highest: u64, key: String },
+    Rollback {
+        /// The offered gallery's serial number.
+        serial: u64,
+        /// The highest serial this device accepted from the same key.
+        highest: u64,
+        /// The signing key, shortened as `rollcall keys` shows it.
+        key: String,
+    },
     /// The models could not be found, loaded or run.
     #[error(transparent)]
     Models(#[from] rollcall_models::Error),
@@ -74,29 +89,38 @@ pub enum Error {
     /// Events could not be written to a sink (stdout, the serial line).
     #[error("cannot write events to {sink}")]
     Sink {
+        /// Which sink: "stdout", "serial".
         sink: &'static str,
+        /// What the system said.
         #[source]
         source: std::io::Error,
     },
     /// A serial port could not be opened.
     #[error("cannot open serial port {port} at {baud} baud")]
     Serial {
+        /// The port's device file.
         port: String,
+        /// The speed asked for.
         baud: u32,
+        /// What the driver said.
         #[source]
         source: serialport::Error,
     },
     /// GPIO could not be opened or a pin taken.
     #[error("{what}")]
     Gpio {
+        /// What was tried, naming the pin.
         what: String,
+        /// What the GPIO library said.
         #[source]
         source: rppal::gpio::Error,
     },
     /// The MQTT settings or connection.
     #[error("{what}")]
     Mqtt {
+        /// What was tried, naming the setting or the broker.
         what: String,
+        /// The client's or the TLS library's complaint, when there is one.
         #[source]
         source: Option<Cause>,
     },

@@ -8,7 +8,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
+    /// Someone is present (seen in enough recent frames).
     Arrived,
+    /// Someone present is no longer seen.
     Left,
     /// The device is alive.
     Heartbeat,
@@ -19,6 +21,7 @@ pub enum Kind {
 /// One event; on stdout, one JSON object a line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Event {
+    /// What happened.
     pub event: Kind,
     /// Who (absent for heartbeats).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -48,6 +51,7 @@ impl Event {
         Event { label: Some(label.to_string()), score: Some((score * 1000.0).round() / 1000.0), ..Event::bare(kind, ts) }
     }
 
+    /// The device is alive, with `present` people present.
     pub fn heartbeat(present: usize, ts: f64) -> Self {
         Event { present: Some(present), ..Event::bare(Kind::Heartbeat, ts) }
     }
@@ -66,6 +70,7 @@ impl Event {
         serde_json::to_string(self).unwrap_or_default()
     }
 
+    /// The compact form for the serial line (`shared::wire`).
     pub fn wire(&self) -> rollcall_shared::wire::Message {
         use rollcall_shared::wire::{Message, label, score_milli};
         let ts_ms = (self.ts * 1000.0) as u64;

@@ -12,6 +12,8 @@
 //! ties it all together, swapping in a replaced gallery between frames
 //! ([`reload`]).
 
+#![warn(missing_docs)]
+
 pub mod bench;
 pub(crate) mod camera;
 pub mod carry;

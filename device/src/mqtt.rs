@@ -35,11 +35,15 @@ use crate::sinks::Sink;
 pub struct MqttSettings {
     /// `mqtts://` (TLS) or `mqtt://`.
     pub tls: bool,
+    /// The broker's host name or address.
     pub host: String,
+    /// The broker's port.
     pub port: u16,
     /// Topic prefix, e.g. `rollcall/door1`.
     pub prefix: String,
+    /// The user name, when the broker asks for one.
     pub user: Option<String>,
+    /// The password, from a file or the environment, never a flag.
     pub password: Option<Secret>,
     /// Home Assistant discovery prefix, when discovery is on.
     pub discovery: Option<String>,

@@ -190,7 +190,7 @@ impl Running<'_> {
                 let backoff = Backoff::new(Duration::from_millis(250), Duration::from_secs(10));
                 capture_loop(&mut cam, &m2, &s2, backoff, &mut std::thread::sleep);
             })
-            .map_err(|e| SourceError::Open { device: device.to_string(), reason: format!("cannot start the capture thread: {e}") })?;
+            .map_err(|source| SourceError::Thread { device: device.to_string(), source })?;
         let mut last_report = Instant::now();
         while let Some(frame) = mailbox.take() {
             self.reload(sinks);

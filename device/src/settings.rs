@@ -67,6 +67,7 @@ use crate::tracker::Smoothing;
 /// Bounds of `--detector-size`: below 160 px only faces filling the frame
 /// are found; above 1280 the detector costs more than a frame is worth.
 pub const MIN_DETECTOR_SIZE: u32 = 160;
+/// See [`MIN_DETECTOR_SIZE`].
 pub const MAX_DETECTOR_SIZE: u32 = 1280;
 
 /// The longest time between heartbeats, a day.
@@ -431,6 +432,7 @@ impl Options {
 /// A recognition run's settings, resolved and checked.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The gallery file, read at start and again when it changes.
     pub gallery: PathBuf,
     /// The key galleries must be signed with, if any.
     pub trust: Option<PublicKey>,
@@ -452,6 +454,7 @@ pub struct Settings {
     pub source: SourceSpec,
     /// Serial port and baud rate.
     pub serial: Option<(String, u32)>,
+    /// What the serial line carries.
     pub serial_format: SerialFormat,
     /// LED pin per label.
     pub leds: BTreeMap<String, u8>,
@@ -461,12 +464,15 @@ pub struct Settings {
     pub classifier: Option<ClassifierKind>,
     /// Time between heartbeats, if any.
     pub heartbeat: Option<Duration>,
+    /// How arrivals and departures are decided over frames.
     pub smoothing: Smoothing,
     /// When faces seen before are embedded again.
     pub carry: CarryRules,
     /// The detector's input side, if not the manifest's.
     pub detector_size: Option<DetectorSize>,
+    /// Events as JSON lines on stdout.
     pub stdout: bool,
+    /// ONNX Runtime's threads.
     pub threads: usize,
     /// Where the models come from.
     pub models: ModelSource,

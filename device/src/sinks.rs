@@ -15,6 +15,7 @@ use crate::events::{Event, Kind};
 
 /// Receives every event.
 pub trait Sink {
+    /// Sends one event on.
     fn emit(&mut self, e: &Event) -> Result<()>;
 
     /// The gallery's labels, at start and after each reload (MQTT announces

@@ -20,6 +20,7 @@ use image::RgbImage;
 /// One frame.
 #[derive(Debug, Clone)]
 pub struct Frame {
+    /// The picture, decoded.
     pub image: RgbImage,
     /// Seconds since the Unix epoch when it was taken.
     pub ts: f64,
@@ -31,17 +32,64 @@ pub struct Frame {
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// The camera could not be opened or configured.
-    #[error("cannot open {device}: {reason}")]
-    Open { device: String, reason: String },
+    #[error("cannot open {device}")]
+    Open {
+        /// The camera's device file.
+        device: String,
+        /// What the driver said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The camera stopped delivering (unplugged, say).
-    #[error("{device} stopped delivering frames: {reason}")]
-    Lost { device: String, reason: String },
-    /// A still could not be listed.
-    #[error("{}: {reason}", shown(path))]
+    #[error("{device} stopped delivering frames")]
+    Lost {
+        /// The camera's device file.
+        device: String,
+        /// Why the last frame was not had.
+        #[source]
+        source: Lost,
+    },
+    /// The thread that reads the camera could not start.
+    #[error("cannot start the capture thread for {device}")]
+    Thread {
+        /// The camera's device file.
+        device: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The folder of stills could not be read.
+    #[error("{}: cannot list the stills", shown(path))]
     Stills {
-        /// The file or folder.
+        /// The folder.
         path: PathBuf,
-        reason: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Why a camera's frame was not had.
+#[derive(Debug, thiserror::Error)]
+pub enum Lost {
+    /// Asked for a frame before the camera was opened.
+    #[error("the camera is not open")]
+    NotOpen,
+    /// The driver failed to hand over a buffer.
+    #[error("reading a buffer")]
+    Read(#[source] std::io::Error),
+    /// An MJPEG frame did not decode.
+    #[error("decoding an MJPEG frame")]
+    Decode(#[source] rollcall_models::Error),
+    /// A YUYV frame had fewer bytes than its size needs.
+    #[error("short YUYV frame: {got} bytes for {width}x{height}")]
+    Short {
+        /// Bytes delivered.
+        got: usize,
+        /// The frame's width, in pixels.
+        width: usize,
+        /// The frame's height, in pixels.
+        height: usize,
     },
 }
 
@@ -50,6 +98,7 @@ pub enum SourceError {
 pub enum SourceSpec {
     /// `v4l:/dev/video0[:640x480@15]`.
     V4l {
+        /// The camera's device file.
         device: String,
         /// Width, height, frames per second.
         mode: (u32, u32, u32),
@@ -95,7 +144,7 @@ pub fn stills(spec: &SourceSpec) -> Result<Vec<PathBuf>, SourceError> {
     match spec {
         SourceSpec::Image(p) => Ok(vec![p.clone()]),
         SourceSpec::Dir(d) => {
-            let entries = std::fs::read_dir(d).map_err(|e| SourceError::Stills { path: d.clone(), reason: e.to_string() })?;
+            let entries = std::fs::read_dir(d).map_err(|source| SourceError::Stills { path: d.clone(), source })?;
             let mut files: Vec<PathBuf> =
                 entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| rollcall_files::photos::is_photo_name(p)).collect();
             files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
@@ -219,7 +268,7 @@ pub fn capture_loop(
                 }
                 Err(e) => {
                     let wait = backoff.step();
-                    tracing::warn!("{e}; retrying in {wait:?}");
+                    tracing::warn!("{}; retrying in {wait:?}", rollcall_models::error::describe(&e));
                     sleep(wait);
                     continue;
                 }
@@ -234,7 +283,7 @@ pub fn capture_loop(
                 camera.close();
                 open = false;
                 let wait = backoff.step();
-                tracing::warn!("{e}; reconnecting in {wait:?}");
+                tracing::warn!("{}; reconnecting in {wait:?}", rollcall_models::error::describe(&e));
                 sleep(wait);
             }
         }
@@ -247,6 +296,16 @@ mod tests {
     use super::*;
     use std::collections::VecDeque;
     use std::sync::Arc;
+
+    /// The log line for a lost camera names the device and, through the
+    /// error's sources, why.
+    #[test]
+    fn a_lost_camera_says_which_and_why() {
+        let e = SourceError::Lost { device: "/dev/video0".into(), source: Lost::Short { got: 100, width: 640, height: 480 } };
+        assert_eq!(rollcall_models::error::describe(&e), "/dev/video0 stopped delivering frames: short YUYV frame: 100 bytes for 640x480");
+        let e = SourceError::Stills { path: "/no/such".into(), source: std::io::Error::from(std::io::ErrorKind::NotFound) };
+        assert!(rollcall_models::error::describe(&e).starts_with("/no/such: cannot list the stills: "), "{e}");
+    }
 
     #[test]
     fn source_specs_parse() {
@@ -286,7 +345,7 @@ mod tests {
             self.log.push(format!("open:{step}"));
             match step {
                 "ok" => Ok(()),
-                _ => Err(SourceError::Open { device: "/dev/fake".into(), reason: step.into() }),
+                _ => Err(SourceError::Open { device: "/dev/fake".into(), source: std::io::Error::other(step) }),
             }
         }
 
@@ -298,7 +357,7 @@ mod tests {
             }
             match step {
                 "frame" => Ok(RgbImage::new(4, 4)),
-                _ => Err(SourceError::Lost { device: "/dev/fake".into(), reason: step.into() }),
+                _ => Err(SourceError::Lost { device: "/dev/fake".into(), source: Lost::Read(std::io::Error::other(step)) }),
             }
         }
 

@@ -33,7 +33,9 @@ pub enum Who {
 pub struct Observation {
     /// Box in frame pixels.
     pub bbox: BBox,
+    /// Whom the gallery's classifier named, or nobody.
     pub who: Who,
+    /// The classifier's score for `who`.
     pub score: f32,
 }
 
@@ -130,6 +132,7 @@ impl Tracker {
         Tracker { params, tracks: Vec::new(), present: BTreeMap::new() }
     }
 
+    /// Who is present now.
     pub fn present(&self) -> impl Iterator<Item = Who> + '_ {
         self.present.keys().copied()
     }

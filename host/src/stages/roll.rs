@@ -13,6 +13,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use rollcall_files::owned::{self, Kind};
+use rollcall_files::photos::Listing;
 use rollcall_files::shown::{escape_controls, shown};
 use rollcall_models::Models;
 use rollcall_shared::gallery::Gallery;
@@ -59,18 +60,7 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
     owned::claim(out, Kind::Roll)?;
     let annotated = out.join(ANNOTATED_DIR);
     std::fs::create_dir_all(&annotated).map_err(Error::write(&annotated))?;
-    let mut list = Vec::new();
-    let mut problems = Vec::new();
-    for p in photos {
-        let listing = rollcall_files::photos::list(p, &[out.to_path_buf()])?;
-        list.extend(listing.photos);
-        problems.extend(listing.problems);
-    }
-    list.sort();
-    list.dedup();
-    if list.is_empty() && problems.is_empty() {
-        return Err(Error::NoPhotos { path: photos.first().cloned().unwrap_or_default() });
-    }
+    let Listing { photos: list, problems } = listed(photos, out)?;
     let root = common_root(&list);
     let keys = unique_keys(&root, &list);
     let items: Vec<(&PathBuf, &String)> = list.iter().zip(&keys).collect();
@@ -82,9 +72,8 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
         Ok((named, name))
     })?;
 
-    let mut r = Roll { rows: Vec::with_capacity(gallery.people()), ..Roll::default() };
-    let mut best: Vec<Option<(f32, String, [f32; 4])>> = vec![None; gallery.people()];
-    let mut seen_in = vec![0usize; gallery.people()];
+    let mut r = Roll::default();
+    let mut sightings = Sightings::new(gallery.people());
     let mut written = HashSet::new();
     for (photo, outcome) in list.iter().zip(outcomes) {
         let (named, annotated_file) = match outcome {
@@ -97,23 +86,15 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
         r.photos += 1;
         written.insert(annotated_file);
         let rows = named.rows(photo, gallery);
-        let mut here = HashSet::new();
         for (row, naming) in rows.iter().zip(named.namings()) {
             match naming {
-                Naming::Person { index, score } => {
-                    here.insert(index);
-                    if best[index].as_ref().is_none_or(|(s, _, _)| score > *s) {
-                        best[index] = Some((score, row.image.clone(), [row.x1, row.y1, row.x2, row.y2]));
-                    }
-                }
+                Naming::Person { index, score } => sightings.saw(index, score, row),
                 Naming::Unknown { .. } => r.strangers += 1,
                 Naming::TooSmall => r.too_small += 1,
             }
         }
+        sightings.next_photo();
         r.faces.extend(rows);
-        for p in here {
-            seen_in[p] += 1;
-        }
     }
     for (path, why) in &problems {
         r.skipped.push(Skipped { path: path.clone(), reason: rollcall_models::error::describe(why) });
@@ -121,37 +102,91 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
     for s in &r.skipped {
         tracing::warn!("skipping {}: {}", shown(&s.path), escape_controls(&s.reason));
     }
-    for (i, label) in gallery.labels.iter().enumerate() {
-        let row = match &best[i] {
-            Some((score, photo, [x1, y1, x2, y2])) => RollRow {
-                person: label.clone(),
-                status: Status::Present,
-                photos: seen_in[i],
-                photo: Some(photo.clone()),
-                x1: Some(*x1),
-                y1: Some(*y1),
-                x2: Some(*x2),
-                y2: Some(*y2),
-                score: Some(*score),
-            },
-            None => RollRow {
-                person: label.clone(),
-                status: Status::Absent,
-                photos: 0,
-                photo: None,
-                x1: None,
-                y1: None,
-                x2: None,
-                y2: None,
-                score: None,
-            },
-        };
-        r.rows.push(row);
-    }
+    r.rows = sightings.rows(&gallery.labels);
     roll::write(out, &r.rows, &r.faces)?;
     // Copies an earlier roll call in this folder wrote and this one did not.
     remove_files_except(&annotated, &written.iter().map(String::as_str).collect())?;
     Ok(r)
+}
+
+/// Every photo under `photos` (files or folders, the roll-call folder `out`
+/// left out), once each, and the entries that could not be listed.
+fn listed(photos: &[PathBuf], out: &Path) -> Result<Listing> {
+    let mut all = Listing::default();
+    for p in photos {
+        let listing = rollcall_files::photos::list(p, &[out.to_path_buf()])?;
+        all.photos.extend(listing.photos);
+        all.problems.extend(listing.problems);
+    }
+    all.photos.sort();
+    all.photos.dedup();
+    if all.photos.is_empty() && all.problems.is_empty() {
+        return Err(Error::NoPhotos { path: photos.first().cloned().unwrap_or_default() });
+    }
+    Ok(all)
+}
+
+/// Each person's best sighting over the morning's photos (the highest
+/// score), and in how many photos they were seen.
+struct Sightings {
+    best: Vec<Option<(f32, PredictionRow)>>,
+    photos: Vec<usize>,
+    /// Who was seen in the photo being read.
+    here: HashSet<usize>,
+}
+
+impl Sightings {
+    fn new(people: usize) -> Sightings {
+        Sightings { best: vec![None; people], photos: vec![0; people], here: HashSet::new() }
+    }
+
+    /// Person `index` named on `row`'s face with `score`.
+    fn saw(&mut self, index: usize, score: f32, row: &PredictionRow) {
+        self.here.insert(index);
+        if self.best[index].as_ref().is_none_or(|(s, _)| score > *s) {
+            self.best[index] = Some((score, row.clone()));
+        }
+    }
+
+    /// The photo's faces are all read.
+    fn next_photo(&mut self) {
+        for p in self.here.drain() {
+            self.photos[p] += 1;
+        }
+    }
+
+    /// One row per person of `labels`, present or absent.
+    fn rows(self, labels: &[String]) -> Vec<RollRow> {
+        labels
+            .iter()
+            .zip(self.best)
+            .zip(self.photos)
+            .map(|((label, best), photos)| match best {
+                Some((score, row)) => RollRow {
+                    person: label.clone(),
+                    status: Status::Present,
+                    photos,
+                    photo: Some(row.image),
+                    x1: Some(row.x1),
+                    y1: Some(row.y1),
+                    x2: Some(row.x2),
+                    y2: Some(row.y2),
+                    score: Some(score),
+                },
+                None => RollRow {
+                    person: label.clone(),
+                    status: Status::Absent,
+                    photos: 0,
+                    photo: None,
+                    x1: None,
+                    y1: None,
+                    x2: None,
+                    y2: None,
+                    score: None,
+                },
+            })
+            .collect()
+    }
 }
 
 /// The deepest folder holding every photo, which names their annotated
