@@ -190,98 +190,104 @@ fn files_of(root: &Path, folder: &str) -> Result<Vec<String>, String> {
 /// The operations an action makes in `root` (`clusters/`), checked against
 /// what is there.
 pub fn plan(root: &Path, action: &Action, junk: &[String]) -> Result<Vec<Op>, String> {
-    let ops = match action {
-        Action::Name { folder, name } => {
-            check_folder(root, folder)?;
-            if is_reserved(folder) {
-                return Err(format!("{folder} is rollcall's own folder, not a person; move its faces to a person instead"));
-            }
-            let name = check_name(name)?;
-            if is_junk(&name, junk) {
-                return Err(format!("`{name}` marks a junk folder; mark the person as junk instead"));
-            }
-            let key = name_key(&name);
-            let same = std::fs::read_dir(root)
-                .map_err(|e| e.to_string())?
-                .filter_map(|e| e.ok()?.file_name().into_string().ok())
-                .find(|other| other != folder && name_key(other) == key);
-            if let Some(other) = same {
-                return Err(format!("there is already a folder named {other}; merge the two instead"));
-            }
-            vec![Op::Rename { from: folder.clone(), to: name }]
-        }
-        Action::Merge { from, into } => {
-            check_folder(root, from)?;
-            check_folder(root, into)?;
-            if from.starts_with('.') || is_reserved(into) {
-                return Err(format!("{} is rollcall's own folder", if from.starts_with('.') { from } else { into }));
-            }
-            if from == into {
-                return Err("a person cannot be merged with themselves".into());
-            }
-            let mut ops: Vec<Op> = Vec::new();
-            let mut taken = Vec::new();
-            for f in files_of(root, from)? {
-                // Same-named files (a user's note in both) keep both.
-                let target =
-                    if root.join(into).join(&f).exists() { free_name(&root.join(into), &format!("{f}_"), &taken) } else { f.clone() };
-                taken.push(target.clone());
-                ops.push(Op::Rename { from: format!("{from}/{f}"), to: format!("{into}/{target}") });
-            }
-            ops.push(Op::RemoveDir { dir: from.clone() });
-            ops
-        }
-        Action::Move { faces, to } => {
-            if faces.is_empty() {
-                return Err("no faces selected".into());
-            }
-            let mut ops = Vec::new();
-            let dest = match to {
-                Target::Person(p) => {
-                    check_folder(root, p)?;
-                    p.clone()
-                }
-                Target::New => {
-                    let name = free_name(root, "person_new_", &[]);
-                    ops.push(Op::MakeDir { dir: name.clone() });
-                    name
-                }
-                Target::Unknown => {
-                    if !root.join("unknown").is_dir() {
-                        ops.push(Op::MakeDir { dir: "unknown".into() });
-                    }
-                    "unknown".into()
-                }
-            };
-            for face in faces {
-                let Some((folder, file)) = face.split_once('/') else { return Err(format!("`{face}` is not folder/file")) };
-                check_folder(root, folder)?;
-                if folder.starts_with('.') {
-                    return Err(format!("{folder} is rollcall's own folder"));
-                }
-                if file.is_empty() || file.contains(['/', '\\']) || !root.join(folder).join(file).is_file() {
-                    return Err(format!("{face} is not there any more"));
-                }
-                if folder == dest {
-                    continue;
-                }
-                ops.push(Op::Rename { from: face.clone(), to: format!("{dest}/{file}") });
-            }
-            ops
-        }
-        Action::Junk { folder } => {
-            check_folder(root, folder)?;
-            if folder.starts_with('.') {
-                return Err(format!("{folder} is rollcall's own folder"));
-            }
-            if is_junk(folder, junk) {
-                return Err(format!("{folder} is junk already"));
-            }
-            vec![Op::Rename { from: folder.clone(), to: free_name(root, &format!("_junk_{folder}"), &[]) }]
-        }
-        Action::Undo => return Err("undo is not planned".into()),
-    };
+    match action {
+        Action::Name { folder, name } => plan_name(root, folder, name, junk),
+        Action::Merge { from, into } => plan_merge(root, from, into),
+        Action::Move { faces, to } => plan_move(root, faces, to),
+        Action::Junk { folder } => plan_junk(root, folder, junk),
+        Action::Undo => Err("undo is not planned".into()),
+    }
+}
+
+fn plan_name(root: &Path, folder: &str, name: &str, junk: &[String]) -> Result<Vec<Op>, String> {
+    check_folder(root, folder)?;
+    if is_reserved(folder) {
+        return Err(format!("{folder} is rollcall's own folder, not a person; move its faces to a person instead"));
+    }
+    let name = check_name(name)?;
+    if is_junk(&name, junk) {
+        return Err(format!("`{name}` marks a junk folder; mark the person as junk instead"));
+    }
+    let key = name_key(&name);
+    let same = std::fs::read_dir(root)
+        .map_err(|e| e.to_string())?
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .find(|other| other != folder && name_key(other) == key);
+    if let Some(other) = same {
+        return Err(format!("there is already a folder named {other}; merge the two instead"));
+    }
+    Ok(vec![Op::Rename { from: folder.to_string(), to: name }])
+}
+
+fn plan_merge(root: &Path, from: &str, into: &str) -> Result<Vec<Op>, String> {
+    check_folder(root, from)?;
+    check_folder(root, into)?;
+    if from.starts_with('.') || is_reserved(into) {
+        return Err(format!("{} is rollcall's own folder", if from.starts_with('.') { from } else { into }));
+    }
+    if from == into {
+        return Err("a person cannot be merged with themselves".into());
+    }
+    let mut ops: Vec<Op> = Vec::new();
+    let mut taken = Vec::new();
+    for f in files_of(root, from)? {
+        // Same-named files (a user's note in both) keep both.
+        let target = if root.join(into).join(&f).exists() { free_name(&root.join(into), &format!("{f}_"), &taken) } else { f.clone() };
+        taken.push(target.clone());
+        ops.push(Op::Rename { from: format!("{from}/{f}"), to: format!("{into}/{target}") });
+    }
+    ops.push(Op::RemoveDir { dir: from.to_string() });
     Ok(ops)
+}
+
+fn plan_move(root: &Path, faces: &[String], to: &Target) -> Result<Vec<Op>, String> {
+    if faces.is_empty() {
+        return Err("no faces selected".into());
+    }
+    let mut ops = Vec::new();
+    let dest = match to {
+        Target::Person(p) => {
+            check_folder(root, p)?;
+            p.clone()
+        }
+        Target::New => {
+            let name = free_name(root, "person_new_", &[]);
+            ops.push(Op::MakeDir { dir: name.clone() });
+            name
+        }
+        Target::Unknown => {
+            if !root.join("unknown").is_dir() {
+                ops.push(Op::MakeDir { dir: "unknown".into() });
+            }
+            "unknown".into()
+        }
+    };
+    for face in faces {
+        let Some((folder, file)) = face.split_once('/') else { return Err(format!("`{face}` is not folder/file")) };
+        check_folder(root, folder)?;
+        if folder.starts_with('.') {
+            return Err(format!("{folder} is rollcall's own folder"));
+        }
+        if file.is_empty() || file.contains(['/', '\\']) || !root.join(folder).join(file).is_file() {
+            return Err(format!("{face} is not there any more"));
+        }
+        if folder == dest {
+            continue;
+        }
+        ops.push(Op::Rename { from: face.clone(), to: format!("{dest}/{file}") });
+    }
+    Ok(ops)
+}
+
+fn plan_junk(root: &Path, folder: &str, junk: &[String]) -> Result<Vec<Op>, String> {
+    check_folder(root, folder)?;
+    if folder.starts_with('.') {
+        return Err(format!("{folder} is rollcall's own folder"));
+    }
+    if is_junk(folder, junk) {
+        return Err(format!("{folder} is junk already"));
+    }
+    Ok(vec![Op::Rename { from: folder.to_string(), to: free_name(root, &format!("_junk_{folder}"), &[]) }])
 }
 
 /// Applies `ops` in order after checking each against what is there then;

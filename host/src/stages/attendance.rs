@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::artifacts::attendance::{AttendanceRow, HEADER};
-use crate::artifacts::events_log::{LoggedKind, day_file, read_day};
+use crate::artifacts::events_log::{LoggedEvent, LoggedKind, day_file, read_day};
 use crate::artifacts::io::{csv_bytes, replace_own};
 use crate::error::{Error, Result};
 
@@ -105,9 +105,7 @@ pub fn attendance(doors: &[Door], date: &str, labels: &[String], out: &Path) -> 
     if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
         return Err(Error::BadValue { what: "--date", value: date.to_string(), expected: "a date like 2026-11-28" });
     }
-    // (door, person) → what that door saw of them.
-    let mut seen: BTreeMap<(usize, String), Seen> = BTreeMap::new();
-    let mut stranger_arrivals = 0;
+    let mut sightings = Sightings::default();
     let mut skipped = Vec::new();
     let mut logs = Vec::new();
     for (d, door) in doors.iter().enumerate() {
@@ -119,20 +117,52 @@ pub fn attendance(doors: &[Door], date: &str, labels: &[String], out: &Path) -> 
             }
             return Err(Error::Missing { path: log, hint: "no events were logged that day (rollcall-device --events-log DIR)" });
         }
-        let (mut events, skipped_here) = read_day(&log)?;
+        let (events, skipped_here) = read_day(&log)?;
         for (line, why) in &skipped_here {
             tracing::warn!("{} line {line} skipped: {why}", rollcall_files::shown(&log));
         }
         skipped.extend(skipped_here);
+        sightings.add_day(d, events);
+        logs.push(log);
+    }
+    if logs.is_empty() {
+        return Err(Error::Missing { path: day_file(&doors[0].dir, date), hint: "no door logged anything that day" });
+    }
+    let rows: Vec<AttendanceRow> = labels.iter().map(|label| sightings.row(label, doors)).collect();
+    let csv = out.join(format!("attendance-{date}.csv"));
+    let html = out.join(format!("attendance-{date}.html"));
+    let bytes = csv_bytes(&csv, &HEADER, rows.iter())?;
+    // A file this stage wrote starts with its header (an earlier version's
+    // had no door columns).
+    replace_own(&csv, &bytes, "a rollcall attendance CSV", |head| head.starts_with(b"person,present,first_arrival,"))?;
+    let page = crate::render::attendance::page(date, &rows, sightings.stranger_arrivals, &logs);
+    replace_own(&html, page.as_bytes(), "a rollcall attendance page", |head| {
+        head.starts_with(crate::render::attendance::DOCTYPE.as_bytes())
+    })?;
+    Ok(Attendance { date: date.to_string(), rows, stranger_arrivals: sightings.stranger_arrivals, skipped, csv, html })
+}
+
+/// What the doors saw of each person over the day.
+#[derive(Debug, Default)]
+struct Sightings {
+    /// (door, person) → what that door saw of them.
+    seen: BTreeMap<(usize, String), Seen>,
+    /// Arrivals of people the gallery does not know.
+    stranger_arrivals: usize,
+}
+
+impl Sightings {
+    /// Door `d`'s events of the day, in any order.
+    fn add_day(&mut self, d: usize, mut events: Vec<LoggedEvent>) {
         events.sort_by(|a, b| a.ts.total_cmp(&b.ts));
         let end = events.last().map_or(0.0, |e| e.ts);
         for e in &events {
             let Some(label) = e.label.as_deref() else { continue };
             if label == "unknown" {
-                stranger_arrivals += usize::from(e.event == LoggedKind::Arrived);
+                self.stranger_arrivals += usize::from(e.event == LoggedKind::Arrived);
                 continue;
             }
-            let s = seen.entry((d, label.to_string())).or_default();
+            let s = self.seen.entry((d, label.to_string())).or_default();
             match e.event {
                 LoggedKind::Arrived => {
                     s.first.get_or_insert(e.ts);
@@ -149,45 +179,31 @@ pub fn attendance(doors: &[Door], date: &str, labels: &[String], out: &Path) -> 
                 _ => {}
             }
         }
-        for (_, s) in seen.iter_mut().filter(|((door, _), _)| *door == d) {
+        // Still present when the log ends: until its last event.
+        for (_, s) in self.seen.iter_mut().filter(|((door, _), _)| *door == d) {
             if let Some(start) = s.since.take() {
                 s.spans.push((start, end));
             }
         }
-        logs.push(log);
     }
-    if logs.is_empty() {
-        return Err(Error::Missing { path: day_file(&doors[0].dir, date), hint: "no door logged anything that day" });
+
+    /// `label`'s row: first arrival and last departure over all doors, and
+    /// the time present.
+    fn row(&self, label: &str, doors: &[Door]) -> AttendanceRow {
+        let theirs: Vec<(usize, &Seen)> = self.seen.iter().filter(|((_, l), _)| l == label).map(|((d, _), s)| (*d, s)).collect();
+        let first = theirs.iter().filter_map(|(d, s)| s.first.map(|t| (t, *d))).min_by(|a, b| a.0.total_cmp(&b.0));
+        let last = theirs.iter().filter_map(|(d, s)| s.last_left.map(|t| (t, *d))).max_by(|a, b| a.0.total_cmp(&b.0));
+        let seconds = union_seconds(theirs.iter().flat_map(|(_, s)| s.spans.iter().copied()).collect());
+        AttendanceRow {
+            person: label.to_string(),
+            present: first.is_some(),
+            first_arrival: first.map(|(t, _)| local_time(t)).unwrap_or_default(),
+            first_door: first.map(|(_, d)| doors[d].name.clone()).unwrap_or_default(),
+            last_departure: last.map(|(t, _)| local_time(t)).unwrap_or_default(),
+            last_door: last.map(|(_, d)| doors[d].name.clone()).unwrap_or_default(),
+            minutes_present: (seconds / 6.0).round() / 10.0,
+        }
     }
-    let rows: Vec<AttendanceRow> = labels
-        .iter()
-        .map(|label| {
-            let theirs: Vec<(usize, &Seen)> = seen.iter().filter(|((_, l), _)| l == label).map(|((d, _), s)| (*d, s)).collect();
-            let first = theirs.iter().filter_map(|(d, s)| s.first.map(|t| (t, *d))).min_by(|a, b| a.0.total_cmp(&b.0));
-            let last = theirs.iter().filter_map(|(d, s)| s.last_left.map(|t| (t, *d))).max_by(|a, b| a.0.total_cmp(&b.0));
-            let seconds = union_seconds(theirs.iter().flat_map(|(_, s)| s.spans.iter().copied()).collect());
-            AttendanceRow {
-                person: label.clone(),
-                present: first.is_some(),
-                first_arrival: first.map(|(t, _)| local_time(t)).unwrap_or_default(),
-                first_door: first.map(|(_, d)| doors[d].name.clone()).unwrap_or_default(),
-                last_departure: last.map(|(t, _)| local_time(t)).unwrap_or_default(),
-                last_door: last.map(|(_, d)| doors[d].name.clone()).unwrap_or_default(),
-                minutes_present: (seconds / 6.0).round() / 10.0,
-            }
-        })
-        .collect();
-    let csv = out.join(format!("attendance-{date}.csv"));
-    let html = out.join(format!("attendance-{date}.html"));
-    let bytes = csv_bytes(&csv, &HEADER, rows.iter())?;
-    // A file this stage wrote starts with its header (an earlier version's
-    // had no door columns).
-    replace_own(&csv, &bytes, "a rollcall attendance CSV", |head| head.starts_with(b"person,present,first_arrival,"))?;
-    let page = crate::render::attendance::page(date, &rows, stranger_arrivals, &logs);
-    replace_own(&html, page.as_bytes(), "a rollcall attendance page", |head| {
-        head.starts_with(crate::render::attendance::DOCTYPE.as_bytes())
-    })?;
-    Ok(Attendance { date: date.to_string(), rows, stranger_arrivals, skipped, csv, html })
 }
 
 #[cfg(test)]

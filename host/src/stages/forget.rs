@@ -56,58 +56,18 @@ pub fn forget(work: &WorkDir, name: &str) -> Result<Forgotten> {
         .filter_map(|e| e.file_name().into_string().ok())
         .collect();
 
-    // Their photos, from metadata.csv, before its rows go.
-    let mut photos = BTreeSet::new();
-    if work.metadata_csv().is_file() {
-        let rows = metadata::read(&work.metadata_csv())?;
-        let (theirs, kept): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| chips.contains(&r.aligned_file));
-        photos.extend(theirs.iter().map(|r| r.original_file.clone()));
-        crate::artifacts::io::write_csv(&work.metadata_csv(), kept)?;
-    }
-    if work.embeddings().is_file() {
-        let table = EmbeddingTable::read(&work.embeddings())?;
-        let rows = (0..table.len())
-            .filter(|&i| !chips.contains(&table.files[i]))
-            .map(|i| (table.files[i].clone(), table.row(i).to_vec()))
-            .collect();
-        let kept = EmbeddingTable {
-            recognizer: table.recognizer.clone(),
-            recognizer_sha256: table.recognizer_sha256.clone(),
-            ..EmbeddingTable::from_rows(rows, table.dim)?
-        };
-        kept.write(&work.embeddings())?;
-    }
-    if work.detections_json().is_file() {
-        let mut d = DetectionsFile::read(&work.detections_json())?;
-        for photo in &mut d.photos {
-            let before = photo.faces.len();
-            photo.faces.retain(|f| !f.aligned_file.as_ref().is_some_and(|a| chips.contains(a)));
-            if photo.faces.len() != before {
-                photos.insert(photo.path.clone());
-                if let Some(annotated) = photo.annotated_file.take() {
-                    remove_if_there(&work.annotated().join(annotated))?;
-                }
-            }
-        }
-        d.write(&work.detections_json())?;
-    }
+    // Their photos, from metadata.csv and detections.json, before their
+    // rows go.
+    let mut photos = forget_in_metadata(work, &chips)?;
+    forget_in_embeddings(work, &chips)?;
+    photos.extend(forget_in_detections(work, &chips)?);
     if let Ok(mut cache) = Cache::read(&work.cache_bin()) {
         // A photo's entry holds every face of it, in order: the photos they
         // are in are detected and embedded again on the next run.
         cache.entries.retain(|_, e| !e.record.faces.iter().any(|f| f.aligned_file.as_ref().is_some_and(|a| chips.contains(a))));
         cache.write(&work.cache_bin())?;
     }
-    if work.clusters_csv().is_file() {
-        let rows = clusters::read_rows(&work.clusters_csv())?;
-        let (theirs, kept): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| chips.contains(&r.file));
-        clusters::write_rows(&work.clusters_csv(), &kept)?;
-        if work.clusters_json().is_file() {
-            let mut c = ClustersFile::read(&work.clusters_json())?;
-            let gone: BTreeSet<&str> = theirs.iter().map(|r| r.folder.as_str()).collect();
-            c.clusters.retain(|info| !gone.contains(info.folder.as_str()) && info.folder != folder);
-            c.write(&work.clusters_json())?;
-        }
-    }
+    forget_in_clusters(work, &chips, &folder)?;
     let ledger_path = work.clusters().join(LEDGER);
     if ledger_path.is_file() {
         let mut ledger = Ledger::read(&ledger_path)?;
@@ -126,6 +86,73 @@ pub fn forget(work: &WorkDir, name: &str) -> Result<Forgotten> {
         crate::render::report::write(work)?;
     }
     Ok(Forgotten { folder, faces: chips.len(), photos: photos.len(), journal_lines })
+}
+
+/// Drops the rows of `chips` from `metadata.csv`; the photos they came from.
+fn forget_in_metadata(work: &WorkDir, chips: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+    if !work.metadata_csv().is_file() {
+        return Ok(BTreeSet::new());
+    }
+    let rows = metadata::read(&work.metadata_csv())?;
+    let (theirs, kept): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| chips.contains(&r.aligned_file));
+    crate::artifacts::io::write_csv(&work.metadata_csv(), kept)?;
+    Ok(theirs.into_iter().map(|r| r.original_file).collect())
+}
+
+/// Drops the embeddings of `chips`.
+fn forget_in_embeddings(work: &WorkDir, chips: &BTreeSet<String>) -> Result<()> {
+    if !work.embeddings().is_file() {
+        return Ok(());
+    }
+    let table = EmbeddingTable::read(&work.embeddings())?;
+    let rows =
+        (0..table.len()).filter(|&i| !chips.contains(&table.files[i])).map(|i| (table.files[i].clone(), table.row(i).to_vec())).collect();
+    let kept = EmbeddingTable {
+        recognizer: table.recognizer.clone(),
+        recognizer_sha256: table.recognizer_sha256.clone(),
+        ..EmbeddingTable::from_rows(rows, table.dim)?
+    };
+    kept.write(&work.embeddings())
+}
+
+/// Drops the faces of `chips` from `detections.json`, and the annotated
+/// copies of their photos (which show them); the photos they were in.
+fn forget_in_detections(work: &WorkDir, chips: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+    let mut photos = BTreeSet::new();
+    if !work.detections_json().is_file() {
+        return Ok(photos);
+    }
+    let mut d = DetectionsFile::read(&work.detections_json())?;
+    for photo in &mut d.photos {
+        let before = photo.faces.len();
+        photo.faces.retain(|f| !f.aligned_file.as_ref().is_some_and(|a| chips.contains(a)));
+        if photo.faces.len() != before {
+            photos.insert(photo.path.clone());
+            if let Some(annotated) = photo.annotated_file.take() {
+                remove_if_there(&work.annotated().join(annotated))?;
+            }
+        }
+    }
+    d.write(&work.detections_json())?;
+    Ok(photos)
+}
+
+/// Drops the rows of `chips` from `clusters.csv`, and the clusters they, or
+/// the person's `folder`, made up from `clusters.json`.
+fn forget_in_clusters(work: &WorkDir, chips: &BTreeSet<String>, folder: &str) -> Result<()> {
+    if !work.clusters_csv().is_file() {
+        return Ok(());
+    }
+    let rows = clusters::read_rows(&work.clusters_csv())?;
+    let (theirs, kept): (Vec<_>, Vec<_>) = rows.into_iter().partition(|r| chips.contains(&r.file));
+    clusters::write_rows(&work.clusters_csv(), &kept)?;
+    if work.clusters_json().is_file() {
+        let mut c = ClustersFile::read(&work.clusters_json())?;
+        let gone: BTreeSet<&str> = theirs.iter().map(|r| r.folder.as_str()).collect();
+        c.clusters.retain(|info| !gone.contains(info.folder.as_str()) && info.folder != folder);
+        c.write(&work.clusters_json())?;
+    }
+    Ok(())
 }
 
 fn remove_if_there(path: &Path) -> Result<()> {
