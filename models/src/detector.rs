@@ -107,22 +107,41 @@ pub fn prepare_window(
         (win_w.div_ceil(s) * s, win_h.div_ceil(s) * s)
     });
 
-    // Source tap and weight per output column, as OpenCV's INTER_LINEAR
-    // computes them (pixel centres at +0.5, clamped at the edges).
-    let taps = |src: usize, dst: usize, from: usize, count: usize| -> Vec<(usize, usize, f32)> {
-        let ratio = src as f64 / dst as f64;
-        (from..from + count)
-            .map(|d| {
-                let f = (d as f64 + 0.5) * ratio - 0.5;
-                let i = f.floor();
-                let (i0, frac) = if i < 0.0 { (0, 0.0) } else { (i as usize, (f - i) as f32) };
-                if i0 >= src - 1 { (src - 1, src - 1, 0.0) } else { (i0, i0 + 1, frac) }
-            })
-            .collect()
-    };
-    let xs = taps(w, new_w, window.x, win_w);
-    let ys = taps(h, new_h, window.y, win_h);
+    let xs = linear_taps(w, new_w, window.x, win_w);
+    let ys = linear_taps(h, new_h, window.y, win_h);
+    let tensor = sample(image, spec, &xs, &ys, tw, th);
+    // Boxes map back with each axis's own factor. The reference maps both
+    // axes back with the vertical one (`new_h / h`), which is exact only
+    // when the truncated width happens to scale by the same factor: in a
+    // 9000 x 600 panorama the widths differ by 1.6% and a face at the right
+    // edge lands 137 px too far right, past the edge of the photo.
+    let scale_x = (w as f64 / new_w as f64) as f32;
+    let scale_y = (h as f64 / new_h as f64) as f32;
+    let (offset_x, offset_y) = ((window.x as f64 * w as f64 / new_w as f64) as f32, (window.y as f64 * h as f64 / new_h as f64) as f32);
+    Ok(Prepared { tensor, width: tw, height: th, scale_x, scale_y, offset_x, offset_y })
+}
 
+/// The source taps and weight of output pixels `from..from + count` when
+/// `src` pixels scale to `dst`, as OpenCV's INTER_LINEAR computes them
+/// (pixel centres at +0.5, clamped at the edges).
+fn linear_taps(src: usize, dst: usize, from: usize, count: usize) -> Vec<(usize, usize, f32)> {
+    let ratio = src as f64 / dst as f64;
+    (from..from + count)
+        .map(|d| {
+            let f = (d as f64 + 0.5) * ratio - 0.5;
+            let i = f.floor();
+            let (i0, frac) = if i < 0.0 { (0, 0.0) } else { (i as usize, (f - i) as f32) };
+            if i0 >= src - 1 { (src - 1, src - 1, 0.0) } else { (i0, i0 + 1, frac) }
+        })
+        .collect()
+}
+
+/// The input tensor (three planes of `tw` x `th`, in the model's channel
+/// order, normalised): `image` sampled at the taps `xs` and `ys`, the rest
+/// padded with black.
+fn sample(image: RgbView<'_>, spec: &InputSpec, xs: &[(usize, usize, f32)], ys: &[(usize, usize, f32)], tw: usize, th: usize) -> Vec<f32> {
+    let w = image.width as usize;
+    let (win_w, win_h) = (xs.len(), ys.len());
     let order: [usize; 3] = match spec.channels {
         Channels::Rgb => [0, 1, 2],
         Channels::Bgr => [2, 1, 0],
@@ -157,15 +176,7 @@ pub fn prepare_window(
     for (c, p) in planes.iter_mut().enumerate() {
         p[win_h * tw..].fill(black[c]);
     }
-    // Boxes map back with each axis's own factor. The reference maps both
-    // axes back with the vertical one (`new_h / h`), which is exact only
-    // when the truncated width happens to scale by the same factor: in a
-    // 9000 x 600 panorama the widths differ by 1.6% and a face at the right
-    // edge lands 137 px too far right, past the edge of the photo.
-    let scale_x = (w as f64 / new_w as f64) as f32;
-    let scale_y = (h as f64 / new_h as f64) as f32;
-    let (offset_x, offset_y) = ((window.x as f64 * w as f64 / new_w as f64) as f32, (window.y as f64 * h as f64 / new_h as f64) as f32);
-    Ok(Prepared { tensor, width: tw, height: th, scale_x, scale_y, offset_x, offset_y })
+    tensor
 }
 
 /// `image` resized to `[width, height]` (see [`crate::resize`]).

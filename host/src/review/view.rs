@@ -152,44 +152,23 @@ pub fn view(work: &Work, junk: &[String], threshold: Option<f32>, undo: Option<S
     View { version: version(&clusters), folders, suggestions, threshold, undo }
 }
 
-/// The suggestions, strongest first within each kind.
+/// The suggestions, strongest first within each kind: people who may be
+/// one, faces nearer someone else, outliers near a person.
 fn suggestions(work: &Work, folders: &[FolderView], threshold: Option<f32>) -> Vec<Suggestion> {
     let Some(t) = threshold else { return Vec::new() };
     let Ok(table) = crate::artifacts::embeddings::EmbeddingTable::read(&work.embeddings()) else { return Vec::new() };
     let index: HashMap<&str, usize> = table.files.iter().enumerate().map(|(i, f)| (f.as_str(), i)).collect();
     let emb = |f: &str| index.get(f).map(|&i| table.row(i));
-    let people: Vec<(&str, Vec<f32>)> = folders
-        .iter()
-        .filter(|f| f.section == "person")
-        .filter_map(|f| {
-            let rows: Vec<&[f32]> = f.faces.iter().filter_map(|x| emb(&x.file)).collect();
-            if rows.is_empty() {
-                return None;
-            }
-            let mut c = vec![0f32; table.dim];
-            rows.iter().for_each(|r| c.iter_mut().zip(r.iter()).for_each(|(a, b)| *a += b));
-            l2_normalize(&mut c);
-            Some((f.name.as_str(), c))
-        })
-        .collect();
-    let mut out = Vec::new();
+    let people = Centroids::of(folders, emb, table.dim);
     let mut same = Vec::new();
-    for (i, (a, ca)) in people.iter().enumerate() {
-        for (b, cb) in &people[i + 1..] {
+    for (i, (a, ca)) in people.0.iter().enumerate() {
+        for (b, cb) in &people.0[i + 1..] {
             let c = dot(ca, cb);
             if c >= t {
                 same.push(Suggestion::SamePerson { a: a.to_string(), b: b.to_string(), cosine: c });
             }
         }
     }
-    let key = |s: &Suggestion| match s {
-        Suggestion::SamePerson { cosine, .. } | Suggestion::SomeoneElse { cosine, .. } | Suggestion::Outlier { cosine, .. } => -*cosine,
-    };
-    same.sort_by(|x, y| key(x).total_cmp(&key(y)));
-    out.extend(same);
-    let nearest = |e: &[f32], except: &str| {
-        people.iter().filter(|(n, _)| *n != except).map(|(n, c)| (*n, dot(e, c))).max_by(|a, b| a.1.total_cmp(&b.1))
-    };
     let mut else_ = Vec::new();
     let mut outl = Vec::new();
     for f in folders {
@@ -197,8 +176,8 @@ fn suggestions(work: &Work, folders: &[FolderView], threshold: Option<f32>) -> V
             let Some(e) = emb(&face.file) else { continue };
             match f.section {
                 "person" => {
-                    let own = people.iter().find(|(n, _)| *n == f.name).map_or(0.0, |(_, c)| dot(e, c));
-                    if let Some((other, c)) = nearest(e, &f.name)
+                    let own = people.0.iter().find(|(n, _)| *n == f.name).map_or(0.0, |(_, c)| dot(e, c));
+                    if let Some((other, c)) = people.nearest(e, &f.name)
                         && c > own
                     {
                         else_.push(Suggestion::SomeoneElse {
@@ -211,7 +190,7 @@ fn suggestions(work: &Work, folders: &[FolderView], threshold: Option<f32>) -> V
                     }
                 }
                 "outliers" => {
-                    if let Some((p, c)) = nearest(e, "")
+                    if let Some((p, c)) = people.nearest(e, "")
                         && c >= t
                     {
                         outl.push(Suggestion::Outlier { face: face.file.clone(), folder: f.name.clone(), person: p.into(), cosine: c });
@@ -221,9 +200,49 @@ fn suggestions(work: &Work, folders: &[FolderView], threshold: Option<f32>) -> V
             }
         }
     }
-    else_.sort_by(|x, y| key(x).total_cmp(&key(y)));
-    outl.sort_by(|x, y| key(x).total_cmp(&key(y)));
-    out.extend(else_);
-    out.extend(outl);
+    let mut out = Vec::new();
+    for mut kind in [same, else_, outl] {
+        kind.sort_by(|x, y| y.cosine().total_cmp(&x.cosine()));
+        out.extend(kind);
+    }
     out
+}
+
+/// Each person folder's centroid (the normalised mean of its faces'
+/// embeddings).
+struct Centroids<'a>(Vec<(&'a str, Vec<f32>)>);
+
+impl<'a> Centroids<'a> {
+    fn of<'e>(folders: &'a [FolderView], emb: impl Fn(&str) -> Option<&'e [f32]>, dim: usize) -> Centroids<'a> {
+        let people = folders
+            .iter()
+            .filter(|f| f.section == "person")
+            .filter_map(|f| {
+                let rows: Vec<&[f32]> = f.faces.iter().filter_map(|x| emb(&x.file)).collect();
+                if rows.is_empty() {
+                    return None;
+                }
+                let mut c = vec![0f32; dim];
+                rows.iter().for_each(|r| c.iter_mut().zip(r.iter()).for_each(|(a, b)| *a += b));
+                l2_normalize(&mut c);
+                Some((f.name.as_str(), c))
+            })
+            .collect();
+        Centroids(people)
+    }
+
+    /// The person other than `except` whose centroid is nearest `e`, and
+    /// the cosine.
+    fn nearest(&self, e: &[f32], except: &str) -> Option<(&'a str, f32)> {
+        self.0.iter().filter(|(n, _)| *n != except).map(|(n, c)| (*n, dot(e, c))).max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+}
+
+impl Suggestion {
+    /// The cosine that makes it.
+    fn cosine(&self) -> f32 {
+        match self {
+            Suggestion::SamePerson { cosine, .. } | Suggestion::SomeoneElse { cosine, .. } | Suggestion::Outlier { cosine, .. } => *cosine,
+        }
+    }
 }
