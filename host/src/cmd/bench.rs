@@ -31,6 +31,27 @@ enum What {
     Pipeline(PipelineArgs),
 }
 
+/// How every benchmark prints its figures.
+#[derive(clap::Args, Debug)]
+struct Output {
+    /// Print JSON instead of text: one value a line, each run's figures
+    /// as soon as they are measured
+    #[arg(long)]
+    json: bool,
+}
+
+impl Output {
+    /// Prints `figures` as one line of JSON, or as `text` describes them.
+    fn print<T: serde::Serialize>(&self, figures: &T, text: impl FnOnce(&T) -> String) -> Result<()> {
+        if self.json {
+            say!("{}", serde_json::to_string(figures)?);
+        } else {
+            say!("{}", text(figures));
+        }
+        Ok(())
+    }
+}
+
 #[derive(clap::Args, Debug)]
 struct AnalysisArgs {
     /// Vectors to cluster
@@ -48,9 +69,8 @@ struct AnalysisArgs {
     /// Also time linfa's KMeans and silhouette (slow)
     #[arg(long)]
     linfa: bool,
-    /// Print JSON instead of text
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,9 +92,8 @@ struct OpenSetArgs {
     /// Seed of the draws
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Print JSON instead of a table
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(clap::Args, Debug)]
@@ -88,9 +107,8 @@ struct ScaleArgs {
     /// Seed of the embeddings
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// Print JSON instead of text
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(clap::Args, Debug)]
@@ -100,9 +118,8 @@ struct DetectorSizeArgs {
     /// Sizes to compare with 640
     #[arg(long, value_delimiter = ',', default_values_t = vec![320u32, 480, 640])]
     sizes: Vec<u32>,
-    /// Print JSON instead of text
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(clap::Args, Debug)]
@@ -130,9 +147,8 @@ struct ClassPhotoArgs {
     /// Keep the composed photos in this folder (new or empty), to time other commands on them
     #[arg(long, value_name = "DIR")]
     keep_photos: Option<PathBuf>,
-    /// Print JSON instead of a table
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: Output,
 }
 
 #[derive(clap::Args, Debug)]
@@ -154,9 +170,8 @@ struct PipelineArgs {
     /// How large the detector sees each photo
     #[arg(long, value_enum, default_value_t)]
     detector_scale: rollcall_cli::ScaleArg,
-    /// Print JSON instead of text
-    #[arg(long)]
-    json: bool,
+    #[command(flatten)]
+    out: Output,
 }
 
 pub(super) fn run(a: Args, g: &Global) -> Result<()> {
@@ -172,28 +187,23 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
 
 /// `rollcall bench analysis`.
 fn analysis(a: AnalysisArgs) -> Result<()> {
-    let AnalysisArgs { n, dim, k, n_init, linfa, json } = a;
+    let AnalysisArgs { n, dim, k, n_init, linfa, out } = a;
     let f = bench::analysis(n, dim, k, n_init, linfa);
-    if json {
-        say!("{}", serde_json::to_string(&f)?);
-    } else {
-        say!(
+    out.print(&f, |f| {
+        let mut text = format!(
             "{n} x {dim} unit vectors in {k} blobs: KMeans k={k} n_init={n_init} {:.3} s (ARI {:.3}); silhouette over all points {:.3} s (mean {:.3})",
-            f.kmeans_s,
-            f.ari,
-            f.silhouette_s,
-            f.silhouette
+            f.kmeans_s, f.ari, f.silhouette_s, f.silhouette
         );
         if let (Some(a), Some(b)) = (f.linfa_kmeans_s, f.linfa_silhouette_s) {
-            say!("linfa 0.8: KMeans {a:.3} s, silhouette {b:.3} s");
+            text.push_str(&format!("\nlinfa 0.8: KMeans {a:.3} s, silhouette {b:.3} s"));
         }
-    }
-    Ok(())
+        text
+    })
 }
 
 /// `rollcall bench open-set`.
 fn open_set(a: OpenSetArgs, g: &Global) -> Result<()> {
-    let OpenSetArgs { faces, draws, sizes, enrol, targets, seed, json } = a;
+    let OpenSetArgs { faces, draws, sizes, enrol, targets, seed, out } = a;
     let models = g.models.load(None, None)?;
     let opts = bench::open_set::OpenSetOptions {
         sizes,
@@ -205,17 +215,12 @@ fn open_set(a: OpenSetArgs, g: &Global) -> Result<()> {
         jobs: rollcall_cli::default_jobs(),
     };
     let rows = bench::open_set::open_set(&faces, models.as_ref(), &opts)?;
-    if json {
-        say!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        say!("{}", bench::open_set::table(&rows));
-    }
-    Ok(())
+    out.print(&rows, |rows| bench::open_set::table(rows))
 }
 
 /// `rollcall bench scale`.
 fn scale(a: ScaleArgs, g: &Global) -> Result<()> {
-    let ScaleArgs { faces, people, seed, json } = a;
+    let ScaleArgs { faces, people, seed, out } = a;
     // The default recognizer's published same-person cosine, as
     // `run` would use it.
     let manifest = g.models.manifest()?;
@@ -223,34 +228,25 @@ fn scale(a: ScaleArgs, g: &Global) -> Result<()> {
     let same_person =
         recognizer.output.same_person_cosine.ok_or_else(|| anyhow::anyhow!("{}: no published same-person cosine", recognizer.name))?;
     let f = bench::scale::scale(faces, people, seed, same_person)?;
-    if json {
-        say!("{}", serde_json::to_string_pretty(&f)?);
-    } else {
-        say!("{}", bench::scale::describe(&f));
-    }
-    Ok(())
+    out.print(&f, bench::scale::describe)
 }
 
 /// `rollcall bench detector-size`.
 fn detector_size(a: DetectorSizeArgs, g: &Global) -> Result<()> {
-    let DetectorSizeArgs { photos, sizes, json } = a;
+    let DetectorSizeArgs { photos, sizes, out } = a;
     let models = g.models.load(None, None)?;
     let set = models.onnx().ok_or_else(|| anyhow::anyhow!("bench detector-size needs the ONNX models, not the fake engine"))?;
     let list = rollcall_files::photos::list(&photos, &[])?.photos;
     anyhow::ensure!(!list.is_empty(), "{}: no photos to benchmark", photos.display());
     for f in bench::detector_size::measure(set, &list, &sizes)? {
-        if json {
-            say!("{}", serde_json::to_string(&f)?);
-        } else {
-            say!("{}", bench::detector_size::describe(&f));
-        }
+        out.print(&f, bench::detector_size::describe)?;
     }
     Ok(())
 }
 
 /// `rollcall bench class-photo`.
 fn class_photo(a: ClassPhotoArgs, g: &Global) -> Result<()> {
-    let ClassPhotoArgs { faces, photos, enrol, seed, min_name_size, no_large, anchor_margins, keep_photos, json } = a;
+    let ClassPhotoArgs { faces, photos, enrol, seed, min_name_size, no_large, anchor_margins, keep_photos, out } = a;
     let models = g.models.load(None, None)?;
     let set = models.onnx().ok_or_else(|| anyhow::anyhow!("bench class-photo needs the ONNX models, not the fake engine"))?;
     let scratch = tempfile::tempdir()?;
@@ -276,17 +272,12 @@ fn class_photo(a: ClassPhotoArgs, g: &Global) -> Result<()> {
         ..Default::default()
     };
     let figs = bench::class_photo::class_photo(&faces, set, &folder, &opts)?;
-    if json {
-        say!("{}", serde_json::to_string_pretty(&figs)?);
-    } else {
-        say!("{}", bench::class_photo::table(&figs));
-    }
-    Ok(())
+    out.print(&figs, |f| bench::class_photo::table(f))
 }
 
 /// `rollcall bench pipeline`.
 fn pipeline(a: PipelineArgs, g: &Global) -> Result<()> {
-    let PipelineArgs { photos, repeat, jobs, intra_threads, whole_run, detector_scale, json } = a;
+    let PipelineArgs { photos, repeat, jobs, intra_threads, whole_run, detector_scale, out } = a;
     let models = g.models.load_scaled(None, None, detector_scale.into())?;
     let list = bench::labelled_photos(&photos)?;
     anyhow::ensure!(!list.is_empty(), "{}: no photos to benchmark", photos.display());
@@ -294,21 +285,13 @@ fn pipeline(a: PipelineArgs, g: &Global) -> Result<()> {
         let mut runs = bench::whole_run(&photos, models.as_ref(), rollcall_cli::default_jobs(), repeat)?;
         runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
         if let Some(m) = runs.get(runs.len() / 2) {
-            if json {
-                say!("{}", serde_json::to_string(m)?);
-            } else {
-                say!("{}", bench::describe_run(m));
-            }
+            out.print(m, bench::describe_run)?;
         }
     }
     for j in jobs {
         let runs = bench::pipeline(&photos, &list, models.as_ref(), j, intra_threads, repeat)?;
         let Some(m) = bench::median(runs) else { continue };
-        if json {
-            say!("{}", serde_json::to_string(&m)?);
-        } else {
-            say!("{}", bench::describe(&m));
-        }
+        out.print(&m, bench::describe)?;
     }
     Ok(())
 }

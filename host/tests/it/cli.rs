@@ -253,3 +253,17 @@ fn every_step_says_what_comes_next_and_train_wants_names() {
         "{stderr}"
     );
 }
+
+/// Every benchmark prints its figures as text, or with `--json` as one
+/// JSON value a line (pipe it to `jq`).
+#[test]
+fn bench_prints_text_or_one_json_value_a_line() {
+    let args = ["bench", "analysis", "--n", "300", "--dim", "8", "--k", "3", "--n-init", "2"];
+    let text = ok(&args.iter().map(|a| a as &dyn AsRef<std::ffi::OsStr>).collect::<Vec<_>>());
+    assert!(text.contains("KMeans k=3") && text.contains("silhouette"), "{text}");
+    let json = ok(&args.iter().chain(&["--json"]).map(|a| a as &dyn AsRef<std::ffi::OsStr>).collect::<Vec<_>>());
+    let lines: Vec<&str> = json.lines().collect();
+    assert_eq!(lines.len(), 1, "{json}");
+    let v: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
+    assert!(v["kmeans_s"].as_f64().is_some() && v["ari"].as_f64().is_some_and(|a| a > 0.5), "{v}");
+}
