@@ -158,7 +158,7 @@ pub fn open_set(faces: &Path, models: &dyn Models, opts: &OpenSetOptions) -> Res
     for (i, f) in main.iter().enumerate() {
         by_person.entry(f.identity.clone()).or_default().push(i);
     }
-    let dim = models.card().dim;
+    let faces_set = FaceSet { path: faces, main: &main, group: &group, by_person: &by_person, dim: models.card().dim };
     let mut rows = Vec::new();
     for &enrol in &opts.enrol {
         let eligible: Vec<&String> = by_person.iter().filter(|(_, v)| v.len() > enrol).map(|(k, _)| k).collect();
@@ -171,48 +171,14 @@ pub fn open_set(faces: &Path, models: &dyn Models, opts: &OpenSetOptions) -> Res
             let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ ((size as u64) << 8) ^ enrol as u64);
             for _ in 0..opts.draws {
                 let members: Vec<&String> = eligible.choose_multiple(&mut rng, size).copied().collect();
-                let (mut enrolled, mut probes) = (Vec::new(), Vec::new());
-                for (p, who) in members.iter().enumerate() {
-                    let mut photos = by_person[*who].clone();
-                    photos.shuffle(&mut rng);
-                    enrolled.extend(photos[..enrol].iter().map(|&i| (p, i)));
-                    probes.extend(photos[enrol..].iter().map(|&i| (p, i)));
-                }
-                let is_member = |who: &str| members.iter().any(|m| m.as_str() == who);
-                let mut strangers: Vec<&Vec<f32>> = main.iter().filter(|f| !is_member(&f.identity)).map(|f| &f.embedding).collect();
-                strangers.extend(group.iter().filter(|g| !g.shows.iter().any(|s| is_member(s))).map(|g| &g.embedding));
-
-                let mut labels: Vec<String> = members.iter().map(|m| m.to_string()).collect();
-                labels.sort();
-                let index = |p: usize| labels.iter().position(|l| l == members[p]).unwrap_or(0);
-                let data = TrainingSet {
-                    x: Array2::from_shape_vec(
-                        (enrolled.len(), dim),
-                        enrolled.iter().flat_map(|&(_, i)| main[i].embedding.clone()).collect(),
-                    )
-                    .map_err(|e| Error::Table { path: faces.to_path_buf(), reason: e.to_string() })?,
-                    y: enrolled.iter().map(|&(p, _)| index(p)).collect(),
-                    labels: labels.clone(),
-                    files: enrolled.iter().map(|&(_, i)| i.to_string()).collect(),
-                };
+                let draw = faces_set.draw(&members, enrol, &mut rng)?;
                 let learn_opts = LearnOptions { same_person: opts.same_person, target_far: opts.targets[0], ..LearnOptions::default() };
-                let learned = learn(&data, &Context::default(), &learn_opts)?;
+                let learned = learn(&draw.data, &Context::default(), &learn_opts)?;
                 for (t, row) in opts.targets.iter().zip(&mut tallies) {
                     let at = learned.at_target(*t);
-                    let g = &at.gallery;
-                    let kind = g.default_classifier;
-                    let accepted = strangers.iter().filter(|e| g.predict(kind, e).person().is_some()).count();
-                    let missed = probes.iter().filter(|&&(p, i)| g.predict(kind, &main[i].embedding).person() != Some(index(p))).count();
+                    let kind = at.gallery.default_classifier;
                     let bound = at.reports[kind.index()].calibration.as_ref().map_or(1.0, |c| c.far_upper);
-                    row.false_accepts += accepted;
-                    row.strangers += strangers.len();
-                    row.misses += missed;
-                    row.members += probes.len();
-                    row.mean_bound += bound;
-                    row.mean_threshold += f64::from(g.threshold(kind).value);
-                    row.bound_below_measured += usize::from(bound < accepted as f64 / strangers.len().max(1) as f64);
-                    *row.classifiers.entry(kind.name().to_string()).or_default() += 1;
-                    row.draws += 1;
+                    row.add(&at.gallery, bound, &draw, &main);
                 }
             }
             for mut row in tallies {
@@ -225,6 +191,74 @@ pub fn open_set(faces: &Path, models: &dyn Models, opts: &OpenSetOptions) -> Res
         }
     }
     Ok(rows)
+}
+
+/// The embedded photos a draw picks from.
+struct FaceSet<'a> {
+    path: &'a Path,
+    main: &'a [Face],
+    group: &'a [GroupFace],
+    by_person: &'a BTreeMap<String, Vec<usize>>,
+    dim: usize,
+}
+
+/// One draw: a gallery's training set, its members' other faces, and the
+/// faces of everyone else.
+struct Draw<'a> {
+    data: TrainingSet,
+    /// (label index, face in `main`) of each member's photo not enrolled.
+    probes: Vec<(usize, usize)>,
+    strangers: Vec<&'a [f32]>,
+}
+
+impl<'a> FaceSet<'a> {
+    /// `members` enrolled with `enrol` photos each, drawn with `rng`.
+    fn draw(&self, members: &[&String], enrol: usize, rng: &mut rand::rngs::StdRng) -> Result<Draw<'a>> {
+        let mut labels: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+        labels.sort();
+        let index = |p: usize| labels.iter().position(|l| l == members[p]).unwrap_or(0);
+        let (mut enrolled, mut probes) = (Vec::new(), Vec::new());
+        for (p, who) in members.iter().enumerate() {
+            let mut photos = self.by_person[*who].clone();
+            photos.shuffle(rng);
+            enrolled.extend(photos[..enrol].iter().map(|&i| (index(p), i)));
+            probes.extend(photos[enrol..].iter().map(|&i| (index(p), i)));
+        }
+        let is_member = |who: &str| members.iter().any(|m| m.as_str() == who);
+        let mut strangers: Vec<&[f32]> = self.main.iter().filter(|f| !is_member(&f.identity)).map(|f| f.embedding.as_slice()).collect();
+        strangers.extend(self.group.iter().filter(|g| !g.shows.iter().any(|s| is_member(s))).map(|g| g.embedding.as_slice()));
+        let x = Array2::from_shape_vec(
+            (enrolled.len(), self.dim),
+            enrolled.iter().flat_map(|&(_, i)| self.main[i].embedding.clone()).collect(),
+        )
+        .map_err(|e| Error::Table { path: self.path.to_path_buf(), reason: e.to_string() })?;
+        let data = TrainingSet {
+            x,
+            y: enrolled.iter().map(|&(label, _)| label).collect(),
+            labels,
+            files: enrolled.iter().map(|&(_, i)| i.to_string()).collect(),
+        };
+        Ok(Draw { data, probes, strangers })
+    }
+}
+
+impl OpenSetRow {
+    /// Counts one draw's gallery (at this row's target) against its
+    /// strangers and its members' other faces.
+    fn add(&mut self, g: &rollcall_shared::gallery::Gallery, bound: f64, draw: &Draw<'_>, main: &[Face]) {
+        let kind = g.default_classifier;
+        let accepted = draw.strangers.iter().filter(|e| g.predict(kind, e).person().is_some()).count();
+        let missed = draw.probes.iter().filter(|&&(label, i)| g.predict(kind, &main[i].embedding).person() != Some(label)).count();
+        self.false_accepts += accepted;
+        self.strangers += draw.strangers.len();
+        self.misses += missed;
+        self.members += draw.probes.len();
+        self.mean_bound += bound;
+        self.mean_threshold += f64::from(g.threshold(kind).value);
+        self.bound_below_measured += usize::from(bound < accepted as f64 / draw.strangers.len().max(1) as f64);
+        *self.classifiers.entry(kind.name().to_string()).or_default() += 1;
+        self.draws += 1;
+    }
 }
 
 fn empty_row(size: usize, enrol: usize, target_far: f32) -> OpenSetRow {
