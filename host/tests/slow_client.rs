@@ -29,7 +29,9 @@ fn regression_a_slow_client_froze_the_review_page() {
     let port = listener.local_addr().expect("addr").port();
     let r = std::sync::Arc::new(Review::new(work, port, Some(0.5), None).expect("review"));
     let token = r.token().to_string();
-    let limits = rollcall_host::review::server::Limits { deadline: std::time::Duration::from_secs(2), ..Default::default() };
+    // A short deadline: the idle connections that hold the workers end
+    // sooner, and so does the test.
+    let limits = rollcall_host::review::server::Limits { deadline: std::time::Duration::from_millis(750), ..Default::default() };
     let r2 = r.clone();
     std::thread::spawn(move || rollcall_host::review::server::serve(&r2, &listener, limits));
     let connect = || {

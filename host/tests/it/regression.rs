@@ -124,7 +124,6 @@ fn regression_interrupted_cluster_left_orphans() {
     let work = dir.path().join("work");
     ok(&[&"detect", &photos, &"--out", &work, &"--no-annotate"]);
     ok(&[&"embed", &work]);
-    ok(&[&"select-k", &work, &"--k-min", &"30", &"--k-max", &"40"]);
     let clusters = work.join("clusters");
     let ledger = clusters.join(".rollcall-ledger.json");
 
@@ -134,6 +133,7 @@ fn regression_interrupted_cluster_left_orphans() {
         .env("ROLLCALL_ENGINE", "fake")
         .args(["-q", "cluster"])
         .arg(&work)
+        .args(["--k", "40"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start cluster");
@@ -152,7 +152,7 @@ fn regression_interrupted_cluster_left_orphans() {
     // in view, and a forced re-run leaves exactly the clusters, no orphans.
     let temporaries: Vec<PathBuf> = walk(&clusters).into_iter().filter(|p| p.to_string_lossy().contains(".rollcall-tmp")).collect();
     assert!(temporaries.is_empty(), "{temporaries:?}");
-    ok(&[&"cluster", &work, &"--force"]);
+    ok(&[&"cluster", &work, &"--k", &"40", &"--force"]);
     let mut folders: Vec<String> = std::fs::read_dir(&clusters)
         .expect("list")
         .filter_map(Result::ok)
