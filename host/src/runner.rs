@@ -9,9 +9,9 @@
 //! wrong with one photo skips that photo.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use indicatif::{ParallelProgressIterator, ProgressBar, ProgressStyle};
-use rayon::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
 use rollcall_models::runtime::Threads;
 use rollcall_models::{FaceEngine, Models};
 
@@ -64,6 +64,26 @@ impl<'m> Runner<'m> {
         T: Send,
         F: Fn(&mut dyn FaceEngine, &I) -> Result<T, SkipReason> + Sync,
     {
+        self.run_in((0..items.len()).collect(), items, what, work)
+    }
+
+    /// [`run`](Self::run), starting with the items of the highest `cost`
+    /// (see [`each_largest_first`]).
+    pub(crate) fn run_largest_first<I, T, F>(&self, items: &[I], what: &str, cost: impl Fn(&I) -> u64, work: F) -> Result<Vec<Outcome<T>>>
+    where
+        I: Sync,
+        T: Send,
+        F: Fn(&mut dyn FaceEngine, &I) -> Result<T, SkipReason> + Sync,
+    {
+        self.run_in(largest_first(items, cost), items, what, work)
+    }
+
+    fn run_in<I, T, F>(&self, order: Vec<usize>, items: &[I], what: &str, work: F) -> Result<Vec<Outcome<T>>>
+    where
+        I: Sync,
+        T: Send,
+        F: Fn(&mut dyn FaceEngine, &I) -> Result<T, SkipReason> + Sync,
+    {
         let engines: Mutex<Vec<Box<dyn FaceEngine>>> = Mutex::new(Vec::new());
         let make = || -> Result<Box<dyn FaceEngine>> {
             let mut e = self.models.engine(self.threads)?;
@@ -72,7 +92,7 @@ impl<'m> Runner<'m> {
             }
             Ok(e)
         };
-        each(self.jobs, items, what, |item| {
+        queue(self.jobs, items, order, what, |item| {
             // A poisoned lock only means another worker panicked mid-push;
             // the engines in it are still whole.
             let taken = engines.lock().unwrap_or_else(|p| p.into_inner()).pop();
@@ -93,8 +113,53 @@ impl<'m> Runner<'m> {
 /// Runs `work` on every item on `jobs` worker threads (a pool of its own,
 /// not rayon's global one), counting them on a progress bar labelled
 /// `what`; returns the results in item order, or the first error. At
-/// Ctrl-C no new item starts and the ones in flight finish.
+/// Ctrl-C, or after an error, no new item starts and the ones in flight
+/// finish. Items are handed out one at a time, in order, to whichever
+/// worker is free.
 pub(crate) fn each<I, T, F>(jobs: usize, items: &[I], what: &str, work: F) -> Result<Vec<T>>
+where
+    I: Sync,
+    T: Send,
+    F: Fn(&I) -> Result<T> + Sync,
+{
+    queue(jobs, items, (0..items.len()).collect(), what, work)
+}
+
+/// [`each`], starting with the items of the highest `cost`.
+///
+/// With the largest photo last, one worker decodes and scans it while the
+/// others have nothing left to do: on `deepface` (76 photos, 2 workers) in
+/// listing order one worker ran alone for the last 0.8 s of a 6.4 s run.
+/// Handed out largest first, the last items are the quickest and the
+/// workers finish together (Graham's longest-processing-time rule).
+pub(crate) fn each_largest_first<I, T, F>(jobs: usize, items: &[I], what: &str, cost: impl Fn(&I) -> u64, work: F) -> Result<Vec<T>>
+where
+    I: Sync,
+    T: Send,
+    F: Fn(&I) -> Result<T> + Sync,
+{
+    queue(jobs, items, largest_first(items, cost), what, work)
+}
+
+/// A photo's cost in the queue: its size in bytes, which grows with its
+/// pixels and so with the time to decode and scan it; 0 when it cannot be
+/// read (it is skipped at once).
+pub(crate) fn photo_cost(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
+
+/// The indices of `items`, highest `cost` first; equal costs keep item
+/// order.
+fn largest_first<I>(items: &[I], cost: impl Fn(&I) -> u64) -> Vec<usize> {
+    let costs: Vec<u64> = items.iter().map(cost).collect();
+    let mut order: Vec<usize> = (0..items.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(costs[i]));
+    order
+}
+
+/// Runs `work` on `items[order[0]]`, `items[order[1]]`, ... as workers
+/// come free; the results in item order.
+fn queue<I, T, F>(jobs: usize, items: &[I], order: Vec<usize>, what: &str, work: F) -> Result<Vec<T>>
 where
     I: Sync,
     T: Send,
@@ -102,18 +167,29 @@ where
 {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).thread_name(|i| format!("worker-{i}")).build()?;
     let bar = progress(items.len(), what);
-    let out = pool.install(|| {
-        items
-            .par_iter()
-            .progress_with(bar.clone())
-            .map(|item| {
-                rollcall_files::interrupt::check()?;
-                work(item)
-            })
-            .collect()
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let slots: Vec<Mutex<Option<Result<T>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    pool.broadcast(|_| {
+        while !failed.load(Ordering::Relaxed) {
+            let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) else { break };
+            let out = rollcall_files::interrupt::check().map_err(Into::into).and_then(|()| work(&items[i]));
+            failed.fetch_or(out.is_err(), Ordering::Relaxed);
+            *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(out);
+            bar.inc(1);
+        }
     });
     bar.finish_and_clear();
-    out
+    let mut out = Vec::with_capacity(items.len());
+    for slot in slots {
+        match slot.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            Some(Ok(t)) => out.push(t),
+            Some(Err(e)) => return Err(e),
+            // Never started: an error, in another slot, stopped the queue.
+            None => {}
+        }
+    }
+    Ok(out)
 }
 
 /// A spinner on stderr for a step with no count (hidden, like the bars,

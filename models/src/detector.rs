@@ -139,6 +139,10 @@ fn linear_taps(src: usize, dst: usize, from: usize, count: usize) -> Vec<(usize,
 /// The input tensor (three planes of `tw` x `th`, in the model's channel
 /// order, normalised): `image` sampled at the taps `xs` and `ys`, the rest
 /// padded with black.
+///
+/// Each output row blends two source rows, each first blended across at the
+/// column taps (kept when the next output row reads the same source rows);
+/// the arithmetic per value is the reference's, in the same order.
 fn sample(image: RgbView<'_>, spec: &InputSpec, xs: &[(usize, usize, f32)], ys: &[(usize, usize, f32)], tw: usize, th: usize) -> Vec<f32> {
     let w = image.width as usize;
     let (win_w, win_h) = (xs.len(), ys.len());
@@ -152,31 +156,52 @@ fn sample(image: RgbView<'_>, spec: &InputSpec, xs: &[(usize, usize, f32)], ys: 
     let (b0, rest) = tensor.split_at_mut(plane);
     let (b1, b2) = rest.split_at_mut(plane);
     let mut planes = [b0, b1, b2];
+    let taps: Vec<(usize, usize, f32)> = xs.iter().map(|&(x0, x1, fx)| (x0 * 3, x1 * 3, fx)).collect();
+    let source_row = |y: usize| &image.data[y * w * 3..(y + 1) * w * 3];
+    // The source rows blended into `top` and `bottom`.
+    let planar = || -> [Vec<f32>; 3] { std::array::from_fn(|_| vec![0f32; win_w]) };
+    let (mut top, mut bottom) = (planar(), planar());
+    let mut held: Option<(usize, usize)> = None;
     for (y, &(y0, y1, fy)) in ys.iter().enumerate() {
-        let row0 = &image.data[y0 * w * 3..(y0 + 1) * w * 3];
-        let row1 = &image.data[y1 * w * 3..(y1 + 1) * w * 3];
-        let row = y * tw;
-        for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
-            let (p00, p01) = (&row0[x0 * 3..x0 * 3 + 3], &row0[x1 * 3..x1 * 3 + 3]);
-            let (p10, p11) = (&row1[x0 * 3..x0 * 3 + 3], &row1[x1 * 3..x1 * 3 + 3]);
-            for (c_out, &c_in) in order.iter().enumerate() {
-                let (a, b) = (p00[c_in] as f32, p01[c_in] as f32);
-                let (c, d) = (p10[c_in] as f32, p11[c_in] as f32);
-                let top = a + (b - a) * fx;
-                let bottom = c + (d - c) * fx;
-                // Rounded to 8 bits like the reference's resized uint8 image.
-                let v = ((top + (bottom - top) * fy) + 0.5) as u8 as f32;
-                planes[c_out][row + x] = (v - spec.mean[c_out]) * spec.scale[c_out];
+        if held != Some((y0, y1)) {
+            if held.is_some_and(|(_, b)| b == y0) {
+                std::mem::swap(&mut top, &mut bottom);
+            } else {
+                blend_across(source_row(y0), &taps, &mut top);
             }
+            blend_across(source_row(y1), &taps, &mut bottom);
+            held = Some((y0, y1));
         }
-        for (c, p) in planes.iter_mut().enumerate() {
-            p[row + win_w..row + tw].fill(black[c]);
+        let row = y * tw;
+        for (c_out, &c_in) in order.iter().enumerate() {
+            let (mean, scale) = (spec.mean[c_out], spec.scale[c_out]);
+            let out = &mut planes[c_out][row..row + tw];
+            let (values, pad) = out.split_at_mut(win_w);
+            for (o, (t, b)) in values.iter_mut().zip(top[c_in].iter().zip(&bottom[c_in])) {
+                // Rounded to 8 bits like the reference's resized uint8 image.
+                let v = ((t + (b - t) * fy) + 0.5) as u8 as f32;
+                *o = (v - mean) * scale;
+            }
+            pad.fill(black[c_out]);
         }
     }
     for (c, p) in planes.iter_mut().enumerate() {
         p[win_h * tw..].fill(black[c]);
     }
     tensor
+}
+
+/// One source row blended between each column's two taps (byte offsets),
+/// into one plane per source channel.
+fn blend_across(row: &[u8], taps: &[(usize, usize, f32)], [r, g, b]: &mut [Vec<f32>; 3]) {
+    for (((&(i0, i1, fx), r), g), b) in taps.iter().zip(r.iter_mut()).zip(g.iter_mut()).zip(b.iter_mut()) {
+        let (p, q) = (&row[i0..i0 + 3], &row[i1..i1 + 3]);
+        let blend = |c: usize| {
+            let a = p[c] as f32;
+            a + (q[c] as f32 - a) * fx
+        };
+        (*r, *g, *b) = (blend(0), blend(1), blend(2));
+    }
 }
 
 /// `image` resized to `[width, height]` (see [`crate::resize`]).
@@ -533,6 +558,58 @@ mod tests {
         let found = (dets[0].bbox.x1 + dets[0].bbox.x2) / 2.0;
         assert!((found - truth).abs() < 0.5, "centre at {found}, the face is at {truth}");
         assert!((dets[0].landmarks[0][0] - truth).abs() < 0.5);
+    }
+
+    /// The reference's resize and normalisation, one value at a time, as
+    /// `sample` computed it before it blended whole rows: the tensor must
+    /// not change by a bit.
+    fn sample_value_by_value(image: RgbView<'_>, spec: &InputSpec, window: &Window, tw: usize, th: usize) -> Vec<f32> {
+        let w = image.width as usize;
+        let xs = linear_taps(w, window.scaled[0], window.x, window.w);
+        let ys = linear_taps(image.height as usize, window.scaled[1], window.y, window.h);
+        let order = if spec.channels == Channels::Rgb { [0, 1, 2] } else { [2, 1, 0] };
+        let plane = tw * th;
+        let mut t: Vec<f32> = (0..3 * plane).map(|i| (0.0 - spec.mean[i / plane]) * spec.scale[i / plane]).collect();
+        for (y, &(y0, y1, fy)) in ys.iter().enumerate() {
+            for (x, &(x0, x1, fx)) in xs.iter().enumerate() {
+                for (c_out, &c_in) in order.iter().enumerate() {
+                    let px = |yy: usize, xx: usize| image.data[(yy * w + xx) * 3 + c_in] as f32;
+                    let top = px(y0, x0) + (px(y0, x1) - px(y0, x0)) * fx;
+                    let bottom = px(y1, x0) + (px(y1, x1) - px(y1, x0)) * fx;
+                    let v = ((top + (bottom - top) * fy) + 0.5) as u8 as f32;
+                    t[c_out * plane + y * tw + x] = (v - spec.mean[c_out]) * spec.scale[c_out];
+                }
+            }
+        }
+        t
+    }
+
+    #[test]
+    fn rows_blended_once_give_the_value_by_value_tensor() {
+        let (w, h) = (301u32, 203u32);
+        let data: Vec<u8> = (0..w * h * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let view = RgbView { data: &data, width: w, height: h };
+        let mut bgr = spec().input;
+        bgr.channels = Channels::Bgr;
+        bgr.mean = [104.0, 117.0, 123.0];
+        let mut rgb = bgr.clone();
+        rgb.channels = Channels::Rgb;
+        rgb.scale = [1.0 / 58.0, 1.0 / 57.0, 1.0 / 57.5];
+        // Down, up (rows read twice, edges clamped) and a tile of each.
+        let windows = [
+            Window::whole([160, 108]),
+            Window::whole([640, 431]),
+            Window { scaled: [160, 108], x: 64, y: 32, w: 96, h: 64, inner: [true, true, false, false] },
+            Window { scaled: [640, 431], x: 300, y: 200, w: 340, h: 231, inner: [true, true, false, false] },
+        ];
+        for spec in [&bgr, &rgb] {
+            for window in &windows {
+                let p = prepare_window(view, spec, window, 32, None).unwrap();
+                let plain = sample_value_by_value(view, spec, window, p.width, p.height);
+                assert!(p.tensor.iter().zip(&plain).all(|(a, b)| a.to_bits() == b.to_bits()), "{window:?} {:?}", spec.channels);
+                assert_eq!(p.tensor.len(), plain.len());
+            }
+        }
     }
 
     /// A tile samples the photo exactly where the whole scaled photo does,

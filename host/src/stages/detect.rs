@@ -38,7 +38,7 @@ use crate::artifacts::names::{annotated_name, chip_name, unique_keys};
 use crate::artifacts::{Work, WorkDir};
 use crate::error::{Error, Result};
 use crate::render::annotate;
-use crate::runner::{Outcome, Runner, SkipReason};
+use crate::runner::{Outcome, Runner, SkipReason, photo_cost};
 
 /// Settings of the detect stage.
 #[derive(Debug, Clone)]
@@ -281,7 +281,7 @@ fn detect_listed(
     // Content hashes key the cache; they are taken on every run that writes
     // one, so that the next run can reuse this one.
     let hashes: Vec<Option<String>> = if opts.write_images {
-        crate::runner::each(opts.jobs, photos, "hash", |p| Ok(rollcall_files::sha256_file(p).ok()))?
+        crate::runner::each_largest_first(opts.jobs, photos, "hash", |p| photo_cost(p), |p| Ok(rollcall_files::sha256_file(p).ok()))?
     } else {
         vec![None; photos.len()]
     };
@@ -368,7 +368,10 @@ fn carry_out(
     let todo: Vec<(usize, &PathBuf, &String)> =
         plans.iter().enumerate().filter(|(_, p)| !matches!(p, Plan::Reuse(_))).map(|(i, _)| (i, &photos[i], &keys[i])).collect();
     if !todo.is_empty() {
-        let outcomes = runner.run(&todo, "detect", |engine, &(i, photo, key)| match plans[i] {
+        // Photos to detect go first, largest first; cached chips to embed
+        // are quick and fill the end.
+        let cost = |&(i, photo, _): &(usize, &PathBuf, &String)| if matches!(plans[i], Plan::Embed(_)) { 0 } else { photo_cost(photo) };
+        let outcomes = runner.run_largest_first(&todo, "detect", cost, |engine, &(i, photo, key)| match plans[i] {
             Plan::Embed(entry) => embed_chips(engine, entry, photo, work),
             _ => process_photo(engine, photo, key, work, opts),
         })?;

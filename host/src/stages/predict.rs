@@ -22,7 +22,7 @@ use crate::artifacts::predictions::{PredictionRow, TOO_SMALL_TO_NAME, UNKNOWN};
 use crate::artifacts::skips::skipped;
 use crate::error::{Error, Result};
 use crate::render::annotate;
-use crate::runner::{Outcome, Runner, SkipReason};
+use crate::runner::{Outcome, Runner, SkipReason, photo_cost};
 
 /// Long side of annotated copies with names: large enough that a name over
 /// a 60 px face in a 4000 px class photo stays readable on a phone.
@@ -237,7 +237,7 @@ pub fn predict(photos: &Path, gallery: &Gallery, models: &dyn Models, opts: &Pre
     let keys = unique_keys(photos, &list);
     let items: Vec<(&PathBuf, &String)> = list.iter().zip(&keys).collect();
     let kind = opts.classifier.unwrap_or(gallery.default_classifier);
-    let outcomes = Runner::new(models, opts.jobs).run(&items, "predict", |engine, (photo, key)| {
+    let outcomes = Runner::new(models, opts.jobs).run_largest_first(&items, "predict", |(photo, _)| photo_cost(photo), |engine, (photo, key)| {
         let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
         let rows = named.rows(photo, gallery);
         if let Some(dir) = &opts.annotate {

@@ -26,7 +26,7 @@ use crate::artifacts::roll::{self, ANNOTATED_DIR, RollRow, Status};
 use crate::artifacts::skips::skipped;
 use crate::error::{Error, Result};
 use crate::render::annotate;
-use crate::runner::{Outcome, Runner};
+use crate::runner::{Outcome, Runner, photo_cost};
 use crate::stages::predict::{ANNOTATED_SIDE, NamedPhoto, Naming, PredictOptions};
 
 /// What a roll call found.
@@ -65,7 +65,7 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
     let keys = unique_keys(&root, &list);
     let items: Vec<(&PathBuf, &String)> = list.iter().zip(&keys).collect();
     let kind = opts.classifier.unwrap_or(gallery.default_classifier);
-    let outcomes = Runner::new(models, opts.jobs).run(&items, "roll call", |engine, (photo, key)| {
+    let outcomes = Runner::new(models, opts.jobs).run_largest_first(&items, "roll call", |(photo, _)| photo_cost(photo), |engine, (photo, key)| {
         let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
         let name = annotated_name(key);
         save_jpeg(&annotated.join(&name), &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
