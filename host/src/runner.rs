@@ -237,6 +237,36 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_largest_items_go_first_and_results_keep_item_order() {
+        let started = Mutex::new(Vec::new());
+        let sizes = [3u64, 90, 7, 90, 40];
+        let out = each_largest_first(
+            1,
+            &sizes,
+            "test",
+            |&s| s,
+            |&s| {
+                started.lock().unwrap().push(s);
+                Ok(s * 10)
+            },
+        )
+        .unwrap();
+        assert_eq!(started.into_inner().unwrap(), [90, 90, 40, 7, 3], "one worker, largest first");
+        assert_eq!(out, [30, 900, 70, 900, 400], "results in item order");
+    }
+
+    #[test]
+    fn an_error_stops_the_queue_and_is_returned() {
+        let ran = AtomicUsize::new(0);
+        let out = each(1, &[1u32, 2, 3, 4], "test", |&i| {
+            ran.fetch_add(1, Ordering::SeqCst);
+            if i == 2 { Err(crate::error::Error::Interrupted(rollcall_files::interrupt::Interrupted)) } else { Ok(i) }
+        });
+        assert!(matches!(out, Err(crate::error::Error::Interrupted(_))), "{out:?}");
+        assert_eq!(ran.load(Ordering::SeqCst), 2, "no item starts after the error");
+    }
+
     #[derive(Debug)]
     struct Counting(AtomicUsize);
 

@@ -237,14 +237,19 @@ pub fn predict(photos: &Path, gallery: &Gallery, models: &dyn Models, opts: &Pre
     let keys = unique_keys(photos, &list);
     let items: Vec<(&PathBuf, &String)> = list.iter().zip(&keys).collect();
     let kind = opts.classifier.unwrap_or(gallery.default_classifier);
-    let outcomes = Runner::new(models, opts.jobs).run_largest_first(&items, "predict", |(photo, _)| photo_cost(photo), |engine, (photo, key)| {
-        let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
-        let rows = named.rows(photo, gallery);
-        if let Some(dir) = &opts.annotate {
-            save_image(&dir.join(annotated_name(key)), &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
-        }
-        Ok(rows)
-    })?;
+    let outcomes = Runner::new(models, opts.jobs).run_largest_first(
+        &items,
+        "predict",
+        |(photo, _)| photo_cost(photo),
+        |engine, (photo, key)| {
+            let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
+            let rows = named.rows(photo, gallery);
+            if let Some(dir) = &opts.annotate {
+                save_image(&dir.join(annotated_name(key)), &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
+            }
+            Ok(rows)
+        },
+    )?;
     let mut out = Predictions::default();
     for (photo, outcome) in list.iter().zip(outcomes) {
         match outcome {

@@ -65,12 +65,17 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
     let keys = unique_keys(&root, &list);
     let items: Vec<(&PathBuf, &String)> = list.iter().zip(&keys).collect();
     let kind = opts.classifier.unwrap_or(gallery.default_classifier);
-    let outcomes = Runner::new(models, opts.jobs).run_largest_first(&items, "roll call", |(photo, _)| photo_cost(photo), |engine, (photo, key)| {
-        let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
-        let name = annotated_name(key);
-        save_jpeg(&annotated.join(&name), &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
-        Ok((named, name))
-    })?;
+    let outcomes = Runner::new(models, opts.jobs).run_largest_first(
+        &items,
+        "roll call",
+        |(photo, _)| photo_cost(photo),
+        |engine, (photo, key)| {
+            let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
+            let name = annotated_name(key);
+            save_jpeg(&annotated.join(&name), &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
+            Ok((named, name))
+        },
+    )?;
 
     let mut r = Roll::default();
     let mut sightings = Sightings::new(gallery.people());
