@@ -22,7 +22,7 @@ fn replace(path: &Path, bytes: &[u8]) {
 fn a_replaced_gallery_is_swapped_in_and_a_broken_one_refused() {
     let dir = tempfile::tempdir().expect("temp dir");
     let stills = dir.path().join("stills");
-    // Ada and Ben in view for 100 frames, at 25 frames/s: four seconds.
+    // Ada and Ben in view for 100 frames, at 50 frames/s: two seconds.
     for n in 0..100 {
         synthetic::photo(&stills.join(format!("{n:03}.png")), &[(101, 1), (102, 1)]);
     }
@@ -42,7 +42,7 @@ fn a_replaced_gallery_is_swapped_in_and_a_broken_one_refused() {
         .arg(&gallery)
         .arg("--source")
         .arg(format!("dir:{}", stills.display()))
-        .args(["--heartbeat-secs", "0", "--fps", "25"])
+        .args(["--heartbeat-secs", "0", "--fps", "50"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -170,7 +170,7 @@ fn regression_an_older_signed_gallery_was_accepted_on_reload() {
         .arg(d.join("state"))
         .arg("--source")
         .arg(format!("dir:{}", still.display()))
-        .args(["--heartbeat-secs", "0", "--fps", "25"])
+        .args(["--heartbeat-secs", "0", "--fps", "50"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -124,9 +124,45 @@ fn the_stages_have_no_parallel_loop_of_their_own() {
     // Photo hashing in detect ran on rayon's global pool (ignoring
     // --jobs) and cluster copied chips with its own loop and bar: every
     // parallel loop of a stage goes through runner::each.
+    let parallel = |text: &str| {
+        ["par_iter", "par_bridge", "broadcast(", "ThreadPoolBuilder", "thread::spawn", "thread::scope"].iter().any(|p| text.contains(p))
+    };
     let files = walk(&root().join("host/src/stages"));
-    let wrong: Vec<_> = files.iter().filter(|f| std::fs::read_to_string(f).expect("source").contains("par_iter")).collect();
+    let wrong: Vec<_> = files.iter().filter(|f| parallel(&std::fs::read_to_string(f).expect("source"))).collect();
     assert!(wrong.is_empty(), "{wrong:?}");
     let runner = std::fs::read_to_string(root().join("host/src/runner.rs")).expect("runner");
-    assert!(runner.contains("par_iter"), "the check can fail: the runner's loop is seen");
+    assert!(parallel(&runner), "the check can fail: the runner's loop is seen");
+}
+
+#[test]
+fn no_doc_comment_holds_an_example_that_would_never_run() {
+    // scripts/test leaves rustdoc's doc-test pass out (`--tests`): there
+    // were no examples to run. An example added later would never run, so
+    // a code block in a doc comment must name a language that is not Rust.
+    let not_rust = ["toml", "text", "json", "sh", "console", "ini"];
+    let mut blocks = 0;
+    let mut rust = Vec::new();
+    for krate in ["shared", "files", "models", "host", "device", "cli", "testkit"] {
+        for file in walk(&root().join(krate).join("src")) {
+            let text = std::fs::read_to_string(&file).expect("source");
+            let mut open = false;
+            for (n, line) in text.lines().enumerate() {
+                let line = line.trim_start();
+                let Some(fence) =
+                    line.strip_prefix("//!").or_else(|| line.strip_prefix("///")).map(str::trim).and_then(|l| l.strip_prefix("```"))
+                else {
+                    continue;
+                };
+                if !open {
+                    blocks += 1;
+                    if !not_rust.contains(&fence) {
+                        rust.push(format!("{}:{}", file.display(), n + 1));
+                    }
+                }
+                open = !open;
+            }
+        }
+    }
+    assert!(blocks >= 1, "the check can fail: the TOML block in device/src/settings.rs is seen");
+    assert!(rust.is_empty(), "doc examples that scripts/test would not run (drop `--tests` there): {rust:?}");
 }
