@@ -42,13 +42,16 @@ pub struct QuantizeOptions {
     pub samples: usize,
     /// Photos used to compare the detectors (0: all).
     pub detector_photos: usize,
+    /// Calibration samples each network is timed on, for `speed_ratio`
+    /// (0: all).
+    pub timing_runs: usize,
     /// Which layers stay fp32.
     pub policy: Policy,
 }
 
 impl Default for QuantizeOptions {
     fn default() -> Self {
-        QuantizeOptions { samples: 64, detector_photos: 0, policy: Policy::default() }
+        QuantizeOptions { samples: 64, detector_photos: 0, timing_runs: 0, policy: Policy::default() }
     }
 }
 
@@ -95,11 +98,14 @@ pub fn quantize(work: &WorkDir, models: &ModelSet, out: &Path, opts: &QuantizeOp
     let recognizer = recognizer_fidelity(work, models, &int8, &fp16, &data.chips)?;
     let detector = detector_fidelity(models, &int8, &evenly(&data.photos, opts.detector_photos))?;
     let mut figures = BTreeMap::new();
-    figures
-        .insert(det_spec.name.clone(), timing(models, &int8, &fp16, Role::Detector, models.detector_bytes().len(), &qd, &data.detector)?);
+    let timed = |samples: &[Sample]| evenly(samples, opts.timing_runs);
+    figures.insert(
+        det_spec.name.clone(),
+        timing(models, &int8, &fp16, Role::Detector, models.detector_bytes().len(), &qd, &timed(&data.detector))?,
+    );
     figures.insert(
         rec_spec.name.clone(),
-        timing(models, &int8, &fp16, Role::Recognizer, models.recognizer_bytes().len(), &qr, &data.recognizer)?,
+        timing(models, &int8, &fp16, Role::Recognizer, models.recognizer_bytes().len(), &qr, &timed(&data.recognizer))?,
     );
     let total = |f: &dyn Fn(&ModelFigures) -> f64| figures.values().map(f).sum::<f64>();
     let fidelity = Fidelity {
