@@ -98,14 +98,17 @@ pub fn quantize(work: &WorkDir, models: &ModelSet, out: &Path, opts: &QuantizeOp
     let recognizer = recognizer_fidelity(work, models, &int8, &fp16, &data.chips)?;
     let detector = detector_fidelity(models, &int8, &evenly(&data.photos, opts.detector_photos))?;
     let mut figures = BTreeMap::new();
-    let timed = |samples: &[Sample]| evenly(samples, opts.timing_runs);
+    // References: the calibration tensors are timed where they lie, not copied.
+    fn timed(samples: &[Sample], runs: usize) -> Vec<&Sample> {
+        evenly(&samples.iter().collect::<Vec<_>>(), runs)
+    }
     figures.insert(
         det_spec.name.clone(),
-        timing(models, &int8, &fp16, Role::Detector, models.detector_bytes().len(), &qd, &timed(&data.detector))?,
+        timing(models, &int8, &fp16, Role::Detector, models.detector_bytes().len(), &qd, &timed(&data.detector, opts.timing_runs))?,
     );
     figures.insert(
         rec_spec.name.clone(),
-        timing(models, &int8, &fp16, Role::Recognizer, models.recognizer_bytes().len(), &qr, &timed(&data.recognizer))?,
+        timing(models, &int8, &fp16, Role::Recognizer, models.recognizer_bytes().len(), &qr, &timed(&data.recognizer, opts.timing_runs))?,
     );
     let total = |f: &dyn Fn(&ModelFigures) -> f64| figures.values().map(f).sum::<f64>();
     let fidelity = Fidelity {
@@ -342,7 +345,7 @@ fn timing(
     role: Role,
     fp32_bytes: usize,
     q: &Quantized,
-    samples: &[Sample],
+    samples: &[&Sample],
 ) -> Result<ModelFigures> {
     let mut sessions = Vec::new();
     for s in [fp32, int8, fp16] {
@@ -359,7 +362,7 @@ fn timing(
         }
     }
     let mut secs = [0f64; 3];
-    for (shape, data) in samples {
+    for &(shape, data) in samples {
         for (k, s) in sessions.iter_mut().enumerate() {
             secs[k] += s.run(shape, data)?.as_secs_f64();
         }
