@@ -124,23 +124,24 @@ impl ModelStore {
 
     /// Reads `spec`'s file, fetching it first if it is missing, and checks
     /// its sha256 against the manifest. The bytes returned are the bytes
-    /// checked, so nothing can change between check and load.
-    pub fn load_model_bytes(&self, spec: &ModelSpec) -> Result<Vec<u8>> {
+    /// checked, so nothing can change between check and load; with them
+    /// comes their sha256 (lower-case hex), computed once.
+    pub fn load_model_bytes(&self, spec: &ModelSpec) -> Result<(Vec<u8>, String)> {
         let path = self.model_path(spec);
         if !path.is_file() {
             self.fetch_model(spec)?;
         }
         let bytes = rollcall_shared::regular::read(&path, 1 << 30, "model").map_err(|e| Error::io(&path, e.into()))?;
+        let sha = sha256_hex(&bytes);
         match &spec.sha256 {
-            Some(expected) => check_digest(&path, expected, &sha256_hex(&bytes))?,
+            Some(expected) => check_digest(&path, expected, &sha)?,
             None => tracing::warn!(
-                "{}: model `{}` has no sha256 in the manifest; loading it unchecked (its sha256 is {})",
+                "{}: model `{}` has no sha256 in the manifest; loading it unchecked (its sha256 is {sha})",
                 rollcall_files::shown(&path),
                 spec.name,
-                sha256_hex(&bytes)
             ),
         }
-        Ok(bytes)
+        Ok((bytes, sha))
     }
 
     /// The checked path of the ONNX Runtime library, fetching it if missing.

@@ -171,3 +171,30 @@ fn detect_stage_reports_bad_files_and_goes_on() {
     assert!(reasons[1].0.ends_with("b_text.jpg") && reasons[1].1.contains("not a recognised image format"), "{reasons:?}");
     assert!(work.aligned().join("aligned_c_good_0.png").is_file());
 }
+
+/// A model file that fails its sha256 is refused with an error naming it,
+/// whether ONNX Runtime's library is in the cache (checked on a second
+/// thread while the models are read) or still to fetch (fetched after the
+/// models, so a bad model is reported before any download).
+#[test]
+fn a_model_that_fails_its_check_is_named_with_or_without_the_runtime_cached() {
+    use rollcall_models::{ModelSet, ModelStore, Role};
+    let real = models().store();
+    for runtime_cached in [true, false] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ModelStore::open(dir.path(), real.manifest().clone()).expect("store");
+        let det = store.manifest().select(Role::Detector, None).expect("detector").clone();
+        let rec = store.manifest().select(Role::Recognizer, None).expect("recognizer").clone();
+        std::fs::write(store.model_path(&det), b"not a detector").expect("write the bad detector");
+        std::fs::copy(real.model_path(&rec), store.model_path(&rec)).expect("copy the recognizer");
+        if runtime_cached {
+            std::fs::copy(real.runtime_path(), store.runtime_path()).expect("copy the runtime");
+        }
+        let err = ModelSet::load(&store, None, None).expect_err("a detector that fails its check");
+        assert!(
+            matches!(&err, rollcall_models::Error::Checksum { path, .. } if *path == store.model_path(&det)),
+            "runtime cached: {runtime_cached}: {err}"
+        );
+        assert_eq!(store.runtime_path().is_file(), runtime_cached, "nothing fetched for a bad model");
+    }
+}
