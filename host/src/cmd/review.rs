@@ -53,7 +53,7 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     );
     // The browser gets a file only this user can read, never the token:
     // command lines are visible to every local user.
-    let _launch = if a.no_open {
+    let launch = if a.no_open {
         None
     } else {
         let (dir, page) = session.write_launch_file()?;
@@ -65,5 +65,9 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
         Some(dir)
     };
     review::serve(&session, &server);
+    // Ctrl-C: the launch page's folder goes with the guard, before the
+    // process ends (a second Ctrl-C would end it without destructors).
+    drop(launch);
+    say!("review stopped; the names given so far are saved in {}", a.work.join("clusters").display());
     Ok(())
 }

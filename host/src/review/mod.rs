@@ -463,7 +463,8 @@ pub const JOURNAL: &str = "review-journal.jsonl";
 /// The session lock's file name in the work directory.
 pub const SESSION_LOCK: &str = ".rollcall-review-lock";
 
-/// Serves `review` on `listener` until the process ends.
+/// Serves `review` on `listener` until Ctrl-C: the requests in flight are
+/// answered, then it returns.
 pub fn serve(review: &Review, listener: &std::net::TcpListener) {
     server::serve(review, listener, server::Limits::default());
 }

@@ -39,16 +39,35 @@ impl Default for Limits {
     }
 }
 
-/// Serves `review` on `listener` until the process ends.
+/// How often the accept loop looks for a Ctrl-C while no one connects.
+const STOP_POLL: Duration = Duration::from_millis(50);
+
+/// Serves `review` on `listener` until Ctrl-C (or
+/// [`rollcall_files::interrupt::request`]): then no new connection is
+/// taken, the requests in flight are answered, and it returns.
 pub fn serve(review: &Review, listener: &TcpListener, limits: Limits) {
+    // Non-blocking, so that the loop sees a stop request between
+    // connections; a blocking accept would wait for the next client.
+    let polling = listener.set_nonblocking(true).is_ok();
     let (tx, rx) = sync_channel::<TcpStream>(limits.queue);
     let rx = Mutex::new(rx);
     std::thread::scope(|scope| {
         for _ in 0..limits.workers.max(1) {
             scope.spawn(|| worker(review, &rx, limits));
         }
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
+        while !rollcall_files::interrupt::requested() {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(e) if polling && e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(STOP_POLL);
+                    continue;
+                }
+                Err(_) => continue,
+            };
+            // The workers read with deadlines on a blocking socket.
+            if stream.set_nonblocking(false).is_err() {
+                continue;
+            }
             match tx.try_send(stream) {
                 Ok(()) => {}
                 Err(TrySendError::Full(mut stream)) => {
@@ -58,6 +77,8 @@ pub fn serve(review: &Review, listener: &TcpListener, limits: Limits) {
                 Err(TrySendError::Disconnected(_)) => break,
             }
         }
+        // The workers finish what is queued, then see the channel closed.
+        drop(tx);
     });
 }
 

@@ -205,9 +205,12 @@ fn regression_the_browser_launcher_got_the_token_on_its_command_line() {
     .expect("script");
     std::process::Command::new("chmod").arg("755").arg(&script).status().expect("chmod");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .env("ROLLCALL_ENGINE", "fake")
         .env("PATH", path)
+        .env("TMPDIR", &tmp)
         .args(["review", "--port", "0"])
         .arg(&work)
         .stdout(std::process::Stdio::piped())
@@ -230,6 +233,75 @@ fn regression_the_browser_launcher_got_the_token_on_its_command_line() {
     let recorded = recorded.expect("the launcher ran");
     assert!(!recorded.contains(&token), "the token reached a command line: {recorded}");
     assert!(recorded.trim().ends_with("open.html"), "the launcher opens a file: {recorded}");
+}
+
+/// `rollcall review` says "press Ctrl-C to stop", but its server never
+/// looked at Ctrl-C: the first press printed "finishing the current write,
+/// then stopping" and the server went on serving; the second ended the
+/// process at once, without destructors, and the folder holding the
+/// browser's launch page stayed in the temporary folder (63 of them had
+/// piled up on one machine). Now the first Ctrl-C stops the server: the
+/// command removes the folder, says where the names are, and exits 0.
+#[test]
+fn regression_ctrl_c_did_not_stop_review_and_left_its_launch_page_behind() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    common::ok(&[&"run", &photos, &"--out", &work]);
+    // A launcher that opens nothing, and a temporary folder of the test's own.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).expect("bin");
+    std::fs::write(bin.join("xdg-open"), "#!/bin/sh\nexit 0\n").expect("script");
+    std::process::Command::new("chmod").arg("755").arg(bin.join("xdg-open")).status().expect("chmod");
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir_all(&tmp).expect("tmp");
+    let launch_folders = || {
+        std::fs::read_dir(&tmp)
+            .expect("tmp")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("rollcall-review-"))
+            .count()
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
+        .env("ROLLCALL_ENGINE", "fake")
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
+        .env("TMPDIR", &tmp)
+        .args(["review", "--port", "0"])
+        .arg(&work)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start review");
+    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().expect("a line").expect("text");
+    assert!(first.contains("token="), "{first}");
+    for _ in 0..600 {
+        if launch_folders() == 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(launch_folders(), 1, "the launch page is written");
+    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    assert!(sent.success());
+    let mut status = None;
+    for _ in 0..500 {
+        if let Some(s) = child.try_wait().expect("wait") {
+            status = Some(s);
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let Some(status) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("review was still serving 10 s after one Ctrl-C");
+    };
+    assert!(status.success(), "{status}");
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    assert!(rest.iter().any(|l| l.starts_with("review stopped")), "{rest:?}");
+    assert_eq!(launch_folders(), 0, "the launch page's folder is removed");
 }
 
 /// `/chip` followed links out of `clusters/` and served any file as a PNG:
