@@ -48,7 +48,9 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 pub fn serve(review: &Review, listener: &TcpListener, limits: Limits) {
     // Non-blocking, so that the loop sees a stop request between
     // connections; a blocking accept would wait for the next client.
-    let polling = listener.set_nonblocking(true).is_ok();
+    if let Err(e) = listener.set_nonblocking(true) {
+        tracing::debug!("review server: a blocking accept, Ctrl-C seen only at the next request: {e}");
+    }
     let (tx, rx) = sync_channel::<TcpStream>(limits.queue);
     let rx = Mutex::new(rx);
     std::thread::scope(|scope| {
@@ -56,13 +58,11 @@ pub fn serve(review: &Review, listener: &TcpListener, limits: Limits) {
             scope.spawn(|| worker(review, &rx, limits));
         }
         while !rollcall_files::interrupt::requested() {
-            let stream = match listener.accept() {
-                Ok((stream, _)) => stream,
-                Err(e) if polling && e.kind() == std::io::ErrorKind::WouldBlock => {
-                    std::thread::sleep(STOP_POLL);
-                    continue;
-                }
-                Err(_) => continue,
+            // No one waiting (or an error such as too many open files):
+            // look again shortly.
+            let Ok((stream, _)) = listener.accept() else {
+                std::thread::sleep(STOP_POLL);
+                continue;
             };
             // The workers read with deadlines on a blocking socket.
             if stream.set_nonblocking(false).is_err() {

@@ -184,32 +184,33 @@ fn regression_the_token_was_visible_in_the_process_list() {
     assert_eq!(r.handle(&Req { cookie: Some("rollcall_review=0000".into()), ..api }).status, 403);
 }
 
-/// The same, through the binary: what the launcher sees on its command
-/// line is a file path; the token is only on the user's terminal.
-#[test]
-fn regression_the_browser_launcher_got_the_token_on_its_command_line() {
+/// `rollcall review --port 0` started as a user starts it, on a classroom's
+/// work folder (fake engine), with a stand-in for `xdg-open` (the shell
+/// script `xdg_open` makes from the test's folder) and a temporary folder of
+/// the test's own, where the launch page's folder goes.
+struct Launched {
+    dir: tempfile::TempDir,
+    tmp: std::path::PathBuf,
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+fn launch_review(xdg_open: impl FnOnce(&Path) -> String) -> Launched {
     use std::io::BufRead;
     let dir = tempfile::tempdir().expect("temp dir");
     let (photos, _) = classroom(dir.path());
     let work = dir.path().join("work");
     common::ok(&[&"run", &photos, &"--out", &work]);
-    // A stand-in for xdg-open that writes down its arguments.
     let bin = dir.path().join("bin");
     std::fs::create_dir_all(&bin).expect("bin");
-    let argv = dir.path().join("argv");
     let script = bin.join("xdg-open");
-    std::fs::write(
-        &script,
-        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {}.tmp && mv {}.tmp {}\n", argv.display(), argv.display(), argv.display()),
-    )
-    .expect("script");
+    std::fs::write(&script, xdg_open(dir.path())).expect("script");
     std::process::Command::new("chmod").arg("755").arg(&script).status().expect("chmod");
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let tmp = dir.path().join("tmp");
     std::fs::create_dir_all(&tmp).expect("tmp");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
         .env("ROLLCALL_ENGINE", "fake")
-        .env("PATH", path)
+        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
         .env("TMPDIR", &tmp)
         .args(["review", "--port", "0"])
         .arg(&work)
@@ -217,19 +218,35 @@ fn regression_the_browser_launcher_got_the_token_on_its_command_line() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("start review");
-    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a line").expect("text");
-    let token = first.split("token=").nth(1).expect("the URL with the token on the terminal").trim().to_string();
-    let mut recorded = None;
-    for _ in 0..600 {
-        if let Ok(text) = std::fs::read_to_string(&argv) {
-            recorded = Some(text);
-            break;
+    let lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+    Launched { dir, tmp, child, lines }
+}
+
+/// What `f` gives, asked every 20 ms for at most `tries` times.
+fn poll<T>(tries: usize, mut f: impl FnMut() -> Option<T>) -> Option<T> {
+    for _ in 0..tries {
+        if let Some(t) = f() {
+            return Some(t);
         }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let _ = child.kill();
-    let _ = child.wait();
+    None
+}
+
+/// The same, through the binary: what the launcher sees on its command
+/// line is a file path; the token is only on the user's terminal.
+#[test]
+fn regression_the_browser_launcher_got_the_token_on_its_command_line() {
+    // A stand-in for xdg-open that writes down its arguments.
+    let mut r = launch_review(|dir| {
+        let argv = dir.join("argv").display().to_string();
+        format!("#!/bin/sh\nprintf '%s\\n' \"$@\" > {argv}.tmp && mv {argv}.tmp {argv}\n")
+    });
+    let first = r.lines.next().expect("a line").expect("text");
+    let token = first.split("token=").nth(1).expect("the URL with the token on the terminal").trim().to_string();
+    let recorded = poll(1500, || std::fs::read_to_string(r.dir.path().join("argv")).ok());
+    let _ = r.child.kill();
+    let _ = r.child.wait();
     let recorded = recorded.expect("the launcher ran");
     assert!(!recorded.contains(&token), "the token reached a command line: {recorded}");
     assert!(recorded.trim().ends_with("open.html"), "the launcher opens a file: {recorded}");
@@ -244,64 +261,30 @@ fn regression_the_browser_launcher_got_the_token_on_its_command_line() {
 /// command removes the folder, says where the names are, and exits 0.
 #[test]
 fn regression_ctrl_c_did_not_stop_review_and_left_its_launch_page_behind() {
-    use std::io::BufRead;
-    let dir = tempfile::tempdir().expect("temp dir");
-    let (photos, _) = classroom(dir.path());
-    let work = dir.path().join("work");
-    common::ok(&[&"run", &photos, &"--out", &work]);
-    // A launcher that opens nothing, and a temporary folder of the test's own.
-    let bin = dir.path().join("bin");
-    std::fs::create_dir_all(&bin).expect("bin");
-    std::fs::write(bin.join("xdg-open"), "#!/bin/sh\nexit 0\n").expect("script");
-    std::process::Command::new("chmod").arg("755").arg(bin.join("xdg-open")).status().expect("chmod");
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir_all(&tmp).expect("tmp");
-    let launch_folders = || {
-        std::fs::read_dir(&tmp)
+    // A launcher that opens nothing.
+    let mut r = launch_review(|_| "#!/bin/sh\nexit 0\n".to_string());
+    let launch_folders = |tmp: &Path| {
+        std::fs::read_dir(tmp)
             .expect("tmp")
             .filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().starts_with("rollcall-review-"))
             .count()
     };
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rollcall"))
-        .env("ROLLCALL_ENGINE", "fake")
-        .env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()))
-        .env("TMPDIR", &tmp)
-        .args(["review", "--port", "0"])
-        .arg(&work)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("start review");
-    let mut lines = std::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
-    let first = lines.next().expect("a line").expect("text");
+    let first = r.lines.next().expect("a line").expect("text");
     assert!(first.contains("token="), "{first}");
-    for _ in 0..600 {
-        if launch_folders() == 1 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert_eq!(launch_folders(), 1, "the launch page is written");
-    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill -INT");
+    poll(600, || (launch_folders(&r.tmp) == 1).then_some(()));
+    assert_eq!(launch_folders(&r.tmp), 1, "the launch page is written");
+    let sent = std::process::Command::new("kill").args(["-INT", &r.child.id().to_string()]).status().expect("kill -INT");
     assert!(sent.success());
-    let mut status = None;
-    for _ in 0..500 {
-        if let Some(s) = child.try_wait().expect("wait") {
-            status = Some(s);
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
+    let Some(status) = poll(500, || r.child.try_wait().expect("wait")) else {
+        let _ = r.child.kill();
+        let _ = r.child.wait();
         panic!("review was still serving 10 s after one Ctrl-C");
     };
     assert!(status.success(), "{status}");
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let rest: Vec<String> = r.lines.map_while(Result::ok).collect();
     assert!(rest.iter().any(|l| l.starts_with("review stopped")), "{rest:?}");
-    assert_eq!(launch_folders(), 0, "the launch page's folder is removed");
+    assert_eq!(launch_folders(&r.tmp), 0, "the launch page's folder is removed");
 }
 
 /// `/chip` followed links out of `clusters/` and served any file as a PNG:
