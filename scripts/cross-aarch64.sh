@@ -54,8 +54,7 @@ if [ $step = all ] || [ $step = install ]; then
     have_libclang || need_install=1
     if [ $need_install = 1 ]; then
         $sudo_cmd dpkg --add-architecture arm64
-        $sudo_cmd apt-get update -q
-        $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+        scripts/apt-install \
             rustc-web cargo-web gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user-static \
             libstd-rust-web-dev:arm64 libclang-dev
     fi
