@@ -2,7 +2,7 @@
 # Runs two builds of `rollcall` over the shared photos with the same models,
 # paths and seeds, and checks that every output file is byte-identical.
 #
-#   scripts/compare-outputs.sh OLD_ROLLCALL NEW_ROLLCALL [--quantize]
+#   scripts/compare-outputs.sh OLD_ROLLCALL NEW_ROLLCALL [--quantize] [--numbers]
 #
 # For each of deepface, dlib_johns and misc_small (every photo, hard and
 # group ones included): `run`, `evaluate`, `train` on the cluster folders,
@@ -16,7 +16,14 @@
 set -euo pipefail
 old=$(realpath "$1")
 new=$(realpath "$2")
-quantize=${3:-}
+quantize= numbers=
+for flag in "${@:3}"; do
+    case $flag in
+        --quantize) quantize=--quantize ;;
+        --numbers) numbers=1 ;;
+        *) echo "unknown flag $flag" >&2; exit 2 ;;
+    esac
+done
 root=$(cd "$(dirname "$0")/.." && pwd)
 faces=${ROLLCALL_FACES:-$root/../shared/data/faces}
 models=${ROLLCALL_MODELS_DIR:-$root/.models}
@@ -48,6 +55,9 @@ echo "new: $new"
 pass "$new" new
 if diff -r -x .rollcall-lock "$scratch/old" "$scratch/new"; then
     echo "identical: $(find "$scratch/new" -type f | wc -l) files in $scratch/new"
+elif [ -n "$numbers" ]; then
+    echo "not byte-identical; cell by cell:"
+    "$root/scripts/compare-numbers.py" "$scratch/old" "$scratch/new"
 else
     echo "outputs differ" >&2
     exit 1

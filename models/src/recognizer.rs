@@ -47,14 +47,45 @@ pub struct Recognizer {
     pub clock: InferenceClock,
     /// The session takes any batch.
     batched: bool,
+    /// How many `PRelu`s the session runs spelled out.
+    prelus_split: usize,
 }
 
-/// The model with a free batch, if its graph allows one (`None` also when
-/// the bytes do not decode: the session will say why).
-fn free_batch_bytes(bytes: &[u8]) -> Option<Vec<u8>> {
+/// The graph rewrites a recognizer's network gets before its session is
+/// built. Neither changes what the network computes (beyond rounding).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphRewrites {
+    /// A network exported with a batch of 1 takes any batch
+    /// ([`crate::onnx::rewrite::free_batch`]).
+    pub free_batch: bool,
+    /// `PRelu`s become operators ONNX Runtime runs in its fast layout
+    /// ([`crate::onnx::rewrite::split_prelu`]): SFace in half the time.
+    pub split_prelu: bool,
+}
+
+impl GraphRewrites {
+    /// The network as exported.
+    pub const NONE: GraphRewrites = GraphRewrites { free_batch: false, split_prelu: false };
+}
+
+impl Default for GraphRewrites {
+    fn default() -> Self {
+        GraphRewrites { free_batch: true, split_prelu: true }
+    }
+}
+
+/// The model after `rewrites`, whether its batch is free and how many
+/// `PRelu`s were split; `None` when nothing changed (also when the bytes do
+/// not decode: the session will say why).
+fn rewritten(bytes: &[u8], rewrites: GraphRewrites) -> Option<(Vec<u8>, bool, usize)> {
     use prost::Message;
+    if rewrites == GraphRewrites::NONE {
+        return None;
+    }
     let mut model = crate::onnx::proto::ModelProto::decode(bytes).ok()?;
-    crate::onnx::rewrite::free_batch(&mut model).ok()?.then(|| model.encode_to_vec())
+    let split = if rewrites.split_prelu { crate::onnx::rewrite::split_prelu(&mut model).unwrap_or(0) } else { 0 };
+    let batched = rewrites.free_batch && crate::onnx::rewrite::free_batch(&mut model).unwrap_or(false);
+    (batched || split > 0).then(|| (model.encode_to_vec(), batched, split))
 }
 
 impl std::fmt::Debug for Recognizer {
@@ -64,23 +95,35 @@ impl std::fmt::Debug for Recognizer {
 }
 
 impl Recognizer {
-    /// Builds a session for `spec` from checked model bytes.
-    ///
-    /// A network exported with a fixed batch of 1 (SFace) is given a free
-    /// batch first when its graph allows ([`crate::onnx::rewrite::free_batch`]),
-    /// so that [`embed_batch`](Self::embed_batch) makes one call for several
-    /// faces; the bytes were checked against the manifest before this.
+    /// Builds a session for `spec` from checked model bytes, with every
+    /// [`GraphRewrites`]: a network exported with a fixed batch of 1 (SFace)
+    /// takes any batch, so that [`embed_batch`](Self::embed_batch) makes one
+    /// call for several faces, and its `PRelu`s run in ONNX Runtime's fast
+    /// layout. The bytes were checked against the manifest before this.
     pub fn new(store: &ModelStore, spec: &ModelSpec, bytes: &[u8], threads: Threads) -> Result<Self> {
-        let batched = free_batch_bytes(bytes);
-        let session = runtime::session(store, &spec.name, batched.as_deref().unwrap_or(bytes), threads)?;
+        Self::with_rewrites(store, spec, bytes, threads, GraphRewrites::default())
+    }
+
+    /// [`new`](Self::new) with only `rewrites` (to compare with the network
+    /// as exported, say).
+    pub fn with_rewrites(store: &ModelStore, spec: &ModelSpec, bytes: &[u8], threads: Threads, rewrites: GraphRewrites) -> Result<Self> {
+        let rewritten = rewritten(bytes, rewrites);
+        let graph = rewritten.as_ref().map_or(bytes, |(b, _, _)| b.as_slice());
+        let session = runtime::session(store, &spec.name, graph, threads)?;
         runtime::check_io(&session, &spec.name, &spec.input.name, &spec.output.names)?;
         let dim = spec.output.dim.unwrap_or(0);
-        Ok(Recognizer { session, spec: spec.clone(), dim, clock: InferenceClock::default(), batched: batched.is_some() })
+        let (batched, prelus_split) = rewritten.map_or((false, 0), |(_, b, s)| (b, s));
+        Ok(Recognizer { session, spec: spec.clone(), dim, clock: InferenceClock::default(), batched, prelus_split })
     }
 
     /// Whether several chips go through one inference call.
     pub fn batched(&self) -> bool {
         self.batched
+    }
+
+    /// How many `PRelu`s the session runs spelled out for speed.
+    pub fn prelus_split(&self) -> usize {
+        self.prelus_split
     }
 
     /// The manifest entry.
