@@ -227,6 +227,7 @@ pub(crate) fn split_prelu(model: &mut ModelProto) -> Result<usize> {
     let producer: HashMap<&str, &NodeProto> = g.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
     let mut nodes = Vec::with_capacity(g.node.len());
     let mut extra = Vec::new();
+    let mut slopes = HashSet::new();
     let mut split = 0;
     for n in &g.node {
         let slope = per_channel_slope(n, &inits).filter(|a| conv2d_channels(&n.input[0], &producer, &inits) == Some(a.len()));
@@ -234,6 +235,7 @@ pub(crate) fn split_prelu(model: &mut ModelProto) -> Result<usize> {
             nodes.push(n.clone());
             continue;
         };
+        slopes.insert(n.input[1].clone());
         let (x, y) = (n.input[0].as_str(), n.output[0].as_str());
         let name = |part: &str| format!("{y}/prelu_split/{part}");
         let c = a.len();
@@ -258,10 +260,10 @@ pub(crate) fn split_prelu(model: &mut ModelProto) -> Result<usize> {
     g.initializer.extend(extra);
     // The slopes nobody reads now go, and with them their graph inputs (an
     // older exporter lists every initializer as an input too).
-    let read: HashSet<String> = g.node.iter().flat_map(|n| n.input.iter().cloned()).collect();
-    let dropped: HashSet<String> = g.initializer.iter().map(|t| t.name().to_string()).filter(|t| !read.contains(t)).collect();
-    g.initializer.retain(|t| !dropped.contains(t.name()));
-    g.input.retain(|i| !dropped.contains(i.name()));
+    let read: HashSet<&String> = g.node.iter().flat_map(|n| &n.input).collect();
+    slopes.retain(|s| !read.contains(s));
+    g.initializer.retain(|t| !slopes.contains(t.name()));
+    g.input.retain(|i| !slopes.contains(i.name()));
     Ok(split)
 }
 
