@@ -225,16 +225,12 @@ pub(crate) fn split_prelu(model: &mut ModelProto) -> Result<usize> {
     let g = graph_mut(model)?;
     let inits: HashMap<&str, &TensorProto> = g.initializer.iter().map(|t| (t.name(), t)).collect();
     let producer: HashMap<&str, &NodeProto> = g.node.iter().flat_map(|n| n.output.iter().map(move |o| (o.as_str(), n))).collect();
-    let mut nodes = Vec::with_capacity(g.node.len());
+    let mut patch = Patch::default();
     let mut extra = Vec::new();
     let mut slopes = HashSet::new();
-    let mut split = 0;
-    for n in &g.node {
+    for (i, n) in g.node.iter().enumerate() {
         let slope = per_channel_slope(n, &inits).filter(|a| conv2d_channels(&n.input[0], &producer, &inits) == Some(a.len()));
-        let Some(a) = slope else {
-            nodes.push(n.clone());
-            continue;
-        };
+        let Some(a) = slope else { continue };
         slopes.insert(n.input[1].clone());
         let (x, y) = (n.input[0].as_str(), n.output[0].as_str());
         let name = |part: &str| format!("{y}/prelu_split/{part}");
@@ -250,13 +246,16 @@ pub(crate) fn split_prelu(model: &mut ModelProto) -> Result<usize> {
         let bn = |input: &str, scale: &str, out: &str| {
             node("BatchNormalization", out, &[input, scale, &zero, &zero, &one], &[out], vec![float_attr("epsilon", 0.0)])
         };
-        nodes.push(node("Relu", &relu, &[x], &[&relu], vec![]));
-        nodes.push(bn(&relu, &pos_scale, &relu_scaled));
-        nodes.push(bn(x, &neg_scale, &x_scaled));
-        nodes.push(node("Add", &name("add"), &[&relu_scaled, &x_scaled], &[y], vec![]));
-        split += 1;
+        let spelled_out = vec![
+            node("Relu", &relu, &[x], &[&relu], vec![]),
+            bn(&relu, &pos_scale, &relu_scaled),
+            bn(x, &neg_scale, &x_scaled),
+            node("Add", &name("add"), &[&relu_scaled, &x_scaled], &[y], vec![]),
+        ];
+        patch.replace.insert(i, spelled_out);
     }
-    g.node = nodes;
+    let split = patch.replace.len();
+    patch.apply(g);
     g.initializer.extend(extra);
     // The slopes nobody reads now go, and with them their graph inputs (an
     // older exporter lists every initializer as an input too).
