@@ -1,7 +1,8 @@
 //! Graph edits as values, after tract's `ModelPatch`: a pass looks at a
 //! graph without touching it, records what it would change in a [`Patch`],
-//! and [`Patch::apply`] makes the changes in one place. Removing nodes and
-//! redirecting tensors is written once, here, instead of in every pass.
+//! and [`Patch::apply`] makes the changes in one place. Removing and replacing
+//! nodes and redirecting tensors is written once, here, instead of in every
+//! pass.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 

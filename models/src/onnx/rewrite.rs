@@ -213,9 +213,9 @@ pub(crate) fn free_batch(model: &mut ModelProto) -> Result<bool> {
 /// around each one it converts the tensor out of that layout and back, and
 /// its broadcasting `PRelu` is slow: in SFace (27 of them) they took half
 /// the network's time. The spelled-out form stays in the blocked layout
-/// (a `BatchNormalization` becomes a per-channel scale there and the `Add`
-/// joins the next convolution), and SFace runs in half the time. Returns how
-/// many were rewritten; a `PRelu` whose input is not known to be a 4-D
+/// (each `BatchNormalization` becomes a per-channel scale there, with the
+/// `Add` fused into one of them), and SFace runs in half the time. Returns
+/// how many were rewritten; a `PRelu` whose input is not known to be a 4-D
 /// `N, C, H, W` tensor with the slope's `C` is left alone.
 pub(crate) fn split_prelu(model: &mut ModelProto) -> Result<usize> {
     // BatchNormalization's inference semantics are the same from opset 9 on.
