@@ -30,19 +30,49 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+/// The permission bits of every file rollcall writes: its outputs hold
+/// children's faces and what can be learned from them, so they are the
+/// owner's alone, whatever the umask.
+pub const PRIVATE_FILE: u32 = 0o600;
+
+/// The permission bits of every folder rollcall makes (see [`PRIVATE_FILE`]).
+pub const PRIVATE_DIR: u32 = 0o700;
+
 /// Writes `bytes` to `path` through a temporary file in the same folder and
 /// a rename, creating the folder if needed, so that a reader (or a run cut
-/// short) never sees half a file.
+/// short) never sees half a file. The file is owner-only
+/// ([`PRIVATE_FILE`]), and so is every folder made for it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    // tempfile makes owner-only files; outputs are ordinary files.
-    write_atomic_with_mode(path, bytes, 0o644)
+    write_atomic_with_mode(path, bytes, PRIVATE_FILE)
+}
+
+/// Makes `dir` and any missing parent, each owner-only ([`PRIVATE_DIR`]);
+/// folders that already exist are left as they are (they are the user's).
+pub fn create_dir_private(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, PRIVATE_DIR);
+    builder.create(dir)
+}
+
+/// Writes `bytes` to a new file at `path` in place, owner-only from its
+/// first byte ([`PRIVATE_FILE`]): for files in a staging folder of
+/// rollcall's own, which nobody reads until it is renamed into place.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, PRIVATE_FILE);
+    options.open(path)?.write_all(bytes)
 }
 
 /// [`write_atomic`] with the file's permission bits from the start (a
-/// private file is never readable by others, not even for a moment).
+/// private file is never readable by others, not even for a moment). The
+/// umask can only take bits away, so the file never has more than `mode`.
 pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    create_dir_private(dir)?;
     let mut builder = tempfile::Builder::new();
     #[cfg(unix)]
     builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(mode));

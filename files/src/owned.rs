@@ -152,7 +152,7 @@ pub fn claim(dir: &Path, kind: Kind) -> Result<(), OwnedError> {
     match Marker::read(dir) {
         Some(m) => check(dir, &m, kind),
         None if !dir.exists() || is_empty(dir) => {
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            crate::create_dir_private(dir).map_err(io(dir))?;
             Marker::new(kind).write(dir).map_err(io(dir))
         }
         None => Err(OwnedError::NotOurs { path: dir.to_path_buf() }),
@@ -206,7 +206,11 @@ pub fn lock(dir: &Path) -> Result<Lock, OwnedError> {
 /// naming the holder.
 pub fn lock_named(dir: &Path, name: &str) -> Result<Lock, OwnedError> {
     let path = dir.join(name);
-    let mut file = File::options().create(true).truncate(false).read(true).write(true).open(&path).map_err(io(&path))?;
+    let mut options = File::options();
+    options.create(true).truncate(false).read(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, crate::PRIVATE_FILE);
+    let mut file = options.open(&path).map_err(io(&path))?;
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {

@@ -49,6 +49,30 @@ pub enum Error {
         clusters: PathBuf,
         folders: Vec<String>,
     },
+    /// Person folders whose names no label may have.
+    #[error(
+        "{}: {} cannot name a person:\n{}\nrename each (or start it with _ to leave its faces out)",
+        rollcall_files::shown(clusters),
+        if folders.len() == 1 { "this folder" } else { "these folders" },
+        folders.iter().map(|(f, why)| format!("  {}: {why}", rollcall_files::shown_str(f))).collect::<Vec<_>>().join("\n")
+    )]
+    BadNames {
+        /// The clusters folder.
+        clusters: PathBuf,
+        /// Each folder with why.
+        folders: Vec<(String, rollcall_shared::names::NameError)>,
+    },
+    /// A label in a model or gallery that no name may be.
+    #[error("{}: the label `{}` cannot name a person: {source}", rollcall_files::shown(path), rollcall_files::shown_str(label))]
+    BadLabel {
+        /// The model or gallery.
+        path: PathBuf,
+        /// The label.
+        label: String,
+        /// Why.
+        #[source]
+        source: rollcall_shared::names::NameError,
+    },
     /// `forget` was asked for someone with no folder.
     #[error(
         "{} has no folder called `{name}`{}",
@@ -62,8 +86,13 @@ pub enum Error {
         /// The people it has.
         known: Vec<String>,
     },
-    /// Two person folders whose names differ only by case or Unicode form.
-    #[error("{}: `{a}` and `{b}` are one name written two ways (case or accents); merge the two folders", rollcall_files::shown(clusters))]
+    /// Two person folders whose names are one name written two ways.
+    #[error(
+        "{}: `{}` and `{}` are one name written two ways (case, accents or letters that look the same); merge the two folders",
+        rollcall_files::shown(clusters),
+        rollcall_files::shown_str(a),
+        rollcall_files::shown_str(b)
+    )]
     SameName {
         /// The clusters folder.
         clusters: PathBuf,

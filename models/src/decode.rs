@@ -10,9 +10,17 @@
 //! checked against [`Limits`] before anything is allocated, the decoder is
 //! held to an allocation limit, and files larger than any photo are not
 //! read at all.
+//!
+//! The caps hold per photo; the workers of a run share one more: a
+//! [`Budget`] of bytes for decoding. A photo's decode takes its share
+//! (the decoder's buffer, the RGB copy) before a byte is allocated and
+//! waits while the others' shares leave no room; a photo larger than the
+//! whole budget waits until it can run alone. After decoding, the RGB image
+//! keeps its share ([`Decoded`]) until its photo is done.
 
 use std::io::Cursor;
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 
 use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
@@ -71,11 +79,14 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Bytes a photo file may have (512 MiB).
     pub max_file_bytes: u64,
+    /// Bytes of decoded photos the workers may hold at once
+    /// ([`DEFAULT_BUDGET`]): see [`Limits::budget`].
+    pub budget_bytes: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_pixels: 100_000_000, max_file_bytes: 512 << 20 }
+        Limits { max_pixels: 100_000_000, max_file_bytes: 512 << 20, budget_bytes: DEFAULT_BUDGET }
     }
 }
 
@@ -85,11 +96,121 @@ impl Limits {
         Limits { max_pixels: (megapixels * 1e6).max(1.0) as u64, ..Limits::default() }
     }
 
+    /// The process's budget of `budget_bytes`: every worker whose limits
+    /// say the same size shares one (a run's workers all do).
+    pub fn budget(&self) -> &'static Budget {
+        static BUDGETS: Mutex<Vec<&'static Budget>> = Mutex::new(Vec::new());
+        let mut all = BUDGETS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = all.iter().find(|b| b.total == self.budget_bytes) {
+            return b;
+        }
+        // One per size asked for in the process's life: a handful at most.
+        let b: &'static Budget = Box::leak(Box::new(Budget::new(self.budget_bytes)));
+        all.push(b);
+        b
+    }
+
     /// What a decoder may allocate: the largest image at 8 bytes a pixel
     /// (16-bit RGBA) and room for its working buffers.
     fn max_alloc(&self) -> u64 {
         self.max_pixels.saturating_mul(8).saturating_add(64 << 20)
     }
+}
+
+/// The default decoding budget: 1 GiB, room for a 100 MP 16-bit photo's
+/// decode (600 MB of 16-bit pixels and 300 MB of RGB) or for dozens of
+/// phone photos at once.
+pub const DEFAULT_BUDGET: u64 = 1 << 30;
+
+/// Bytes of decoded photos that the workers of a run may hold at once.
+#[derive(Debug)]
+pub struct Budget {
+    total: u64,
+    used: Mutex<u64>,
+    freed: Condvar,
+}
+
+impl Budget {
+    /// A budget of `total` bytes.
+    pub const fn new(total: u64) -> Budget {
+        Budget { total, used: Mutex::new(0), freed: Condvar::new() }
+    }
+
+    /// The whole budget, in bytes.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Takes `bytes`, waiting until they fit beside what is held (or, when
+    /// they are more than the whole budget, until nothing is held).
+    pub fn take(&self, bytes: u64) -> Share<'_> {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used > 0 && used.saturating_add(bytes) > self.total {
+            used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
+        }
+        *used += bytes;
+        Share { budget: self, bytes }
+    }
+
+    /// Bytes held now.
+    pub fn used(&self) -> u64 {
+        *self.used.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn give_back(&self, bytes: u64) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        *used = used.saturating_sub(bytes);
+        self.freed.notify_all();
+    }
+}
+
+/// Bytes taken from a [`Budget`], given back when dropped.
+#[derive(Debug)]
+pub struct Share<'a> {
+    budget: &'a Budget,
+    bytes: u64,
+}
+
+impl Share<'_> {
+    /// Gives back all but `bytes` (what is still held after a decode).
+    fn shrink_to(&mut self, bytes: u64) {
+        if bytes < self.bytes {
+            self.budget.give_back(self.bytes - bytes);
+            self.bytes = bytes;
+        }
+    }
+
+    /// The bytes held.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Drop for Share<'_> {
+    fn drop(&mut self) {
+        self.budget.give_back(self.bytes);
+    }
+}
+
+/// A photo decoded within a budget: the image and its share, held until
+/// the photo is done with.
+#[derive(Debug)]
+pub struct Decoded<'a> {
+    /// The photo, upright, in 8-bit RGB.
+    pub image: RgbImage,
+    /// Its share of the budget.
+    pub share: Share<'a>,
+}
+
+/// Reads and decodes the photo at `path` within `limits`, taking its share
+/// of the limits' [`Budget`] first (see the module docs).
+pub fn load_rgb_budgeted(path: &Path, limits: &Limits) -> Result<Decoded<'static>> {
+    let fail = |e| image_error(path, e);
+    let file = open_within(path, limits).map_err(fail)?;
+    let (image, share) = decode_from(std::io::BufReader::with_capacity(1 << 16, file), limits, Some(limits.budget())).map_err(fail)?;
+    let mut share = share.expect("a budget gives a share");
+    share.shrink_to(image.as_raw().len() as u64);
+    Ok(Decoded { image, share })
 }
 
 /// Reads and decodes the photo at `path`, within the default [`Limits`].
@@ -100,17 +221,32 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 /// Reads and decodes the photo at `path` within `limits`.
 pub fn load_rgb_within(path: &Path, limits: &Limits) -> Result<RgbImage> {
     let fail = |e| image_error(path, e);
-    // A regular file only (a FIFO or a link to /dev/zero would block or
-    // never end), capped on the opened handle.
-    let file = rollcall_shared::regular::open(path).map_err(|e| fail(DecodeError::Read(e.into())))?;
-    let size = file.metadata().map_err(|e| fail(DecodeError::Read(e)))?.len();
-    if size > limits.max_file_bytes {
-        return Err(fail(DecodeError::TooLarge { bytes: size, max_bytes: limits.max_file_bytes }));
-    }
-    let mut bytes = Vec::with_capacity(size as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, limits.max_file_bytes), &mut bytes)
-        .map_err(|e| fail(DecodeError::Read(e)))?;
+    let bytes = read_within(path, limits).map_err(fail)?;
     decode_within(&bytes, limits).map_err(fail)
+}
+
+/// The photo file at `path`, opened: a regular file only (a FIFO or a link
+/// to /dev/zero would block or never end), no larger than any photo.
+fn open_within(path: &Path, limits: &Limits) -> std::result::Result<std::fs::File, DecodeError> {
+    let file = rollcall_shared::regular::open(path).map_err(|e| DecodeError::Read(e.into()))?;
+    let size = file.metadata().map_err(DecodeError::Read)?.len();
+    if size == 0 {
+        return Err(DecodeError::Empty);
+    }
+    if size > limits.max_file_bytes {
+        return Err(DecodeError::TooLarge { bytes: size, max_bytes: limits.max_file_bytes });
+    }
+    Ok(file)
+}
+
+/// The bytes of the photo at `path`: a regular file only (a FIFO or a link
+/// to /dev/zero would block or never end), capped on the opened handle.
+fn read_within(path: &Path, limits: &Limits) -> std::result::Result<Vec<u8>, DecodeError> {
+    let file = open_within(path, limits)?;
+    let size = file.metadata().map_err(DecodeError::Read)?.len();
+    let mut bytes = Vec::with_capacity(size as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limits.max_file_bytes), &mut bytes).map_err(DecodeError::Read)?;
+    Ok(bytes)
 }
 
 /// Decodes photo bytes within the default [`Limits`]; `path` names the
@@ -125,10 +261,28 @@ fn image_error(path: &Path, source: DecodeError) -> Error {
 
 /// Decodes photo bytes within `limits`.
 pub fn decode_within(bytes: &[u8], limits: &Limits) -> std::result::Result<RgbImage, DecodeError> {
+    decode_inner(bytes, limits, None).map(|(image, _)| image)
+}
+
+fn decode_inner<'a>(
+    bytes: &[u8],
+    limits: &Limits,
+    budget: Option<&'a Budget>,
+) -> std::result::Result<(RgbImage, Option<Share<'a>>), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(DecodeError::Read)?;
+    decode_from(Cursor::new(bytes), limits, budget)
+}
+
+/// Decodes from `source` (photo bytes, or the file itself, read as the
+/// decoder goes: a photo's compressed bytes are never all held).
+fn decode_from<'a, R: std::io::BufRead + std::io::Seek>(
+    source: R,
+    limits: &Limits,
+    budget: Option<&'a Budget>,
+) -> std::result::Result<(RgbImage, Option<Share<'a>>), DecodeError> {
+    let reader = ImageReader::new(source).with_guessed_format().map_err(DecodeError::Read)?;
     let format = reader.format().ok_or(DecodeError::UnknownFormat)?;
     let fail = |source| DecodeError::Decoder { format, source };
     let mut decoder = reader.into_decoder().map_err(fail)?;
@@ -140,6 +294,11 @@ pub fn decode_within(bytes: &[u8], limits: &Limits) -> std::result::Result<RgbIm
     let mut held = image::Limits::default();
     held.max_alloc = Some(limits.max_alloc());
     decoder.set_limits(held).map_err(fail)?;
+    // The decode's peak: the decoder's own buffer, and the 8-bit RGB copy
+    // (and its turned copy) when that buffer is not already one.
+    let pixels = u64::from(width) * u64::from(height);
+    let native = decoder.total_bytes();
+    let share = budget.map(|b| b.take(native.saturating_add(pixels.saturating_mul(6))));
     // A broken EXIF block should not cost the photo: fall back to upright.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
@@ -147,10 +306,11 @@ pub fn decode_within(bytes: &[u8], limits: &Limits) -> std::result::Result<RgbIm
     if img.width() == 0 || img.height() == 0 {
         return Err(DecodeError::NoPixels);
     }
-    Ok(match img {
+    let rgb = match img {
         DynamicImage::ImageRgb8(rgb) => rgb,
         other => other.to_rgb8(),
-    })
+    };
+    Ok((rgb, share))
 }
 
 #[cfg(test)]

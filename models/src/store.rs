@@ -251,9 +251,11 @@ impl ModelStore {
     }
 }
 
-/// Writes `bytes` to `path` atomically.
+/// Writes `bytes` to `path` atomically, readable by all: the networks and
+/// ONNX Runtime are public files, not anyone's data, and a device's service
+/// user reads the models a `sudo ... models fetch` put in its folder.
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    rollcall_files::write_atomic(path, bytes).map_err(|e| Error::io(path, e))
+    rollcall_files::write_atomic_with_mode(path, bytes, 0o644).map_err(|e| Error::io(path, e))
 }
 
 /// The Python interpreter used to run pip: `ROLLCALL_PYTHON`, else `python3`.

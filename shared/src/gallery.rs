@@ -262,6 +262,22 @@ pub enum GalleryError {
     /// Refused by its signature (only when a key is trusted).
     #[error("{0}")]
     Signature(crate::signature::SignatureError),
+    /// A label no person's name may be (see [`crate::names`]).
+    #[error("person {index}'s label cannot be a name: {why}")]
+    Label {
+        /// The label's place in the gallery.
+        index: usize,
+        /// Why.
+        why: crate::names::NameError,
+    },
+    /// Two labels that are one name written two ways.
+    #[error("persons {a} and {b} have one name written two ways")]
+    SameLabel {
+        /// The first label's place.
+        a: usize,
+        /// The second's.
+        b: usize,
+    },
     /// Made with another detector or recognizer.
     #[error("made with a different {which} (gallery {expected}, running {found}); re-export it with the models this device runs")]
     WrongModel {
@@ -416,6 +432,21 @@ impl Gallery {
         }
         if self.knn_k == 0 {
             return Err(GalleryError::Malformed("kNN needs k >= 1"));
+        }
+        // Labels reach terminals, CSV files, MQTT topics and serial lines:
+        // each must be a name by the one rule, as written (NFC), and no two
+        // the same name.
+        let mut keys: Vec<(String, usize)> = Vec::with_capacity(p);
+        for (index, label) in self.labels.iter().enumerate() {
+            match crate::names::check(label) {
+                Ok(name) if name == *label => keys.push((crate::names::key(label), index)),
+                Ok(_) => return Err(GalleryError::Label { index, why: crate::names::NameError::NotNormal }),
+                Err(why) => return Err(GalleryError::Label { index, why }),
+            }
+        }
+        keys.sort();
+        if let Some(w) = keys.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(GalleryError::SameLabel { a: w[0].1, b: w[1].1 });
         }
         // A NaN compares false with everything: a gallery holding one would
         // silently reject or accept faces, so it is corrupt. Reference

@@ -20,6 +20,7 @@ pub mod digest;
 pub mod embedding;
 pub mod gallery;
 pub mod geometry;
+pub mod names;
 #[cfg(feature = "std")]
 pub mod regular;
 pub mod signature;

@@ -25,6 +25,9 @@ pub fn generate(secret: &Path) -> Result<(SecretKey, PathBuf)> {
             return Err(Error::Exists { path: p.to_path_buf(), what: "a key file" });
         }
     }
+    if let Some(dir) = secret.parent().filter(|d| !d.as_os_str().is_empty()) {
+        rollcall_files::create_dir_private(dir).map_err(Error::write(dir))?;
+    }
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| Error::write(secret)(std::io::Error::other(e.to_string())))?;
     let key = SecretKey::from_seed(&seed);

@@ -10,23 +10,11 @@ use crate::error::{Error, Result};
 /// with `_` or `.`).
 pub const DEFAULT_JUNK: [&str; 2] = ["unknown", "junk"];
 
-/// What two names must not share to be two people: the name in Unicode
-/// NFC, lower case (`Zoë` typed with a combining diaeresis and `zoë` are one
-/// person).
+/// What two names must not share to be two people: see
+/// [`rollcall_shared::names::key`] (`Zoë` typed with a combining diaeresis,
+/// `zoë` and a Cyrillic look-alike are one person).
 pub fn name_key(name: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
-    name.nfc().collect::<String>().to_lowercase().nfc().collect()
-}
-
-/// Characters a name may not hold although they print as nothing:
-/// controls, bidirectional overrides and isolates (which make a name read
-/// differently from its bytes), zero-width spaces and other invisible
-/// format characters. ZWNJ and ZWJ stay: Persian and Indic names need them.
-pub fn is_invisible(c: char) -> bool {
-    c.is_control()
-        || matches!(c,
-            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}' | '\u{200E}' | '\u{200F}'
-            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+    rollcall_shared::names::key(name)
 }
 
 /// A folder name `cluster` or `review` gave and nobody changed:
@@ -41,15 +29,19 @@ pub fn default_junk() -> Vec<String> {
     DEFAULT_JUNK.iter().map(|s| s.to_string()).collect()
 }
 
-/// Whether a folder name marks junk.
+/// Whether a folder name marks junk: it starts with `_` or `.`, or it is a
+/// junk word written any way (`Unknown`, a fullwidth `ｕnknown`).
 pub fn is_junk(name: &str, junk: &[String]) -> bool {
-    name.starts_with('_') || name.starts_with('.') || junk.iter().any(|j| j.eq_ignore_ascii_case(name))
+    let key = name_key(name);
+    name.starts_with('_') || name.starts_with('.') || junk.iter().any(|j| name_key(j) == key)
 }
 
-/// The people folders under `clusters`, sorted by name. A link to a folder
-/// is followed (people folders gathered from elsewhere are a fair way to
-/// name people); a folder whose name is not UTF-8 cannot be a label and is
-/// left out with a warning.
+/// The people folders under `clusters`, sorted by name, each with its name
+/// as a label (NFC). A link to a folder is followed (people folders
+/// gathered from elsewhere are a fair way to name people); a folder whose
+/// name is not UTF-8 cannot be a label and is left out with a warning; a
+/// folder whose name breaks the one rule on names
+/// ([`rollcall_shared::names`]) is refused, with every such folder named.
 pub fn folders(clusters: &Path, junk: &[String]) -> Result<Vec<(String, PathBuf)>> {
     let mut people = Vec::new();
     for e in std::fs::read_dir(clusters).map_err(Error::read(clusters))?.filter_map(|e| e.ok()) {
@@ -64,6 +56,17 @@ pub fn folders(clusters: &Path, junk: &[String]) -> Result<Vec<(String, PathBuf)
                 tracing::warn!("skipping {}: the folder name is not valid UTF-8, so it cannot name a person", rollcall_files::shown(&path))
             }
         }
+    }
+    let mut bad = Vec::new();
+    for (name, _) in &mut people {
+        match rollcall_shared::names::check(name) {
+            Ok(label) => *name = label,
+            Err(why) => bad.push((name.clone(), why)),
+        }
+    }
+    if !bad.is_empty() {
+        bad.sort_by(|a, b| a.0.cmp(&b.0));
+        return Err(Error::BadNames { clusters: clusters.to_path_buf(), folders: bad });
     }
     people.sort();
     // Two folders that are one name written two ways would be two people.

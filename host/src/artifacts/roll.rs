@@ -16,6 +16,33 @@ pub const ROLL_CSV: &str = "roll.csv";
 pub const FACES_CSV: &str = "faces.csv";
 /// Annotated copies with names.
 pub const ANNOTATED_DIR: &str = "annotated";
+/// The copies a roll call wrote into [`ANNOTATED_DIR`], with their hashes:
+/// the next roll call in the folder removes those it does not write again,
+/// and nothing else.
+pub const COPIES_JSON: &str = ".rollcall-copies.json";
+
+/// The named copies a roll call wrote (`.rollcall-copies.json`).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Copies {
+    /// Each copy's file name in [`ANNOTATED_DIR`] and the sha256 of what was written.
+    pub files: Vec<(String, String)>,
+}
+
+impl Copies {
+    /// The record in the roll-call folder `dir`; none yet, an empty one.
+    pub fn read(dir: &Path) -> Result<Copies> {
+        let path = dir.join(COPIES_JSON);
+        match path.exists() {
+            true => super::io::read_json(&path),
+            false => Ok(Copies::default()),
+        }
+    }
+
+    /// Writes the record into the roll-call folder `dir`, atomically.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        super::io::write_json(&dir.join(COPIES_JSON), self)
+    }
+}
 
 /// Whether a person was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

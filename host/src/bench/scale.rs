@@ -135,7 +135,7 @@ pub fn scale(faces: usize, people: usize, seed: u64, same_person: f32) -> Result
     let (rows, ids) = synthetic(faces, people, seed);
     let files: Vec<String> = (0..faces).map(|i| format!("aligned_synthetic_{i:06}.png")).collect();
     let aligned = work.aligned();
-    std::fs::create_dir_all(&aligned).map_err(Error::write(&aligned))?;
+    rollcall_files::create_dir_private(&aligned).map_err(Error::write(&aligned))?;
     let chip = chip_png()?;
     for f in &files {
         let p = aligned.join(f);

@@ -27,7 +27,7 @@ pub(super) struct Args {
 pub(super) fn run(a: Args) -> Result<()> {
     let gallery = rollcall_shared::gallery::read_file(&a.gallery)?;
     let date = a.date.unwrap_or_else(attendance::today);
-    std::fs::create_dir_all(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
+    rollcall_files::create_dir_private(&a.out).with_context(|| format!("cannot create {}", a.out.display()))?;
     let doors: Vec<attendance::Door> = a.doors.iter().map(|d| attendance::Door::parse(d)).collect();
     let r = attendance::attendance(&doors, &date, &gallery.labels, &a.out)?;
     let present = r.rows.iter().filter(|r| r.present).count();
@@ -36,15 +36,15 @@ pub(super) fn run(a: Args) -> Result<()> {
         if row.present {
             say!(
                 "  {:<20} {} ({}) - {} ({})  {:.1} min",
-                row.person,
+                rollcall_files::shown_str(&row.person).to_string(),
                 row.first_arrival,
-                row.first_door,
+                rollcall_files::shown_str(&row.first_door),
                 row.last_departure,
-                row.last_door,
+                rollcall_files::shown_str(&row.last_door),
                 row.minutes_present
             );
         } else {
-            say!("  {:<20} absent", row.person);
+            say!("  {:<20} absent", rollcall_files::shown_str(&row.person).to_string());
         }
     }
     say!("wrote {} and {}", r.csv.display(), r.html.display());

@@ -257,7 +257,7 @@ fn class_photo(a: ClassPhotoArgs, g: &Global) -> Result<()> {
                 "{}: --keep-photos takes a new or empty folder",
                 dir.display()
             );
-            std::fs::create_dir_all(dir)?;
+            rollcall_files::create_dir_private(dir)?;
             dir.clone()
         }
         None => scratch.path().to_path_buf(),

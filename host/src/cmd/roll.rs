@@ -40,7 +40,13 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     say!("{} of {} present in {} photo(s)", r.present(), r.rows.len(), r.photos);
     for row in &r.rows {
         match (row.status, &row.photo, row.score) {
-            (Status::Present, Some(photo), Some(score)) => say!("  {:<20} present  {} (score {score:.2})", row.person, photo),
+            (Status::Present, Some(photo), Some(score)) => {
+                say!(
+                    "  {:<20} present  {} (score {score:.2})",
+                    rollcall_files::shown_str(&row.person).to_string(),
+                    rollcall_files::shown_str(photo)
+                )
+            }
             _ => say!("  {:<20} absent", row.person),
         }
     }

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::clusters::OUTLIER_FOLDER;
-use crate::artifacts::people::{is_invisible, is_junk, name_key};
+use crate::artifacts::people::{is_junk, name_key};
 
 /// One file operation, paths relative to `clusters/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +25,16 @@ pub enum Op {
 }
 
 impl Op {
+    /// The folders under `clusters/` the operation touches (a path's first
+    /// part: `Ann` of `Ann/chip.png`).
+    fn folders(&self) -> impl Iterator<Item = &str> {
+        let (a, b) = match self {
+            Op::Rename { from, to } => (from.as_str(), Some(to.as_str())),
+            Op::MakeDir { dir } | Op::RemoveDir { dir } => (dir.as_str(), None),
+        };
+        [Some(a), b].into_iter().flatten().filter_map(|p| p.split('/').next())
+    }
+
     fn inverse(&self) -> Op {
         match self {
             Op::Rename { from, to } => Op::Rename { from: to.clone(), to: from.clone() },
@@ -63,7 +73,12 @@ impl Op {
     fn apply(&self, root: &Path) -> std::io::Result<()> {
         match self {
             Op::Rename { from, to } => std::fs::rename(root.join(from), root.join(to)),
-            Op::MakeDir { dir } => std::fs::create_dir(root.join(dir)),
+            Op::MakeDir { dir } => {
+                let mut builder = std::fs::DirBuilder::new();
+                #[cfg(unix)]
+                std::os::unix::fs::DirBuilderExt::mode(&mut builder, rollcall_files::PRIVATE_DIR);
+                builder.create(root.join(dir))
+            }
             Op::RemoveDir { dir } => std::fs::remove_dir(root.join(dir)),
         }
     }
@@ -118,34 +133,10 @@ impl Action {
     }
 }
 
-/// Checks a name the user typed is safe as a folder name and gives it in
-/// Unicode NFC: not empty, no `/`, `\`, no control, bidirectional or other
-/// invisible characters, not `.` or `..`, not starting with `_` or `.`
-/// (those mark junk), not longer than 100 characters. Any other character,
-/// `Zoë` and `李雷` included, is fine.
+/// Checks a name the user typed against the one rule on names
+/// ([`rollcall_shared::names`]), giving it in NFC.
 pub fn check_name(name: &str) -> Result<String, String> {
-    use unicode_normalization::UnicodeNormalization;
-    let normal: String = name.nfc().collect();
-    let trimmed = normal.trim();
-    if trimmed.is_empty() {
-        return Err("a name cannot be empty".into());
-    }
-    if trimmed.contains(['/', '\\']) {
-        return Err(format!("`{trimmed}`: a name cannot contain / or \\ (it would be a path)"));
-    }
-    if trimmed.chars().any(is_invisible) {
-        return Err("a name cannot contain control, direction-changing or invisible characters".into());
-    }
-    if trimmed == "." || trimmed == ".." {
-        return Err(format!("`{trimmed}` is not a name"));
-    }
-    if trimmed.starts_with(['_', '.']) {
-        return Err(format!("`{trimmed}`: names starting with _ or . mark junk folders; mark the person as junk instead"));
-    }
-    if trimmed.chars().count() > 100 {
-        return Err("a name is at most 100 characters".into());
-    }
-    Ok(trimmed.to_string())
+    rollcall_shared::names::check(name).map_err(|why| why.to_string())
 }
 
 /// Folders rollcall keeps for itself: hidden ones (`.rollcall-staging`)
@@ -203,6 +194,11 @@ fn plan_name(root: &Path, folder: &str, name: &str, junk: &[String]) -> Result<V
     check_folder(root, folder)?;
     if is_reserved(folder) {
         return Err(format!("{folder} is rollcall's own folder, not a person; move its faces to a person instead"));
+    }
+    if is_junk(folder, junk) && !folder.starts_with('_') {
+        return Err(format!(
+            "{folder} holds the strangers' or junk faces, not a person; move the faces of someone you know to a person instead"
+        ));
     }
     let name = check_name(name)?;
     if is_junk(&name, junk) {
@@ -330,16 +326,29 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Drops the lines of the journal at `path` that contain any of
-    /// `names` (`rollcall forget`), rewriting it atomically; returns how
-    /// many. No journal, nothing to drop.
+    /// Drops the entries of the journal at `path` whose operations touch a
+    /// folder called any of `names` (`rollcall forget`), written any way
+    /// the one rule on names counts as the same name (`ann` for `Ann`, but
+    /// not `Anna`), rewriting it atomically; returns how many lines went. A
+    /// torn line (a crash mid-write) cannot be parsed, so it goes when it
+    /// holds one of the names as text. No journal, nothing to drop.
     pub fn scrub(path: &Path, names: &[&str]) -> crate::Result<usize> {
         let text = match rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::TABLE, "journal") {
             Ok(text) => text,
             Err(rollcall_shared::regular::RegularError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
             Err(e) => return Err(crate::Error::Read { path: path.to_path_buf(), source: e.into() }),
         };
-        let (gone, kept): (Vec<&str>, Vec<&str>) = text.lines().partition(|l| names.iter().any(|n| l.contains(n)));
+        let names: Vec<&str> = names.iter().copied().filter(|n| !n.trim().is_empty()).collect();
+        let keys: Vec<String> = names.iter().map(|n| name_key(n)).collect();
+        let as_text: Vec<String> = names
+            .iter()
+            .flat_map(|n| [n.to_string(), serde_json::to_string(n).unwrap_or_default().trim_matches('"').to_string()])
+            .collect();
+        let names_them = |line: &&str| match serde_json::from_str::<Entry>(line) {
+            Ok(entry) => entry.ops.iter().flat_map(Op::folders).any(|f| keys.contains(&name_key(f))),
+            Err(_) => as_text.iter().any(|n| !n.is_empty() && line.contains(n.as_str())),
+        };
+        let (gone, kept): (Vec<&str>, Vec<&str>) = text.lines().partition(names_them);
         if !gone.is_empty() {
             let kept: String = kept.iter().map(|l| format!("{l}\n")).collect();
             crate::artifacts::io::write_atomic(path, kept.as_bytes())?;
@@ -362,7 +371,11 @@ impl Journal {
         let entry = Entry { id, ts, what, ops, undoes };
         let mut line = serde_json::to_string(&entry).map_err(|e| e.to_string())?;
         line.push('\n');
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&self.path).map_err(|e| format!("journal: {e}"))?;
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, rollcall_files::PRIVATE_FILE);
+        let mut f = options.open(&self.path).map_err(|e| format!("journal: {e}"))?;
         f.write_all(line.as_bytes()).and_then(|()| f.sync_data()).map_err(|e| format!("journal: {e}"))?;
         self.entries.push(entry);
         Ok(self.entries.last().expect("just pushed"))
@@ -412,7 +425,7 @@ mod tests {
 
     #[test]
     fn names_are_checked_and_non_ascii_is_fine() {
-        for bad in ["", "  ", "a/b", "..", ".", "_x", "x\u{7}", "a\\b"] {
+        for bad in ["", "  ", "a/b", "..", ".", "_x", "x\u{7}", "a\\b", "Ann\u{FE0F}", "ｕnknown"] {
             assert!(check_name(bad).is_err(), "{bad:?}");
         }
         assert_eq!(check_name(" Zoë "), Ok("Zoë".to_string()));

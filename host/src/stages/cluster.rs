@@ -218,7 +218,7 @@ fn is_used(dir: &Path) -> Result<bool> {
 /// chips the ledger says rollcall wrote and that are unchanged in place.
 fn prepare_clusters_dir(dir: &Path, force: bool) -> Result<()> {
     if !dir.exists() {
-        std::fs::create_dir_all(dir).map_err(Error::write(dir))?;
+        rollcall_files::create_dir_private(dir).map_err(Error::write(dir))?;
         return Ok(());
     }
     if !is_used(dir)? {
@@ -323,11 +323,11 @@ fn write_folders(work: &Work, rows: &[ClusterRow], jobs: usize) -> Result<()> {
     let folders: std::collections::BTreeSet<&str> = copies.iter().map(|(r, _)| r.folder.as_str()).collect();
     for f in &folders {
         let p = staging.join(f);
-        std::fs::create_dir_all(&p).map_err(Error::write(&p))?;
+        rollcall_files::create_dir_private(&p).map_err(Error::write(&p))?;
     }
     crate::runner::each(jobs, &copies, "cluster", |(r, bytes)| {
         let p = staging.join(&r.folder).join(&r.file);
-        std::fs::write(&p, bytes).map_err(Error::write(&p))
+        rollcall_files::write_private(&p, bytes).map_err(Error::write(&p))
     })?;
     for folder in folders {
         let (from, to) = (staging.join(folder), dir.join(folder));

@@ -271,7 +271,7 @@ fn detect_listed(
     let started = Instant::now();
     if opts.write_images {
         for dir in [work.aligned(), work.annotated()] {
-            std::fs::create_dir_all(&dir).map_err(Error::write(&dir))?;
+            rollcall_files::create_dir_private(&dir).map_err(Error::write(&dir))?;
         }
     }
     let keys = unique_keys(input, photos);
@@ -466,7 +466,9 @@ fn process_photo_into(
 ) -> Result<PhotoResult, SkipReason> {
     let mut times = StepTimes::default();
     let t = Instant::now();
-    let image = rollcall_models::decode::load_rgb_within(photo, &opts.limits)?;
+    // The photo's share of the decoding budget is held until it is done.
+    let decoded = rollcall_models::decode::load_rgb_budgeted(photo, &opts.limits)?;
+    let image = &decoded.image;
     times.decode = t.elapsed();
     let mut record = PhotoRecord {
         path: photo.display().to_string(),
@@ -516,7 +518,7 @@ fn process_photo_into(
     let annotating = Instant::now();
     if opts.write_images && opts.annotate {
         let marks = annotate::face_marks(&faces, &labels);
-        let drawn = annotate::annotate(&image, &marks, opts.annotate_max_side);
+        let drawn = annotate::annotate(image, &marks, opts.annotate_max_side);
         let name = annotated_name(key);
         let path = work.annotated().join(&name);
         save_jpeg(&path, &drawn)?;

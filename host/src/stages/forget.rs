@@ -17,7 +17,7 @@ use crate::artifacts::cache::Cache;
 use crate::artifacts::clusters::{self, ClustersFile, LEDGER, Ledger};
 use crate::artifacts::detections::DetectionsFile;
 use crate::artifacts::embeddings::EmbeddingTable;
-use crate::artifacts::people::{is_junk, name_key};
+use crate::artifacts::people::name_key;
 use crate::artifacts::{WorkDir, metadata};
 use crate::error::{Error, Result};
 use crate::review::actions::Journal;
@@ -38,12 +38,16 @@ pub struct Forgotten {
 /// The folder under `clusters` that is `name` (case and Unicode form
 /// aside), or the error listing the names there are.
 pub fn person_folder(clusters: &Path, name: &str) -> Result<(String, PathBuf)> {
-    let folders = crate::artifacts::people::folders(clusters, &[])?;
+    if name.trim().is_empty() {
+        let source = rollcall_shared::names::NameError::Empty;
+        return Err(Error::BadLabel { path: clusters.to_path_buf(), label: name.to_string(), source });
+    }
+    let folders = crate::artifacts::people::folders(clusters, &crate::artifacts::people::default_junk())?;
     let key = name_key(name);
     if let Some(found) = folders.iter().find(|(n, _)| name_key(n) == key) {
         return Ok(found.clone());
     }
-    let known = folders.into_iter().map(|(n, _)| n).filter(|n| !is_junk(n, &[])).collect();
+    let known = folders.into_iter().map(|(n, _)| n).collect();
     Err(Error::NoSuchPerson { clusters: clusters.to_path_buf(), name: name.to_string(), known })
 }
 
@@ -82,6 +86,7 @@ pub fn forget(work: &WorkDir, name: &str) -> Result<Forgotten> {
     // Derived from the truth, which may name them; `rollcall evaluate`
     // writes it again.
     remove_if_mentions(&work.evaluation_json(), &[&folder, name])?;
+    redraw_without(work)?;
     if work.report().is_dir() {
         crate::render::report::write(work)?;
     }
@@ -133,6 +138,10 @@ fn forget_in_detections(work: &WorkDir, chips: &BTreeSet<String>) -> Result<BTre
             }
         }
     }
+    // A photo of theirs with nobody else named in it (only faces too small
+    // to name, which may be theirs too) goes whole: its path alone, often
+    // `photos/Ann/...`, says who it was of.
+    d.photos.retain(|p| !photos.contains(&p.path) || p.faces.iter().any(|f| f.aligned_file.is_some()));
     d.write(&work.detections_json())?;
     Ok(photos)
 }
@@ -151,6 +160,34 @@ fn forget_in_clusters(work: &WorkDir, chips: &BTreeSet<String>, folder: &str) ->
         let gone: BTreeSet<&str> = theirs.iter().map(|r| r.folder.as_str()).collect();
         c.clusters.retain(|info| !gone.contains(info.folder.as_str()) && info.folder != folder);
         c.write(&work.clusters_json())?;
+    }
+    Ok(())
+}
+
+/// The pictures drawn from every face: the similarity heatmap is drawn
+/// again from the embeddings that are left; the charts that plot each face
+/// (the PCA scatters and silhouette diagrams) go, since only `select-k` and
+/// `cluster` can draw them again (the curves against k, which hold no face,
+/// stay).
+fn redraw_without(work: &WorkDir) -> Result<()> {
+    if work.embeddings().is_file() {
+        let table = EmbeddingTable::read(&work.embeddings())?;
+        if !table.is_empty() {
+            crate::artifacts::io::save_image(
+                &work.similarity_png(),
+                &crate::render::heatmap::render(&table.data, table.dim, crate::stages::embed::HEATMAP_SIDE),
+            )?;
+        } else {
+            remove_if_there(&work.similarity_png())?;
+        }
+    }
+    let Ok(listing) = std::fs::read_dir(work.charts()) else { return Ok(()) };
+    for e in listing.filter_map(|e| e.ok()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let per_face = name.starts_with("pca") || name.starts_with("silhouette_k") || name.starts_with("clusters_");
+        if per_face && e.file_type().is_ok_and(|t| t.is_file()) {
+            remove_if_there(&e.path())?;
+        }
     }
     Ok(())
 }

@@ -148,7 +148,7 @@ impl NamedPhoto {
         kind: ClassifierKind,
         opts: &PredictOptions,
     ) -> Result<(Self, image::RgbImage), SkipReason> {
-        let img = rollcall_models::decode::load_rgb_within(photo, &opts.limits)?;
+        let img = rollcall_models::decode::load_rgb_budgeted(photo, &opts.limits)?.image;
         let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
         let faces = engine.faces(view, &opts.filter)?;
         let min_name = opts.min_name_size.unwrap_or_else(|| default_min_name_size(engine.chip_size()));

@@ -19,10 +19,10 @@ use rollcall_models::Models;
 use rollcall_shared::gallery::Gallery;
 
 use crate::artifacts::Skipped;
-use crate::artifacts::io::{remove_files_except, save_jpeg};
+use crate::artifacts::io::save_jpeg;
 use crate::artifacts::names::{annotated_name, unique_keys};
 use crate::artifacts::predictions::PredictionRow;
-use crate::artifacts::roll::{self, ANNOTATED_DIR, RollRow, Status};
+use crate::artifacts::roll::{self, ANNOTATED_DIR, Copies, RollRow, Status};
 use crate::artifacts::skips::skipped;
 use crate::error::{Error, Result};
 use crate::render::annotate;
@@ -58,8 +58,11 @@ impl Roll {
 /// folder holding anything else is refused.
 pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Path, opts: &PredictOptions) -> Result<Roll> {
     owned::claim(out, Kind::Roll)?;
+    // Two roll calls into one folder would each remove the other's copies.
+    let _lock = owned::lock(out)?;
+    let previous = Copies::read(out)?;
     let annotated = out.join(ANNOTATED_DIR);
-    std::fs::create_dir_all(&annotated).map_err(Error::write(&annotated))?;
+    rollcall_files::create_dir_private(&annotated).map_err(Error::write(&annotated))?;
     let Listing { photos: list, problems } = listed(photos, out)?;
     let root = common_root(&list);
     let keys = unique_keys(&root, &list);
@@ -72,14 +75,17 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
         |engine, (photo, key)| {
             let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
             let name = annotated_name(key);
-            save_jpeg(&annotated.join(&name), &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
-            Ok((named, name))
+            let path = annotated.join(&name);
+            save_jpeg(&path, &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
+            let sha256 = rollcall_files::sha256_file(&path).map_err(Error::read(&path))?;
+            Ok((named, (name, sha256)))
         },
     )?;
 
     let mut r = Roll::default();
     let mut sightings = Sightings::new(gallery.people());
     let mut written = HashSet::new();
+    let mut copies = Copies::default();
     for (photo, outcome) in list.iter().zip(outcomes) {
         let (named, annotated_file) = match outcome {
             Outcome::Done(v) => v,
@@ -89,7 +95,8 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
             }
         };
         r.photos += 1;
-        written.insert(annotated_file);
+        written.insert(annotated_file.0.clone());
+        copies.files.push(annotated_file);
         let rows = named.rows(photo, gallery);
         for (row, naming) in rows.iter().zip(named.namings()) {
             match naming {
@@ -109,9 +116,24 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
     }
     r.rows = sightings.rows(&gallery.labels);
     roll::write(out, &r.rows, &r.faces)?;
-    // Copies an earlier roll call in this folder wrote and this one did not.
-    remove_files_except(&annotated, &written.iter().map(String::as_str).collect())?;
+    // Copies an earlier roll call in this folder wrote and this one did
+    // not, as it wrote them: a teacher's own files, and a copy they marked
+    // up, stay.
+    for (name, sha256) in &previous.files {
+        let path = annotated.join(name);
+        let unchanged = || rollcall_files::sha256_file(&path).is_ok_and(|now| now == *sha256);
+        if !written.contains(name) && is_file_name(name) && unchanged() {
+            std::fs::remove_file(&path).map_err(Error::write(&path))?;
+        }
+    }
+    copies.write(out)?;
     Ok(r)
+}
+
+/// Whether `name` (read from a record a user could edit) names a file in
+/// its folder, not a path elsewhere.
+fn is_file_name(name: &str) -> bool {
+    Path::new(name).file_name().is_some_and(|n| n == name)
 }
 
 /// Every photo under `photos` (files or folders, the roll-call folder `out`

@@ -68,8 +68,9 @@ fn forget_leaves_no_name_and_no_embedding_behind() {
 
     // The review page's journal, as renaming them there leaves it.
     let journal = work.join(rollcall_host::review::JOURNAL);
-    let other = r#"{"id":1,"ts":1.0,"what":"renamed person_1 to p11","ops":[],"undoes":null}"#;
-    let theirs_line = format!(r#"{{"id":2,"ts":2.0,"what":"renamed person_2 to {NAME}","ops":[],"undoes":null}}"#);
+    let other = r#"{"id":1,"ts":1.0,"what":"named person_1 p11","ops":[{"rename":{"from":"person_1","to":"p11"}}]}"#;
+    let theirs_line =
+        format!(r#"{{"id":2,"ts":2.0,"what":"named person_2 {NAME}","ops":[{{"rename":{{"from":"person_2","to":"{NAME}"}}}}]}}"#);
     std::fs::write(&journal, format!("{other}\n{theirs_line}\n")).expect("journal");
 
     // Not a person here: refused, with the names there are.
@@ -126,4 +127,81 @@ fn forget_leaves_no_name_and_no_embedding_behind() {
     assert!(work.join("report/index.html").is_file());
     let out = ok(&[&"train", &work.join("clusters"), &"--out", &dir.path().join("again")]);
     assert!(out.contains("3 people"), "{out}");
+}
+
+/// A journal line renaming `from` to `to`, as the review page writes it.
+fn named(id: u64, from: &str, to: &str) -> String {
+    let op = serde_json::json!({"id": id, "ts": 1.0, "what": format!("named {from} {to}"), "ops": [{"rename": {"from": from, "to": to}}]});
+    op.to_string()
+}
+
+/// `forget` scrubbed the review journal with a substring match on the raw
+/// JSON line: `forget Ann` removed Anna's lines, left the lines of the
+/// earlier spelling `ann`, and `forget 'Zoë "Z"'` removed nothing (the
+/// quotes are escaped in JSON). `detections.json` kept the paths of the
+/// photos that were theirs alone, and `charts/` and `similarity.png` still
+/// plotted their faces. Now journal entries are parsed and matched by the
+/// one rule on names, their own photos leave `detections.json`, the
+/// heatmap is drawn again without them and the per-face charts go.
+#[test]
+fn regression_forget_ann_removed_annas_lines_and_kept_the_earlier_spelling() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    ok(&[&"run", &photos, &"--out", &work]);
+    name_clusters(&work, &photos);
+    let clusters = work.join("clusters");
+    std::fs::rename(clusters.join("p12"), clusters.join("Ann")).expect("name Ann");
+    std::fs::rename(clusters.join("p13"), clusters.join("Anna")).expect("name Anna");
+    std::fs::rename(clusters.join("p14"), clusters.join(r#"Zoë "Z""#)).expect("name Zoë");
+    let journal = work.join(rollcall_host::review::JOURNAL);
+    let lines = [
+        named(1, "person_2", "ann"),
+        named(2, "ann", "Ann"),
+        named(3, "person_3", "Anna"),
+        named(4, "person_4", r#"Zoë "Z""#),
+        named(5, "person_1", "p11"),
+    ];
+    std::fs::write(&journal, lines.join("\n") + "\n").expect("journal");
+
+    // Ann's photos, and which of them hold someone else's face too.
+    let rows = rollcall_host::artifacts::metadata::read(&work.join("metadata.csv")).expect("metadata");
+    let chips_of = |folder: &str| -> Vec<String> {
+        std::fs::read_dir(clusters.join(folder))
+            .expect("folder")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let ann = chips_of("Ann");
+    let photos_of = |chips: &[String]| -> std::collections::BTreeSet<String> {
+        rows.iter().filter(|r| chips.contains(&r.aligned_file)).map(|r| r.original_file.clone()).collect()
+    };
+    let others: Vec<String> = ["p11", "Anna", r#"Zoë "Z""#].iter().flat_map(|f| chips_of(f)).collect();
+    let shared = photos_of(&others);
+    let alone: Vec<String> = photos_of(&ann).into_iter().filter(|p| !shared.contains(p)).collect();
+    assert!(!alone.is_empty() && photos_of(&ann).iter().any(|p| shared.contains(p)), "a group photo and photos of Ann alone");
+    let heatmap = std::fs::read(work.join("similarity.png")).expect("similarity.png");
+    assert!(work.join("charts/pca.svg").is_file());
+
+    ok(&[&"forget", &"Ann", &work]);
+    let left = std::fs::read_to_string(&journal).expect("journal");
+    assert_eq!(left, [&lines[2], &lines[3], &lines[4]].map(|l| format!("{l}\n")).concat(), "Anna's lines stay, both spellings of Ann's go");
+    let detections = std::fs::read_to_string(work.join("detections.json")).expect("detections.json");
+    for photo in &alone {
+        let json = serde_json::to_string(photo).expect("json");
+        assert!(!detections.contains(json.trim_matches('"')), "detections.json still lists {photo}");
+    }
+    assert!(photos_of(&others).iter().all(|p| detections.contains(serde_json::to_string(p).expect("json").trim_matches('"'))));
+    assert_ne!(std::fs::read(work.join("similarity.png")).expect("similarity.png"), heatmap, "the heatmap is drawn again");
+    assert!(!work.join("charts/pca.svg").exists(), "a chart that plots each face goes");
+
+    ok(&[&"forget", &r#"Zoë "Z""#, &work]);
+    let left = std::fs::read_to_string(&journal).expect("journal");
+    assert_eq!(left, [&lines[2], &lines[4]].map(|l| format!("{l}\n")).concat());
+
+    // An empty name is no one (it matched every line).
+    let err = fails(&[&"forget", &"", &work]);
+    assert!(err.contains("empty"), "{err}");
+    assert_eq!(std::fs::read_to_string(&journal).expect("journal"), left);
 }

@@ -403,3 +403,177 @@ fn regression_a_link_to_dev_zero_or_a_fifo_among_the_photos_hung_detect() {
         assert!(text.lines().any(|l| l.contains(name) && l.contains("not a regular file")), "{name} is named with the reason: {text}");
     }
 }
+
+/// Every file and folder under `dir` with its permission bits.
+#[cfg(unix)]
+fn modes(dir: &Path) -> Vec<(PathBuf, u32)> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).expect("list").filter_map(Result::ok) {
+        let p = e.path();
+        let mode = std::fs::symlink_metadata(&p).expect("metadata").permissions().mode() & 0o777;
+        if p.is_dir() {
+            out.extend(modes(&p));
+        }
+        out.push((p, mode));
+    }
+    out
+}
+
+/// A school's data protection officer found every work folder, chip,
+/// `embeddings.parquet`, model, gallery and roll call created 0755/0644:
+/// on a shared staff laptop any local user could read every child's face
+/// and embedding. Everything rollcall makes is now owner-only, whatever
+/// the umask; the one exception is the public key, which is meant to be
+/// copied to the device (where the service user reads it).
+#[cfg(unix)]
+#[test]
+fn regression_childrens_faces_were_readable_by_every_local_user() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).expect("mkdir");
+    // The commands a teacher runs, under the usual umask (which would make
+    // 0755 folders and 0644 files of anything not made private on purpose).
+    let bin = assert_cmd::cargo::cargo_bin("rollcall");
+    let run = |args: &[&dyn AsRef<std::ffi::OsStr>]| {
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg("umask 022 && exec \"$0\" \"$@\"")
+            .arg(&bin)
+            .arg("-q")
+            .args(args.iter().map(|a| a.as_ref()))
+            .env("ROLLCALL_ENGINE", "fake")
+            .status()
+            .expect("run rollcall");
+        assert!(status.success(), "rollcall {:?}", args.iter().map(|a| a.as_ref()).collect::<Vec<_>>());
+    };
+    let work = out.join("work");
+    run(&[&"run", &photos, &"--out", &work]);
+    common::name_clusters(&work, &photos);
+    let model = out.join("deep/model");
+    run(&[&"train", &work.join("clusters"), &"--out", &model]);
+    run(&[&"keygen", &"--out", &out.join("keys/school")]);
+    run(&[&"export", &model, &"--out", &out.join("galleries/g.rcg"), &"--sign", &out.join("keys/school")]);
+    let gallery = out.join("galleries/g.rcg");
+    run(&[&"predict", &photos.join("p11"), &"--gallery", &gallery, &"--annotate", &out.join("named")]);
+    run(&[&"roll", &photos.join("_group"), &"--gallery", &gallery, &"--out", &out.join("roll")]);
+    let forget = rollcall_host::artifacts::metadata::read(&work.join("metadata.csv")).expect("metadata");
+    assert!(!forget.is_empty());
+    run(&[&"forget", &"p14", &work]);
+
+    let all = modes(&out);
+    assert!(all.len() > 50, "the commands wrote {} files and folders", all.len());
+    let public = out.join("keys/school.pub");
+    let open: Vec<String> = all
+        .iter()
+        .filter(|(p, mode)| {
+            let wanted = if *p == public {
+                0o644
+            } else if p.is_dir() {
+                0o700
+            } else {
+                0o600
+            };
+            *mode != wanted
+        })
+        .map(|(p, mode)| format!("{:o} {}", mode, p.strip_prefix(&out).unwrap_or(p).display()))
+        .collect();
+    assert!(open.is_empty(), "not owner-only:\n{}", open.join("\n"));
+}
+
+/// The page refused bidi controls and zero-width characters, but `train`
+/// (the file-manager route) accepted folders `Ann` + U+200B and `Ann` +
+/// U+202E, and `roll` then listed three different "Ann"s, one turning the
+/// terminal's line around. One rule on names now decides everywhere: train
+/// refuses such folders by name (escaped), a look-alike of `unknown` is
+/// the strangers' folder, and a gallery holding such a label is refused.
+#[test]
+fn regression_train_accepted_invisible_characters_in_folder_names() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    ok(&[&"run", &photos, &"--out", &work]);
+    common::name_clusters(&work, &photos);
+    let clusters = work.join("clusters");
+    std::fs::rename(clusters.join("p11"), clusters.join("Ann\u{200B}")).expect("rename");
+    std::fs::rename(clusters.join("p12"), clusters.join("Ann\u{202E}")).expect("rename");
+    let err = fails(&[&"train", &clusters, &"--out", &dir.path().join("model")]);
+    assert!(err.contains("Ann\\u{200b}") && err.contains("Ann\\u{202e}") && err.contains("invisible"), "{err}");
+    assert!(!err.contains('\u{202E}') && !err.contains('\u{200B}'), "printed raw: {err}");
+    assert!(!dir.path().join("model/model.rcg").exists());
+
+    // A Cyrillic look-alike of a Latin name is refused too.
+    std::fs::rename(clusters.join("Ann\u{200B}"), clusters.join("Ann")).expect("rename");
+    std::fs::rename(clusters.join("Ann\u{202E}"), clusters.join("\u{0410}nn")).expect("rename");
+    let err = fails(&[&"train", &clusters, &"--out", &dir.path().join("model")]);
+    assert!(err.contains("mix the letters of different scripts"), "{err}");
+
+    // A fullwidth `ｕnknown` is the strangers' folder, not a person.
+    std::fs::rename(clusters.join("\u{0410}nn"), clusters.join("ｕnknown")).expect("rename");
+    let out = ok(&[&"train", &clusters, &"--out", &dir.path().join("model")]);
+    assert!(out.contains("3 people"), "{out}");
+
+    // A gallery whose label breaks the rule (made by hand, or by an old
+    // rollcall) is refused wherever it is read.
+    let gallery = dir.path().join("g.rcg");
+    ok(&[&"export", &dir.path().join("model"), &"--out", &gallery]);
+    let mut g = rollcall_shared::gallery::read_file(&gallery).expect("gallery");
+    g.labels[0] = "A\u{FFFF}nn".into();
+    let bad = dir.path().join("bad.rcg");
+    std::fs::write(&bad, g.encode().expect("encode")).expect("write");
+    let err = fails(&[&"predict", &photos.join("p13"), &"--gallery", &bad]);
+    assert!(err.contains("label cannot be a name") && err.contains("unassigned"), "{err}");
+}
+
+/// A 16-bit RGB PNG of `side` x `side` pixels, flat but for a mark that
+/// makes each file different.
+fn png16(path: &Path, side: u32, mark: u16) {
+    let mut img = image::ImageBuffer::<image::Rgb<u16>, Vec<u16>>::from_pixel(side, side, image::Rgb([30_000, 20_000, 10_000]));
+    img.put_pixel(mark as u32, 0, image::Rgb([mark, mark, mark]));
+    let file = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    let encoder = image::codecs::png::PngEncoder::new_with_quality(
+        file,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::NoFilter,
+    );
+    // The encoder takes 16-bit samples as native-endian bytes.
+    let bytes: Vec<u8> = img.as_raw().iter().flat_map(|x| x.to_ne_bytes()).collect();
+    image::ImageEncoder::write_image(encoder, &bytes, side, side, image::ExtendedColorType::Rgb16).expect("encode");
+}
+
+/// The pixel cap held per photo, but nothing bounded the total: four
+/// 100 MP 16-bit PNGs cost 2.7 GB with the default jobs and 4.5 GB with
+/// `--jobs 4`, each worker decoding its own at once. Decoding now shares one
+/// budget: a photo whose decode does not fit beside the others' waits, and
+/// a photo's file is read as it is decoded, never held whole. Four 16 MP
+/// 16-bit photos (stored uncompressed, 96 MB files), each needing more than
+/// half the budget, so that they can only be decoded one at a time: the
+/// run's peak stays below two photos' worth above the same command's on a
+/// small photo.
+#[test]
+fn regression_big_photos_decoded_at_once_had_no_memory_bound() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let side = 4000;
+    let (small, big) = (dir.path().join("small"), dir.path().join("big"));
+    std::fs::create_dir_all(&small).expect("folder");
+    std::fs::create_dir_all(&big).expect("folder");
+    png16(&small.join("s.png"), 64, 1);
+    for i in 0..4 {
+        png16(&big.join(format!("{i}.png")), side, i + 1);
+    }
+    // A photo's decode: its 16-bit pixels, and the 8-bit RGB copy.
+    let photo = u64::from(side * side) * (6 + 3);
+    let budget_mib = 128;
+    assert!(photo > (budget_mib << 20) / 2, "one photo's decode leaves no room for a second");
+    let args = |input: &Path, out: &str| -> Vec<std::ffi::OsString> {
+        ["detect".into(), input.as_os_str().to_owned(), "--out".into(), dir.path().join(out).into_os_string()]
+            .into_iter()
+            .chain(["--jobs", "4", "--no-annotate", "--decode-budget-mib", &budget_mib.to_string()].map(Into::into))
+            .collect()
+    };
+    let run = |a: Vec<std::ffi::OsString>| measured(&a.iter().map(|s| s as &dyn AsRef<std::ffi::OsStr>).collect::<Vec<_>>()).1;
+    let base = run(args(&small, "w1"));
+    let peak = run(args(&big, "w2"));
+    assert!(peak < base + 2 * photo, "peak {} MiB, base {} MiB, a photo's decode {} MiB", peak >> 20, base >> 20, photo >> 20);
+}

@@ -87,3 +87,50 @@ fn roll_refuses_a_folder_it_does_not_own() {
     assert_eq!(std::fs::read_to_string(mine.join("notes.txt")).expect("kept"), "mine");
     assert_eq!(std::fs::read_dir(&mine).expect("listing").count(), 1, "nothing written");
 }
+
+/// A second `rollcall roll ... --out OUT` deleted the teacher's
+/// `OUT/annotated/teacher-notes.txt` and `my-marked-copy.jpg`: the roll
+/// call removed every file in `annotated/` it had not just written. Now it
+/// removes only the copies an earlier roll call wrote, and only as it
+/// wrote them (a copy the teacher marked up stays).
+#[test]
+fn regression_a_second_roll_call_deleted_the_teachers_files() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gallery = gallery(dir.path());
+    let morning = dir.path().join("morning");
+    class_photo(&morning.join("front.png"), &[(11, 120)]);
+    class_photo(&morning.join("back.png"), &[(13, 100)]);
+    class_photo(&morning.join("side.png"), &[(14, 100)]);
+    let out = dir.path().join("roll");
+    ok(&[&"roll", &morning, &"--gallery", &gallery, &"--out", &out]);
+    let annotated = out.join("annotated");
+    std::fs::write(annotated.join("teacher-notes.txt"), "Robin left at 10").expect("a note");
+    std::fs::copy(annotated.join("front.jpg"), annotated.join("my-marked-copy.jpg")).expect("a copy");
+    std::fs::write(annotated.join("side.jpg"), "marked up by the teacher").expect("marked up");
+
+    ok(&[&"roll", &morning.join("front.png"), &"--gallery", &gallery, &"--out", &out]);
+    assert!(annotated.join("front.jpg").is_file(), "this roll call's copy");
+    assert!(!annotated.join("back.jpg").exists(), "the earlier roll call's copy, as it wrote it, goes");
+    assert_eq!(std::fs::read_to_string(annotated.join("teacher-notes.txt")).expect("kept"), "Robin left at 10");
+    assert!(annotated.join("my-marked-copy.jpg").is_file(), "the teacher's copy stays");
+    assert_eq!(std::fs::read_to_string(annotated.join("side.jpg")).expect("kept"), "marked up by the teacher");
+}
+
+/// Two roll calls into one new folder at once both exited 0, and one's
+/// outputs were deleted by the other. A roll-call folder is locked like a
+/// work folder: the second command is refused, naming the folder.
+#[test]
+fn regression_two_roll_calls_into_one_folder_deleted_each_others_outputs() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gallery = gallery(dir.path());
+    let photo = dir.path().join("p.png");
+    class_photo(&photo, &[(11, 120)]);
+    let out = dir.path().join("roll");
+    ok(&[&"roll", &photo, &"--gallery", &gallery, &"--out", &out]);
+    // Another roll call holds the folder (as a process would while it runs).
+    let held = rollcall_files::owned::lock(&out).expect("lock the folder");
+    let err = fails(&[&"roll", &photo, &"--gallery", &gallery, &"--out", &out]);
+    assert!(err.contains("in use by another rollcall command"), "{err}");
+    drop(held);
+    ok(&[&"roll", &photo, &"--gallery", &gallery, &"--out", &out]);
+}
