@@ -21,11 +21,23 @@ use rollcall_models::{DetectorScale, Manifest, ModelSource, ModelStore, Models};
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
 use serde::Deserialize;
 
-/// `println!` that escapes control characters (a file name may hold some)
-/// and ends the program quietly when stdout is closed (piped into `head`,
-/// say) instead of panicking.
+/// What a command says of its work (counts, a summary, a table): on
+/// stdout, not with `-q`. A `println!` that escapes control characters (a
+/// file name may hold some) and ends the program quietly when stdout is
+/// closed (piped into `head`, say) instead of panicking. What a command is
+/// run for (`predict`'s CSV, `inspect`'s description) is [`out!`].
 #[macro_export]
 macro_rules! say {
+    ($($t:tt)*) => {{
+        if !$crate::quiet() {
+            $crate::out!($($t)*);
+        }
+    }};
+}
+
+/// A command's output proper, printed with `-q` too; otherwise as [`say!`].
+#[macro_export]
+macro_rules! out {
     ($($t:tt)*) => {{
         use std::io::Write as _;
         let line = $crate::escape_controls(&format!($($t)*));
@@ -33,6 +45,13 @@ macro_rules! say {
             std::process::exit(0);
         }
     }};
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `-q` was given: only warnings, errors and a command's output.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 pub use rollcall_files::shown::escape_controls;
@@ -187,6 +206,7 @@ pub fn default_jobs() -> usize {
 /// Colour only on a terminal. Also installs the Ctrl-C handler.
 pub fn init_logging(verbose: u8, quiet: bool) {
     rollcall_files::interrupt::install();
+    QUIET.store(quiet, std::sync::atomic::Ordering::Relaxed);
     let default = match (quiet, verbose) {
         (true, _) => "warn",
         (false, 0) => "info,ort=warn",
@@ -250,14 +270,65 @@ pub fn shell_word(path: &std::path::Path) -> String {
     }
 }
 
+/// The word that runs `name` as this process was run, for a command the
+/// user is told to type: `name` itself when the `name` on the PATH is this
+/// very program, else this program's path (from the current folder when it
+/// is below it). After the quick start's `cargo run`, which puts nothing
+/// on the PATH, that is `target/debug/rollcall`, which runs as printed.
+pub fn invocation(name: &str) -> String {
+    let canonical = |p: &std::path::Path| std::fs::canonicalize(p).ok();
+    let Some(me) = std::env::current_exe().ok().and_then(|p| canonical(&p)) else { return name.to_string() };
+    if me.file_name().is_none_or(|f| f != name) {
+        return name.to_string();
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|c| c.is_file()))
+        .unwrap_or_default();
+    if on_path.and_then(|p| canonical(&p)).is_some_and(|p| p == me) {
+        return name.to_string();
+    }
+    let here = std::env::current_dir().ok().and_then(|d| canonical(&d));
+    match here.as_deref().and_then(|d| me.strip_prefix(d).ok()) {
+        Some(below) => shell_word(below),
+        None => shell_word(&me),
+    }
+}
+
+/// `step` with each command of this program (`rollcall review ...`)
+/// written as [`invocation`] says it runs.
+fn as_typed(step: &str) -> String {
+    let Some(name) = std::env::current_exe().ok().and_then(|p| p.file_name().map(|f| f.to_string_lossy().into_owned())) else {
+        return step.to_string();
+    };
+    let word = invocation(&name);
+    if word == name {
+        return step.to_string();
+    }
+    let pattern = format!("{name} ");
+    let mut out = String::with_capacity(step.len());
+    let mut rest = step;
+    while let Some(at) = rest.find(&pattern) {
+        let before = rest[..at].chars().last();
+        let after = rest[at + pattern.len()..].chars().next();
+        let command = before.is_none_or(|c| " `(:".contains(c)) && after.is_some_and(|c| c.is_ascii_lowercase());
+        out.push_str(&rest[..at]);
+        out.push_str(if command { &word } else { &name });
+        out.push(' ');
+        rest = &rest[at + pattern.len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Says what the user does next, in a line or two with the exact command,
 /// on stderr (stdout stays the command's own output) and not with `-q`.
+/// The commands are written as they run here ([`invocation`]).
 pub fn next_steps(quiet: bool, steps: &[String]) {
     if quiet {
         return;
     }
     for (i, step) in steps.iter().enumerate() {
-        eprintln!("{} {}", if i == 0 { "next:" } else { "     " }, escape_controls(step));
+        eprintln!("{} {}", if i == 0 { "next:" } else { "     " }, escape_controls(&as_typed(step)));
     }
 }
 

@@ -3,7 +3,7 @@
 use anyhow::Result;
 use rollcall_models::ModelStore;
 
-use crate::say;
+use crate::out;
 
 /// What to do with the model cache.
 #[derive(clap::Subcommand, Debug, Clone, Copy)]
@@ -22,12 +22,12 @@ pub fn run(store: &ModelStore, action: Action, next: &str, quiet: bool) -> Resul
         Action::Fetch => {
             for f in store.fetch_all()? {
                 let how = if f.downloaded { "fetched" } else { "present" };
-                say!("{how:>8}  {:<22} {}  {}", f.name, f.sha256, f.path.display());
+                out!("{how:>8}  {:<22} {}  {}", f.name, f.sha256, f.path.display());
             }
             crate::next_steps(quiet, &[next.to_string()]);
         }
         Action::List => {
-            say!("cache: {}", store.dir().display());
+            out!("cache: {}", store.dir().display());
             for m in &store.manifest().models {
                 let state = if store.model_path(m).is_file() {
                     "cached"
@@ -37,7 +37,7 @@ pub fn run(store: &ModelStore, action: Action, next: &str, quiet: bool) -> Resul
                     "supply it yourself"
                 };
                 let default = if m.default { " (default)" } else { "" };
-                say!(
+                out!(
                     "{:<22} {:?}{default}: {}, {:?} {}x{}; {state}",
                     m.name,
                     m.role,
@@ -52,10 +52,10 @@ pub fn run(store: &ModelStore, action: Action, next: &str, quiet: bool) -> Resul
             let mut bad = 0;
             for v in store.verify()? {
                 match v.sha256 {
-                    Ok(sha) => say!("ok       {:<22} {sha}", v.name),
+                    Ok(sha) => out!("ok       {:<22} {sha}", v.name),
                     Err(e) => {
                         bad += 1;
-                        say!("BAD      {:<22} {}", v.name, rollcall_models::error::describe(&e));
+                        out!("BAD      {:<22} {}", v.name, rollcall_models::error::describe(&e));
                     }
                 }
             }

@@ -67,6 +67,12 @@ pub struct Listing {
     pub problems: Vec<(PathBuf, Problem)>,
 }
 
+/// Checks that `root` is there to be listed, before anything is written
+/// for it (a mistyped photo folder leaves no work folder behind).
+pub fn check_exists(root: &Path) -> Result<(), ListError> {
+    std::fs::metadata(root).map(drop).map_err(|source| ListError { path: root.to_path_buf(), source })
+}
+
 /// Every photo under `root` (or `root` itself if it is a file); see the
 /// module docs. Folders in `exclude` are left out.
 pub fn list(root: &Path, exclude: &[PathBuf]) -> Result<Listing, ListError> {

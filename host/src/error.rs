@@ -49,6 +49,22 @@ pub enum Error {
         clusters: PathBuf,
         folders: Vec<String>,
     },
+    /// A secret key asked for inside a git work tree.
+    #[error(
+        "{} is inside the git work tree {}: `git add .` would commit the secret key. Keep keys out of work trees: \
+         `rollcall keygen NAME` writes them to {}; or give --out a path outside the work tree",
+        rollcall_files::shown(path),
+        rollcall_files::shown(repo),
+        default.as_deref().map(|d| rollcall_files::shown(d).to_string()).unwrap_or_else(|| "~/.config/rollcall/keys".to_string())
+    )]
+    KeyInWorkTree {
+        /// The key file asked for.
+        path: PathBuf,
+        /// The work tree.
+        repo: PathBuf,
+        /// Where keys go by default.
+        default: Option<PathBuf>,
+    },
     /// Person folders whose names no label may have.
     #[error(
         "{}: {} cannot name a person:\n{}\nrename each (or start it with _ to leave its faces out)",

@@ -235,7 +235,7 @@ pub enum GalleryError {
         expected: usize,
     },
     /// Not a gallery at all.
-    #[error("not a rollcall gallery (wrong magic bytes)")]
+    #[error("not a rollcall gallery: a gallery is the .rcg file `rollcall export MODEL --out gallery.rcg` writes from a model folder")]
     WrongMagic,
     /// Written by another format version.
     #[error("gallery format version {found}, this build reads version {supported}")]
@@ -519,6 +519,16 @@ pub enum FileError {
         #[source]
         source: crate::regular::RegularError,
     },
+    /// A folder (a model folder, say) where a gallery file was expected.
+    #[error(
+        "{} is a folder, not a gallery: a gallery is the .rcg file `rollcall export` writes from a model folder \
+         (`rollcall export MODEL --out gallery.rcg`)",
+        path.display()
+    )]
+    Folder {
+        /// The folder.
+        path: std::path::PathBuf,
+    },
     /// The file is not a valid gallery.
     #[error("{}", path.display())]
     Invalid {
@@ -559,6 +569,9 @@ pub fn read_file_verified(path: &std::path::Path, trusted: Option<&crate::signat
 /// [`crate::regular::cap::GALLERY`] bytes.
 #[cfg(feature = "std")]
 pub fn read_bytes(path: &std::path::Path) -> Result<Vec<u8>, FileError> {
+    if path.is_dir() {
+        return Err(FileError::Folder { path: path.to_path_buf() });
+    }
     crate::regular::read(path, crate::regular::cap::GALLERY, "gallery")
         .map_err(|source| FileError::Read { path: path.to_path_buf(), source })
 }

@@ -9,6 +9,34 @@ use rollcall_shared::signature::{PublicKey, SecretKey};
 
 use crate::error::{Error, Result};
 
+/// Where keys live when no path is given, as ssh keeps its keys in
+/// `~/.ssh`: `$ROLLCALL_KEYS_DIR`, else `$XDG_CONFIG_HOME/rollcall/keys`,
+/// else `~/.config/rollcall/keys`; out of any work tree a `git add .` would
+/// commit.
+pub fn default_dir() -> Option<PathBuf> {
+    let env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    env("ROLLCALL_KEYS_DIR")
+        .or_else(|| env("XDG_CONFIG_HOME").map(|c| c.join("rollcall").join("keys")))
+        .or_else(|| env("HOME").map(|h| h.join(".config").join("rollcall").join("keys")))
+}
+
+/// The key file `arg` means: `arg` itself when it is a path or a file here,
+/// else the key of that name in [`default_dir`] (`--sign school`).
+pub fn resolve(arg: &Path) -> PathBuf {
+    let bare = arg.components().count() == 1 && !arg.exists();
+    match default_dir().map(|d| d.join(arg)) {
+        Some(kept) if bare && kept.exists() => kept,
+        _ => arg.to_path_buf(),
+    }
+}
+
+/// The git work tree `path` would be in (a folder above it holds `.git`),
+/// if any: a secret key there is one `git add .` away from a repository.
+pub fn git_work_tree(path: &Path) -> Option<PathBuf> {
+    let absolute = std::path::absolute(path).ok()?;
+    absolute.ancestors().skip(1).find(|dir| dir.join(".git").exists()).map(Path::to_path_buf)
+}
+
 /// The public key file beside the secret one.
 pub fn public_path(secret: &Path) -> PathBuf {
     let mut name = secret.as_os_str().to_os_string();

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rollcall_cli::say;
+use rollcall_cli::out;
 use rollcall_host::bench;
 
 use super::Global;
@@ -44,9 +44,9 @@ impl Output {
     /// Prints `figures` as one line of JSON, or as `text` describes them.
     fn print<T: serde::Serialize>(&self, figures: &T, text: impl FnOnce(&T) -> String) -> Result<()> {
         if self.json {
-            say!("{}", serde_json::to_string(figures)?);
+            out!("{}", serde_json::to_string(figures)?);
         } else {
-            say!("{}", text(figures));
+            out!("{}", text(figures));
         }
         Ok(())
     }

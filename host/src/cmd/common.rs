@@ -55,9 +55,6 @@ pub(super) struct DetectArgs {
     /// Minimum width and height of a kept face's box, in pixels
     #[arg(long, default_value_t = 40.0, value_parser = rollcall_cli::range(0.0f32, 100_000.0))]
     pub min_size: f32,
-    /// Do not write annotated copies of the photos
-    #[arg(long)]
-    pub no_annotate: bool,
     /// Photos declaring more pixels than this are skipped before they are decoded
     #[arg(long, default_value_t = 100.0, value_name = "MEGAPIXELS", value_parser = rollcall_cli::range(0.01f64, 10_000.0))]
     pub max_megapixels: f64,
@@ -77,11 +74,11 @@ impl DetectArgs {
     }
 
     /// The detect stage's settings.
-    pub(super) fn options(&self, models: &ModelChoice) -> DetectOptions {
+    pub(super) fn options(&self, models: &ModelChoice, annotate: bool) -> DetectOptions {
         DetectOptions {
             filter: self.filter(),
             jobs: models.jobs(),
-            annotate: !self.no_annotate,
+            annotate,
             limits: self.limits(),
             ..DetectOptions::default()
         }
@@ -121,6 +118,9 @@ pub(super) struct PhotosArgs {
     /// Work directory
     #[arg(long, short)]
     pub out: PathBuf,
+    /// Do not write annotated copies of the photos into the work directory
+    #[arg(long)]
+    pub no_annotate: bool,
 }
 
 /// The k range and the same-person threshold.
@@ -176,6 +176,7 @@ pub(super) fn threshold(g: &Global, work: &Work, flag: Option<f32>) -> Result<Op
 /// when other users can read it.
 pub(super) fn signing_key(path: Option<&Path>) -> Result<Option<rollcall_shared::signature::SecretKey>> {
     let Some(path) = path else { return Ok(None) };
+    let path = &rollcall_host::artifacts::keys::resolve(path);
     let key = rollcall_host::artifacts::keys::read_secret(path)?;
     if let Some(mode) = rollcall_host::artifacts::keys::readable_by_others(path) {
         tracing::warn!(

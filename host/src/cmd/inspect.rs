@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rollcall_cli::say;
+use rollcall_cli::out;
 use rollcall_host::artifacts::keys;
 use rollcall_host::stages::export;
 
@@ -25,10 +25,10 @@ pub(super) fn run(a: Args) -> Result<()> {
     let key = a.trust.as_deref().map(keys::read_public).transpose()?;
     let i = export::inspect(&a.gallery, key.as_ref())?;
     let g = &i.gallery;
-    say!("{}: rollcall gallery, {} bytes", a.gallery.display(), i.bytes);
-    say!("people ({}): {}", g.people(), g.labels.join(", "));
-    say!("reference faces: {}; embeddings {}-d; default classifier {}", g.knn_labels.len(), g.dim, g.default_classifier.name());
-    say!(
+    out!("{}: rollcall gallery, {} bytes", a.gallery.display(), i.bytes);
+    out!("people ({}): {}", g.people(), g.labels.join(", "));
+    out!("reference faces: {}; embeddings {}-d; default classifier {}", g.knn_labels.len(), g.dim, g.default_classifier.name());
+    out!(
         "created {} by {} from {} faces{}",
         date(g.created.unix_seconds),
         g.created.tool,
@@ -36,11 +36,11 @@ pub(super) fn run(a: Args) -> Result<()> {
         if g.created.note.is_empty() { String::new() } else { format!(" ({})", g.created.note) }
     );
     match &i.claim {
-        None => say!("signature: none (a device with --trust refuses it)"),
-        Some(c) => say!("signature: key {}, serial {} ({})", c.signer_short(), c.serial, date(c.serial)),
+        None => out!("signature: none (a device with --trust refuses it)"),
+        Some(c) => out!("signature: key {}, serial {} ({})", c.signer_short(), c.serial, date(c.serial)),
     }
     match (&i.verified, &a.trust) {
-        (Some(Ok(())), Some(p)) => say!("verified with {}", p.display()),
+        (Some(Ok(())), Some(p)) => out!("verified with {}", p.display()),
         (Some(Err(e)), Some(p)) => anyhow::bail!("{}: not trusted by {}: {e}", a.gallery.display(), p.display()),
         _ => {}
     }

@@ -52,8 +52,22 @@ pub(crate) struct Global {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Fetch, list or verify the models and ONNX Runtime
-    Models(models::Args),
+    // The teacher's commands, in the order of the day; then the pipeline's
+    // stages one by one; then the tools (`--help` lists them so).
+    /// The whole pipeline: detect, align, embed, select k, cluster, report
+    Run(run::Args),
+    /// Name the people in a local web page: rename, merge, move, junk, undo, train
+    Review(review::Args),
+    /// Learn the named cluster folders: four classifiers, cross-validated, with calibrated rejection
+    Train(train::Args),
+    /// Write the gallery a device loads
+    Export(export::Args),
+    /// Name the faces in photos with a gallery (CSV: image,face_index,x1,y1,x2,y2,label,score)
+    Predict(predict::Args),
+    /// The roll call from class photos: everyone in the gallery, present or absent, with named photos
+    Roll(roll::Args),
+    /// The roll call of a day from the device's events log (CSV and a page to print)
+    Attendance(attendance::Args),
     /// Find faces in photos; write aligned chips, annotated photos and metadata.csv
     Detect(detect::Args),
     /// Embed the aligned chips of a work directory into embeddings.parquet
@@ -64,30 +78,18 @@ enum Command {
     Cluster(cluster::Args),
     /// Score the clustering against known identities (a folder tree or a path,identity CSV)
     Evaluate(evaluate::Args),
-    /// Learn the named cluster folders: four classifiers, cross-validated, with calibrated rejection
-    Train(train::Args),
-    /// Write the gallery a device loads
-    Export(export::Args),
+    /// Write report/index.html from what the work directory holds
+    Report(report::Args),
+    /// int8 (and fp16-weights) models calibrated on a work directory, with measured fidelity
+    Quantize(quantize::Args),
+    /// Make a key pair for signing galleries (export --sign, rollcall-device --trust)
+    Keygen(keygen::Args),
     /// Show a gallery's people, provenance, signer and serial (and verify it with --trust)
     Inspect(inspect::Args),
     /// Erase one person: their folder, chips, embeddings and rows; the model and gallery again without them
     Forget(forget::Args),
-    /// Make a key pair for signing galleries (export --sign, rollcall-device --trust)
-    Keygen(keygen::Args),
-    /// Name the faces in photos with a gallery (CSV: image,face_index,x1,y1,x2,y2,label,score)
-    Predict(predict::Args),
-    /// The roll call from class photos: everyone in the gallery, present or absent, with named photos
-    Roll(roll::Args),
-    /// int8 (and fp16-weights) models calibrated on a work directory, with measured fidelity
-    Quantize(quantize::Args),
-    /// Write report/index.html from what the work directory holds
-    Report(report::Args),
-    /// Name the people in a local web page: rename, merge, move, junk, undo, train
-    Review(review::Args),
-    /// The whole pipeline: detect, align, embed, select k, cluster, report
-    Run(run::Args),
-    /// The roll call of a day from the device's events log (CSV and a page to print)
-    Attendance(attendance::Args),
+    /// Fetch, list or verify the models and ONNX Runtime
+    Models(models::Args),
     /// Print speed figures (see docs/benchmarks.md)
     Bench(bench::Args),
 }
@@ -106,7 +108,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Export(a) => export::run(a, g),
         Command::Inspect(a) => inspect::run(a),
         Command::Forget(a) => forget::run(a, g),
-        Command::Keygen(a) => keygen::run(a),
+        Command::Keygen(a) => keygen::run(a, g),
         Command::Review(a) => review::run(a, g),
         Command::Attendance(a) => attendance::run(a),
         Command::Predict(a) => predict::run(a, g),

@@ -11,8 +11,9 @@ use super::common::{DetectArgs, ModelChoice, NameArgs};
 
 #[derive(clap::Args, Debug)]
 pub(super) struct Args {
-    /// A photo or a folder of photos
-    photos: PathBuf,
+    /// Photos, or folders of them
+    #[arg(required = true)]
+    photos: Vec<PathBuf>,
     /// Gallery file
     #[arg(long, short)]
     gallery: PathBuf,

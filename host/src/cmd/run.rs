@@ -23,12 +23,14 @@ pub(super) struct Args {
 pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let super::detect::Args { io, models, detect } = a.detect;
     let opts = RunOptions {
-        detect: detect.options(&models),
+        detect: detect.options(&models, !io.no_annotate),
         select_k: a.k.options(),
         cluster: ClusterOptions { force: a.cluster.force, jobs: models.jobs(), ..ClusterOptions::default() },
         threshold: a.k.threshold,
     };
     let models = models.load(g)?;
+    // Nothing is made for a photo folder that is not there.
+    rollcall_files::photos::check_exists(&io.photos)?;
     let work = Work::new(&io.out).claim()?;
     let o = pipeline::run(&io.photos, &work, models.as_ref(), &opts)?;
     print_detect_summary(&o.detect, &io.out);

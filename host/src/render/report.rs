@@ -112,14 +112,16 @@ fn page_head(title: &str) -> String {
 fn name_them(h: &mut String, root: &std::path::Path, c: &ClustersFile, d: Option<&DetectionsFile>) {
     let w = rollcall_cli::shell_word(root);
     let photos = d.map_or(String::new(), |d| format!(" in {} photos", d.summary.images_read));
+    // The command as it runs from here: a path after `cargo run`.
+    let program = esc(&rollcall_cli::invocation("rollcall"));
     let _ = writeln!(
         h,
         "<section id=\"name-them\"><h2>{} people found{photos}: name them</h2>\
          <p>Each person below is a folder <code>clusters/person_&lt;n&gt;</code>. To give them names, run</p>\
-         <pre>rollcall review {}</pre>\
+         <pre>{program} review {}</pre>\
          <p>It opens a page where you type each name, merge two folders that are one person, and move a face that is in the \
          wrong place. (Renaming the folders in a file manager works too.) Then train the gallery:</p>\
-         <pre>rollcall train {}/clusters --out {}/model</pre></section>",
+         <pre>{program} train {}/clusters --out {}/model</pre></section>",
         c.clusters.len(),
         esc(&w),
         esc(&w),

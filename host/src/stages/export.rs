@@ -117,6 +117,7 @@ pub fn inspect(path: &Path, trusted: Option<&rollcall_shared::signature::PublicK
     let bytes = rollcall_shared::gallery::read_bytes(path).map_err(|e| match e {
         rollcall_shared::gallery::FileError::Read { source, .. } => Error::read(path)(source.into()),
         rollcall_shared::gallery::FileError::Invalid { source, .. } => Error::Gallery { path: path.to_path_buf(), source },
+        folder @ rollcall_shared::gallery::FileError::Folder { .. } => Error::GalleryFile(folder),
     })?;
     let invalid = |source| Error::Gallery { path: path.to_path_buf(), source };
     let gallery = Gallery::decode(&bytes).map_err(invalid)?;

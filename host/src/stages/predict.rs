@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use rollcall_files::owned::{self, Kind};
+use rollcall_files::photos::Listing;
 use rollcall_files::shown::{escape_controls, shown};
 use rollcall_models::decode::Limits;
 use rollcall_models::{Face, FaceEngine, FaceFilter, Models, Verdict};
@@ -228,13 +229,16 @@ pub struct Predictions {
 
 /// Names every face in every photo under `photos`. Unreadable photos are
 /// skipped with the reason.
-pub fn predict(photos: &Path, gallery: &Gallery, models: &dyn Models, opts: &PredictOptions) -> Result<Predictions> {
+pub fn predict(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, opts: &PredictOptions) -> Result<Predictions> {
+    for p in photos {
+        rollcall_files::photos::check_exists(p)?;
+    }
     if let Some(dir) = &opts.annotate {
         owned::claim(dir, Kind::Annotated)?;
     }
-    let listing = rollcall_files::photos::list(photos, &opts.annotate.iter().cloned().collect::<Vec<_>>())?;
+    let listing = listed(photos, &opts.annotate.iter().cloned().collect::<Vec<_>>())?;
     let list = listing.photos;
-    let keys = unique_keys(photos, &list);
+    let keys = unique_keys(&key_root(photos, &list), &list);
     let items: Vec<(&PathBuf, &String)> = list.iter().zip(&keys).collect();
     let kind = opts.classifier.unwrap_or(gallery.default_classifier);
     let outcomes = Runner::new(models, opts.jobs).run_largest_first(
@@ -264,4 +268,45 @@ pub fn predict(photos: &Path, gallery: &Gallery, models: &dyn Models, opts: &Pre
         tracing::warn!("skipping {}: {}", shown(&s.path), escape_controls(&s.reason));
     }
     Ok(out)
+}
+
+/// Every photo under `photos` (files or folders; the folders in `exclude`,
+/// the command's own output, left out), once each, and the entries that
+/// could not be listed.
+pub(crate) fn listed(photos: &[PathBuf], exclude: &[PathBuf]) -> Result<Listing> {
+    let mut all = Listing::default();
+    for p in photos {
+        let listing = rollcall_files::photos::list(p, exclude)?;
+        all.photos.extend(listing.photos);
+        all.problems.extend(listing.problems);
+    }
+    all.photos.sort();
+    all.photos.dedup();
+    if all.photos.is_empty() && all.problems.is_empty() {
+        return Err(Error::NoPhotos { path: photos.first().cloned().unwrap_or_default() });
+    }
+    Ok(all)
+}
+
+/// The folder the photos' annotated copies are named from: the one folder
+/// given, else the deepest folder holding every photo.
+pub(crate) fn key_root(inputs: &[PathBuf], photos: &[PathBuf]) -> PathBuf {
+    match inputs {
+        [one] if one.is_dir() => one.clone(),
+        _ => common_root(photos),
+    }
+}
+
+/// The deepest folder holding every photo, which names their annotated
+/// copies (`class/mon.jpg` and `class/tue.jpg` become `mon.jpg`, `tue.jpg`).
+pub(crate) fn common_root(photos: &[PathBuf]) -> PathBuf {
+    let mut root = photos.first().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or_default();
+    for p in photos {
+        while !p.starts_with(&root) {
+            if !root.pop() {
+                return PathBuf::new();
+            }
+        }
+    }
+    root
 }

@@ -27,7 +27,7 @@ use crate::artifacts::skips::skipped;
 use crate::error::{Error, Result};
 use crate::render::annotate;
 use crate::runner::{Outcome, Runner, photo_cost};
-use crate::stages::predict::{ANNOTATED_SIDE, NamedPhoto, Naming, PredictOptions};
+use crate::stages::predict::{ANNOTATED_SIDE, NamedPhoto, Naming, PredictOptions, key_root, listed};
 
 /// What a roll call found.
 #[derive(Debug, Clone, Default)]
@@ -57,14 +57,17 @@ impl Roll {
 /// into `out`, a folder rollcall makes or made earlier for a roll call; a
 /// folder holding anything else is refused.
 pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Path, opts: &PredictOptions) -> Result<Roll> {
+    for p in photos {
+        rollcall_files::photos::check_exists(p)?;
+    }
     owned::claim(out, Kind::Roll)?;
     // Two roll calls into one folder would each remove the other's copies.
     let _lock = owned::lock(out)?;
     let previous = Copies::read(out)?;
     let annotated = out.join(ANNOTATED_DIR);
     rollcall_files::create_dir_private(&annotated).map_err(Error::write(&annotated))?;
-    let Listing { photos: list, problems } = listed(photos, out)?;
-    let root = common_root(&list);
+    let Listing { photos: list, problems } = listed(photos, &[out.to_path_buf()])?;
+    let root = key_root(photos, &list);
     let keys = unique_keys(&root, &list);
     let items: Vec<(&PathBuf, &String)> = list.iter().zip(&keys).collect();
     let kind = opts.classifier.unwrap_or(gallery.default_classifier);
@@ -136,23 +139,6 @@ fn is_file_name(name: &str) -> bool {
     Path::new(name).file_name().is_some_and(|n| n == name)
 }
 
-/// Every photo under `photos` (files or folders, the roll-call folder `out`
-/// left out), once each, and the entries that could not be listed.
-fn listed(photos: &[PathBuf], out: &Path) -> Result<Listing> {
-    let mut all = Listing::default();
-    for p in photos {
-        let listing = rollcall_files::photos::list(p, &[out.to_path_buf()])?;
-        all.photos.extend(listing.photos);
-        all.problems.extend(listing.problems);
-    }
-    all.photos.sort();
-    all.photos.dedup();
-    if all.photos.is_empty() && all.problems.is_empty() {
-        return Err(Error::NoPhotos { path: photos.first().cloned().unwrap_or_default() });
-    }
-    Ok(all)
-}
-
 /// Each person's best sighting over the morning's photos (the highest
 /// score), and in how many photos they were seen.
 struct Sightings {
@@ -216,19 +202,6 @@ impl Sightings {
     }
 }
 
-/// The deepest folder holding every photo, which names their annotated
-/// copies (`class/mon.jpg` and `class/tue.jpg` become `mon.jpg`, `tue.jpg`).
-fn common_root(photos: &[PathBuf]) -> PathBuf {
-    let mut root = photos.first().and_then(|p| p.parent()).map(Path::to_path_buf).unwrap_or_default();
-    for p in photos {
-        while !p.starts_with(&root) {
-            if !root.pop() {
-                return PathBuf::new();
-            }
-        }
-    }
-    root
-}
 
 #[cfg(test)]
 mod tests {
@@ -237,8 +210,8 @@ mod tests {
     #[test]
     fn annotated_copies_are_named_from_the_photos_common_folder() {
         let p = |s: &str| PathBuf::from(s);
-        assert_eq!(common_root(&[p("a/class/mon.jpg"), p("a/class/tue.jpg")]), p("a/class"));
-        assert_eq!(common_root(&[p("a/class/mon.jpg"), p("a/hall/x.jpg")]), p("a"));
-        assert_eq!(common_root(&[p("x.jpg"), p("y.jpg")]), p(""));
+        assert_eq!(crate::stages::predict::common_root(&[p("a/class/mon.jpg"), p("a/class/tue.jpg")]), p("a/class"));
+        assert_eq!(crate::stages::predict::common_root(&[p("a/class/mon.jpg"), p("a/hall/x.jpg")]), p("a"));
+        assert_eq!(crate::stages::predict::common_root(&[p("x.jpg"), p("y.jpg")]), p(""));
     }
 }

@@ -193,9 +193,17 @@ fn every_step_says_what_comes_next_and_train_wants_names() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (photos, _) = classroom(dir.path());
     let work = dir.path().join("work");
+    // `rollcall` on the PATH, as after `cargo install`: the commands are
+    // printed with its name.
+    let bin = assert_cmd::cargo::cargo_bin("rollcall");
+    let path = std::env::join_paths(
+        std::iter::once(bin.parent().expect("a folder").to_path_buf())
+            .chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .expect("PATH");
     let loud = |args: &[&dyn AsRef<std::ffi::OsStr>]| {
         let mut c = assert_cmd::Command::cargo_bin("rollcall").expect("the rollcall binary");
-        let out = c.env("ROLLCALL_ENGINE", "fake").args(args.iter().map(|a| a.as_ref())).output().expect("run");
+        let out = c.env("ROLLCALL_ENGINE", "fake").env("PATH", &path).args(args.iter().map(|a| a.as_ref())).output().expect("run");
         (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
     let w = work.display().to_string();
@@ -204,12 +212,16 @@ fn every_step_says_what_comes_next_and_train_wants_names() {
     assert!(stderr.contains(&format!("next: name the people in your browser: rollcall review {w}")), "{stderr}");
     assert!(!stdout.contains("next:"), "stdout stays the command's output: {stdout}");
     // With -q, the run says nothing of what comes next.
+    // `-q` said "Only warnings and errors", yet `rollcall -q run` printed
+    // the cluster table: now it prints nothing of its work.
     let quiet = common::rollcall()
-        .args([std::ffi::OsStr::new("run"), photos.as_os_str(), "--out".as_ref(), dir.path().join("quiet").as_os_str()])
+        .args([std::ffi::OsStr::new("-q"), "run".as_ref(), photos.as_os_str(), "--out".as_ref(), dir.path().join("quiet").as_os_str()])
         .output()
         .expect("run");
     let quiet_err = String::from_utf8_lossy(&quiet.stderr);
     assert!(quiet.status.success() && !quiet_err.contains("next:"), "{quiet_err}");
+    assert!(stdout.contains("person_1"), "the table, without -q: {stdout}");
+    assert_eq!(String::from_utf8_lossy(&quiet.stdout), "", "-q prints only warnings and errors");
 
     // No range was given: the report and the terminal speak of none.
     assert!(!stdout.contains("outside the range"), "{stdout}");
@@ -266,4 +278,89 @@ fn bench_prints_text_or_one_json_value_a_line() {
     assert_eq!(lines.len(), 1, "{json}");
     let v: serde_json::Value = serde_json::from_str(lines[0]).expect("JSON");
     assert!(v["kmeans_s"].as_f64().is_some() && v["ari"].as_f64().is_some_and(|a| a > 0.5), "{v}");
+}
+
+/// The quick start runs `cargo run --bin rollcall -- run ...`, which puts
+/// nothing on the PATH; every `next:` line and the report then said
+/// `rollcall review work`, which answered "command not found". A command
+/// this program prints now runs as printed: its name when that is this
+/// program on the PATH, else its path.
+#[test]
+fn regression_printed_commands_were_not_found_after_cargo_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    let bin = assert_cmd::cargo::cargo_bin("rollcall");
+    // A PATH without rollcall on it; the command run from the folder the
+    // user is in.
+    let out = std::process::Command::new(&bin)
+        .current_dir(dir.path())
+        .env("ROLLCALL_ENGINE", "fake")
+        .env("PATH", "/usr/bin:/bin")
+        .args([std::ffi::OsStr::new("run"), photos.as_os_str(), "--out".as_ref(), "work".as_ref()])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let line = stderr.lines().find(|l| l.starts_with("next:")).expect("a next step");
+    let command = line.split(": ").last().expect("a command");
+    assert!(command.ends_with(" review work") && !command.starts_with("rollcall "), "{line}");
+    // The printed `train` line, run as printed, finds the program.
+    let train = stderr.lines().find(|l| l.contains(" train ")).expect("the file-manager way");
+    let train = train.trim().trim_start_matches("(or rename the folders in work/clusters/ yourself, then: ").trim_end_matches(')');
+    common::name_clusters(&work, &photos);
+    let status = std::process::Command::new("sh")
+        .current_dir(dir.path())
+        .env("ROLLCALL_ENGINE", "fake")
+        .env("PATH", "/usr/bin:/bin")
+        .arg("-c")
+        .arg(format!("{train} -q"))
+        .status()
+        .expect("sh");
+    assert!(status.success(), "`{train}` did not run as printed");
+    assert!(work.join("model/model.rcg").is_file());
+    // The report says the same command.
+    let html = std::fs::read_to_string(work.join("report/index.html")).expect("report");
+    assert!(html.contains(&format!("<pre>{} review work</pre>", bin.display())), "the report names the program's path");
+}
+
+/// `rollcall keygen --out school` in the checkout wrote the secret key
+/// where `git add .` commits it. Keys now live where ssh keeps its own
+/// (`~/.config/rollcall/keys`, 0600 in 0700 folders), `export --sign NAME`
+/// finds them there, and a key asked for inside a git work tree is refused.
+/// After `export --sign`, the next step names the public key to trust.
+#[cfg(unix)]
+#[test]
+fn regression_keygen_wrote_the_secret_key_into_the_git_work_tree() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("config");
+    let with_home = |args: &[&str]| {
+        common::rollcall().env("XDG_CONFIG_HOME", &config).env_remove("ROLLCALL_KEYS_DIR").current_dir(dir.path()).args(args).output().expect("run")
+    };
+    let repo = dir.path().join("checkout");
+    std::fs::create_dir_all(repo.join(".git")).expect("a git work tree");
+    let out = with_home(&["keygen", "--out", "checkout/school"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("git work tree") && err.contains("git add"), "{err}");
+    assert!(!repo.join("school").exists() && !repo.join("school.pub").exists());
+
+    let out = with_home(&["keygen"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys = config.join("rollcall/keys");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777;
+    assert_eq!(mode(&keys.join("school")), 0o600);
+    assert_eq!(mode(&keys), 0o700);
+    assert!(keys.join("school.pub").is_file());
+
+    // The key by name, and the device's next step with its public half.
+    let (photos, _) = classroom(dir.path());
+    ok(&[&"run", &photos, &"--out", &dir.path().join("work")]);
+    common::name_clusters(&dir.path().join("work"), &photos);
+    ok(&[&"train", &dir.path().join("work/clusters"), &"--out", &dir.path().join("model")]);
+    let out = with_home(&["export", "model", "--out", "g.rcg", "--sign", "school"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let public = keys.join("school.pub").display().to_string();
+    assert!(err.contains(&format!("--trust {public}")) && err.contains("trust = \"/etc/rollcall/school.pub\""), "{err}");
 }

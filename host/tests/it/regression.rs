@@ -209,7 +209,7 @@ fn measured(args: &[&dyn AsRef<std::ffi::OsStr>]) -> (String, u64) {
         .arg("-v")
         .arg(env!("CARGO_BIN_EXE_rollcall"))
         .env("ROLLCALL_ENGINE", "fake")
-        .arg("-q")
+        .env("ROLLCALL_LOG", "warn")
         .args(args.iter().map(|a| a.as_ref()))
         .output()
         .expect("/usr/bin/time (Debian package `time`; scripts/test installs it)");

@@ -189,7 +189,7 @@ fn train_export_and_predict_through_the_library() {
     let new = dir.path().join("new");
     synthetic::photo(&new.join("x.png"), &[(11, 40), (14, 41)]);
     let opts = PredictOptions { annotate: Some(dir.path().join("annotated")), jobs: 2, ..PredictOptions::default() };
-    let found = predict(&new, &gallery, &models, &opts).expect("predict");
+    let found = predict(std::slice::from_ref(&new), &gallery, &models, &opts).expect("predict");
     let labels: Vec<&str> = found.rows.iter().map(|r| r.label.as_str()).collect();
     assert_eq!(labels, ["p11", "p14"]);
     assert!(dir.path().join("annotated/x.jpg").is_file());

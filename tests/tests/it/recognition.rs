@@ -155,7 +155,7 @@ fn exported_gallery_loads_and_names_obama_and_biden() {
 
     let photo = m.join("_group/two_people.jpg");
     let opts = PredictOptions { jobs: 2, ..PredictOptions::default() };
-    let found = predict(&photo, &g, models(), &opts).expect("test step");
+    let found = predict(std::slice::from_ref(&photo), &g, models(), &opts).expect("test step");
     assert!(found.skipped.is_empty());
     let rows = found.rows;
     let by_x: BTreeMap<i64, &str> = rows.iter().map(|r| (r.x1 as i64, r.label.as_str())).collect();
