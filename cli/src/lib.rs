@@ -281,9 +281,8 @@ pub fn invocation(name: &str) -> String {
     if me.file_name().is_none_or(|f| f != name) {
         return name.to_string();
     }
-    let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|c| c.is_file()))
-        .unwrap_or_default();
+    let on_path =
+        std::env::var_os("PATH").map(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|c| c.is_file())).unwrap_or_default();
     if on_path.and_then(|p| canonical(&p)).is_some_and(|p| p == me) {
         return name.to_string();
     }

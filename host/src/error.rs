@@ -38,8 +38,9 @@ pub enum Error {
     Owned(#[from] rollcall_files::owned::OwnedError),
     /// Person folders nobody named yet.
     #[error(
-        "{} still has {} folder(s) nobody named: {}. Rename each to the person's name (or to `unknown` for strangers), \
-         in `rollcall review` or a file manager; or pass --include-unnamed to learn them as they are",
+        "{} still has {} folder(s) nobody named: {}. Rename each to the person's name, in `rollcall review` or a file \
+         manager. Strangers' folders: name them `unknown`, `unknown 2`, `unknown_3` ... (or start the name with `_`), or move \
+         them into one `unknown` folder (folders inside it are used too). Or pass --include-unnamed to learn them as they are",
         rollcall_files::shown(clusters),
         folders.len(),
         folders.join(", ")

@@ -125,10 +125,20 @@ pub fn check(name: &str) -> Result<String, NameError> {
     Ok(String::from(name))
 }
 
-/// The reserved word `name` is, or looks the same as (by [`key`]).
+/// The reserved word `name` is, or looks the same as (by [`key`]), alone or
+/// numbered: `unknown`, `Unknown 2`, `unknown_3`, `unknown (copy)` (as a
+/// file manager names a second folder), but not `Unknownson`.
 pub fn reserved(name: &str) -> Option<&'static str> {
-    let k = key(name);
-    RESERVED.into_iter().find(|w| key(w) == k)
+    RESERVED.into_iter().find(|w| is_marked(name, w))
+}
+
+/// Whether `name` is the marker word `word` (by [`key`]), alone or followed
+/// by anything that does not start with a letter: how several folders of
+/// strangers are named in a file manager that cannot give two folders one
+/// name.
+pub fn is_marked(name: &str, word: &str) -> bool {
+    let (k, w) = (key(name), key(word));
+    !w.is_empty() && k.strip_prefix(w.as_str()).is_some_and(|rest| rest.chars().next().is_none_or(|c| !c.is_alphabetic()))
 }
 
 /// What two names must not share to be two people: the UTS #39 confusable
@@ -199,6 +209,12 @@ mod tests {
         assert_eq!(key("Ann"), key("\u{0410}nn"));
         assert_eq!(key("Zoë"), key("Zoe\u{308}"));
         assert_eq!(key("ｕnknown"), key("unknown"));
+        for strangers in ["unknown", "Unknown 2", "unknown_3", "unknown (copy)", "junk-1", "ｕnknown2"] {
+            assert!(reserved(strangers).is_some(), "{strangers}");
+        }
+        for person in ["Unknownson", "Junko", "Ann"] {
+            assert_eq!(reserved(person), None, "{person}");
+        }
         assert_ne!(key("Ann"), key("Anna"));
         assert_ne!(key("Ann"), key("Anne"));
     }

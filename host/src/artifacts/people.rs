@@ -30,10 +30,27 @@ pub fn default_junk() -> Vec<String> {
 }
 
 /// Whether a folder name marks junk: it starts with `_` or `.`, or it is a
-/// junk word written any way (`Unknown`, a fullwidth `ｕnknown`).
+/// junk word written any way, alone or numbered (`Unknown`, a fullwidth
+/// `ｕnknown`, `unknown 2`, `unknown_3`: see
+/// [`rollcall_shared::names::is_marked`]).
 pub fn is_junk(name: &str, junk: &[String]) -> bool {
-    let key = name_key(name);
-    name.starts_with('_') || name.starts_with('.') || junk.iter().any(|j| name_key(j) == key)
+    name.starts_with('_') || name.starts_with('.') || junk.iter().any(|j| rollcall_shared::names::is_marked(name, j))
+}
+
+/// The folders inside the people's and the strangers' folders under
+/// `clusters` (`unknown/person_7/`, `Ann/more/`): `train` uses the faces in
+/// them as the folder they are in, and says so.
+pub fn nested_folders(clusters: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = walkdir::WalkDir::new(clusters)
+        .min_depth(2)
+        .into_iter()
+        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_dir())
+        .map(|e| e.path().strip_prefix(clusters).map(Path::to_path_buf).unwrap_or_else(|_| e.path().to_path_buf()))
+        .collect();
+    out.sort();
+    out
 }
 
 /// The people folders under `clusters`, sorted by name, each with its name

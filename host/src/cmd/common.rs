@@ -75,13 +75,7 @@ impl DetectArgs {
 
     /// The detect stage's settings.
     pub(super) fn options(&self, models: &ModelChoice, annotate: bool) -> DetectOptions {
-        DetectOptions {
-            filter: self.filter(),
-            jobs: models.jobs(),
-            annotate,
-            limits: self.limits(),
-            ..DetectOptions::default()
-        }
+        DetectOptions { filter: self.filter(), jobs: models.jobs(), annotate, limits: self.limits(), ..DetectOptions::default() }
     }
 }
 

@@ -72,14 +72,18 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     // the hint names the public half, as the README's Pi steps do.
     let device = match &a.sign {
         Some(key) => {
-            let public = rollcall_cli::shell_word(&rollcall_host::artifacts::keys::public_path(&rollcall_host::artifacts::keys::resolve(key)));
+            let public =
+                rollcall_cli::shell_word(&rollcall_host::artifacts::keys::public_path(&rollcall_host::artifacts::keys::resolve(key)));
             format!(
                 "then on the device: copy {gal} to /var/lib/rollcall/gallery.rcg and {public} to /etc/rollcall/, with \
                  `trust = \"/etc/rollcall/{}\"` in /etc/rollcall/device.toml (or try it: rollcall-device --gallery {gal} --trust {public} --source v4l:/dev/video0)",
                 rollcall_host::artifacts::keys::public_path(key).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
             )
         }
-        None => format!("for a device, sign it: rollcall export {} --out {gal} --sign school (rollcall keygen makes the key)", rollcall_cli::shell_word(&a.model)),
+        None => format!(
+            "for a device, sign it: rollcall export {} --out {gal} --sign school (rollcall keygen makes the key)",
+            rollcall_cli::shell_word(&a.model)
+        ),
     };
     rollcall_cli::next_steps(g.quiet, &[format!("try it on photos: rollcall predict PHOTOS --gallery {gal}"), device]);
     Ok(())

@@ -63,13 +63,22 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     };
     train::write_model_dir(&ModelDir::new(&a.out), &gallery, &report)?;
     print_report(&report);
+    // Nothing left out silently: folders inside folders are used, and said.
+    let nested = rollcall_host::artifacts::people::nested_folders(&a.clusters);
+    if !nested.is_empty() {
+        say!(
+            "used the faces in {} folder(s) inside other folders as the person (or strangers) of the folder they are in: {}",
+            nested.len(),
+            nested.iter().map(|p| rollcall_files::shown(p).to_string()).collect::<Vec<_>>().join(", ")
+        );
+    }
     say!("wrote {}", a.out.display());
     let m = rollcall_cli::shell_word(&a.out);
     rollcall_cli::next_steps(
         g.quiet,
         &[
             format!("write the gallery a device loads: rollcall export {m} --out gallery.rcg"),
-            "(add --sign KEY to sign it, with a key from `rollcall keygen --out KEY`)".to_string(),
+            "(to sign it for a device: make a key once with `rollcall keygen`, then add --sign school)".to_string(),
         ],
     );
     Ok(())

@@ -17,14 +17,24 @@ pub fn summary(report: &TrainingReport) -> String {
     // First in plain words: how many, how well, how safe.
     let faces: usize = report.faces.iter().sum();
     say!("learned {} people from {} faces.", report.people.len(), faces);
+    // With one photo each, no face can be held out of training to test
+    // on: an accuracy would be a figure for nothing.
+    let measured = report.never_held_out.len() < report.people.len();
     if let Some(c) = report.classifiers.iter().find(|c| c.classifier == report.default_classifier) {
-        say!(
-            "telling them apart: {:.0} in 100 faces held out of training were named correctly{}.",
-            100.0 * c.accuracy,
-            c.calibration
-                .as_ref()
-                .map_or(String::new(), |cal| format!("; {:.0} in 100 were too unsure and said `unknown`", 100.0 * cal.frr))
-        );
+        if !measured {
+            say!(
+                "telling them apart: not measured: each person has one photo, so none could be held out of training to \
+                 test on; with 2 or more photos of each person (5 or more for a steady figure), train measures it."
+            );
+        } else {
+            say!(
+                "telling them apart: {:.0} in 100 faces held out of training were named correctly{}.",
+                100.0 * c.accuracy,
+                c.calibration
+                    .as_ref()
+                    .map_or(String::new(), |cal| format!("; {:.0} in 100 were too unsure and said `unknown`", 100.0 * cal.frr))
+            );
+        }
         if let Some(cal) = &c.calibration {
             if cal.impostors > 0 {
                 say!(

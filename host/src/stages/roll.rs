@@ -202,7 +202,6 @@ impl Sightings {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

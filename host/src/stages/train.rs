@@ -150,9 +150,19 @@ pub fn load_training_set(
 }
 
 /// The photo files in a folder, sorted.
+/// The photos and chips in a person's (or the strangers') folder, and in the
+/// folders inside it (`unknown/person_7/`, as a file manager makes when
+/// folders of strangers are moved into `unknown`): hidden entries left out.
 fn photo_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    let mut chips: Vec<PathBuf> =
-        std::fs::read_dir(dir).map_err(Error::read(dir))?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| is_photo_name(p)).collect();
+    std::fs::read_dir(dir).map_err(Error::read(dir))?;
+    let mut chips: Vec<PathBuf> = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_file() && is_photo_name(e.path()))
+        .map(walkdir::DirEntry::into_path)
+        .collect();
     chips.sort();
     Ok(chips)
 }

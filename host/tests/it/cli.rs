@@ -336,7 +336,13 @@ fn regression_keygen_wrote_the_secret_key_into_the_git_work_tree() {
     let dir = tempfile::tempdir().expect("temp dir");
     let config = dir.path().join("config");
     let with_home = |args: &[&str]| {
-        common::rollcall().env("XDG_CONFIG_HOME", &config).env_remove("ROLLCALL_KEYS_DIR").current_dir(dir.path()).args(args).output().expect("run")
+        common::rollcall()
+            .env("XDG_CONFIG_HOME", &config)
+            .env_remove("ROLLCALL_KEYS_DIR")
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .expect("run")
     };
     let repo = dir.path().join("checkout");
     std::fs::create_dir_all(repo.join(".git")).expect("a git work tree");
@@ -363,4 +369,90 @@ fn regression_keygen_wrote_the_secret_key_into_the_git_work_tree() {
     assert!(out.status.success(), "{err}");
     let public = keys.join("school.pub").display().to_string();
     assert!(err.contains(&format!("--trust {public}")) && err.contains("trust = \"/etc/rollcall/school.pub\""), "{err}");
+}
+
+/// Mistakes a new user made in the first hour, each answered in plain
+/// words: a JPEG or a model folder given as `--gallery` said only "wrong
+/// magic bytes"; a mistyped photo folder left `work2/` behind with its
+/// marker and lock; `predict` refused a second folder; `--help` listed the
+/// commands in the pipeline's internal order, `run` near the bottom.
+#[test]
+fn regression_first_hour_mistakes_got_unhelpful_answers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let photo = photos.join("p11/0.png");
+
+    let err = fails(&[&"predict", &photos, &"--gallery", &photo]);
+    assert!(err.contains("not a rollcall gallery") && err.contains("rollcall export MODEL --out gallery.rcg"), "{err}");
+    let err = fails(&[&"predict", &photos, &"--gallery", &photos]);
+    assert!(err.contains("is a folder, not a gallery") && err.contains("rollcall export"), "{err}");
+
+    let mistyped = dir.path().join("photoss");
+    let out = dir.path().join("work2");
+    let err = fails(&[&"run", &mistyped, &"--out", &out]);
+    assert!(err.contains("photoss"), "{err}");
+    assert!(!out.exists(), "nothing is made for a photo folder that is not there");
+
+    // predict takes several photos and folders, as roll does.
+    let work = dir.path().join("work");
+    ok(&[&"run", &photos, &"--out", &work]);
+    common::name_clusters(&work, &photos);
+    ok(&[&"train", &work.join("clusters"), &"--out", &dir.path().join("model")]);
+    let gallery = dir.path().join("g.rcg");
+    ok(&[&"export", &dir.path().join("model"), &"--out", &gallery]);
+    let csv = ok(&[&"predict", &photos.join("p11"), &photos.join("p12/0.png"), &"--gallery", &gallery]);
+    assert_eq!(csv.lines().skip(1).filter(|l| l.contains(",p11,")).count(), 4, "{csv}");
+    assert_eq!(csv.lines().skip(1).filter(|l| l.contains(",p12,")).count(), 1, "{csv}");
+
+    // The teacher's commands first, in the order of the day.
+    let help = ok(&[&"--help"]);
+    let at = |c: &str| help.find(&format!("\n  {c} ")).unwrap_or_else(|| panic!("no {c} in {help}"));
+    let day = ["run", "review", "train", "export", "predict", "roll", "attendance"];
+    assert!(day.windows(2).all(|w| at(w[0]) < at(w[1])), "{help}");
+    assert!(at("attendance") < at("detect") && at("detect") < at("keygen"), "then the stages, then the tools: {help}");
+}
+
+/// Naming in a file manager: with nine stranger folders a file manager
+/// cannot give them all one name, and moving them into `unknown/` made
+/// nested folders that `train` left out without a word. Numbered names
+/// (`unknown 2`, `unknown_3`) mark strangers too, folders inside a
+/// person's or the strangers' folder are used and named in the output, and
+/// the refusal says how. With one photo per person, train said "0 in 100
+/// faces held out of training were named correctly": it now says it could
+/// not measure, and how many photos would let it.
+#[test]
+fn regression_stranger_folders_in_a_file_manager_were_left_out_silently() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let work = dir.path().join("work");
+    ok(&[&"run", &photos, &"--out", &work]);
+    common::name_clusters(&work, &photos);
+    let clusters = work.join("clusters");
+    // p13 and p14 are strangers: one renamed `unknown 2`, the other moved
+    // into `unknown/` as a folder.
+    std::fs::rename(clusters.join("p13"), clusters.join("unknown 2")).expect("rename");
+    std::fs::create_dir_all(clusters.join("unknown")).expect("unknown");
+    std::fs::rename(clusters.join("p14"), clusters.join("unknown/p14")).expect("move");
+    let out = ok(&[&"train", &clusters, &"--out", &dir.path().join("model")]);
+    assert!(out.contains("learned 2 people"), "{out}");
+    assert!(out.contains("unknown/p14"), "the nested folder is named: {out}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("model/training.json")).expect("training.json")).expect("json");
+    assert!(report["strangers"].as_u64().is_some_and(|n| n >= 8), "both stranger folders' faces are strangers: {}", report["strangers"]);
+
+    // A person's folder still called person_<n>: the refusal says how to
+    // mark strangers.
+    std::fs::rename(clusters.join("p12"), clusters.join("person_9")).expect("rename");
+    let err = fails(&[&"train", &clusters, &"--out", &dir.path().join("model2")]);
+    assert!(err.contains("`unknown 2`") && err.contains("start the name with `_`"), "{err}");
+
+    // One photo per person: not measured, and why.
+    let one = dir.path().join("one");
+    for p in ["p11", "p12", "p13"] {
+        std::fs::create_dir_all(one.join(p)).expect("folder");
+        std::fs::copy(photos.join(p).join("0.png"), one.join(p).join("0.png")).expect("copy");
+    }
+    let out = ok(&[&"train", &one, &"--out", &dir.path().join("model3")]);
+    assert!(out.contains("not measured") && out.contains("2 or more photos of each person"), "{out}");
+    assert!(!out.contains("0 in 100 faces held out"), "{out}");
 }
