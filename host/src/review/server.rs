@@ -4,10 +4,12 @@
 //! it, so what a connection may cost is bounded, and an idle or slow one
 //! costs no thread:
 //!
-//! - A request head must arrive whole within [`Limits::head`] of the
-//!   connection's start (hyper's header read timeout) and be at most
-//!   [`Limits::max_head`] bytes; a client sending its head a byte at a
-//!   time is cut off then.
+//! - A connection must send its first byte within [`Limits::head`], and
+//!   then its whole request head within [`Limits::head`] more (hyper's
+//!   header read timeout, which also ends a keep-alive connection idle
+//!   that long); a head is at most [`Limits::max_head`] bytes. A client
+//!   sending its head a byte at a time is cut off then. Until its first
+//!   byte a connection has no buffer: an idle one costs about a KiB.
 //! - Who is asking (`Host`, `Origin`, session key and cookie) is checked
 //!   on the head, *before* a byte of the body is read; a refused request's
 //!   body is never read and its connection is closed.
@@ -43,7 +45,7 @@ use super::{Req, Resp, Review};
 /// What the server gives its clients.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Time to send a request head, from the connection's start.
+    /// Time to send a connection's first byte, and then the request head.
     pub head: Duration,
     /// Time to send a request body, once its head is in.
     pub body: Duration,
@@ -293,7 +295,32 @@ impl Connection {
         mut stopping: watch::Receiver<bool>,
     ) {
         let this = Arc::new(self);
-        let handler = this.clone();
+        // Until its first byte, an idle connection is a socket and a small
+        // task: hyper reserves its read buffer as soon as it starts. (A
+        // peek, not `readable`, which is ready at once on a new socket.)
+        let mut first = [0u8; 1];
+        let started = tokio::select! {
+            sent = tokio::time::timeout(this.limits.head, stream.peek(&mut first)) => matches!(sent, Ok(Ok(n)) if n > 0),
+            () = close.notified() => false,
+            _ = stopping.changed() => false,
+        };
+        if started {
+            // Boxed: the connection's state is allocated only now.
+            Box::pin(this.clone().exchanges(stream, &http, &close, &mut stopping)).await;
+        }
+        lock(&this.registry).leave(this.id);
+    }
+
+    /// Serves the connection's requests until it ends, is closed for
+    /// another, or the server stops.
+    async fn exchanges(
+        self: Arc<Self>,
+        stream: tokio::net::TcpStream,
+        http: &hyper::server::conn::http1::Builder,
+        close: &Notify,
+        stopping: &mut watch::Receiver<bool>,
+    ) {
+        let handler = self;
         let service = hyper::service::service_fn(move |request| {
             let handler = handler.clone();
             async move { Ok::<_, Infallible>(handler.answer(request).await) }
@@ -312,7 +339,6 @@ impl Connection {
                 }
             }
         }
-        lock(&this.registry).leave(this.id);
     }
 
     /// Reads a request (its head checked before its body) and answers it.
