@@ -129,6 +129,11 @@ impl Browser {
         self.command("POST", "/url", Some(json!({ "url": url })));
     }
 
+    /// Reloads the page, as the reload button does, and waits for it.
+    pub fn reload(&self) {
+        self.command("POST", "/refresh", None);
+    }
+
     /// The page's current address.
     pub fn url(&self) -> String {
         self.command("GET", "/url", None).as_str().unwrap_or_default().to_string()

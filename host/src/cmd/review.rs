@@ -40,9 +40,9 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let trainer = review::trainer(threshold, load, key);
     let server = review::bind(a.port)?;
     let port = server.local_addr().map_or(a.port, |s| s.port());
-    let session = Review::new(work, port, threshold, Some(trainer))?;
+    let session = std::sync::Arc::new(Review::new(work, port, threshold, Some(trainer))?);
     say!("review {} at {}", a.work.display(), session.url());
-    say!("(only this machine can open it; press Ctrl-C to stop)");
+    say!("(only this machine, in the tab it opens, can use it; press Ctrl-C to stop)");
     let w = rollcall_cli::shell_word(&a.work);
     rollcall_cli::next_steps(
         g.quiet,
@@ -51,7 +51,10 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
             format!("(or stop here with Ctrl-C and run: rollcall train {w}/clusters --out {w}/model)"),
         ],
     );
-    // The browser gets a file only this user can read, never the token:
+    // Ctrl-C and SIGTERM are caught from here on, before the launch page
+    // exists, so that either removes it.
+    let server = review::server(session.clone(), server)?;
+    // The browser gets a file only this user can read, never the key:
     // command lines are visible to every local user.
     let launch = if a.no_open {
         None
@@ -64,9 +67,10 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
             .spawn();
         Some(dir)
     };
-    review::serve(&session, &server);
-    // Ctrl-C: the launch page's folder goes with the guard, before the
-    // process ends (a second Ctrl-C would end it without destructors).
+    server.run();
+    // Ctrl-C or SIGTERM: the launch page's folder goes with the guard,
+    // before the process ends (a second Ctrl-C would end it without
+    // destructors).
     drop(launch);
     say!("review stopped; the names given so far are saved in {}", a.work.join("clusters").display());
     Ok(())

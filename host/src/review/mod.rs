@@ -6,19 +6,29 @@
 //! operation there ([`actions`]), journalled so that undo survives a reload;
 //! what the page shows is the folder tree as it is now ([`view`]).
 //!
-//! Who may drive it: a random per-session token, which every request must
-//! present (an HttpOnly, SameSite=Strict cookie; API calls also in the
-//! `X-Rollcall-Token` header; or in the query of the URL printed for
-//! `--no-open`). The browser is opened on a file only the user can read,
-//! which sends it to a one-time launch code that the server exchanges for
-//! the cookie ([`Launch`]): a process list shows a path and a code that is
-//! worthless once used, never the token. A `Host` that is not the loopback
-//! address with the server's port is refused (DNS rebinding), and so is an
-//! `Origin` other than the page's own (another site open in the same
-//! browser). One session per work directory; each action also takes the
-//! work directory's lock, so a `run` or `cluster --force` in progress makes
-//! the page say so instead of racing it. What the server gives a slow
-//! client is in [`server`].
+//! Who may drive it: the tab the session was given to, and only at this
+//! server's origin (scheme, host *and port*). A browser sends a cookie set
+//! by `127.0.0.1:PORT` to every port of 127.0.0.1, so another local user
+//! listening on another port gets it as soon as the browser visits them;
+//! the cookie alone therefore opens nothing. The session's secret, the
+//! *key*, is handed once to the page, which keeps it in `sessionStorage`
+//! (one origin's, one tab's) and sends it in the `X-Rollcall-Session`
+//! header with every API call and every image it fetches; the cookie
+//! (HttpOnly, SameSite=Strict, named after the port) is a second factor.
+//! The page itself (`/`) holds no secret.
+//!
+//! How the key reaches the page: the browser is opened on a file only the
+//! user can read, which sends it to a one-time launch code ([`Launch`]);
+//! the answer to that code, once, sets the cookie and stores the key. A
+//! process list shows a path and a code that is worthless once used, never
+//! the key. The URL printed on the terminal (`/?token=KEY`, for `--no-open`)
+//! does the same for whoever has the terminal. A `Host` that is not the
+//! loopback address with the server's port is refused (DNS rebinding), and
+//! so is an `Origin` other than the page's own (another site open in the
+//! same browser). One session per work directory; each action also takes
+//! the work directory's lock, so a `run` or `cluster --force` in progress
+//! makes the page say so instead of racing it. What the server gives a slow
+//! or idle client is in [`server`].
 
 pub mod actions;
 pub mod server;
@@ -34,8 +44,14 @@ use crate::artifacts::Work;
 use crate::error::{Error, Result};
 use actions::{Action, Journal};
 
-/// The page, with `__TOKEN__` where the session token goes.
+/// The page. It holds no secret: it finds the key in `sessionStorage`.
 const PAGE: &str = include_str!("page.html");
+
+/// The header that carries the session key.
+pub const SESSION_HEADER: &str = "x-rollcall-session";
+
+/// Where the page keeps the key, in its origin's `sessionStorage`.
+const STORAGE_ITEM: &str = "rollcall-review-session";
 
 /// Runs `train` and `export` for the page's button; returns what the
 /// command line would print.
@@ -49,7 +65,8 @@ pub struct Req {
     pub url: String,
     pub host: Option<String>,
     pub origin: Option<String>,
-    pub token: Option<String>,
+    /// The `X-Rollcall-Session` header.
+    pub session: Option<String>,
     /// The `Cookie` header.
     pub cookie: Option<String>,
     pub body: Vec<u8>,
@@ -79,12 +96,9 @@ impl Resp {
     }
 }
 
-/// The cookie that carries the session token.
-const COOKIE: &str = "rollcall_review";
-
 /// The one-time code the browser is opened with: exchanged once for the
-/// session cookie, worthless afterwards (and to anyone who reads it in a
-/// process list after the browser used it).
+/// session key and cookie, worthless afterwards (and to anyone who reads it
+/// in a process list after the browser used it).
 struct Launch {
     code: String,
     used: AtomicBool,
@@ -94,7 +108,10 @@ struct Launch {
 pub struct Review {
     work: Work,
     port: u16,
+    /// The key: what the page sends in [`SESSION_HEADER`].
     token: String,
+    /// The cookie's value, the second factor.
+    cookie: String,
     launch: Launch,
     /// One session per work directory, for the session's lifetime.
     _session: rollcall_files::owned::Lock,
@@ -161,7 +178,7 @@ fn same_secret(a: &str, b: &str) -> bool {
 
 impl Review {
     /// A session over `work` (which must have `clusters/`), for a server on
-    /// `port`, with a fresh random token.
+    /// `port`, with a fresh random key, cookie and launch code.
     pub fn new(work: Work, port: u16, threshold: Option<f32>, trainer: Option<Trainer>) -> Result<Review> {
         if !work.clusters().is_dir() {
             return Err(Error::Missing { path: work.clusters(), hint: "run `rollcall run` (or `cluster`) first" });
@@ -172,12 +189,14 @@ impl Review {
             e => Error::Owned(e),
         })?;
         let token = random_hex().map_err(Error::write(work.root()))?;
+        let cookie = random_hex().map_err(Error::write(work.root()))?;
         let launch = Launch { code: random_hex().map_err(Error::write(work.root()))?, used: AtomicBool::new(false) };
         let journal = Mutex::new(Journal::open(&work.root().join(JOURNAL)));
         Ok(Review {
             work,
             port,
             token,
+            cookie,
             launch,
             _session: session,
             junk: crate::artifacts::people::default_junk(),
@@ -187,8 +206,8 @@ impl Review {
         })
     }
 
-    /// The URL with the token, for the user who ran `review` to open by
-    /// hand (printed on the terminal, never passed on a command line).
+    /// The URL with the key, for the user who ran `review` to open by hand
+    /// (printed on the terminal, never passed on a command line).
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}/?token={}", self.port, self.token)
     }
@@ -223,9 +242,21 @@ impl Review {
         Ok((dir, path))
     }
 
-    /// The session token.
+    /// The session key, which the page sends in [`SESSION_HEADER`].
     pub fn token(&self) -> &str {
         &self.token
+    }
+
+    /// The cookie's name: one per port, so that two sessions in one
+    /// browser (cookies do not tell ports apart) keep their own.
+    fn cookie_name(&self) -> String {
+        format!("rollcall_review_{}", self.port)
+    }
+
+    /// The `Cookie` header a browser given this session sends (for clients
+    /// other than the page, such as tests).
+    pub fn cookie(&self) -> String {
+        format!("{}={}", self.cookie_name(), self.cookie)
     }
 
     fn allowed_hosts(&self) -> [String; 3] {
@@ -246,12 +277,20 @@ impl Review {
         Ok(())
     }
 
-    /// Refuses requests without the session's token.
-    fn check_token(&self, r: &Req) -> std::result::Result<(), Resp> {
-        let token =
-            r.token.clone().or_else(|| r.cookie.as_deref().and_then(|c| cookie_value(c, COOKIE))).or_else(|| query_param(&r.url, "token"));
-        if !token.is_some_and(|t| same_secret(&t, &self.token)) {
-            return Err(Resp::error(403, "refused: no valid session token (open the URL rollcall review printed)"));
+    /// Whether the request carries this session's cookie.
+    fn has_cookie(&self, r: &Req) -> bool {
+        r.cookie.as_deref().and_then(|c| cookie_value(c, &self.cookie_name())).is_some_and(|c| same_secret(&c, &self.cookie))
+    }
+
+    /// Refuses requests without both factors: the key in its header (which
+    /// only the page at this origin has) and the cookie.
+    fn check_session(&self, r: &Req) -> std::result::Result<(), Resp> {
+        let key = r.session.as_deref().is_some_and(|k| same_secret(k, &self.token));
+        if !(key && self.has_cookie(r)) {
+            return Err(Resp::error(
+                403,
+                "refused: no valid session (open the URL rollcall review printed, in this tab: the page keeps its key per tab)",
+            ));
         }
         Ok(())
     }
@@ -264,36 +303,58 @@ impl Review {
         view::view(&self.work, &self.junk, self.threshold, self.undo_text())
     }
 
-    /// The cookie that carries the token.
+    /// The cookie, the second factor.
     fn session_cookie(&self) -> (&'static str, String) {
-        ("Set-Cookie", format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/", self.token))
+        ("Set-Cookie", format!("{}; HttpOnly; SameSite=Strict; Path=/", self.cookie()))
     }
 
-    /// `/launch?code=`: the one-time code for the session cookie, then the
-    /// page. Host and Origin are checked as for every request.
+    /// The answer that hands this tab the session: the cookie, and a
+    /// script that keeps the key in the origin's `sessionStorage` and moves
+    /// on to the page (without the key in the address). Given only to a
+    /// request that proved it is the launch (the one-time code) or the
+    /// user (the key itself, from the terminal).
+    fn hand_over(&self) -> Resp {
+        // A page that moves on to `/` itself, not a redirect: the browser
+        // came here from a file, and a SameSite=Strict cookie is not sent
+        // along a redirect that a navigation from another site started.
+        // The key is hex: nothing to escape.
+        let page = format!(
+            "<!doctype html><meta charset=utf-8><title>rollcall review</title>\
+             <script>sessionStorage.setItem(\"{STORAGE_ITEM}\", \"{}\"); location.replace(\"/\");</script>\
+             <noscript><p>The review page needs JavaScript.</p></noscript>\n",
+            self.token
+        );
+        let mut resp = Resp::new(200, "text/html; charset=utf-8", page.into_bytes());
+        resp.headers.push(self.session_cookie());
+        resp
+    }
+
+    /// `/launch?code=`: the one-time code for the session. Host and Origin
+    /// are checked as for every request.
     fn launch(&self, r: &Req) -> Resp {
         let code = query_param(&r.url, "code").unwrap_or_default();
         if !same_secret(&code, &self.launch.code) || self.launch.used.swap(true, Ordering::SeqCst) {
             return Resp::error(403, "refused: this launch link was used already; open the URL rollcall review printed");
         }
-        // A page that moves on to `/` itself, not a redirect: the browser
-        // came here from a file, and a SameSite=Strict cookie is not sent
-        // along a redirect that a navigation from another site started.
-        let page = "<!doctype html><meta charset=utf-8><meta http-equiv=refresh content=\"0;url=/\"><title>rollcall review</title>\
-                    <p><a href=\"/\">Open the review page</a></p>\n";
-        let mut resp = Resp::new(200, "text/html; charset=utf-8", page.as_bytes().to_vec());
-        resp.headers.push(self.session_cookie());
-        resp
+        self.hand_over()
     }
 
-    /// Checks who is asking (token, Host, Origin): the server calls it
-    /// before reading a request's body.
+    /// Checks who is asking (Host, Origin, key and cookie): the server
+    /// calls it before reading a request's body. `/launch` and `/?token=`
+    /// check their secret themselves; the page (`/`) holds no secret and
+    /// wants only the cookie; everything else wants both factors.
     pub fn check(&self, r: &Req) -> std::result::Result<(), Resp> {
-        if r.method == "GET" && r.url.split('?').next() == Some("/launch") {
-            return self.check_site(r);
-        }
         self.check_site(r)?;
-        self.check_token(r)
+        match (r.method.as_str(), r.url.split('?').next()) {
+            ("GET", Some("/launch")) => Ok(()),
+            ("GET", Some("/")) => match query_param(&r.url, "token") {
+                Some(key) if same_secret(&key, &self.token) => Ok(()),
+                Some(_) => Err(Resp::error(403, "refused: not this session's key (open the URL rollcall review printed)")),
+                None if self.has_cookie(r) => Ok(()),
+                None => Err(Resp::error(403, "refused: no session cookie (open the URL rollcall review printed)")),
+            },
+            _ => self.check_session(r),
+        }
     }
 
     /// Answers one request.
@@ -304,11 +365,8 @@ impl Review {
         let path = r.url.split('?').next().unwrap_or("");
         match (r.method.as_str(), path) {
             ("GET", "/launch") => self.launch(r),
-            ("GET", "/") => {
-                let mut resp = Resp::new(200, "text/html; charset=utf-8", PAGE.replace("__TOKEN__", &self.token).into_bytes());
-                resp.headers.push(self.session_cookie());
-                resp
-            }
+            ("GET", "/") if query_param(&r.url, "token").is_some() => self.hand_over(),
+            ("GET", "/") => Resp::new(200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
             ("GET", "/api/state") => Resp::json(200, &self.state()),
             ("POST", "/api/act") => self.act(r),
             ("POST", "/api/train") => self.train(),
@@ -463,10 +521,17 @@ pub const JOURNAL: &str = "review-journal.jsonl";
 /// The session lock's file name in the work directory.
 pub const SESSION_LOCK: &str = ".rollcall-review-lock";
 
-/// Serves `review` on `listener` until Ctrl-C: the requests in flight are
-/// answered, then it returns.
-pub fn serve(review: &Review, listener: &std::net::TcpListener) {
-    server::serve(review, listener, server::Limits::default());
+/// The server for `review` on `listener`, with the default limits, its
+/// signals caught: make it before sending the browser to the page.
+pub fn server(review: std::sync::Arc<Review>, listener: std::net::TcpListener) -> Result<server::Server> {
+    server::Server::new(review, listener, server::Limits::default()).map_err(Error::write(Path::new("127.0.0.1")))
+}
+
+/// Serves `review` on `listener` until Ctrl-C or SIGTERM: the requests in
+/// flight are answered, then it returns.
+pub fn serve(review: std::sync::Arc<Review>, listener: std::net::TcpListener) -> Result<()> {
+    server(review, listener)?.run();
+    Ok(())
 }
 
 /// Binds 127.0.0.1:`port` (0: any free port).

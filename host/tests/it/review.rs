@@ -1,5 +1,5 @@
 //! `rollcall review`'s server on the fake engine, request by request: who
-//! may drive it (token, Host, Origin), actions as file operations with
+//! may drive it (key, cookie, Host, Origin), actions as file operations with
 //! undo, stale views, the lock, and names. No browser here; the real
 //! browser test is `tests/tests/it/review.rs`.
 
@@ -28,7 +28,8 @@ fn get(r: &Review, url: &str) -> Resp {
         method: "GET".into(),
         url: url.into(),
         host: Some(format!("127.0.0.1:{PORT}")),
-        token: Some(r.token().to_string()),
+        session: Some(r.token().to_string()),
+        cookie: Some(r.cookie()),
         ..Req::default()
     })
 }
@@ -39,9 +40,9 @@ fn post(r: &Review, body: serde_json::Value) -> (u16, serde_json::Value) {
         url: "/api/act".into(),
         host: Some(format!("localhost:{PORT}")),
         origin: Some(format!("http://localhost:{PORT}")),
-        token: Some(r.token().to_string()),
+        session: Some(r.token().to_string()),
+        cookie: Some(r.cookie()),
         body: serde_json::to_vec(&body).expect("json"),
-        ..Req::default()
     });
     (resp.status, serde_json::from_slice(&resp.body).expect("json body"))
 }
@@ -65,12 +66,20 @@ fn folders(work: &Work) -> Vec<String> {
 fn only_this_session_on_this_machine_may_drive_it() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_, r) = session(dir.path());
+    // The URL printed on the terminal hands the tab the session: the key
+    // for its sessionStorage, the cookie, and on to the page.
     let good =
         Req { method: "GET".into(), url: format!("/?token={}", r.token()), host: Some(format!("127.0.0.1:{PORT}")), ..Req::default() };
-    let page = r.handle(&good);
+    let handed = r.handle(&good);
+    assert_eq!(handed.status, 200);
+    let html = String::from_utf8_lossy(&handed.body);
+    assert!(html.contains(r.token()) && html.contains("sessionStorage") && html.contains("location.replace(\"/\")"), "{html}");
+    assert!(handed.headers.iter().any(|(k, v)| *k == "Set-Cookie" && v.starts_with(&r.cookie())), "{:?}", handed.headers);
+    // The page itself, for the cookie: self-contained, and without the key.
+    let page = r.handle(&Req { url: "/".into(), cookie: Some(r.cookie()), ..good.clone() });
     assert_eq!(page.status, 200);
     let html = String::from_utf8_lossy(&page.body);
-    assert!(html.contains(r.token()) && !html.contains("http://") && !html.contains("https://"), "self-contained page with the token");
+    assert!(!html.contains(r.token()) && !html.contains("http://") && !html.contains("https://"), "self-contained page, no key");
     let refused = [
         Req { url: "/".into(), ..good.clone() },
         Req { url: "/?token=0000".into(), ..good.clone() },
@@ -79,15 +88,26 @@ fn only_this_session_on_this_machine_may_drive_it() {
         Req { host: None, ..good.clone() },
         Req { origin: Some("http://evil.example".into()), ..good.clone() },
         Req { origin: Some(format!("http://127.0.0.1:{PORT}.evil.example")), ..good.clone() },
+        Req { origin: Some(format!("http://127.0.0.1:{}", PORT + 1)), ..good.clone() },
     ];
     for req in refused {
         let resp = r.handle(&req);
         assert_eq!(resp.status, 403, "{req:?} was not refused");
     }
-    // The API wants the token too, in its header.
+    // The API wants both: the key in its header and the cookie; the key
+    // in the query no longer does.
     let api = Req { method: "GET".into(), url: "/api/state".into(), host: Some(format!("127.0.0.1:{PORT}")), ..Req::default() };
-    assert_eq!(r.handle(&api).status, 403);
-    assert_eq!(r.handle(&Req { token: Some(r.token().into()), ..api }).status, 200);
+    let key = Some(r.token().to_string());
+    for req in [
+        api.clone(),
+        Req { session: key.clone(), ..api.clone() },
+        Req { cookie: Some(r.cookie()), ..api.clone() },
+        Req { url: format!("/api/state?token={}", r.token()), cookie: Some(r.cookie()), ..api.clone() },
+        Req { session: Some("0000".into()), cookie: Some(r.cookie()), ..api.clone() },
+    ] {
+        assert_eq!(r.handle(&req).status, 403, "{req:?}");
+    }
+    assert_eq!(r.handle(&Req { session: key, cookie: Some(r.cookie()), ..api }).status, 200);
     // Paths out of clusters/ are not served.
     for url in ["/chip/../metadata.csv", "/chip/person_1/../../metadata.csv", "/chip/%2E%2E/x"] {
         assert_eq!(get(&r, url).status, 404, "{url}");
@@ -153,8 +173,8 @@ fn actions_are_file_operations_with_undo_and_stale_views_are_refused() {
 /// browser's) any user reads with `ps`; a different user took it and got
 /// 200 on `/api/state` and the chips, and could move faces. Now the
 /// launcher gets a file only the user can read, which forwards to a
-/// one-time launch code; the code buys an HttpOnly, SameSite=Strict
-/// cookie once and is worthless afterwards.
+/// one-time launch code; the code buys the session (key and cookie) once
+/// and is worthless afterwards.
 #[test]
 fn regression_the_token_was_visible_in_the_process_list() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -167,7 +187,7 @@ fn regression_the_token_was_visible_in_the_process_list() {
         assert_eq!((mode(folder.path()), mode(&page)), (0o700, 0o600), "only the user can read the launch page");
     }
     let html = std::fs::read_to_string(&page).expect("launch page");
-    assert!(!html.contains(r.token()), "the launch page holds a code, not the token");
+    assert!(!html.contains(r.token()), "the launch page holds a code, not the key");
     let launch = r.launch_url();
     assert!(html.contains(&launch), "{html}");
     let url = launch.trim_start_matches(&format!("http://127.0.0.1:{PORT}"));
@@ -175,13 +195,66 @@ fn regression_the_token_was_visible_in_the_process_list() {
     let first = r.handle(&req);
     assert_eq!(first.status, 200);
     let cookie = first.headers.iter().find(|(k, _)| *k == "Set-Cookie").map(|(_, v)| v.clone()).expect("a cookie");
-    assert!(cookie.contains(r.token()) && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict") && !cookie.contains(r.token()), "{cookie}");
+    assert!(String::from_utf8_lossy(&first.body).contains(r.token()), "the launch hands the page its key");
     assert_eq!(r.handle(&req).status, 403, "a launch code is good once");
-    // The cookie alone opens the API; a wrong one does not.
+    // The cookie and the key open the API; a wrong cookie does not.
     let pair = cookie.split(';').next().expect("name=value").to_string();
-    let api = Req { method: "GET".into(), url: "/api/state".into(), host: Some(format!("127.0.0.1:{PORT}")), ..Req::default() };
+    let api = Req {
+        method: "GET".into(),
+        url: "/api/state".into(),
+        host: Some(format!("127.0.0.1:{PORT}")),
+        session: Some(r.token().into()),
+        ..Req::default()
+    };
     assert_eq!(r.handle(&Req { cookie: Some(format!("other=1; {pair}")), ..api.clone() }).status, 200);
-    assert_eq!(r.handle(&Req { cookie: Some("rollcall_review=0000".into()), ..api }).status, 403);
+    let wrong = format!("{}=0000", pair.split('=').next().expect("a name"));
+    assert_eq!(r.handle(&Req { cookie: Some(wrong), ..api }).status, 403);
+}
+
+/// A cookie set by `127.0.0.1:PORT` is sent by the browser to every port
+/// of 127.0.0.1. Another local user listened on 127.0.0.1:39999, got the
+/// teacher's browser there with a link, and the browser sent
+/// `rollcall_review=...`; with it that user read a child's photo through
+/// `/photo` and renamed `person_2` through `/api/act` (and with `review
+/// --sign`, "Train and export" would have signed their labels with the
+/// school's key). The cookie is only a second factor now: every call also
+/// needs the key, which only the page at this origin holds; the page
+/// itself, for the cookie, holds no key. (The real browser's side is
+/// `tests/tests/it/review.rs`.)
+#[test]
+fn regression_the_session_cookie_opened_the_review_api_from_any_port() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (work, r) = session(dir.path());
+    let before = folders(&work);
+    let person = before.iter().find(|f| f.starts_with("person_")).expect("a person").clone();
+    let chip = std::fs::read_dir(work.clusters().join(&person))
+        .expect("list")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .find(|n| n.ends_with(".png"))
+        .expect("a chip");
+    let version = state(&r)["version"].as_str().expect("version").to_string();
+    let rename = serde_json::json!({"version": version, "action": {"action": "name", "folder": person, "name": "Mallory"}});
+    // Exactly what the other port's server got from the browser: its Host,
+    // and every cookie of 127.0.0.1.
+    let stolen = Req { host: Some(format!("127.0.0.1:{PORT}")), cookie: Some(format!("theirs=1; {}", r.cookie())), ..Req::default() };
+    for (method, url) in [
+        ("GET", "/api/state".to_string()),
+        ("POST", "/api/act".to_string()),
+        ("POST", "/api/train".to_string()),
+        ("GET", format!("/photo?face={chip}")),
+        ("GET", format!("/chip/{person}/{chip}")),
+        ("GET", format!("/photo?face={chip}&token={}", r.cookie().split('=').nth(1).expect("a value"))),
+    ] {
+        let req = Req { method: method.into(), url: url.clone(), body: serde_json::to_vec(&rename).expect("json"), ..stolen.clone() };
+        assert_eq!(r.handle(&req).status, 403, "{method} {url} opened with the cookie alone");
+    }
+    assert_eq!(folders(&work), before, "nothing was renamed");
+    // The page, which the cookie does fetch, does not give the key away.
+    let page = r.handle(&Req { method: "GET".into(), url: "/".into(), ..stolen });
+    assert_eq!(page.status, 200);
+    assert!(!String::from_utf8_lossy(&page.body).contains(r.token()), "the page gave the key to the cookie");
 }
 
 /// `rollcall review --port 0` started as a user starts it, on a classroom's
@@ -261,6 +334,23 @@ fn regression_the_browser_launcher_got_the_token_on_its_command_line() {
 /// command removes the folder, says where the names are, and exits 0.
 #[test]
 fn regression_ctrl_c_did_not_stop_review_and_left_its_launch_page_behind() {
+    stop_review_with("INT");
+}
+
+/// `systemctl stop`, a logout or `kill` send SIGTERM, not Ctrl-C's SIGINT:
+/// `rollcall review` ended at once, without destructors, and the folder
+/// holding the browser's launch page stayed in the temporary folder. Now
+/// SIGTERM stops it as Ctrl-C does: the folder is removed, the command says
+/// where the names are, and exits 0.
+#[test]
+fn regression_sigterm_left_the_review_launch_page_behind() {
+    stop_review_with("TERM");
+}
+
+/// Starts `rollcall review`, waits for its launch page's folder, sends
+/// `signal` (as `kill -SIGNAL`), and checks that it stopped the orderly
+/// way: exit 0, "review stopped", the folder removed.
+fn stop_review_with(signal: &str) {
     // A launcher that opens nothing.
     let mut r = launch_review(|_| "#!/bin/sh\nexit 0\n".to_string());
     let launch_folders = |tmp: &Path| {
@@ -274,17 +364,17 @@ fn regression_ctrl_c_did_not_stop_review_and_left_its_launch_page_behind() {
     assert!(first.contains("token="), "{first}");
     poll(600, || (launch_folders(&r.tmp) == 1).then_some(()));
     assert_eq!(launch_folders(&r.tmp), 1, "the launch page is written");
-    let sent = std::process::Command::new("kill").args(["-INT", &r.child.id().to_string()]).status().expect("kill -INT");
+    let sent = std::process::Command::new("kill").arg(format!("-{signal}")).arg(r.child.id().to_string()).status().expect("kill");
     assert!(sent.success());
     let Some(status) = poll(500, || r.child.try_wait().expect("wait")) else {
         let _ = r.child.kill();
         let _ = r.child.wait();
-        panic!("review was still serving 10 s after one Ctrl-C");
+        panic!("review was still serving 10 s after SIG{signal}");
     };
-    assert!(status.success(), "{status}");
+    assert!(status.success(), "SIG{signal}: {status}");
     let rest: Vec<String> = r.lines.map_while(Result::ok).collect();
-    assert!(rest.iter().any(|l| l.starts_with("review stopped")), "{rest:?}");
-    assert_eq!(launch_folders(&r.tmp), 0, "the launch page's folder is removed");
+    assert!(rest.iter().any(|l| l.starts_with("review stopped")), "SIG{signal}: {rest:?}");
+    assert_eq!(launch_folders(&r.tmp), 0, "SIG{signal}: the launch page's folder is removed");
 }
 
 /// `/chip` followed links out of `clusters/` and served any file as a PNG:

@@ -99,6 +99,9 @@ struct Opened {
     _root: tempfile::TempDir,
     work: Work,
     tab: Browser,
+    /// The server's port.
+    port: u16,
+    session: Arc<Review>,
     /// The two folders of the split John.
     split: Vec<String>,
     /// Folders that hold one John each, whole.
@@ -125,14 +128,14 @@ fn open() -> Opened {
     assert!(singles.len() >= 3, "{who:?}");
 
     // The server, on a free port, as `rollcall review` runs it.
-    let server = Arc::new(review::bind(0).expect("bind"));
+    let server = review::bind(0).expect("bind");
     let port = server.local_addr().expect("an IP address").port();
     let threshold = same_person_threshold().map(|t| t.0);
     let load = || Ok(Arc::new(models().clone()) as Arc<dyn rollcall_models::Models>);
     let session =
         Arc::new(Review::new(work.clone(), port, threshold, Some(review::trainer(threshold, load, Some(school_key())))).expect("session"));
-    let (s2, srv) = (session.clone(), server.clone());
-    std::thread::spawn(move || review::serve(&s2, &srv));
+    let server = review::server(session.clone(), server).expect("server");
+    std::thread::spawn(move || server.run());
 
     let tab = Browser::start(1400, 1600, &[]);
     // As `rollcall review` opens it: the browser gets the user's private
@@ -144,7 +147,7 @@ fn open() -> Opened {
     }
     let url = tab.url();
     assert!(url.starts_with(&format!("http://127.0.0.1:{port}/")) && !url.contains(session.token()), "{url}");
-    Opened { _photos: photos, _root: root, work, tab, split, singles }
+    Opened { _photos: photos, _root: root, work, tab, port, session, split, singles }
 }
 
 /// The folders the page shows, as cards.
@@ -345,4 +348,133 @@ fn regression_a_poll_that_crossed_an_action_drew_the_old_folders() {
     let names: BTreeSet<String> = expected.keys().cloned().collect();
     assert_eq!(shown_folders(tab), names, "the page drew the folders from before the name");
     assert!(!banner(tab).contains("changed on disk"), "{}", banner(tab));
+}
+
+/// Every request head a server on `listener` is sent, kept in order; its
+/// one page reloads itself once (as the page that took the session did).
+fn record_requests(listener: std::net::TcpListener) -> Arc<std::sync::Mutex<Vec<String>>> {
+    use std::io::{Read, Write};
+    let heads = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && head.len() < 64 << 10 && matches!(stream.read(&mut byte), Ok(1)) {
+                head.push(byte[0]);
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let body = if head.starts_with("GET / ") {
+                "<!doctype html><meta http-equiv=refresh content=\"0;url=/again\"><title>a game</title>"
+            } else {
+                "<!doctype html><title>a game</title><p>thanks"
+            };
+            kept.lock().unwrap_or_else(|p| p.into_inner()).push(head);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    heads
+}
+
+/// `request` (a method and path) sent to the review server on `port` with
+/// the header lines in `lines` and `body`: the status.
+fn replay(port: u16, request: &str, lines: &[String], body: &str) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    let mut head = format!("{request} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for l in lines {
+        head.push_str(l);
+        head.push_str("\r\n");
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).and_then(|()| s.write_all(body.as_bytes())).expect("send");
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    answer.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("{request}: no status in {answer:?}"))
+}
+
+/// A cookie set by `127.0.0.1:PORT` is sent by the browser to every port of
+/// 127.0.0.1. Another local user listened on 127.0.0.1:39999, got the
+/// teacher's browser there with a link, the page reloaded itself, and the
+/// browser sent `rollcall_review=...`; with it that user read a child's
+/// photo through `/photo` and renamed `person_2` through `/api/act` (with
+/// `review --sign`, "Train and export" would then have signed their labels
+/// with the school's key). Here the same browser that opened the review
+/// page visits a server on another free loopback port, which records all
+/// it is sent; replayed against the review server, that opens nothing,
+/// while the review page, visited again and reloaded, works on.
+#[test]
+fn regression_a_page_on_another_port_got_the_review_session() {
+    let opened = open();
+    let (tab, port, work) = (&opened.tab, opened.port, &opened.work);
+    let clusters = work.clusters();
+    let hostile = std::net::TcpListener::bind("127.0.0.1:0").expect("another port");
+    let hostile_port = hostile.local_addr().expect("address").port();
+    let heads = record_requests(hostile);
+    tab.goto(&format!("http://127.0.0.1:{hostile_port}/"));
+    until("the other page to reload itself", || heads.lock().unwrap_or_else(|p| p.into_inner()).len() >= 2);
+    let heads = heads.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let all = heads.join("\n");
+    // The story's premise: the browser gives that server the review cookie.
+    assert!(all.contains(&format!("rollcall_review_{port}=")), "the browser sent no review cookie to another port: {all}");
+    assert!(!all.contains(opened.session.token()), "the session's key reached another port: {all}");
+
+    // Everything it was sent, replayed: every header but the ones that
+    // frame a request.
+    let mut lines: Vec<String> = heads
+        .iter()
+        .flat_map(|h| h.lines().skip(1))
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            let name = l.split(':').next().unwrap_or_default().to_ascii_lowercase();
+            !["host", "connection", "content-length", "transfer-encoding"].contains(&name.as_str())
+        })
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines.dedup();
+    let before = tree(&clusters);
+    let (folder, files) = before.iter().find(|(f, _)| f.starts_with("person_")).expect("a person");
+    let chip = files.iter().find(|f| f.ends_with(".png")).expect("a chip");
+    let version = review::view::version(&clusters);
+    let rename = serde_json::json!({"version": version, "action": {"action": "name", "folder": folder, "name": "Mallory"}}).to_string();
+    for (request, body) in [
+        ("GET /api/state".to_string(), String::new()),
+        ("POST /api/act".to_string(), rename.clone()),
+        ("POST /api/train".to_string(), String::new()),
+        (format!("GET /photo?face={chip}"), String::new()),
+        (format!("GET /chip/{folder}/{chip}"), String::new()),
+    ] {
+        assert_eq!(replay(port, &request, &lines, &body), 403, "{request} opened with what another port was sent: {lines:?}");
+    }
+    assert_eq!(tree(&clusters), before, "nothing was renamed");
+    assert!(!work.root().join("gallery.rcg").exists(), "nothing was trained");
+
+    // The teacher's tab goes back to the page, which still works: an
+    // action, its photos, and again after a reload.
+    tab.goto(&format!("http://127.0.0.1:{port}/"));
+    tab.wait_for(&format!("[data-folder=\"{folder}\"]")).expect("the page, back");
+    let mut expected = before.clone();
+    let files = expected.remove(folder).expect("folder");
+    expected.insert("Zoë".into(), files);
+    type_name(tab, folder, "Zoë");
+    until_shown(tab, &clusters, "the name, back on the page", &expected);
+    tab.reload();
+    tab.wait_for("[data-folder=\"Zoë\"]").expect("the page, reloaded");
+    let chips_shown =
+        "Array.from(document.querySelectorAll('#people img')).every(i => i.src.startsWith('blob:') && i.complete && i.naturalWidth > 0)";
+    until("the chips after the reload", || js(tab, chips_shown).as_bool() == Some(true));
+    js(tab, &format!("document.querySelector('[data-folder=\"Zoë\"] [data-role=name]').value = '{}'", "Zoë Li"));
+    tab.wait_for("[data-folder=\"Zoë\"] button[data-role=save-name]").expect("save").click();
+    let files = expected.remove("Zoë").expect("Zoë");
+    expected.insert("Zoë Li".into(), files);
+    until_shown(tab, &clusters, "the name, after the reload", &expected);
 }
