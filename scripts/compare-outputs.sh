@@ -35,15 +35,15 @@ pass() {
     local w=$scratch/w
     rm -rf "$w" && mkdir -p "$w"
     for set in deepface dlib_johns misc_small; do
-        "$bin" -q --models-dir "$models" run "$faces/$set" --out "$w/$set" >"$w/$set.run.txt"
-        "$bin" -q --models-dir "$models" evaluate "$w/$set" --truth "$faces/$set" --json >"$w/$set.evaluate.json"
-        "$bin" -q --models-dir "$models" train "$w/$set/clusters" --include-unnamed --out "$w/$set.model" >"$w/$set.train.txt"
-        "$bin" -q --models-dir "$models" export "$w/$set.model" --out "$w/$set.rcg" >/dev/null
-        "$bin" -q --models-dir "$models" predict "$faces/misc_small" --gallery "$w/$set.rcg" --out "$w/$set.predict.csv" 2>/dev/null
+        ROLLCALL_LOG=warn "$bin" --models-dir "$models" run "$faces/$set" --out "$w/$set" >"$w/$set.run.txt"
+        ROLLCALL_LOG=warn "$bin" --models-dir "$models" evaluate "$w/$set" --truth "$faces/$set" --json >"$w/$set.evaluate.json"
+        ROLLCALL_LOG=warn "$bin" --models-dir "$models" train "$w/$set/clusters" --include-unnamed --out "$w/$set.model" >"$w/$set.train.txt"
+        ROLLCALL_LOG=warn "$bin" --models-dir "$models" export "$w/$set.model" --out "$w/$set.rcg" >/dev/null
+        ROLLCALL_LOG=warn "$bin" --models-dir "$models" predict "$faces/misc_small" --gallery "$w/$set.rcg" --out "$w/$set.predict.csv" 2>/dev/null
         rm "$w/$set.rcg"
     done
     if [ "$quantize" = "--quantize" ]; then
-        "$bin" -q --models-dir "$models" quantize "$w/deepface" --out "$w/int8" >/dev/null
+        ROLLCALL_LOG=warn "$bin" --models-dir "$models" quantize "$w/deepface" --out "$w/int8" >/dev/null
         rm "$w/int8/fidelity.json"
     fi
     mv "$w" "$scratch/$label"

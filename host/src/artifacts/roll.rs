@@ -14,6 +14,8 @@ use crate::error::Result;
 pub const ROLL_CSV: &str = "roll.csv";
 /// `faces.csv`.
 pub const FACES_CSV: &str = "faces.csv";
+/// The printable page: who is absent, who is present, the named photos.
+pub const ROLL_HTML: &str = "roll.html";
 /// Annotated copies with names.
 pub const ANNOTATED_DIR: &str = "annotated";
 /// The copies a roll call wrote into [`ANNOTATED_DIR`], with their hashes:

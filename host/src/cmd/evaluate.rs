@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use rollcall_cli::say;
 use rollcall_host::artifacts::Work;
 use rollcall_host::stages::evaluate;
 
@@ -21,9 +20,9 @@ pub(super) struct Args {
 pub(super) fn run(a: Args) -> Result<()> {
     let e = evaluate::evaluate(&Work::new(a.work).open()?, &a.truth)?;
     if a.json {
-        say!("{}", serde_json::to_string_pretty(&e)?);
+        rollcall_cli::out!("{}", serde_json::to_string_pretty(&e)?);
     } else {
-        say!("{}", e.table());
+        rollcall_cli::out!("{}", e.table());
     }
     Ok(())
 }

@@ -41,7 +41,7 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let server = review::bind(a.port)?;
     let port = server.local_addr().map_or(a.port, |s| s.port());
     let session = std::sync::Arc::new(Review::new(work, port, threshold, Some(trainer))?);
-    say!("review {} at {}", a.work.display(), session.url());
+    rollcall_cli::out!("review {} at {}", a.work.display(), session.url());
     say!("(only this machine, in the tab it opens, can use it; press Ctrl-C to stop)");
     let w = rollcall_cli::shell_word(&a.work);
     rollcall_cli::next_steps(

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use rollcall_cli::say;
-use rollcall_host::artifacts::roll::{ANNOTATED_DIR, FACES_CSV, ROLL_CSV, Status};
+use rollcall_host::artifacts::roll::{ANNOTATED_DIR, FACES_CSV, ROLL_CSV, ROLL_HTML, Status};
 use rollcall_host::stages::predict;
 use rollcall_host::stages::roll;
 
@@ -55,13 +55,12 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
         eprintln!("skipped {}: {}", rollcall_files::shown(&s.path), rollcall_cli::escape_controls(&s.reason));
     }
     let out = a.out.display();
-    say!("wrote {out}/{ROLL_CSV}, {out}/{FACES_CSV} and the named photos in {out}/{ANNOTATED_DIR}/");
+    say!(
+        "wrote {out}/{ROLL_HTML} (to print: who is absent, who is present, the named photos), {out}/{ROLL_CSV}, {out}/{FACES_CSV} and the named photos in {out}/{ANNOTATED_DIR}/"
+    );
     rollcall_cli::next_steps(
         g.quiet,
-        &[format!(
-            "check the names on the photos in {}/{ANNOTATED_DIR}/ and who is absent in {out}/{ROLL_CSV}",
-            rollcall_cli::shell_word(&a.out)
-        )],
+        &[format!("open (and print) {}/{ROLL_HTML}: who is absent, then the named photos", rollcall_cli::shell_word(&a.out))],
     );
     Ok(())
 }

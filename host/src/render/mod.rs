@@ -7,4 +7,5 @@ pub(crate) mod attendance;
 pub(crate) mod charts;
 pub(crate) mod heatmap;
 pub(crate) mod report;
+pub(crate) mod roll;
 pub(crate) mod training;

@@ -130,6 +130,8 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
         }
     }
     copies.write(out)?;
+    let names: Vec<String> = copies.files.iter().map(|(name, _)| name.clone()).collect();
+    crate::artifacts::io::write_atomic(&out.join(roll::ROLL_HTML), crate::render::roll::page(&r.rows, &names, r.photos).as_bytes())?;
     Ok(r)
 }
 

@@ -134,3 +134,23 @@ fn regression_two_roll_calls_into_one_folder_deleted_each_others_outputs() {
     drop(held);
     ok(&[&"roll", &photo, &"--gallery", &gallery, &"--out", &out]);
 }
+
+/// The named copy showed who was there; who was absent was only in the
+/// terminal and `roll.csv`. `roll.html` now puts the absent first, then the
+/// present, then the named photos: one thing for a teacher to print.
+#[test]
+fn regression_the_absent_were_not_on_anything_a_teacher_could_print() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let gallery = gallery(dir.path());
+    let morning = dir.path().join("morning");
+    class_photo(&morning.join("front.png"), &[(11, 120), (13, 100)]);
+    let out = dir.path().join("roll");
+    ok(&[&"roll", &morning, &"--gallery", &gallery, &"--out", &out]);
+    let html = std::fs::read_to_string(out.join("roll.html")).expect("roll.html");
+    let absent = html.find("<h2>Absent (2)</h2>").expect("the absent, counted");
+    let present = html.find("<h2>Present (2)</h2>").expect("the present, counted");
+    let at = |s: &str| html.find(s).unwrap_or_else(|| panic!("no {s} in {html}"));
+    assert!(absent < at("<li>p12</li>") && at("<li>p14</li>") < present, "p12 and p14 listed as absent");
+    assert!(present < at("<li>p11</li>") && present < at("<li>p13</li>"));
+    assert!(at("<img src=\"annotated/front.jpg\"") > present, "then the named photo");
+}
