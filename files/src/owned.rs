@@ -201,6 +201,23 @@ pub fn lock(dir: &Path) -> Result<Lock, OwnedError> {
     Ok(lock)
 }
 
+/// [`lock`], waiting up to `wait` for a holder to let go: for a step of a
+/// long session (a review page's action) that must not fail because
+/// another step, or a process forked while the lock was held, still has
+/// it for a moment. A holder that keeps it longer (a `run`) is named as
+/// [`lock`] names it.
+pub fn lock_within(dir: &Path, wait: std::time::Duration) -> Result<Lock, OwnedError> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match lock(dir) {
+            Err(OwnedError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// A lock of its own in `dir`, file `name`, for what must run once per
 /// folder beside the folder's lock (a review session), or fails at once
 /// naming the holder.

@@ -99,6 +99,12 @@ impl Work {
         Ok(WorkDir { work: self.clone(), _lock: owned::lock(&self.root)? })
     }
 
+    /// [`Work::open`], waiting up to `wait` for another holder to let go.
+    pub fn open_within(&self, wait: std::time::Duration) -> Result<WorkDir> {
+        owned::open(&self.root, Kind::Work)?;
+        Ok(WorkDir { work: self.clone(), _lock: owned::lock_within(&self.root, wait)? })
+    }
+
     pub fn aligned(&self) -> PathBuf {
         self.root.join("aligned")
     }

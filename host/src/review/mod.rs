@@ -381,8 +381,11 @@ impl Review {
             Ok(a) => a,
             Err(e) => return Resp::error(400, &format!("not an action: {e}")),
         };
-        // The work directory's lock, for this action only.
-        let _lock = match self.work.open() {
+        // The work directory's lock, for this action only: waited for a
+        // moment (a process forked by another thread of this program while
+        // the lock was held keeps it until it execs), refused while a
+        // command such as `run` holds it.
+        let _lock = match self.work.open_within(ACTION_LOCK_WAIT) {
             Ok(l) => l,
             Err(Error::Owned(rollcall_files::owned::OwnedError::Locked { .. })) => {
                 return Resp::error(
@@ -517,6 +520,9 @@ pub fn trainer(
 
 /// The journal's file name in the work directory.
 pub const JOURNAL: &str = "review-journal.jsonl";
+
+/// How long an action waits for the work directory's lock.
+const ACTION_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The session lock's file name in the work directory.
 pub const SESSION_LOCK: &str = ".rollcall-review-lock";

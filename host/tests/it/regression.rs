@@ -297,7 +297,9 @@ fn regression_select_k_accepted_impossible_thresholds() {
     ok(&[&"run", &photos, &"--out", &work]);
     for bad in ["nan", "5", "inf", "-1.5"] {
         let err = fails(&[&"select-k", &work, &format!("--threshold={bad}")]);
-        assert!(err.contains("--threshold") && err.contains("is outside -1..=1") || err.contains("not a number"), "{bad}: {err}");
+        // Both parts: the flag named, and why (any "not a number" alone
+        // passed before, `a && b || c` binding as `(a && b) || c`).
+        assert!(err.contains("--threshold") && (err.contains("is outside -1..=1") || err.contains("not a number")), "{bad}: {err}");
     }
     let err = fails(&[&"train", &work.join("clusters"), &"--target-far", &"nan"]);
     assert!(err.contains("--target-far"), "{err}");

@@ -468,3 +468,33 @@ fn regression_one_name_written_two_ways_made_two_people() {
         .expect_err("one name twice");
     assert!(err.to_string().contains("one name written two ways"), "{err}");
 }
+
+/// `regression_one_name_written_two_ways_made_two_people` failed on a
+/// loaded machine with 423 ("another rollcall command is working in this
+/// folder") instead of 400: the work directory's lock, released by
+/// `session`'s run, was still held for a moment by a process another test
+/// thread had forked meanwhile (a forked child shares the lock until it
+/// execs), and an action took the lock without waiting. An action now
+/// waits a moment for the lock; a holder that keeps it (a `run`) is still
+/// refused with 423.
+#[test]
+fn regression_an_action_was_refused_while_the_lock_was_let_go() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (work, r) = session(dir.path());
+    let people: Vec<String> = folders(&work).into_iter().filter(|f| f.starts_with("person_")).collect();
+    let held = rollcall_files::owned::lock(work.root()).expect("lock");
+    let letting_go = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        drop(held);
+    });
+    let v = state(&r)["version"].as_str().expect("version").to_string();
+    let (status, body) = post(&r, serde_json::json!({"version": v, "action": {"action": "name", "folder": people[0], "name": "Robin"}}));
+    assert_eq!(status, 200, "{body}");
+    letting_go.join().expect("thread");
+
+    // Held for good (a run in progress): refused, with the reason.
+    let _run = rollcall_files::owned::lock(work.root()).expect("lock");
+    let v = state(&r)["version"].as_str().expect("version").to_string();
+    let (status, body) = post(&r, serde_json::json!({"version": v, "action": {"action": "name", "folder": people[1], "name": "Sam"}}));
+    assert_eq!(status, 423, "{body}");
+}

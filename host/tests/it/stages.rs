@@ -299,7 +299,9 @@ fn incremental_runs_detect_only_new_photos_and_rebuild_a_bad_cache() {
     let second = run(&models, &opts);
     assert_eq!((second.detected, second.reused), (0, all));
     assert_eq!(sorted(second.embeddings.clone()), sorted(first.embeddings.clone()));
-    assert_eq!(serde_json::to_string(&second.file.photos).ok(), serde_json::to_string(&first.file.photos).ok());
+    // Compared as JSON text: a failure to serialise fails the test (two
+    // `None`s would have compared equal).
+    assert_eq!(serde_json::to_string(&second.file.photos).expect("json"), serde_json::to_string(&first.file.photos).expect("json"));
 
     // Two new photos, one removed: only the new ones are detected, and the
     // removed one's chips and annotated copy go.
