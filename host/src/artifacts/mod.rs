@@ -17,6 +17,7 @@
 //! | `clusters/`, `clusters.csv`, `clusters.json` | [`clusters`] | cluster |
 //! | `evaluation.json` | [`evaluation::Evaluation`] | evaluate |
 //! | `charts/*.svg`, `report/` | charts and the report | select-k, cluster, report |
+//! | `review-journal.jsonl` | [`journal::Journal`] | review |
 //!
 //! `rollcall keygen` writes a signing key pair ([`keys`]).
 //!
@@ -35,6 +36,7 @@ pub mod evaluation;
 pub mod events_log;
 pub mod fidelity;
 pub mod io;
+pub mod journal;
 pub mod keys;
 pub mod metadata;
 pub mod names;

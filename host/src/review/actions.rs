@@ -8,81 +8,13 @@
 //! returns; undo applies the inverse list of the last action not yet undone
 //! and journals that too, so undo survives a reload and a restart.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::artifacts::clusters::OUTLIER_FOLDER;
+pub use crate::artifacts::journal::{Entry, Journal, Op};
 use crate::artifacts::people::{is_junk, name_key};
-
-/// One file operation, paths relative to `clusters/`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Op {
-    Rename { from: String, to: String },
-    MakeDir { dir: String },
-    RemoveDir { dir: String },
-}
-
-impl Op {
-    /// The folders under `clusters/` the operation touches (a path's first
-    /// part: `Ann` of `Ann/chip.png`).
-    fn folders(&self) -> impl Iterator<Item = &str> {
-        let (a, b) = match self {
-            Op::Rename { from, to } => (from.as_str(), Some(to.as_str())),
-            Op::MakeDir { dir } | Op::RemoveDir { dir } => (dir.as_str(), None),
-        };
-        [Some(a), b].into_iter().flatten().filter_map(|p| p.split('/').next())
-    }
-
-    fn inverse(&self) -> Op {
-        match self {
-            Op::Rename { from, to } => Op::Rename { from: to.clone(), to: from.clone() },
-            Op::MakeDir { dir } => Op::RemoveDir { dir: dir.clone() },
-            Op::RemoveDir { dir } => Op::MakeDir { dir: dir.clone() },
-        }
-    }
-
-    /// Checks the operation can be applied now: the source is there and the
-    /// target is not.
-    fn check(&self, root: &Path) -> Result<(), String> {
-        match self {
-            Op::Rename { from, to } => {
-                if !root.join(from).exists() {
-                    return Err(format!("{from} is not there any more"));
-                }
-                if root.join(to).exists() {
-                    return Err(format!("{to} exists already"));
-                }
-            }
-            Op::MakeDir { dir } => {
-                if root.join(dir).exists() {
-                    return Err(format!("{dir} exists already"));
-                }
-            }
-            Op::RemoveDir { dir } => {
-                let empty = std::fs::read_dir(root.join(dir)).map(|mut d| d.next().is_none()).unwrap_or(false);
-                if !empty {
-                    return Err(format!("{dir} is not an empty folder"));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn apply(&self, root: &Path) -> std::io::Result<()> {
-        match self {
-            Op::Rename { from, to } => std::fs::rename(root.join(from), root.join(to)),
-            Op::MakeDir { dir } => {
-                let mut builder = std::fs::DirBuilder::new();
-                #[cfg(unix)]
-                std::os::unix::fs::DirBuilderExt::mode(&mut builder, rollcall_files::PRIVATE_DIR);
-                builder.create(root.join(dir))
-            }
-            Op::RemoveDir { dir } => std::fs::remove_dir(root.join(dir)),
-        }
-    }
-}
 
 /// Where moved faces go.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -291,10 +223,10 @@ fn plan_junk(root: &Path, folder: &str, junk: &[String]) -> Result<Vec<Op>, Stri
 pub fn apply(root: &Path, ops: &[Op]) -> Result<(), String> {
     let mut done: Vec<&Op> = Vec::new();
     for op in ops {
-        let result = op.check(root).and_then(|()| op.apply(root).map_err(|e| e.to_string()));
+        let result = check(op, root).and_then(|()| apply_one(op, root).map_err(|e| e.to_string()));
         if let Err(why) = result {
             for d in done.iter().rev() {
-                let _ = d.inverse().apply(root);
+                let _ = apply_one(&d.inverse(), root);
             }
             return Err(why);
         }
@@ -303,111 +235,61 @@ pub fn apply(root: &Path, ops: &[Op]) -> Result<(), String> {
     Ok(())
 }
 
-/// One line of the journal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Entry {
-    /// Sequence number, from 1.
-    pub id: u64,
-    /// Seconds since the epoch.
-    pub ts: f64,
-    /// In words.
-    pub what: String,
-    pub ops: Vec<Op>,
-    /// The entry this one undoes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub undoes: Option<u64>,
+/// Checks the operation can be applied now: the source is there and the
+/// target is not.
+fn check(op: &Op, root: &Path) -> Result<(), String> {
+    match op {
+        Op::Rename { from, to } => {
+            if !root.join(from).exists() {
+                return Err(format!("{from} is not there any more"));
+            }
+            if root.join(to).exists() {
+                return Err(format!("{to} exists already"));
+            }
+        }
+        Op::MakeDir { dir } => {
+            if root.join(dir).exists() {
+                return Err(format!("{dir} exists already"));
+            }
+        }
+        Op::RemoveDir { dir } => {
+            let empty = std::fs::read_dir(root.join(dir)).map(|mut d| d.next().is_none()).unwrap_or(false);
+            if !empty {
+                return Err(format!("{dir} is not an empty folder"));
+            }
+        }
+    }
+    Ok(())
 }
 
-/// The append-only journal.
-#[derive(Debug)]
-pub struct Journal {
-    path: PathBuf,
-    entries: Vec<Entry>,
+fn apply_one(op: &Op, root: &Path) -> std::io::Result<()> {
+    match op {
+        Op::Rename { from, to } => std::fs::rename(root.join(from), root.join(to)),
+        Op::MakeDir { dir } => {
+            let mut builder = std::fs::DirBuilder::new();
+            #[cfg(unix)]
+            std::os::unix::fs::DirBuilderExt::mode(&mut builder, rollcall_files::PRIVATE_DIR);
+            builder.create(root.join(dir))
+        }
+        Op::RemoveDir { dir } => std::fs::remove_dir(root.join(dir)),
+    }
 }
 
-impl Journal {
-    /// Drops the entries of the journal at `path` whose operations touch a
-    /// folder called any of `names` (`rollcall forget`), written any way
-    /// the one rule on names counts as the same name (`ann` for `Ann`, but
-    /// not `Anna`), rewriting it atomically; returns how many lines went. A
-    /// torn line (a crash mid-write) cannot be parsed, so it goes when it
-    /// holds one of the names as text. No journal, nothing to drop.
-    pub fn scrub(path: &Path, names: &[&str]) -> crate::Result<usize> {
-        let text = match rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::TABLE, "journal") {
-            Ok(text) => text,
-            Err(rollcall_shared::regular::RegularError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(crate::Error::Read { path: path.to_path_buf(), source: e.into() }),
-        };
-        let names: Vec<&str> = names.iter().copied().filter(|n| !n.trim().is_empty()).collect();
-        let keys: Vec<String> = names.iter().map(|n| name_key(n)).collect();
-        let as_text: Vec<String> = names
-            .iter()
-            .flat_map(|n| [n.to_string(), serde_json::to_string(n).unwrap_or_default().trim_matches('"').to_string()])
-            .collect();
-        let names_them = |line: &&str| match serde_json::from_str::<Entry>(line) {
-            Ok(entry) => entry.ops.iter().flat_map(Op::folders).any(|f| keys.contains(&name_key(f))),
-            Err(_) => as_text.iter().any(|n| !n.is_empty() && line.contains(n.as_str())),
-        };
-        let (gone, kept): (Vec<&str>, Vec<&str>) = text.lines().partition(names_them);
-        if !gone.is_empty() {
-            let kept: String = kept.iter().map(|l| format!("{l}\n")).collect();
-            crate::artifacts::io::write_atomic(path, kept.as_bytes())?;
-        }
-        Ok(gone.len())
+/// Plans, applies and journals `action` in `root`.
+pub fn act(journal: &mut Journal, root: &Path, action: &Action, junk: &[String]) -> Result<String, String> {
+    if *action == Action::Undo {
+        let last = journal.undoable().cloned().ok_or("nothing to undo")?;
+        let inverse: Vec<Op> = last.ops.iter().rev().map(Op::inverse).collect();
+        apply(root, &inverse).map_err(|why| format!("cannot undo `{}`: {why} (changed since?)", last.what))?;
+        let what = format!("undid: {}", last.what);
+        journal.append(what.clone(), inverse, Some(last.id)).map_err(|e| e.to_string())?;
+        return Ok(what);
     }
-
-    /// Reads the journal at `path` (a torn last line is skipped).
-    pub fn open(path: &Path) -> Journal {
-        let entries = rollcall_shared::regular::read_to_string(path, rollcall_shared::regular::cap::TABLE, "journal")
-            .map(|t| t.lines().filter_map(|l| serde_json::from_str::<Entry>(l).ok()).collect())
-            .unwrap_or_default();
-        Journal { path: path.to_path_buf(), entries }
-    }
-
-    fn append(&mut self, what: String, ops: Vec<Op>, undoes: Option<u64>) -> Result<&Entry, String> {
-        use std::io::Write;
-        let id = self.entries.last().map_or(1, |e| e.id + 1);
-        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
-        let entry = Entry { id, ts, what, ops, undoes };
-        let mut line = serde_json::to_string(&entry).map_err(|e| e.to_string())?;
-        line.push('\n');
-        let mut options = std::fs::OpenOptions::new();
-        options.create(true).append(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, rollcall_files::PRIVATE_FILE);
-        let mut f = options.open(&self.path).map_err(|e| format!("journal: {e}"))?;
-        f.write_all(line.as_bytes()).and_then(|()| f.sync_data()).map_err(|e| format!("journal: {e}"))?;
-        self.entries.push(entry);
-        Ok(self.entries.last().expect("just pushed"))
-    }
-
-    /// The last action that is not undone and not itself an undo.
-    pub fn undoable(&self) -> Option<&Entry> {
-        let undone: std::collections::HashSet<u64> = self.entries.iter().filter_map(|e| e.undoes).collect();
-        self.entries.iter().rev().find(|e| e.undoes.is_none() && !undone.contains(&e.id))
-    }
-
-    /// Every entry, oldest first.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
-    }
-
-    /// Plans, applies and journals `action` in `root`.
-    pub fn act(&mut self, root: &Path, action: &Action, junk: &[String]) -> Result<String, String> {
-        if *action == Action::Undo {
-            let last = self.undoable().cloned().ok_or("nothing to undo")?;
-            let inverse: Vec<Op> = last.ops.iter().rev().map(Op::inverse).collect();
-            apply(root, &inverse).map_err(|why| format!("cannot undo `{}`: {why} (changed since?)", last.what))?;
-            let what = format!("undid: {}", last.what);
-            self.append(what.clone(), inverse, Some(last.id))?;
-            return Ok(what);
-        }
-        let ops = plan(root, action, junk)?;
-        apply(root, &ops)?;
-        let what = action.describe();
-        self.append(what.clone(), ops, None)?;
-        Ok(what)
-    }
+    let ops = plan(root, action, junk)?;
+    apply(root, &ops)?;
+    let what = action.describe();
+    journal.append(what.clone(), ops, None).map_err(|e| e.to_string())?;
+    Ok(what)
 }
 
 #[cfg(test)]
@@ -457,7 +339,7 @@ mod tests {
         ];
         let mut trees = vec![start.clone()];
         for a in &actions {
-            j.act(&root, a, &junk).unwrap_or_else(|e| panic!("{a:?}: {e}"));
+            act(&mut j, &root, a, &junk).unwrap_or_else(|e| panic!("{a:?}: {e}"));
             trees.push(tree(&root));
         }
         assert!(trees[2].contains(&"person_2/note.txt_1".to_string()), "both notes kept: {:?}", trees[2]);
@@ -465,10 +347,10 @@ mod tests {
         // Undo from a reopened journal, step by step back to the start.
         let mut j = Journal::open(&journal_path);
         for k in (0..actions.len()).rev() {
-            j.act(&root, &Action::Undo, &junk).expect("undo");
+            act(&mut j, &root, &Action::Undo, &junk).expect("undo");
             assert_eq!(tree(&root), trees[k], "after undoing action {k}");
         }
-        assert!(j.act(&root, &Action::Undo, &junk).is_err(), "nothing left to undo");
+        assert!(act(&mut j, &root, &Action::Undo, &junk).is_err(), "nothing left to undo");
         assert_eq!(tree(&root), start);
     }
 
@@ -487,7 +369,7 @@ mod tests {
             Action::Move { faces: vec!["person_1/../../etc".into()], to: Target::Unknown },
             Action::Name { folder: "person_1".into(), name: "junk".into() },
         ] {
-            assert!(j.act(&root, &bad, &junk).is_err(), "{bad:?}");
+            assert!(act(&mut j, &root, &bad, &junk).is_err(), "{bad:?}");
         }
         assert_eq!(tree(&root), ["Robin", "person_1"]);
         assert!(j.entries().is_empty());

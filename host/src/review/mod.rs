@@ -402,7 +402,8 @@ impl Review {
                 &serde_json::json!({ "error": "the folders changed since the page was drawn (a file manager?); here they are now", "view": self.state() }),
             );
         }
-        let result = self.journal.lock().unwrap_or_else(|p| p.into_inner()).act(&self.work.clusters(), &req.action, &self.junk);
+        let result =
+            actions::act(&mut self.journal.lock().unwrap_or_else(|p| p.into_inner()), &self.work.clusters(), &req.action, &self.junk);
         match result {
             Ok(message) => Resp::json(200, &serde_json::json!({ "message": message, "view": self.state() })),
             Err(error) => Resp::json(400, &serde_json::json!({ "error": error, "view": self.state() })),
@@ -519,7 +520,7 @@ pub fn trainer(
 }
 
 /// The journal's file name in the work directory.
-pub const JOURNAL: &str = "review-journal.jsonl";
+pub use crate::artifacts::journal::JOURNAL;
 
 /// How long an action waits for the work directory's lock.
 const ACTION_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);

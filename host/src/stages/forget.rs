@@ -17,10 +17,10 @@ use crate::artifacts::cache::Cache;
 use crate::artifacts::clusters::{self, ClustersFile, LEDGER, Ledger};
 use crate::artifacts::detections::DetectionsFile;
 use crate::artifacts::embeddings::EmbeddingTable;
+use crate::artifacts::journal::{JOURNAL, Journal};
 use crate::artifacts::people::name_key;
 use crate::artifacts::{WorkDir, metadata};
 use crate::error::{Error, Result};
-use crate::review::actions::Journal;
 
 /// What [`forget`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -82,7 +82,7 @@ pub fn forget(work: &WorkDir, name: &str) -> Result<Forgotten> {
         remove_if_there(&work.aligned().join(chip))?;
     }
     std::fs::remove_dir_all(&path).map_err(|e| Error::Write { path: path.clone(), source: e })?;
-    let journal_lines = Journal::scrub(&work.root().join(crate::review::JOURNAL), &[&folder, name])?;
+    let journal_lines = Journal::scrub(&work.root().join(JOURNAL), &[&folder, name])?;
     // Derived from the truth, which may name them; `rollcall evaluate`
     // writes it again.
     remove_if_mentions(&work.evaluation_json(), &[&folder, name])?;
