@@ -378,6 +378,31 @@ mod tests {
     }
 
     #[test]
+    fn day_files_are_named_exactly_as_the_device_names_them() {
+        assert_eq!(parse_day_name("2026-11-30.jsonl"), Some(date("2026-11-30")));
+        for name in
+            ["2020-1-5.jsonl", "+2020-01-06.jsonl", " 2020-01-07.jsonl", "2020-02-30.jsonl", "2020-01-07.jsonl ", "20200-01-07.jsonl"]
+        {
+            assert_eq!(parse_day_name(name), None, "{name}");
+        }
+    }
+
+    /// The clock that jumps forward (here: the events' time leaping two
+    /// days past the last time seen, a second later) deleted every day
+    /// before its wrong date; a replay far from the clock did the same.
+    #[test]
+    fn regression_a_clock_that_jumped_forward_deleted_the_days_before_it() {
+        let now = 1_796_500_000.0;
+        let never = || panic!("the clock is not asked before the time is checked");
+        assert!(may_prune(now + 2.0 * DAY_SECS, now + 2.0 * DAY_SECS, now, 1.0, never).is_err_and(|w| w.contains("jumped forward")));
+        assert!(may_prune(now + 100.0 * DAY_SECS, now, now, 1.0, never).is_err_and(|w| w.contains("the clock reads")));
+        assert!(may_prune(now + 60.0, now + 60.0, now, 60.0, || true).is_err_and(|w| w.contains("not synchronised")));
+        // Midnight, with the clock: two days of running since the last
+        // event are no jump.
+        assert!(may_prune(now + 2.0 * DAY_SECS, now + 2.0 * DAY_SECS, now, 2.0 * DAY_SECS, || false).is_ok());
+    }
+
+    #[test]
     fn forget_removes_the_person_and_their_name_only() {
         let dir = tempfile::tempdir().expect("temp dir");
         let day = dir.path().join("2026-11-30.jsonl");
