@@ -239,8 +239,9 @@ fn next_serial(now: u64, last: Option<LastSigned>, previous: Option<u64>, reset_
     if reset_serial {
         return Ok(now);
     }
-    let reset = "if the clock is right now, and that serial came from a wrong clock, pass --reset-serial \
-                 (then start each device that accepted it once with --allow-downgrade)";
+    let reset = "if the clock is right now, and that serial came from a wrong clock, export once with \
+                 `rollcall export MODEL --sign KEY --reset-serial` (then start each device that accepted it once with \
+                 `rollcall-device --allow-downgrade`)";
     if let Some(last) = last
         && now < last.clock
     {
