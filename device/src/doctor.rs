@@ -109,21 +109,46 @@ fn gallery(s: &Settings, out: &mut Vec<Check>) -> Option<rollcall_shared::galler
     let trust = match crate::run::trust(s) {
         Ok(t) => t,
         Err(e) => {
-            out.push(Check::bad("gallery", Verdict::Fail, e.chain(), "set `state_dir` (the package uses /var/lib/rollcall)"));
+            out.push(Check::bad("gallery", Verdict::Fail, e.chain(), "set `state_dir` (the package uses /var/lib/rollcall/state)"));
             return None;
         }
     };
+    if let Some(t) = &trust {
+        out.push(serials(s, t));
+    }
     match crate::reload::read(&s.gallery, trust.as_ref(), s.allow_downgrade) {
         Ok((g, serial)) => {
-            let signed = match &s.trust {
-                Some(key) => format!("signed by the trusted key {}, serial {serial}", key.short()),
-                None => "not authenticated: no `trust` key is set".to_string(),
-            };
-            let check = format!("{}: {} people; {signed}", rollcall_files::shown(&s.gallery), g.people());
-            out.push(if s.trust.is_some() {
-                Check::ok("gallery", check)
-            } else {
-                Check::bad("gallery", Verdict::Warn, check, "sign galleries (`rollcall export --sign KEY`) and set `trust` to KEY.pub")
+            let check = |signed: String| format!("{}: {} people; {signed}", rollcall_files::shown(&s.gallery), g.people());
+            let sign = "sign galleries (`rollcall export --sign KEY`) and set `trust` to KEY.pub";
+            out.push(match &s.trust {
+                Some(key) if !serial.record => Check::bad(
+                    "gallery",
+                    Verdict::Warn,
+                    check(format!(
+                        "signed by the trusted key {}, serial {} ({}), more than a day ahead of the clock, which is not synchronised",
+                        key.short(),
+                        serial.value,
+                        crate::rollback::date(serial.value)
+                    )),
+                    "synchronise the clock (`sudo timedatectl set-ntp true`): a serial more than a day ahead of a synchronised clock is refused",
+                ),
+                Some(key) => Check::ok(
+                    "gallery",
+                    check(format!("signed by the trusted key {}, serial {} ({})", key.short(), serial.value, crate::rollback::date(serial.value))),
+                ),
+                // An unsigned setup fails, unless the settings chose it.
+                None if s.allow_unsigned => Check::bad(
+                    "gallery",
+                    Verdict::Warn,
+                    check("not authenticated: no `trust` key is set (allow_unsigned = true)".into()),
+                    sign,
+                ),
+                None => Check::bad(
+                    "gallery",
+                    Verdict::Fail,
+                    check("not authenticated: no `trust` key is set, and the service refuses to start so".into()),
+                    format!("{sign}; or set `allow_unsigned = true` to run without signatures on purpose"),
+                ),
             });
             Some(g)
         }
@@ -137,6 +162,47 @@ fn gallery(s: &Settings, out: &mut Vec<Check>) -> Option<rollcall_shared::galler
             None
         }
     }
+}
+
+/// The rollback state: where it is, whether a serial is recorded for the
+/// trusted key, and whether the recorded one is from the future.
+fn serials(s: &Settings, t: &crate::reload::Trust) -> Check {
+    let what = "serials";
+    let path = rollcall_files::shown(t.serials.path()).to_string();
+    if let Some(missing) = t.serials.missing(&t.key) {
+        return Check::bad(
+            what,
+            Verdict::Warn,
+            missing,
+            "on a first start, nothing to do (the service records the gallery's serial); otherwise the state was deleted: \
+             check who can write the state folder",
+        );
+    }
+    if let Some(dir) = t.serials.path().parent()
+        && let Some(why) = crate::run::state_beside_gallery(s, dir)
+    {
+        return Check::bad(what, Verdict::Warn, why, "move the state file to a folder only the service writes, and set `state_dir`");
+    }
+    let highest = t.serials.highest(&t.key).unwrap_or(0);
+    let now = crate::rollback::now_secs();
+    let retired = t.serials.retired(&t.key);
+    let retired = if retired.is_empty() { String::new() } else { format!("; retired: {retired:?}") };
+    if highest > now.saturating_add(crate::rollback::MAX_AHEAD) {
+        let synced = crate::clock::synchronised() == Some(true);
+        return Check::bad(
+            what,
+            if synced { Verdict::Fail } else { Verdict::Warn },
+            format!(
+                "{path}: the highest serial recorded, {highest}, is {}, more than a day ahead of this device's clock ({}){}",
+                crate::rollback::date(highest),
+                crate::rollback::date(now),
+                if synced { "" } else { ", which is not synchronised" }
+            ),
+            "a gallery signed on a laptop whose clock was wrong: fix that clock, export with `--reset-serial`, \
+             copy the gallery here and start once with --allow-downgrade (the serial from the future is retired for good)",
+        );
+    }
+    Check::ok(what, format!("{path}: highest serial {highest} ({}){retired}", crate::rollback::date(highest)))
 }
 
 fn models(s: &Settings, g: &rollcall_shared::gallery::Gallery) -> Check {

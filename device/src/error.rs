@@ -70,7 +70,7 @@ pub enum Error {
     /// A signed gallery older than one this device accepted before.
     #[error(
         "an older gallery: serial {serial}, but this device already accepted serial {highest} from key {key} (a rollback?); \
-         to go back on purpose, start once with --allow-downgrade"
+         to go back on purpose, start once with --allow-downgrade{hint}"
     )]
     Rollback {
         /// The offered gallery's serial number.
@@ -78,6 +78,38 @@ pub enum Error {
         /// The highest serial this device accepted from the same key.
         highest: u64,
         /// The signing key, shortened as `rollcall keys` shows it.
+        key: String,
+        /// More to say when the recorded serial is itself in the future.
+        hint: String,
+    },
+    /// A signed gallery whose serial (its signing time) is more than a day
+    /// ahead of this device's synchronised clock.
+    #[error(
+        "serial {serial} ({date}) from key {key} is more than a day ahead of this device's clock ({now}): \
+         it was signed on a laptop whose clock was wrong; fix that clock, export and sign again \
+         (`rollcall export --sign KEY`; with `--reset-serial` once the clock is right)"
+    )]
+    FutureSerial {
+        /// The offered gallery's serial number.
+        serial: u64,
+        /// The serial as a date.
+        date: String,
+        /// The device's clock as a date.
+        now: String,
+        /// The signing key, shortened.
+        key: String,
+    },
+    /// A signed gallery whose serial a downgrade retired.
+    #[error(
+        "serial {serial} ({date}) from key {key} was retired when this device went back to an older gallery \
+         (--allow-downgrade): it is refused for good; export and sign the gallery again"
+    )]
+    Retired {
+        /// The offered gallery's serial number.
+        serial: u64,
+        /// The serial as a date.
+        date: String,
+        /// The signing key, shortened.
         key: String,
     },
     /// The models could not be found, loaded or run.

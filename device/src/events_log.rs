@@ -9,14 +9,22 @@
 //! the door, and when, is not for every account on the device.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use chrono::NaiveDate;
+use unicode_normalization::UnicodeNormalization;
 
+use crate::clock::ClockWatch;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::sinks::Sink;
+
+/// A day, in seconds: how far an event's time may be from the clock's, and
+/// how far the time may leap between two events, before old day files are
+/// kept rather than deleted.
+const DAY_SECS: f64 = 86_400.0;
 
 /// The events log as a sink.
 pub struct EventsLog {
@@ -26,6 +34,10 @@ pub struct EventsLog {
     pruned: Option<NaiveDate>,
     /// The day's file, kept open: (date, file).
     open: Option<(String, std::fs::File)>,
+    /// Whether the system clock is synchronised (asked at most once a minute).
+    clock: ClockWatch,
+    /// The last time seen (an event's, or the clock's at start), and when.
+    last_seen: (f64, Instant),
 }
 
 /// The local date of `ts` (seconds since the epoch), `YYYY-MM-DD`.
@@ -34,16 +46,32 @@ pub fn day_of(ts: f64) -> String {
     utc.with_timezone(&chrono::Local).format("%Y-%m-%d").to_string()
 }
 
-/// The day files in `dir` (names `YYYY-MM-DD.jsonl`), by date; anything
-/// else in the folder is not the log's and is left alone.
+/// The date of a day file's name, when it is exactly as the device names
+/// them: `YYYY-MM-DD.jsonl`, four-digit year, two-digit month and day, a
+/// real date. chrono's parser alone took `2020-1-5`, `+2020-01-06` and
+/// ` 2020-01-07`, which the device never writes.
+pub fn parse_day_name(name: &str) -> Option<NaiveDate> {
+    let stem = name.strip_suffix(".jsonl")?;
+    let b = stem.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10) {
+        return None;
+    }
+    let date = NaiveDate::parse_from_str(stem, "%Y-%m-%d").ok()?;
+    (date.format("%Y-%m-%d").to_string() == stem).then_some(date)
+}
+
+/// The day files in `dir` (regular files named exactly `YYYY-MM-DD.jsonl`),
+/// by date; anything else in the folder (a folder, a link, a FIFO, another
+/// name) is not the log's and is left alone.
 pub fn day_files(dir: &Path) -> Result<Vec<(NaiveDate, PathBuf)>> {
     let entries = std::fs::read_dir(dir).map_err(Error::file("list", dir))?;
     let mut out = Vec::new();
     for entry in entries {
         let entry = entry.map_err(Error::file("list", dir))?;
-        let name = entry.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".jsonl")) else { continue };
-        if let Ok(date) = NaiveDate::parse_from_str(stem, "%Y-%m-%d") {
+        let Some(date) = entry.file_name().to_str().and_then(parse_day_name) else { continue };
+        // The entry's own type: a link is not followed.
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
             out.push((date, entry.path()));
         }
     }
@@ -65,13 +93,105 @@ pub fn prune(dir: &Path, keep_days: u32, today: NaiveDate) -> Result<Vec<PathBuf
     Ok(deleted)
 }
 
+/// Creates `dir` and its missing parents with exactly `mode`, whatever the
+/// umask; a folder already there is left as it is.
+fn create_dir(dir: &Path, mode: u32) -> std::io::Result<()> {
+    let mut missing = Vec::new();
+    let mut at = Some(dir);
+    while let Some(d) = at.filter(|d| !d.as_os_str().is_empty() && std::fs::symlink_metadata(d).is_err()) {
+        missing.push(d);
+        at = d.parent();
+    }
+    for d in missing.into_iter().rev() {
+        match std::fs::DirBuilder::new().mode(mode).create(d) {
+            Ok(()) => std::fs::set_permissions(d, std::fs::Permissions::from_mode(mode))?,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+/// Creates the device's own folder `dir` (the state) owner-only, 0700.
+pub(crate) fn private_dir(dir: &Path) -> Result<()> {
+    create_dir(dir, 0o700).map_err(Error::file("create", dir))
+}
+
+/// What a file that is not a regular file is.
+fn kind(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_symlink() {
+        "symbolic link"
+    } else if t.is_fifo() {
+        "FIFO"
+    } else if t.is_char_device() || t.is_block_device() {
+        "device"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_dir() {
+        "folder"
+    } else {
+        "special file"
+    }
+}
+
+/// Opens a day file to append to, as a regular file only: never following
+/// a link, never blocking on a FIFO (a FIFO named as today's file blocked
+/// the device at its first event). A file it creates is 0640, whatever the
+/// umask: who came through the door is for the `rollcall` group to read.
+fn open_day_file(path: &Path) -> std::io::Result<std::fs::File> {
+    let not_a_file = |t| std::io::Error::other(format!("not a regular file (a {})", kind(t)));
+    let open = |create: bool| {
+        std::fs::OpenOptions::new()
+            .append(true)
+            .create_new(create)
+            .mode(0o640)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(path)
+    };
+    let file = match open(true) {
+        Ok(f) => {
+            f.set_permissions(std::fs::Permissions::from_mode(0o640))?;
+            f
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => open(false).map_err(|e| {
+            // O_NOFOLLOW on a link is ELOOP, O_NONBLOCK on a FIFO nobody
+            // reads is ENXIO: say what is there instead.
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if !m.file_type().is_file() => not_a_file(m.file_type()),
+                _ => e,
+            }
+        })?,
+        Err(e) => return Err(e),
+    };
+    let t = file.metadata()?.file_type();
+    if !t.is_file() {
+        return Err(not_a_file(t));
+    }
+    Ok(file)
+}
+
 impl EventsLog {
-    /// Logs into `dir`, creating it; with `keep_days`, deletes the day files
-    /// older than that now and whenever the day changes.
+    /// Logs into `dir`, creating it (0750: the day files in it are for the
+    /// group to read); with `keep_days`, deletes the day files older than
+    /// that now and whenever the day changes, while the clock can be
+    /// trusted.
     pub fn new(dir: &Path, keep_days: Option<u32>) -> Result<Self> {
-        std::fs::DirBuilder::new().recursive(true).mode(0o750).create(dir).map_err(Error::file("create the events log folder", dir))?;
-        let mut log = EventsLog { dir: dir.to_path_buf(), keep_days, pruned: None, open: None };
-        log.prune(chrono::Local::now().date_naive())?;
+        create_dir(dir, 0o750).map_err(Error::file("create the events log folder", dir))?;
+        let now = chrono::Local::now();
+        let mut log = EventsLog {
+            dir: dir.to_path_buf(),
+            keep_days,
+            pruned: None,
+            open: None,
+            clock: ClockWatch::new(),
+            last_seen: (now.timestamp() as f64, Instant::now()),
+        };
+        if log.keep_days.is_some() && log.clock.unsynchronised() {
+            tracing::warn!("not deleting old day files of the events log: the clock is not synchronised");
+        } else {
+            log.prune(now.date_naive())?;
+        }
         Ok(log)
     }
 
@@ -87,6 +207,34 @@ impl EventsLog {
         }
         Ok(())
     }
+
+    /// Whether the day of an event at `ts` may decide which day files are
+    /// too old; the reason when not.
+    fn may_prune(&mut self, ts: f64) -> std::result::Result<(), String> {
+        let (seen, at) = self.last_seen;
+        let wall = chrono::Utc::now().timestamp() as f64;
+        may_prune(ts, wall, seen, at.elapsed().as_secs_f64(), || self.clock.unsynchronised())
+    }
+}
+
+/// The rule [`EventsLog`] deletes by, at the first event of a day at `ts`:
+/// only when the clock is not known to be unsynchronised, the event's time
+/// is the clock's (`wall`, within a day: a replay on a simulated clock
+/// keeps its hands off the real days' files), and the time did not leap
+/// forward more than a day since the last time seen (`seen`, `elapsed`
+/// seconds ago): a clock that jumps forward must not delete every day
+/// before its wrong date.
+fn may_prune(ts: f64, wall: f64, seen: f64, elapsed: f64, unsynchronised: impl FnOnce() -> bool) -> std::result::Result<(), String> {
+    if (ts - wall).abs() > DAY_SECS {
+        return Err(format!("the events are timed {}, the clock reads {}", day_of(ts), day_of(wall)));
+    }
+    if ts - seen > elapsed + DAY_SECS {
+        return Err(format!("the time jumped forward from {} to {}", day_of(seen), day_of(ts)));
+    }
+    if unsynchronised() {
+        return Err("the clock is not synchronised".into());
+    }
+    Ok(())
 }
 
 impl Sink for EventsLog {
@@ -94,19 +242,21 @@ impl Sink for EventsLog {
         let day = day_of(e.ts);
         if self.open.as_ref().is_none_or(|(d, _)| *d != day) {
             // A new day (midnight, or the first event): the days that are
-            // now too old go.
-            if let Ok(today) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
-                self.prune(today)?;
+            // now too old go, if the time can be trusted.
+            if self.keep_days.is_some()
+                && let Some(today) = parse_day_name(&format!("{day}.jsonl"))
+            {
+                match self.may_prune(e.ts) {
+                    Ok(()) => self.prune(today)?,
+                    Err(why) => tracing::warn!("not deleting old day files of the events log: {why}"),
+                }
             }
+            self.open = None;
             let path = self.dir.join(format!("{day}.jsonl"));
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .mode(0o640)
-                .open(&path)
-                .map_err(Error::file("open the events log", &path))?;
+            let file = open_day_file(&path).map_err(Error::file("open the events log", &path))?;
             self.open = Some((day, file));
         }
+        self.last_seen = (e.ts, Instant::now());
         if let Some((day, file)) = &mut self.open {
             let mut line = e.json().into_bytes();
             line.push(b'\n');
@@ -136,6 +286,15 @@ pub struct Forgotten {
 /// A line that is not an event but contains the name goes too. Each file
 /// is replaced atomically, keeping its permissions.
 pub fn forget(dir: &Path, name: &str) -> Result<Forgotten> {
+    // Names are compared in one Unicode form: the gallery's "Zoë" may be
+    // NFD where the name typed is NFC.
+    let name: String = name.nfc().collect();
+    if name.trim().is_empty() {
+        // Every torn line "contains" the empty name.
+        return Err(Error::Setting("forget: the name is empty; give the person's name as the gallery has it".into()));
+    }
+    let name = name.as_str();
+    let same = |v: &serde_json::Value| v.as_str().is_some_and(|l| l.nfc().eq(name.chars()));
     let mut total = Forgotten::default();
     for (_, path) in day_files(dir)? {
         let text = rollcall_shared::regular::read_to_string(&path, rollcall_shared::regular::cap::TABLE, "events log")
@@ -145,7 +304,7 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten> {
         for line in text.lines() {
             match serde_json::from_str::<serde_json::Value>(line) {
                 Ok(mut event) if event.is_object() => {
-                    if event["label"].as_str() == Some(name) {
+                    if same(&event["label"]) {
                         total.lines += 1;
                         continue;
                     }
@@ -153,7 +312,7 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten> {
                     for list in ["added", "removed"] {
                         if let Some(names) = event.get_mut(list).and_then(|v| v.as_array_mut()) {
                             let n = names.len();
-                            names.retain(|v| v.as_str() != Some(name));
+                            names.retain(|v| !same(v));
                             mentioned |= names.len() != n;
                         }
                     }
@@ -164,7 +323,7 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten> {
                         out.push_str(line);
                     }
                 }
-                _ if line.contains(name) => {
+                _ if line.nfc().collect::<String>().contains(name) => {
                     total.lines += 1;
                     continue;
                 }
@@ -216,6 +375,31 @@ mod tests {
         for kept in ["2026-10-31.jsonl", "2026-11-29.jsonl", "notes.txt", "2020-01-01.csv"] {
             assert!(dir.path().join(kept).exists(), "{kept}");
         }
+    }
+
+    #[test]
+    fn day_files_are_named_exactly_as_the_device_names_them() {
+        assert_eq!(parse_day_name("2026-11-30.jsonl"), Some(date("2026-11-30")));
+        for name in
+            ["2020-1-5.jsonl", "+2020-01-06.jsonl", " 2020-01-07.jsonl", "2020-02-30.jsonl", "2020-01-07.jsonl ", "20200-01-07.jsonl"]
+        {
+            assert_eq!(parse_day_name(name), None, "{name}");
+        }
+    }
+
+    /// The clock that jumps forward (here: the events' time leaping two
+    /// days past the last time seen, a second later) deleted every day
+    /// before its wrong date; a replay far from the clock did the same.
+    #[test]
+    fn regression_a_clock_that_jumped_forward_deleted_the_days_before_it() {
+        let now = 1_796_500_000.0;
+        let never = || panic!("the clock is not asked before the time is checked");
+        assert!(may_prune(now + 2.0 * DAY_SECS, now + 2.0 * DAY_SECS, now, 1.0, never).is_err_and(|w| w.contains("jumped forward")));
+        assert!(may_prune(now + 100.0 * DAY_SECS, now, now, 1.0, never).is_err_and(|w| w.contains("the clock reads")));
+        assert!(may_prune(now + 60.0, now + 60.0, now, 60.0, || true).is_err_and(|w| w.contains("not synchronised")));
+        // Midnight, with the clock: two days of running since the last
+        // event are no jump.
+        assert!(may_prune(now + 2.0 * DAY_SECS, now + 2.0 * DAY_SECS, now, 2.0 * DAY_SECS, || false).is_ok());
     }
 
     #[test]

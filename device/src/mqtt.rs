@@ -71,25 +71,35 @@ pub const DEFAULT_QUEUE: usize = 1000;
 
 impl MqttSettings {
     /// Parses `mqtt://[USER@]HOST[:PORT]/PREFIX` or `mqtts://...` (default
-    /// ports 1883 and 8883). A password in the URL is refused: a command
-    /// line is visible to every local user, and the URL reaches log lines.
+    /// ports 1883 and 8883; the scheme in any case). A password in the URL
+    /// is refused: a command line is visible to every local user, and the
+    /// URL reaches log lines. No error names the password: the user part is
+    /// taken apart first, and URLs are shown as [`redact`] shows them.
     pub fn parse_url(url: &str) -> Result<MqttSettings> {
-        let (tls, rest) = if let Some(r) = url.strip_prefix("mqtts://") {
-            (true, r)
-        } else if let Some(r) = url.strip_prefix("mqtt://") {
-            (false, r)
-        } else {
-            return Err(Error::mqtt(format!("`{url}`: an MQTT URL starts with mqtt:// or mqtts://")));
+        let shown = redact(url);
+        let Some((scheme, rest)) = url.split_once("://") else {
+            return Err(Error::mqtt(format!("`{shown}`: an MQTT URL starts with mqtt:// or mqtts://")));
+        };
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "mqtts" => true,
+            "mqtt" => false,
+            _ => return Err(Error::mqtt(format!("`{shown}`: an MQTT URL starts with mqtt:// or mqtts://"))),
+        };
+        let password = || {
+            Error::mqtt(
+                "the MQTT URL holds a password, which every local user can read in the process list: \
+                 put it in `password_file` (or `password_env`) under [mqtt] in the settings file",
+            )
         };
         let (authority, prefix) = rest.split_once('/').unwrap_or((rest, ""));
         let (user, hostport) = match authority.rsplit_once('@') {
-            Some((info, _)) if info.contains(':') => {
-                return Err(Error::mqtt(
-                    "the MQTT URL holds a password, which every local user can read in the process list: \
-                     put it in `password_file` (or `password_env`) under [mqtt] in the settings file",
-                ));
-            }
+            Some((info, _)) if info.contains(':') => return Err(password()),
             Some((user, hostport)) => (Some(user.to_string()), hostport),
+            // `u:se/cret@host/p`: a password with a `/` in it, which
+            // ended the authority early (`u:se` is no HOST:PORT).
+            None if prefix.contains('@') && authority.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_err()) => {
+                return Err(password());
+            }
             None => (None, authority),
         };
         // From here on the URL is named without its user part.
@@ -121,6 +131,25 @@ impl MqttSettings {
             ca_file: None,
             client_auth: None,
         })
+    }
+}
+
+/// `url` as it may be shown: a password in it becomes `***`
+/// (`mqtt://u:***@host/p`). The user part ends at the last `@`, and the
+/// password at its first `:`, so a password holding `/` or `@` is hidden
+/// whole (a prefix holding `@` may be hidden too: better too much than the
+/// password).
+pub fn redact(url: &str) -> String {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((scheme, rest)) => (format!("{scheme}://"), rest),
+        None => (String::new(), url),
+    };
+    match rest.rsplit_once('@') {
+        Some((info, after)) if info.contains(':') => {
+            let user = info.split_once(':').map_or(info, |(u, _)| u);
+            format!("{scheme}{user}:***@{after}")
+        }
+        _ => url.to_string(),
     }
 }
 
@@ -166,8 +195,7 @@ impl Mqtt {
     /// Starts the client; the connection is made in the background, so a
     /// broker that is down at start does not stop the device either.
     pub fn start(settings: MqttSettings) -> Result<Mqtt> {
-        let id = format!("rollcall-{}", ascii_id(&settings.prefix));
-        let mut opts = options(&settings, id)?;
+        let mut opts = options(&settings, client_id(&settings.prefix))?;
         opts.set_last_will(LastWill::new(status_topic(&settings), "offline", QoS::AtLeastOnce, true));
         if !settings.tls && settings.password.is_some() {
             tracing::warn!(
@@ -236,6 +264,29 @@ fn ascii_id(t: &str) -> String {
     t.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
 }
 
+/// The readable part of an id made from the prefix, at most this long.
+const READABLE: usize = 24;
+
+/// The prefix as an id: its readable folding (cut to [`READABLE`]) and the
+/// first 64 bits of the sha256 of its exact bytes, so that two prefixes
+/// that fold alike (`school/door-1`, `school/door_1`) keep their own ids.
+fn prefix_id(prefix: &str, sep: char) -> String {
+    let mut readable = ascii_id(prefix);
+    readable.truncate(READABLE);
+    let hash = rollcall_shared::digest::sha256(prefix.as_bytes());
+    format!("rollcall{sep}{readable}{sep}{}", rollcall_shared::digest::hex(&hash[..8]))
+}
+
+/// The device's MQTT client id, one-to-one with the exact prefix (two
+/// doors with one id throw each other off the broker in turn): at most 9 +
+/// 24 + 1 + 16 = 50 bytes of `[0-9a-z_-]`. That is above the 23 bytes an
+/// MQTT 3.1.1 broker must accept, and within what mosquitto, EMQX, HiveMQ
+/// and every broker Home Assistant users run accept; a broker that takes
+/// 23 only answers "identifier rejected", which `doctor` shows.
+fn client_id(prefix: &str) -> String {
+    prefix_id(prefix, '-')
+}
+
 /// Home Assistant's id of a person's sensor: readable, and unique by a
 /// short hash of the prefix and the exact label (the readable part alone
 /// made `李雷` and `王芳` one sensor).
@@ -261,7 +312,7 @@ fn discovery_config(s: &MqttSettings, label: &str) -> serde_json::Value {
         "payload_available": "online",
         "payload_not_available": "offline",
         "device": {
-            "identifiers": [format!("rollcall_{}", ascii_id(&s.prefix))],
+            "identifiers": [prefix_id(&s.prefix, '_')],
             "name": format!("rollcall {}", s.prefix),
             "manufacturer": "rollcall",
         },
@@ -321,7 +372,7 @@ fn options(settings: &MqttSettings, id: String) -> Result<MqttOptions> {
 /// `timeout` for the broker to accept; then disconnects. Under its own
 /// client id, so that a running device is not thrown off the broker.
 pub fn probe(settings: &MqttSettings, timeout: Duration) -> Result<()> {
-    let id = format!("rollcall-doctor-{}-{}", ascii_id(&settings.prefix), std::process::id());
+    let id = format!("{}-doctor-{}", client_id(&settings.prefix), std::process::id());
     let (client, mut connection) = Client::new(options(settings, id)?, 10);
     let deadline = std::time::Instant::now() + timeout;
     loop {
@@ -485,6 +536,61 @@ mod tests {
         assert_ne!(unique_id(&s, "李雷"), unique_id(&s, "王芳"));
         assert_ne!(discovery_topic(&s, "homeassistant", "李雷"), discovery_topic(&s, "homeassistant", "王芳"));
         assert_ne!(unique_id(&s, "a+b"), unique_id(&s, "a_b"));
+    }
+
+    /// The client id was `rollcall-` and an ASCII folding of the prefix, so
+    /// `school/door-1` and `school/door_1` had one id: the broker logged 20
+    /// take-overs in 10 s, both doors' status flapped, and Home Assistant
+    /// saw one device (`rollcall_school_door_1`) for two classrooms. Ids now
+    /// carry a hash of the exact prefix.
+    #[test]
+    fn regression_two_doors_whose_prefixes_fold_alike_shared_one_client_id() {
+        let prefixes = ["school/door-1", "school/door_1", "school/door 1", "School/Door-1", "李雷/1", "王芳/1"];
+        let ids: std::collections::BTreeSet<String> = prefixes.iter().map(|p| client_id(p)).collect();
+        assert_eq!(ids.len(), prefixes.len(), "{ids:?}");
+        let devices: std::collections::BTreeSet<String> = prefixes.iter().map(|p| prefix_id(p, '_')).collect();
+        assert_eq!(devices.len(), prefixes.len(), "{devices:?}");
+        for p in prefixes.iter().copied().chain(["a".repeat(300).as_str()]) {
+            let id = client_id(p);
+            assert!(id.len() <= 50 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{id}");
+            assert!(id.starts_with("rollcall-"), "{id}");
+        }
+        assert!(client_id("school/door-1").starts_with("rollcall-school_door_1-"), "readable: {}", client_id("school/door-1"));
+        let s = |p: &str| MqttSettings::parse_url(&format!("mqtt://h/{p}")).expect("url");
+        assert_ne!(
+            discovery_config(&s("school/door-1"), "ada")["device"]["identifiers"],
+            discovery_config(&s("school/door_1"), "ada")["device"]["identifiers"]
+        );
+    }
+
+    /// `mqtt://u:se/cret@host/p` answered "port `se` is not a number" with
+    /// the whole URL, password included; so did `MQTT://` and `tcp://`
+    /// URLs with a password. The user part is taken apart first.
+    #[test]
+    fn regression_a_malformed_url_printed_its_password() {
+        for url in [
+            "mqtt://u:se/cret@host/p",
+            "MQTT://u:secret@host/p",
+            "Mqtts://u:secret@host:port/p",
+            "tcp://u:secret@host/p",
+            "mqtt://u:sec@ret@host/p",
+            "mqtt:/u:secret@host/p",
+            "u:secret@host/p",
+        ] {
+            let e = MqttSettings::parse_url(url).expect_err(url);
+            let text = e.chain();
+            assert!(!text.contains("secret") && !text.contains("cret") && !text.contains("ret@"), "{url}: {text}");
+        }
+        assert_eq!(redact("tcp://u:se/cret@host/p"), "tcp://u:***@host/p");
+        assert_eq!(redact("mqtt://host:1883/p"), "mqtt://host:1883/p");
+        // The scheme is case-insensitive; `@` may be in a prefix.
+        let s = MqttSettings::parse_url("MQTTS://door@host:8884/school/door@1").expect("url");
+        assert_eq!(
+            (s.tls, s.user.as_deref(), s.host.as_str(), s.port, s.prefix.as_str()),
+            (true, Some("door"), "host", 8884, "school/door@1")
+        );
+        let s = MqttSettings::parse_url("mqtt://host:1883/a@b").expect("an @ in the prefix");
+        assert_eq!((s.host.as_str(), s.prefix.as_str(), s.user), ("host", "a@b", None));
     }
 
     #[test]

@@ -8,7 +8,8 @@
 //! a new inode even within the same second). A new file gets the checks the
 //! one at start got (format, checksum, signature when a key is trusted);
 //! the recognizer then checks the models, and with a trusted key the
-//! serial must not be older than one in use before ([`crate::rollback`]).
+//! serial must not be older than one in use before, nor retired, nor from
+//! the future ([`crate::rollback`]).
 //! One that fails is refused once,
 //! with the reason, and the old gallery stays in use until the file changes
 //! again.
@@ -47,28 +48,59 @@ pub(crate) struct Trust {
     pub serials: Serials,
 }
 
+/// A signed gallery's serial, once checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Serial {
+    /// The serial the signature carries.
+    pub value: u64,
+    /// Whether to record it as the one to beat: not when it is more than a
+    /// day ahead of a clock that is not synchronised (a Pi without a
+    /// real-time clock at boot), which cannot tell a fresh gallery from one
+    /// signed with a wrong clock.
+    pub record: bool,
+}
+
 impl Trust {
     /// Reads and checks `path` as the gallery to use now: signed by the
-    /// key, with a serial no lower than one accepted before (unless
-    /// `downgrade`). Gives the serial, to [`Trust::accepted`] once in use.
-    pub(crate) fn read(&self, path: &std::path::Path, downgrade: bool) -> Result<(Gallery, u64)> {
+    /// key, with a serial that is not retired, no lower than one accepted
+    /// before (unless `downgrade`), and not more than a day ahead of the
+    /// clock when it is synchronised. Gives the serial, to
+    /// [`Trust::accepted`] once in use.
+    pub(crate) fn read(&self, path: &std::path::Path, downgrade: bool) -> Result<(Gallery, Serial)> {
         let (gallery, serial) = rollcall_shared::gallery::read_file_verified(path, Some(&self.key))?;
         self.serials.check(&self.key, serial, downgrade)?;
-        Ok((gallery, serial))
+        let now = crate::rollback::now_secs();
+        let mut record = true;
+        if serial > now.saturating_add(crate::rollback::MAX_AHEAD) {
+            if crate::clock::synchronised() == Some(true) {
+                crate::rollback::check_not_ahead(&self.key, serial, now)?;
+            }
+            tracing::warn!(
+                "gallery serial {serial} ({}) is more than a day ahead of the clock ({}), which is not known to be synchronised: \
+                 used, but not recorded as the serial to beat",
+                crate::rollback::date(serial),
+                crate::rollback::date(now)
+            );
+            record = false;
+        }
+        Ok((gallery, Serial { value: serial, record }))
     }
 
     /// Records that the gallery with `serial` is in use.
-    pub(crate) fn accepted(&mut self, serial: u64) -> Result<()> {
-        self.serials.record(&self.key, serial)
+    pub(crate) fn accepted(&mut self, serial: Serial) -> Result<()> {
+        if !serial.record {
+            return Ok(());
+        }
+        self.serials.record(&self.key, serial.value)
     }
 }
 
 /// Reads the gallery at `path`: signed and current when `trust` is given
 /// (see [`Trust::read`]); serial 0 otherwise.
-pub(crate) fn read(path: &std::path::Path, trust: Option<&Trust>, downgrade: bool) -> Result<(Gallery, u64)> {
+pub(crate) fn read(path: &std::path::Path, trust: Option<&Trust>, downgrade: bool) -> Result<(Gallery, Serial)> {
     match trust {
         Some(t) => t.read(path, downgrade),
-        None => Ok((rollcall_shared::gallery::read_file(path)?, 0)),
+        None => Ok((rollcall_shared::gallery::read_file(path)?, Serial { value: 0, record: false })),
     }
 }
 
@@ -92,7 +124,7 @@ impl GalleryWatch {
     /// among them). `None` when unchanged (or missing: a gallery being
     /// replaced by a non-atomic copy is absent for a moment, and the old
     /// one serves meanwhile).
-    pub(crate) fn changed(&mut self, trust: Option<&Trust>) -> Option<Result<(Gallery, u64)>> {
+    pub(crate) fn changed(&mut self, trust: Option<&Trust>) -> Option<Result<(Gallery, Serial)>> {
         let now = stamp(&self.path)?;
         if self.seen == Some(now) {
             return None;

@@ -29,13 +29,53 @@ fn check_leds(leds: &std::collections::BTreeMap<String, u8>, labels: &[String]) 
     Ok(())
 }
 
+/// The state folder the settings give, else the default one.
+pub(crate) fn state_dir(s: &Settings) -> Result<std::path::PathBuf> {
+    s.state_dir.clone().or_else(crate::rollback::default_dir).ok_or_else(|| {
+        Error::Setting("--trust needs a folder to remember which galleries it accepted: pass --state-dir DIR (or set `state_dir`)".into())
+    })
+}
+
 /// The trusted key and the serials accepted before, from the state folder.
 pub(crate) fn trust(s: &Settings) -> Result<Option<Trust>> {
     let Some(key) = s.trust else { return Ok(None) };
-    let dir = s.state_dir.clone().or_else(crate::rollback::default_dir).ok_or_else(|| {
-        Error::Setting("--trust needs a folder to remember which galleries it accepted: pass --state-dir DIR (or set `state_dir`)".into())
-    })?;
-    Ok(Some(Trust { key, serials: crate::rollback::Serials::open(&dir)? }))
+    Ok(Some(Trust { key, serials: crate::rollback::Serials::open(&state_dir(s)?)? }))
+}
+
+/// Why the state folder is within reach of the gallery's writer, when it
+/// is: the gallery's own folder (the old packaged layout), where whoever
+/// replaces the gallery can delete the serials too.
+pub(crate) fn state_beside_gallery(s: &Settings, state: &std::path::Path) -> Option<String> {
+    let gallery_dir = s.gallery.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    let same = match (std::fs::canonicalize(gallery_dir), std::fs::canonicalize(state)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => gallery_dir == state,
+    };
+    same.then(|| {
+        format!(
+            "the state folder {} is the gallery's own folder: whoever can replace the gallery can delete the serials \
+             and bring an older gallery back; set `state_dir` to a folder only the service writes (the package uses /var/lib/rollcall/state)",
+            rollcall_files::shown(state)
+        )
+    })
+}
+
+/// Refuses a deployment (settings file or camera) that accepts unsigned
+/// galleries without saying so; warns about an unsigned run otherwise.
+pub(crate) fn unsigned_allowed(s: &Settings) -> Result<()> {
+    if s.trust.is_some() {
+        return Ok(());
+    }
+    let gallery = rollcall_files::shown(&s.gallery);
+    if s.deployed && !s.allow_unsigned {
+        return Err(Error::Setting(format!(
+            "galleries are not authenticated: no `trust` key is set, so anyone who can write {gallery} could add a person. \
+             Set `trust` to the school's public key (KEY.pub from `rollcall keygen`; the package expects /etc/rollcall/school.pub) \
+             and sign galleries with `rollcall export --sign KEY`, or set `allow_unsigned = true` (--allow-unsigned) to run without signatures on purpose"
+        )));
+    }
+    tracing::warn!("galleries are not authenticated: anyone who can write {gallery} can add a person; pass --trust KEY.pub");
+    Ok(())
 }
 
 /// Sends `events` to the sinks; every event while the clock is not
@@ -82,14 +122,19 @@ pub fn run(s: &Settings) -> Result<()> {
 
 /// [`run`] with the caller's sinks.
 pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
-    match &s.trust {
-        Some(key) => tracing::info!("galleries must be signed by key {}", key.short()),
-        None => tracing::warn!(
-            "galleries are not authenticated: anyone who can write {} can add a person; pass --trust KEY.pub",
-            rollcall_files::shown(&s.gallery)
-        ),
-    }
+    unsigned_allowed(s)?;
     let mut trust = trust(s)?;
+    if let Some(t) = &trust {
+        tracing::info!("galleries must be signed by key {}", t.key.short());
+        if let Some(missing) = t.serials.missing(&t.key) {
+            tracing::warn!("{missing}");
+        }
+        if let Some(dir) = t.serials.path().parent()
+            && let Some(why) = state_beside_gallery(s, dir)
+        {
+            tracing::warn!("{why}");
+        }
+    }
     let (gallery, serial) = crate::reload::read(&s.gallery, trust.as_ref(), s.allow_downgrade)?;
     check_leds(&s.leds, &gallery.labels)?;
     // A still source that cannot be read now is a mistake in the settings,
@@ -110,7 +155,7 @@ pub fn run_with(s: &Settings, sinks: &mut [Box<dyn Sink>]) -> Result<()> {
     tracing::info!("classifier {}; {:?}", rec.classifier().name(), s.smoothing);
     if let Some(t) = &mut trust {
         t.accepted(serial)?;
-        tracing::info!("gallery serial {serial}");
+        tracing::info!("gallery serial {}", serial.value);
     }
     sinks.iter_mut().for_each(|sink| sink.gallery(rec.labels()));
     let mut clock = ClockWatch::new();

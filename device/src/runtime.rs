@@ -204,7 +204,10 @@ pub(crate) fn dispatch(sinks: &mut [Box<dyn Sink>], events: &[Event]) {
     for e in events {
         for s in sinks.iter_mut() {
             if let Err(err) = s.emit(e) {
-                tracing::warn!("{err:#}");
+                // The whole chain: "cannot write the events log X" alone
+                // did not say whether the disk was full or a permission
+                // was missing.
+                tracing::warn!("{}", err.chain());
             }
         }
     }

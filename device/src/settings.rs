@@ -8,10 +8,15 @@
 //! `--no-stdout`. Flags that only make sense for one run (`--config`,
 //! `--fps`, `--replay-start`, `--allow-downgrade`) are not keys.
 //!
+//! Settings from a file, or a camera source, without `trust` are refused
+//! unless `allow_unsigned = true` says so: the packaged service must not
+//! accept whatever gallery is written to its file by default.
+//!
 //! ```toml
 //! gallery = "/opt/rollcall/gallery.rcg"
 //! trust = "/opt/rollcall/school.pub"   # accept only galleries signed by this key
-//! state_dir = "/var/lib/rollcall"       # highest gallery serial accepted per key
+//! # allow_unsigned = true            # without `trust`: accept unsigned galleries on purpose
+//! state_dir = "/var/lib/rollcall/state" # gallery serials accepted per key, out of the gallery writer's reach
 //! source = "v4l:/dev/video0:640x480@15"
 //! serial = "/dev/ttyAMA0@115200"
 //! serial_format = "postcard"      # or "jsonl"
@@ -168,13 +173,20 @@ pub struct Options {
     /// Accept only galleries signed by this public key (KEY.pub from `rollcall keygen`)
     #[arg(long, value_name = "KEY.pub", global = true)]
     pub trust: Option<PathBuf>,
-    /// Folder of the device's own state (the highest gallery serial
-    /// accepted per trusted key) [default: $STATE_DIRECTORY, else
-    /// $XDG_STATE_HOME/rollcall-device, else ~/.local/state/rollcall-device]
+    /// Folder of the device's own state (the gallery serials accepted and
+    /// retired per trusted key), out of reach of whoever writes the gallery
+    /// [default: $STATE_DIRECTORY, else $XDG_STATE_HOME/rollcall-device,
+    /// else ~/.local/state/rollcall-device]
     #[arg(long, value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+    /// Run without `trust`: accept galleries nobody signed. A settings file
+    /// or a camera without `trust` is refused unless this says so
+    #[arg(long, global = true, num_args = 0..=1, require_equals = true, default_missing_value = "true", value_name = "BOOL")]
+    pub allow_unsigned: Option<bool>,
     /// Accept the gallery given at start even if a gallery with a higher
-    /// serial was accepted before (going back on purpose)
+    /// serial was accepted before (going back on purpose, or away from a
+    /// serial signed with a wrong clock); the serials accepted above it are
+    /// retired: refused from then on
     #[arg(long, global = true)]
     #[serde(skip)]
     pub allow_downgrade: bool,
@@ -325,7 +337,7 @@ impl Options {
     /// These settings over `earlier`'s: each one set here wins.
     fn over(mut self, mut earlier: Options) -> Options {
         over!(self, earlier; gallery, source, serial, serial_format, gpio, classifier, heartbeat_secs, detector_size, trust,
-            state_dir, events_log, keep_days, stdout, models_dir, manifest, threads);
+            allow_unsigned, state_dir, events_log, keep_days, stdout, models_dir, manifest, threads);
         over!(self.smoothing, earlier.smoothing; present_after, window, absent_after, iou);
         over!(self.carry, earlier.carry; recheck_every, settle_after, min_overlap, min_likeness);
         over!(self.mqtt, earlier.mqtt; url, user, password_file, password_env, discovery, discovery_prefix, queue, ca_file,
@@ -389,7 +401,18 @@ impl Options {
     /// authenticated.
     fn trust_key(&self) -> Result<Option<PublicKey>> {
         let Some(path) = &self.trust else { return Ok(None) };
-        let text = small_text(path, "key file")?;
+        let text = small_text(path, "key file").map_err(|e| match e {
+            Error::Read { source: rollcall_shared::regular::RegularError::Io(io), .. } if io.kind() == std::io::ErrorKind::NotFound => {
+                Error::Content {
+                    path: path.clone(),
+                    what: "the trusted key (`trust`) is missing: copy the school's public key here (school.pub, from \
+                           `rollcall keygen` on the laptop, the half of the key that signs each gallery)"
+                        .into(),
+                    source: Some(io.into()),
+                }
+            }
+            e => e,
+        })?;
         let key = PublicKey::parse(&text).map_err(|e| Error::Content {
             path: path.clone(),
             what: "not a public key from `rollcall keygen`".into(),
@@ -436,7 +459,13 @@ pub struct Settings {
     pub gallery: PathBuf,
     /// The key galleries must be signed with, if any.
     pub trust: Option<PublicKey>,
-    /// Where the highest serial accepted per key is kept.
+    /// Galleries nobody signed are accepted on purpose (`allow_unsigned`).
+    pub allow_unsigned: bool,
+    /// The settings come from a file or the source is a camera: a
+    /// deployment, which must say `trust` or `allow_unsigned = true`
+    /// (a replay from flags alone, a test or a demo, only gets a warning).
+    pub deployed: bool,
+    /// Where the serials accepted per key are kept.
     pub state_dir: Option<PathBuf>,
     /// Accept an older gallery at start.
     pub allow_downgrade: bool,
@@ -492,6 +521,8 @@ impl Settings {
         Ok(Settings {
             gallery: o.gallery()?,
             trust: o.trust_key()?,
+            allow_unsigned: o.allow_unsigned.unwrap_or(false),
+            deployed: o.config.is_some() || matches!(source, SourceSpec::V4l { .. }),
             state_dir: o.state_dir.clone(),
             allow_downgrade: o.allow_downgrade,
             fps,

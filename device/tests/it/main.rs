@@ -4,6 +4,7 @@
 
 mod doctor;
 mod mqtt;
+mod nspawn;
 mod regression;
 mod reload;
 mod replay;

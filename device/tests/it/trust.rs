@@ -140,13 +140,17 @@ fn regression_an_older_signed_gallery_was_accepted_rollback() {
     let out = device_with(&gallery, Some(&public), &still, &["--allow-downgrade"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains(r#""event":"arrived","label":"eve""#));
-    // ... and forward again: B's serial is above A's.
+    // B, gone back from, is retired (else the recovery from a serial
+    // signed with a wrong clock would let that gallery in again); forward
+    // again is a new export, with a higher serial.
     std::fs::write(&gallery, &b).expect("write B");
+    refused(&device(&gallery, Some(&public), &still), "was retired");
+    std::fs::write(&gallery, school.sign(&std::fs::read(tiny_gallery()).expect("tiny"), 300)).expect("write C");
     assert!(device(&gallery, Some(&public), &still).status.success());
 
     // The state is per key and lives in the state folder.
     let state = std::fs::read_to_string(d.join("state").join("gallery-serials.json")).expect("state file");
-    assert!(state.contains(&school.public().hex()) && state.contains("200"), "{state}");
+    assert!(state.contains(&school.public().hex()) && state.contains("300") && state.contains("200"), "{state}");
 }
 
 /// The same rollback while the device runs: the old gallery copied over
@@ -192,4 +196,114 @@ fn regression_an_older_signed_gallery_was_accepted_on_reload() {
     assert!(stderr.contains("an older gallery: serial 100") && stderr.contains("the old gallery stays in use"), "{stderr}");
     assert!(lines.iter().any(|l| l.contains(r#""label":"ben""#)), "{lines:?}");
     assert!(!lines.iter().any(|l| l.contains(r#""label":"eve""#) || l.contains(r#""event":"reload""#)), "{lines:?}");
+}
+
+/// The device with `args`, its clock synchronised or not (`synced`), and
+/// its output as one text.
+fn device_at(d: &Path, synced: &str, gallery: &Path, public: &Path, extra: &[&str]) -> (bool, String) {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rollcall-device"));
+    c.env("ROLLCALL_ENGINE", "fake").env("ROLLCALL_LOG", "info").env("PATH", crate::regression::clock_path(d, synced));
+    c.arg("--gallery").arg(gallery).arg("--trust").arg(public).arg("--state-dir").arg(d.join("state"));
+    c.arg("--source").arg(format!("dir:{}", d.join("stills").display())).args(["--heartbeat-secs", "0"]).args(extra);
+    let out = c.output().expect("run rollcall-device");
+    (
+        out.status.success() && out.status.code() != Some(101),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs()
+}
+
+/// Serials are signing times. One export from a laptop whose clock read
+/// 2100 (serial 4102444800) made the device refuse every later gallery
+/// signed with that key, and the only way back, `--allow-downgrade`, let
+/// the 2100 gallery in again (its serial was above the new one to beat).
+/// Now a serial more than a day ahead of a synchronised clock is refused
+/// and never recorded; a device that recorded one before (the state is
+/// written here as the old device left it) says so, and `--allow-downgrade`
+/// with an honest gallery retires the serial from the future for good.
+#[test]
+fn regression_a_gallery_signed_in_2100_locked_the_classroom_out() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let (school, public, _, _) = rollback_setting(d, 3);
+    let plain = std::fs::read(tiny_gallery()).expect("tiny gallery");
+    let gallery = d.join("gallery.rcg");
+    let from_2100 = school.sign(&plain, 4_102_444_800);
+    let honest = school.sign(&plain, now());
+
+    // A synchronised clock refuses the serial from the future, and does
+    // not record it: the honest gallery is accepted next.
+    std::fs::write(&gallery, &from_2100).expect("write");
+    let (ok, said) = device_at(d, "yes", &gallery, &public, &[]);
+    assert!(!ok && said.contains("more than a day ahead of this device's clock") && said.contains("2100-01-01"), "{said}");
+    assert!(!d.join("state/gallery-serials.json").exists(), "never recorded: {said}");
+    std::fs::write(&gallery, &honest).expect("write");
+    let (ok, said) = device_at(d, "yes", &gallery, &public, &[]);
+    assert!(ok, "{said}");
+
+    // The state an old device left: the 2100 serial recorded.
+    let state = d.join("state/gallery-serials.json");
+    std::fs::write(&state, format!("{{\"highest\": {{\"{}\": 4102444800}}}}", school.public().hex())).expect("old state");
+    let (ok, said) = device_at(d, "yes", &gallery, &public, &[]);
+    assert!(!ok && said.contains("already accepted serial 4102444800") && said.contains("in the future"), "{said}");
+    let doctor = |synced| device_at(d, synced, &gallery, &public, &["doctor"]);
+    let (ok, said) = doctor("yes");
+    assert!(!ok && said.contains("FAIL  serials") && said.contains("--allow-downgrade"), "{said}");
+
+    // The recovery: the honest gallery in, the one from 2100 retired.
+    let (ok, said) = device_at(d, "yes", &gallery, &public, &["--allow-downgrade"]);
+    assert!(ok, "{said}");
+    std::fs::write(&gallery, &from_2100).expect("write");
+    // Even with a clock that cannot tell.
+    let (ok, said) = device_at(d, "no", &gallery, &public, &[]);
+    assert!(!ok && said.contains("was retired"), "{said}");
+    let (ok, said) = device_at(d, "no", &gallery, &public, &["--allow-downgrade"]);
+    assert!(!ok && said.contains("was retired"), "not even on purpose: {said}");
+    // A newer honest gallery goes in as usual.
+    std::fs::write(&gallery, school.sign(&plain, now() + 10)).expect("write");
+    let (ok, said) = device_at(d, "yes", &gallery, &public, &[]);
+    assert!(ok, "{said}");
+    let (ok, said) = doctor("yes");
+    assert!(said.contains("ok    serials") && said.contains("retired: [4102444800]"), "{ok} {said}");
+}
+
+/// The rollback state lived beside the gallery in the packaged layout
+/// (whoever could write the gallery could delete it), and a missing state
+/// file started afresh without a word: an older gallery was then accepted
+/// once. A trusted key with no recorded serial is now warned about, at
+/// start and by `doctor`, and so is a state folder that is the gallery's.
+#[test]
+fn regression_a_deleted_rollback_state_started_afresh_silently() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let d = dir.path();
+    let (_, public, a, b) = rollback_setting(d, 3);
+    let gallery = d.join("gallery.rcg");
+    std::fs::write(&gallery, &b).expect("write");
+    let (ok, said) = device_at(d, "yes", &gallery, &public, &[]);
+    assert!(ok && said.contains("no gallery serial recorded for key") && said.contains("the state was deleted"), "{said}");
+    let (ok, said) = device_at(d, "yes", &gallery, &public, &[]);
+    assert!(ok && !said.contains("no gallery serial recorded"), "recorded now: {said}");
+    std::fs::remove_file(d.join("state/gallery-serials.json")).expect("delete the state");
+    std::fs::write(&gallery, &a).expect("write the older one");
+    let (_, said) = device_at(d, "yes", &gallery, &public, &["doctor"]);
+    assert!(said.contains("warn  serials") && said.contains("no gallery serial recorded"), "{said}");
+    // The state in the gallery's own folder: warned about.
+    let out = Command::new(env!("CARGO_BIN_EXE_rollcall-device"))
+        .env("ROLLCALL_ENGINE", "fake")
+        .env("PATH", crate::regression::clock_path(d, "yes"))
+        .arg("--gallery")
+        .arg(&gallery)
+        .arg("--trust")
+        .arg(&public)
+        .arg("--state-dir")
+        .arg(d)
+        .arg("--source")
+        .arg(format!("dir:{}", d.join("stills").display()))
+        .output()
+        .expect("run");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.contains("is the gallery's own folder"), "{said}");
 }

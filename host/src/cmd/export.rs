@@ -45,6 +45,12 @@ pub(super) struct Args {
     /// Sign the gallery with this secret key (from `rollcall keygen`)
     #[arg(long, value_name = "KEY")]
     sign: Option<PathBuf>,
+    /// The clock is right now, and the serial last signed with the key
+    /// (refused as being after the clock) came from a wrong clock: sign
+    /// with the clock's time (a device that accepted the wrong serial then
+    /// starts once with --allow-downgrade)
+    #[arg(long, requires = "sign")]
+    reset_serial: bool,
     /// Also write int8 models calibrated on the training run, and a gallery for them (<out>.int8.rcg)
     #[arg(long)]
     quantize: bool,
@@ -56,11 +62,14 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let model = ModelDir::new(&a.model);
     let form = VectorForm::from(a.references);
     let key = super::common::signing_key(a.sign.as_deref())?;
-    let e = export::export_signed(&model, &a.out, form, &a.model.display().to_string(), key.as_ref())?;
+    let e = export::export_signed_with(&model, &a.out, form, &a.model.display().to_string(), key.as_ref(), a.reset_serial)?;
     let name = format!("{:?}", a.references).to_lowercase();
     say!("wrote {}: {} people, {} reference faces, {} bytes ({name} references)", a.out.display(), e.people, e.references, e.bytes);
     if let (Some(by), Some(serial)) = (&e.signed_by, e.serial) {
         say!("signed by key {by}, serial {serial} (a device that trusts the key refuses galleries with a lower serial from now on)");
+        if a.reset_serial {
+            say!("serial reset to the clock's time: start each device that accepted a higher serial once with --allow-downgrade");
+        }
     }
     if a.quantize {
         let q = pipeline::export_quantized(&model, &a.out, form, a.models.load(g)?.as_ref(), key.as_ref())?;

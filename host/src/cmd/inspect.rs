@@ -37,7 +37,18 @@ pub(super) fn run(a: Args) -> Result<()> {
     );
     match &i.claim {
         None => out!("signature: none (a device with --trust refuses it)"),
-        Some(c) => out!("signature: key {}, serial {} ({})", c.signer_short(), c.serial, date(c.serial)),
+        Some(c) => {
+            out!("signature: key {}, serial {} ({})", c.signer_short(), c.serial, date(c.serial));
+            if export::ahead_of_clock(c.serial) {
+                tracing::warn!(
+                    "serial {} ({}) is more than a day ahead of this machine's clock: it was signed with a wrong clock (or this \
+                     clock is wrong), and a device with a synchronised clock refuses it; export it again with a right clock \
+                     (`rollcall export --sign KEY --reset-serial`)",
+                    c.serial,
+                    date(c.serial)
+                );
+            }
+        }
     }
     match (&i.verified, &a.trust) {
         (Some(Ok(())), Some(p)) => out!("verified with {}", p.display()),
