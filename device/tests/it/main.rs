@@ -4,7 +4,6 @@
 
 mod doctor;
 mod mqtt;
-mod nspawn;
 mod regression;
 mod reload;
 mod replay;
