@@ -9,11 +9,21 @@ use assert_cmd::Command;
 pub(crate) use rollcall_testkit::synthetic;
 
 /// `rollcall` on the fake engine, logging warnings only (what it says of
-/// its work still reaches stdout, where the tests read it).
+/// its work still reaches stdout, where the tests read it), with the
+/// user's state and keys folders in a folder of the test run's own (the
+/// serials `export --sign` records stay out of the real home).
 pub(crate) fn rollcall() -> Command {
     let mut c = Command::cargo_bin("rollcall").expect("the rollcall binary");
-    c.env("ROLLCALL_ENGINE", "fake").env("ROLLCALL_LOG", "warn");
+    c.env("ROLLCALL_ENGINE", "fake").env("ROLLCALL_LOG", "warn").env("XDG_STATE_HOME", home().join("state"));
+    c.env("ROLLCALL_KEYS_DIR", home().join("keys"));
     c
+}
+
+/// A home for this test process's runs, in the temporary folder (never the
+/// user's own).
+fn home() -> &'static Path {
+    static HOME: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().expect("a temp dir")).path()
 }
 
 /// Runs `rollcall` with `args`, expects success, returns stdout.

@@ -446,6 +446,7 @@ fn regression_childrens_faces_were_readable_by_every_local_user() {
             .arg("-q")
             .args(args.iter().map(|a| a.as_ref()))
             .env("ROLLCALL_ENGINE", "fake")
+            .env("XDG_STATE_HOME", dir.path().join("state"))
             .status()
             .expect("run rollcall");
         assert!(status.success(), "rollcall {:?}", args.iter().map(|a| a.as_ref()).collect::<Vec<_>>());
