@@ -54,14 +54,42 @@ const MIN_FREE_BYTES: u64 = 50 << 20;
 /// accept a connection.
 const WAIT: Duration = Duration::from_secs(10);
 
+/// Every check for the settings `options` give, in the order a device meets
+/// them. A source that is not set is one failed check, with its fix, and
+/// every other check still runs: a doctor that stopped at the first missing
+/// setting would check nothing.
+pub fn checks_for(options: &crate::settings::Options) -> crate::error::Result<Vec<Check>> {
+    let Some(_) = &options.source else {
+        // The rest resolves as for a replay of a folder: the source is the
+        // only thing not checked.
+        let mut stand_in = options.clone();
+        stand_in.source = Some("dir:.".into());
+        let mut out = vec![Check::bad(
+            "source",
+            Verdict::Fail,
+            "no source is set",
+            "set `source` in device.toml, or pass --source v4l:/dev/video0 (a camera), dir:PATH or image:FILE",
+        )];
+        out.extend(checks_but_source(&Settings::resolve(&stand_in)?));
+        return Ok(out);
+    };
+    Ok(checks(&Settings::resolve(options)?))
+}
+
 /// Every check, in the order a device meets them.
 pub fn checks(s: &Settings) -> Vec<Check> {
+    let mut out = checks_but_source(s);
+    let at = out.iter().position(|c| c.what != "gallery" && c.what != "models").unwrap_or(out.len());
+    out.insert(at, source(&s.source));
+    out
+}
+
+fn checks_but_source(s: &Settings) -> Vec<Check> {
     let mut out = Vec::new();
     let gallery = gallery(s, &mut out);
     if let Some(g) = &gallery {
         out.push(models(s, g));
     }
-    out.push(source(&s.source));
     if !s.leds.is_empty() {
         out.push(match s.gpio {
             GpioMode::DryRun => Check::ok("GPIO", format!("{} LEDs, dry run (changes are logged)", s.leds.len())),

@@ -294,7 +294,10 @@ pub fn forget(dir: &Path, name: &str) -> Result<Forgotten> {
         return Err(Error::Setting("forget: the name is empty; give the person's name as the gallery has it".into()));
     }
     let name = name.as_str();
-    let same = |v: &serde_json::Value| v.as_str().is_some_and(|l| l.nfc().eq(name.chars()));
+    // One rule on names, as the laptop's `forget` matches them: case,
+    // Unicode form and look-alike letters aside (`ann` is `Ann`, not `Anna`).
+    let key = rollcall_shared::names::key(name);
+    let same = |v: &serde_json::Value| v.as_str().is_some_and(|l| rollcall_shared::names::key(l) == key);
     let mut total = Forgotten::default();
     for (_, path) in day_files(dir)? {
         let text = rollcall_shared::regular::read_to_string(&path, rollcall_shared::regular::cap::TABLE, "events log")
@@ -346,6 +349,13 @@ pub fn forget_command(dir: Option<PathBuf>, name: &str) -> Result<()> {
     let dir =
         dir.ok_or_else(|| Error::Setting("no events log: pass --events-log DIR (or set `events_log` in the --config file)".into()))?;
     let done = forget(&dir, name)?;
+    if done.lines + done.mentions == 0 {
+        tracing::warn!(
+            "nobody called {} in the events log in {}: check the name as the gallery has it (`rollcall inspect GALLERY` lists them)",
+            rollcall_files::shown_str(name),
+            rollcall_files::shown(&dir)
+        );
+    }
     println!(
         "{}: removed {} arrivals and departures of {name} and {} mentions in reload events, from {} day files",
         rollcall_files::shown(&dir),

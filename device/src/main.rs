@@ -47,11 +47,8 @@ enum Command {
     /// departures, and their name in reload events (the gallery without
     /// them comes from `rollcall forget` on the laptop)
     Forget {
-        /// The person's name, as the gallery has it
+        /// The person's name, as the gallery has it (the events log folder is --events-log, or `events_log` in --config)
         name: String,
-        /// The events log folder [default: `events_log` in --config]
-        #[arg(long = "events-log", value_name = "DIR")]
-        dir: Option<std::path::PathBuf>,
     },
 }
 
@@ -68,7 +65,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         None => rollcall_device::run::run(&Settings::resolve(&options)?)?,
         Some(Command::Bench { photos, frames, json }) => rollcall_device::bench::run(&options, &photos, frames, json)?,
         Some(Command::Doctor) => {
-            let ok = rollcall_device::doctor::report(&rollcall_device::doctor::checks(&Settings::resolve(&options)?));
+            let ok = rollcall_device::doctor::report(&rollcall_device::doctor::checks_for(&options)?);
             anyhow::ensure!(ok, "some checks failed");
         }
         Some(Command::Models { action }) => {
@@ -80,7 +77,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 false,
             )?;
         }
-        Some(Command::Forget { name, dir }) => rollcall_device::events_log::forget_command(dir.or(options.events_log), &name)?,
+        Some(Command::Forget { name }) => rollcall_device::events_log::forget_command(options.events_log, &name)?,
     }
     Ok(())
 }

@@ -102,9 +102,15 @@ impl MqttSettings {
             }
             None => (None, authority),
         };
-        // From here on the URL is named without its user part.
+        // From here on the URL is named without its user part; and where an
+        // `@` is left (`mqtt:///u:secret@x`: a user part after a slash),
+        // without anything before it.
         let scheme = if tls { "mqtts" } else { "mqtt" };
-        let url = &format!("{scheme}://{hostport}/{prefix}");
+        let named = format!("{hostport}/{prefix}");
+        let url = &match named.rsplit_once('@') {
+            Some((_, after)) => format!("{scheme}://***@{after}"),
+            None => format!("{scheme}://{named}"),
+        };
         if prefix.is_empty() {
             return Err(Error::mqtt(format!("`{url}`: no topic prefix (mqtt://HOST[:PORT]/PREFIX)")));
         }
@@ -303,7 +309,10 @@ fn discovery_config(s: &MqttSettings, label: &str) -> serde_json::Value {
     serde_json::json!({
         "name": label,
         "unique_id": unique_id(s, label),
-        "object_id": unique_id(s, label),
+        // The entity id to give the sensor: Home Assistant deprecated
+        // `object_id` in 2025.10 and stopped honouring it in Core 2026.4;
+        // `default_entity_id` is the full id, domain included.
+        "default_entity_id": format!("binary_sensor.{}", unique_id(s, label)),
         "device_class": "presence",
         "state_topic": presence_topic(s, label),
         "payload_on": "present",

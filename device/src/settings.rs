@@ -136,26 +136,26 @@ pub struct Options {
     #[arg(long, global = true)]
     pub gallery: Option<PathBuf>,
     /// v4l:/dev/video0[:640x480@15], dir:PATH or image:FILE
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub source: Option<String>,
     /// Serial port and baud rate, e.g. /dev/ttyAMA0@115200
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub serial: Option<String>,
     /// Serial message format
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, global = true)]
     pub serial_format: Option<SerialFormat>,
     /// LED per person, LABEL=BCM_PIN (repeat); `unknown` lights for strangers
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(default)]
     pub led: Vec<String>,
     /// Drive real GPIO pins, or log the changes (dry-run)
-    #[arg(long, value_enum)]
+    #[arg(long, value_enum, global = true)]
     pub gpio: Option<GpioMode>,
     /// The classifier [default: the gallery's]
-    #[arg(long, value_parser = classifier_parser())]
+    #[arg(long, value_parser = classifier_parser(), global = true)]
     pub classifier: Option<ClassifierKind>,
     /// Seconds between heartbeats (0: none) [default: 30]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub heartbeat_secs: Option<f64>,
     /// When someone is present and when they have left (`[smoothing]`)
     #[command(flatten)]
@@ -191,7 +191,7 @@ pub struct Options {
     #[serde(skip)]
     pub allow_downgrade: bool,
     /// Replay `dir:` stills at this many frames per second (default: as fast as they go)
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(skip)]
     pub fps: Option<f64>,
     /// The MQTT broker (`[mqtt]`)
@@ -201,18 +201,18 @@ pub struct Options {
     /// Replay `dir:` stills as if the first was taken at this local time
     /// (YYYY-MM-DDTHH:MM:SS), one every 1/--fps seconds, without waiting:
     /// a recorded day replayed in seconds
-    #[arg(long, value_name = "TIME", value_parser = parse_local_time)]
+    #[arg(long, value_name = "TIME", value_parser = parse_local_time, global = true)]
     #[serde(skip)]
     pub replay_start: Option<f64>,
     /// Append every event to DIR/YYYY-MM-DD.jsonl (for `rollcall attendance`)
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub events_log: Option<PathBuf>,
     /// Keep the events log's day files for N days: older ones are deleted
     /// at start and at midnight [default: kept until deleted]
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", global = true)]
     pub keep_days: Option<u32>,
     /// Do not write events to stdout
-    #[arg(long)]
+    #[arg(long, global = true)]
     #[serde(skip)]
     pub no_stdout: bool,
     /// Write events to stdout (the file's `stdout = false` is `--no-stdout`).
@@ -242,16 +242,16 @@ pub struct Options {
 #[serde(deny_unknown_fields)]
 pub struct SmoothingOptions {
     /// Agreeing frames before someone is present [default: 3]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub present_after: Option<usize>,
     /// Frames a face's history covers [default: 5]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub window: Option<usize>,
     /// Frames unseen before someone has left [default: 5]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub absent_after: Option<usize>,
     /// Box overlap that makes two detections one face [default: 0.3]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub iou: Option<f32>,
 }
 
@@ -264,15 +264,15 @@ pub struct CarryOptions {
     #[arg(long, global = true)]
     pub recheck_every: Option<usize>,
     /// Agreeing embeddings in a row before an identity is carried [default: 2]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub settle_after: Option<usize>,
     /// Overlap with the box of the last embedding below which a face is
     /// embedded again [default: 0.6]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub min_overlap: Option<f32>,
     /// Likeness to how the face looked when last embedded below which it
     /// is embedded again [default: 0.9]
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub min_likeness: Option<f32>,
 }
 
@@ -281,35 +281,35 @@ pub struct CarryOptions {
 #[serde(deny_unknown_fields)]
 pub struct MqttOptions {
     /// Publish to an MQTT broker: mqtt://HOST[:PORT]/PREFIX (mqtts:// for TLS)
-    #[arg(long = "mqtt", value_name = "URL")]
+    #[arg(long = "mqtt", value_name = "URL", global = true)]
     pub url: Option<String>,
     /// The broker's user name
-    #[arg(long = "mqtt-user", value_name = "NAME")]
+    #[arg(long = "mqtt-user", value_name = "NAME", global = true)]
     pub user: Option<String>,
     /// A file holding the password (so it stays out of the settings and the process list)
-    #[arg(long = "mqtt-password-file", value_name = "FILE")]
+    #[arg(long = "mqtt-password-file", value_name = "FILE", global = true)]
     pub password_file: Option<PathBuf>,
     /// An environment variable holding the password
-    #[arg(long = "mqtt-password-env", value_name = "VAR")]
+    #[arg(long = "mqtt-password-env", value_name = "VAR", global = true)]
     pub password_env: Option<String>,
     /// Announce each person to Home Assistant (MQTT discovery)
-    #[arg(long = "mqtt-discovery", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    #[arg(long = "mqtt-discovery", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL", global = true)]
     pub discovery: Option<bool>,
     /// Home Assistant's discovery prefix [default: homeassistant]
-    #[arg(long = "mqtt-discovery-prefix", value_name = "PREFIX")]
+    #[arg(long = "mqtt-discovery-prefix", value_name = "PREFIX", global = true)]
     pub discovery_prefix: Option<String>,
     /// Messages kept while the broker is away [default: 1000]
-    #[arg(long = "mqtt-queue", value_name = "N")]
+    #[arg(long = "mqtt-queue", value_name = "N", global = true)]
     pub queue: Option<usize>,
     /// For mqtts://: the certificate authority (PEM) of a school's own
     /// broker, instead of the system's roots
-    #[arg(long = "mqtt-ca-file", value_name = "PEM")]
+    #[arg(long = "mqtt-ca-file", value_name = "PEM", global = true)]
     pub ca_file: Option<PathBuf>,
     /// For mqtts://: a client certificate (PEM), when the broker asks for one
-    #[arg(long = "mqtt-client-cert", value_name = "PEM")]
+    #[arg(long = "mqtt-client-cert", value_name = "PEM", global = true)]
     pub client_cert: Option<PathBuf>,
     /// Its private key (PEM)
-    #[arg(long = "mqtt-client-key", value_name = "PEM")]
+    #[arg(long = "mqtt-client-key", value_name = "PEM", global = true)]
     pub client_key: Option<PathBuf>,
 }
 
@@ -326,10 +326,12 @@ impl Options {
     pub fn layered(&self) -> Result<Options> {
         let Some(path) = &self.config else { return Ok(self.clone()) };
         let text = small_text(path, "settings file")?;
-        let file: Options = toml::from_str(&text).map_err(|e| Error::Content {
-            path: path.clone(),
-            what: "invalid settings".into(),
-            source: Some(e.into()),
+        // The error names the line, not what is on it: the line may hold
+        // a password (`password = "..."`, an unquoted `url = mqtt://u:p@h`),
+        // and this message reaches the journal.
+        let file: Options = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map_or(0, |span| text[..span.start.min(text.len())].matches('\n').count() + 1);
+            Error::Content { path: path.clone(), what: format!("invalid settings at line {line}: {}", e.message()), source: None }
         })?;
         Ok(self.clone().over(file))
     }
@@ -522,7 +524,9 @@ impl Settings {
             gallery: o.gallery()?,
             trust: o.trust_key()?,
             allow_unsigned: o.allow_unsigned.unwrap_or(false),
-            deployed: o.config.is_some() || matches!(source, SourceSpec::V4l { .. }),
+            // An explicit `--allow-unsigned=false` asks for the deployed rule
+            // on a replay too.
+            deployed: o.config.is_some() || matches!(source, SourceSpec::V4l { .. }) || o.allow_unsigned == Some(false),
             state_dir: o.state_dir.clone(),
             allow_downgrade: o.allow_downgrade,
             fps,

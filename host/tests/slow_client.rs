@@ -312,3 +312,30 @@ fn regression_slow_and_idle_clients_took_the_review_page_offline() {
     assert!(threads <= 16, "{threads} threads");
     assert!(files <= 4096 + 64, "{files} open files");
 }
+
+/// A reviewer found that `GET /launch`, which needs no session (it hands
+/// one over), passed the "who is asking" check and then had its body read:
+/// 4200 clients each declaring a megabyte and stalling kept the teacher's
+/// page from answering, and 400 of them sending it raised the server's
+/// memory to 450 MB. Only the API's POSTs, which need the whole session,
+/// have a body now; any other request that brings one is refused at once,
+/// its body unread.
+#[test]
+fn regression_a_get_with_a_body_made_the_server_hold_it() {
+    let _alone = one_at_a_time();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (port, key, cookie) = serve_here(dir.path(), Limits::default());
+    for path in ["/launch", "/launch?code=0", "/?token=nothing"] {
+        let mut s = connect(port);
+        write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 1048576\r\n\r\nx").expect("send");
+        let started = Instant::now();
+        let text = answer(s);
+        // Refused (400, or 403 for a wrong key), not served after a wait.
+        assert!(text.starts_with("HTTP/1.1 400") || text.starts_with("HTTP/1.1 403"), "{path}: {text}");
+        // The body's deadline is 10 s: an answer before it means the body
+        // was not waited for.
+        assert!(started.elapsed() < Duration::from_secs(5), "{path}: answered after {:?}", started.elapsed());
+    }
+    let text = ask(port, "/api/state", &key, &cookie);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+}

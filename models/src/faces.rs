@@ -28,6 +28,20 @@ impl Default for FaceFilter {
     }
 }
 
+impl FaceFilter {
+    /// The verdict on a detection before alignment: the one face-size and
+    /// confidence rule, for the pipeline and for whoever compares detectors.
+    pub fn judge(&self, d: &Detection) -> Verdict {
+        if d.score < self.min_confidence {
+            Verdict::LowConfidence
+        } else if d.bbox.width() < self.min_size || d.bbox.height() < self.min_size {
+            Verdict::TooSmall
+        } else {
+            Verdict::Kept
+        }
+    }
+}
+
 /// Why a detection was or was not kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -58,13 +72,7 @@ pub(crate) fn filter_and_align(image: RgbView<'_>, detections: Vec<Detection>, f
     detections
         .into_iter()
         .map(|d| {
-            let verdict = if d.score < filter.min_confidence {
-                Verdict::LowConfidence
-            } else if d.bbox.width() < filter.min_size || d.bbox.height() < filter.min_size {
-                Verdict::TooSmall
-            } else {
-                Verdict::Kept
-            };
+            let verdict = filter.judge(&d);
             let chip = (verdict == Verdict::Kept)
                 .then(|| estimate_alignment(&d.landmarks, chip_size).and_then(|t| warp_to_chip(image, &t, chip_size)))
                 .flatten();

@@ -14,8 +14,10 @@
 //!   space;
 //! - no character that prints as nothing: a default-ignorable code point
 //!   (variation selectors, the Hangul fillers, the combining grapheme
-//!   joiner, ...: what UTS #39's skeleton drops) and the blank Braille
-//!   pattern;
+//!   joiner, ...: what UTS #39's skeleton drops), the blank Braille
+//!   pattern and the musical null notehead;
+//! - one space between words, and no word that starts with a combining
+//!   mark (an accent on nothing);
 //! - the letters of each word are of one script (UTS #39's resolved script
 //!   set is not empty: `Zoë`, `李雷` and `Zoë 李雷` are fine, a Latin `Ann`
 //!   with a Cyrillic `А` is not);
@@ -59,6 +61,12 @@ pub enum NameError {
         /// What kind of character it is, in words.
         what: &'static str,
     },
+    /// Two spaces in a row: `Bob  Lee` would be a second `Bob Lee`.
+    #[error("a name cannot have two spaces in a row")]
+    Spaces,
+    /// A word that starts with a combining mark (an accent on nothing).
+    #[error("a word of a name cannot start with an accent or other combining mark")]
+    LoneMark,
     /// Letters of more than one script, the way a look-alike is spelled.
     #[error("a name cannot mix the letters of different scripts (as a Latin name with a Cyrillic letter that looks the same)")]
     MixedScripts,
@@ -83,17 +91,28 @@ pub fn forbidden(c: char) -> Option<&'static str> {
         G::Surrogate | G::Unassigned => "an unassigned code point or noncharacter",
         G::LineSeparator | G::ParagraphSeparator => "a line or paragraph separator",
         G::SpaceSeparator if c != ' ' => "white space other than a plain space",
-        _ if c == '\u{2800}' || prints_as_nothing(c) => "a character that prints as nothing",
+        _ if BLANK.contains(&c) || prints_as_nothing(c) => "a character that prints as nothing",
         _ => return None,
     };
     Some(what)
 }
+
+/// Characters that print as nothing but are neither spaces, format
+/// characters nor default-ignorable: the blank Braille pattern and the
+/// musical null notehead.
+const BLANK: [char; 2] = ['\u{2800}', '\u{1D159}'];
 
 /// A default-ignorable code point: the confusable skeleton, which drops
 /// exactly those, leaves nothing of it.
 fn prints_as_nothing(c: char) -> bool {
     let mut buf = [0u8; 4];
     unicode_security::skeleton(c.encode_utf8(&mut buf)).next().is_none()
+}
+
+/// A combining mark (an accent and the like), which belongs on a letter.
+fn is_mark(c: char) -> bool {
+    use GeneralCategory as G;
+    matches!(c.general_category(), G::NonspacingMark | G::SpacingMark | G::EnclosingMark)
 }
 
 /// Checks `name` against the rule in the module docs, giving it in NFC with
@@ -109,6 +128,12 @@ pub fn check(name: &str) -> Result<String, NameError> {
     }
     if name.contains(['/', '\\']) || name == "." || name == ".." {
         return Err(NameError::Path);
+    }
+    if name.contains("  ") {
+        return Err(NameError::Spaces);
+    }
+    if name.split(' ').any(|word| word.chars().next().is_some_and(is_mark)) {
+        return Err(NameError::LoneMark);
     }
     if name.chars().count() > MAX_CHARS {
         return Err(NameError::TooLong);
@@ -185,6 +210,12 @@ mod tests {
             "A\u{E000}nn",
             "A\u{00A0}nn",
             "A\u{200D}nn",
+            // A reviewer's second round: a notehead that prints as nothing,
+            // two spaces, an accent on nothing.
+            "Ann\u{1D159}",
+            "Bob  Lee",
+            "Bob \u{307}",
+            "Bob \u{20DD}",
             "\u{0410}nn",
             "ｕnknown",
             "Unknown",

@@ -127,3 +127,31 @@ fn a_busy_serial_port_fails() {
     assert!(said.contains("FAIL  serial port") && said.contains("nothing else holds the port"), "{said}");
     assert!(said.to_lowercase().contains("busy"), "{said}");
 }
+
+/// `rollcall-device doctor --source ...` was refused ("unexpected
+/// argument") although `doctor --gallery` was accepted, and without a
+/// source doctor stopped at "no source" and checked nothing. Every flag a
+/// device run takes is accepted before or after `doctor`, and a missing
+/// source is one failed check, with its fix, beside all the others.
+#[test]
+fn regression_doctor_refused_its_flags_after_it_and_stopped_at_no_source() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let source = stills(dir.path());
+    let after = Command::new(env!("CARGO_BIN_EXE_rollcall-device"))
+        .env("ROLLCALL_LOG", "error")
+        .args(["doctor", "--engine", "fake", "--allow-unsigned", "--source", &source, "--events-log"])
+        .arg(dir.path().join("events"))
+        .arg("--gallery")
+        .arg(tiny_gallery())
+        .output()
+        .expect("run rollcall-device doctor");
+    let said = format!("{}{}", String::from_utf8_lossy(&after.stdout), String::from_utf8_lossy(&after.stderr));
+    assert!(!said.contains("unexpected argument"), "{said}");
+    assert!(said.contains("stills") || said.contains("frame"), "the source was checked: {said}");
+
+    let (out, said) =
+        doctor(&[&"--engine", &"fake", &"--allow-unsigned", &"--gallery", &tiny_gallery(), &"--events-log", &dir.path().join("events")]);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("FAIL  source") && said.contains("--source v4l:/dev/video0"), "{said}");
+    assert!(said.contains("gallery") && said.contains("events log"), "every other check still runs: {said}");
+}

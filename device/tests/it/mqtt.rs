@@ -262,6 +262,12 @@ fn events_presence_and_status_reach_a_real_broker_through_a_restart() {
     assert_eq!(config["state_topic"], "school/door1/presence/ada");
     assert_eq!(config["availability_topic"], "school/door1/status");
     assert_eq!(config["device_class"], "presence");
+    // Home Assistant as it is today: `object_id` (deprecated in 2025.10,
+    // no longer honoured by Core 2026.4) is gone; `default_entity_id` names
+    // the entity, domain included, as the unique id does.
+    assert!(config.get("object_id").is_none(), "{config}");
+    let unique = config["unique_id"].as_str().expect("a unique id");
+    assert_eq!(config["default_entity_id"], format!("binary_sensor.{unique}"));
     let events: Vec<Seen> = late.all().into_iter().filter(|s| s.topic == "school/door1/events").collect();
     assert!(events.is_empty(), "events are not retained: {events:?}");
 }

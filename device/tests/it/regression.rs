@@ -247,6 +247,9 @@ fn regression_the_packaged_settings_accepted_an_unsigned_gallery() {
     // A camera from flags alone: the same (refused before the camera is
     // even opened).
     refused(&device(&["--gallery", &gallery.to_string_lossy(), "--source", "v4l:/dev/video99"]), "allow_unsigned");
+    // An explicit `--allow-unsigned=false` on a replay was ignored (a
+    // reviewer's second round): it asks for the deployed rule.
+    refused(&device(&["--gallery", &gallery.to_string_lossy(), "--source", &source, "--allow-unsigned=false"]), "allow_unsigned");
     // doctor fails the gallery, with both ways out.
     let out = device(&["--config", &config, "doctor"]);
     assert!(!out.status.success(), "{}", said(&out));
@@ -507,6 +510,32 @@ fn regression_forget_missed_an_nfd_name_and_an_empty_name_deleted_torn_lines() {
     assert!(!text.contains(nfd) && text.contains("\"ada\""), "{text}");
 }
 
+/// The laptop's `rollcall forget ann` removes the folder `Ann` and then
+/// told the teacher to run `rollcall-device forget ann`, which matched
+/// nothing (the device compared names exactly) and said so nowhere: the
+/// child's arrivals stayed in the log. The device now matches names by the
+/// one rule the laptop uses (`ann` is `Ann`, not `Anna`), and warns when a
+/// name matches nobody.
+#[test]
+fn regression_device_forget_kept_ann_when_asked_for_ann_in_lower_case() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("events");
+    std::fs::create_dir(&log).expect("log");
+    let day = log.join("2026-11-30.jsonl");
+    let lines = [
+        r#"{"event":"arrived","label":"Ann","score":0.8,"ts":1.0}"#,
+        r#"{"event":"arrived","label":"Anna","score":0.8,"ts":2.0}"#,
+        r#"{"event":"departed","label":"Ann","ts":3.0}"#,
+    ];
+    std::fs::write(&day, lines.join("\n") + "\n").expect("write");
+    let out = device(&["forget", "ann", "--events-log", &log.to_string_lossy()]);
+    assert!(out.status.success() && said(&out).contains("removed 2 arrivals and departures"), "{}", said(&out));
+    let text = std::fs::read_to_string(&day).expect("read");
+    assert!(!text.contains("\"Ann\"") && text.contains("\"Anna\""), "{text}");
+    let out = device(&["forget", "Nobody", "--events-log", &log.to_string_lossy()]);
+    assert!(said(&out).contains("nobody called Nobody"), "{}", said(&out));
+}
+
 /// `mqtt://u:se/cret@host/p` was answered "port `se` is not a number" with
 /// the whole URL, password included; so were `MQTT://` and `tcp://` URLs
 /// with a password, from the flag, `device.toml` and `doctor`. The user
@@ -527,5 +556,17 @@ fn regression_a_malformed_mqtt_url_printed_its_password() {
             let text = said(&out);
             assert!(!text.contains("cret") && !text.contains("se/") && !text.contains("ss/"), "{url}: {text}");
         }
+    }
+    // A reviewer's second round: a slash too many (`mqtt:///u:secret@x`)
+    // was answered "`mqtt:///u:secret@x`: no host"; and a settings file's
+    // parse error quoted its line, password and all.
+    let out = device(&["--gallery", &gallery.to_string_lossy(), "--source", &source, "--mqtt", "mqtt:///u:secret@x"]);
+    assert!(!out.status.success() && !said(&out).contains("secret"), "{}", said(&out));
+    let config = dir.path().join("device.toml");
+    for text in ["[mqtt]\nurl = mqtt://u:secret@h/p\n", "[mqtt]\nurl = \"mqtt://h/p\"\npassword = \"secret\"\n"] {
+        std::fs::write(&config, text).expect("write");
+        let file = device(&["--gallery", &gallery.to_string_lossy(), "--source", &source, "--config", &config.to_string_lossy()]);
+        assert!(!file.status.success() && !said(&file).contains("secret"), "{text}: {}", said(&file));
+        assert!(said(&file).contains("line "), "the line is named: {}", said(&file));
     }
 }

@@ -32,9 +32,18 @@ pub fn resolve(arg: &Path) -> PathBuf {
 
 /// The git work tree `path` would be in (a folder above it holds `.git`),
 /// if any: a secret key there is one `git add .` away from a repository.
+/// The path is looked at as written and as it resolves: a link on the way
+/// (a `~/.config/rollcall` that a dotfile manager links into a repository)
+/// leads into the work tree all the same.
 pub fn git_work_tree(path: &Path) -> Option<PathBuf> {
     let absolute = std::path::absolute(path).ok()?;
-    absolute.ancestors().skip(1).find(|dir| dir.join(".git").exists()).map(Path::to_path_buf)
+    let in_tree = |p: &Path| p.ancestors().skip(1).find(|dir| dir.join(".git").exists()).map(Path::to_path_buf);
+    // The deepest folder that exists, resolved, with the rest of the path.
+    let resolved = absolute.ancestors().find_map(|a| {
+        let real = std::fs::canonicalize(a).ok()?;
+        Some(real.join(absolute.strip_prefix(a).ok()?))
+    });
+    in_tree(&absolute).or_else(|| resolved.as_deref().and_then(in_tree))
 }
 
 /// The public key file beside the secret one.

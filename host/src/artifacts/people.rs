@@ -43,6 +43,7 @@ pub fn is_junk(name: &str, junk: &[String]) -> bool {
 pub fn nested_folders(clusters: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = walkdir::WalkDir::new(clusters)
         .min_depth(2)
+        .follow_links(true)
         .into_iter()
         .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .filter_map(|e| e.ok())

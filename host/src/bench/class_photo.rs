@@ -41,6 +41,7 @@ use rollcall_shared::gallery::Gallery;
 use rollcall_shared::geometry::BBox;
 use serde::{Deserialize, Serialize};
 
+use super::{peak_mib, reset_peak};
 use crate::analysis::learn::{Context, LearnOptions, TrainingSet, learn};
 use crate::error::{Error, Result};
 use crate::stages::predict::{NamedPhoto, Naming, PredictOptions};
@@ -415,17 +416,6 @@ impl Default for ClassPhotoOptions {
 
 /// The process's resident high-water mark, MiB, and a reset of it (Linux;
 /// `None` elsewhere).
-fn peak_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-fn reset_peak() {
-    // "5" resets the peak resident size to the current one (proc(5)).
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 /// Runs the protocol; see the module docs. `scratch` holds the composed
 /// photos as JPEG files, read back as a user's photos would be.
 pub fn class_photo(faces: &Path, models: &ModelSet, scratch: &Path, opts: &ClassPhotoOptions) -> Result<Vec<ModeFigures>> {

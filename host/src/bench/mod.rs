@@ -336,3 +336,27 @@ pub fn analysis(n: usize, dim: usize, k: usize, n_init: usize, with_linfa: bool)
     }
     AnalysisFigures { n, dim, k, n_init, kmeans_s, silhouette_s, silhouette: silhouette::mean(&s), ari, linfa_kmeans_s, linfa_silhouette_s }
 }
+
+/// One field of `/proc/self/status` in MiB (`VmHWM`, the peak resident
+/// size; `VmRSS`, the resident size now); `None` where there is no /proc.
+fn status_mib(field: &str) -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The process's peak resident size so far, in MiB.
+fn peak_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+/// The process's resident size now, in MiB.
+fn resident_mib() -> Option<f64> {
+    status_mib("VmRSS:")
+}
+
+/// Resets the peak resident size to the current one ("5" to
+/// `/proc/self/clear_refs`, proc(5)), so that the next peak is a step's own.
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}

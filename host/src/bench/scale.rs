@@ -19,6 +19,7 @@ use std::time::Instant;
 use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
+use super::{peak_mib, reset_peak, resident_mib};
 use crate::analysis::metrics;
 use crate::artifacts::Work;
 use crate::artifacts::embeddings::EmbeddingTable;
@@ -110,22 +111,6 @@ fn normal(rng: &mut rand::rngs::StdRng) -> f32 {
 
 /// The kernel's peak resident memory of this process, MiB, and a reset of
 /// it (Linux: `VmHWM`, reset by writing 5 to `/proc/self/clear_refs`).
-fn peak_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-fn resident_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb: f64 = status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
 /// Runs the benchmark; see the module docs.
 pub fn scale(faces: usize, people: usize, seed: u64, same_person: f32) -> Result<ScaleFigures> {
     Error::check("faces", faces, 10, 10_000_000)?;

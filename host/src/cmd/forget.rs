@@ -79,7 +79,8 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
             let gal = rollcall_cli::shell_word(out);
             next.push(format!(
                 "copy {gal} over the device's gallery (it swaps it in), then on the device: rollcall-device forget {}",
-                rollcall_cli::shell_word(std::path::Path::new(&a.name))
+                // The name as the gallery had it, not as it was typed here.
+                rollcall_cli::shell_word(std::path::Path::new(&done.folder))
             ));
         }
     }

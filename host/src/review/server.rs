@@ -371,6 +371,18 @@ impl Connection {
             return closing(response(refused));
         }
         let declared = parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+        // Only the API's POSTs, which need the whole session, have a body:
+        // any other request that brings one (a `GET /launch` with a
+        // megabyte behind it, from someone without the session) is
+        // refused without reading it, so that no one but the teacher can
+        // make the server hold a body or wait for one.
+        let has_body = declared.is_some_and(|n| n > 0) || parts.headers.contains_key(header::TRANSFER_ENCODING);
+        if parts.method != hyper::Method::POST {
+            if has_body {
+                return closing(response(Resp::error(400, "this request takes no body")));
+            }
+            return self.handled(req).await;
+        }
         if declared.is_some_and(|n| n > self.limits.max_body as u64) {
             return closing(response(Resp::error(413, "request body too large")));
         }
@@ -382,6 +394,11 @@ impl Connection {
             Ok(Err(_)) => return closing(response(Resp::error(400, "the request body could not be read"))),
             Err(_) => return closing(response(Resp::error(408, "the request body did not arrive in time"))),
         }
+        self.handled(req).await
+    }
+
+    /// The answer to a request read whole, computed off the async thread.
+    async fn handled(&self, req: Req) -> Response<Full<Bytes>> {
         let review = self.review.clone();
         match tokio::task::spawn_blocking(move || review.handle(&req)).await {
             Ok(resp) => response(resp),

@@ -291,7 +291,7 @@ fn recognizer_fidelity(
 }
 
 fn kept(dets: Vec<Detection>, f: &FaceFilter) -> Vec<Detection> {
-    dets.into_iter().filter(|d| d.score >= f.min_confidence && d.bbox.width() >= f.min_size && d.bbox.height() >= f.min_size).collect()
+    dets.into_iter().filter(|d| f.judge(d) == rollcall_models::Verdict::Kept).collect()
 }
 
 /// Compares the kept faces of two detectors on `photos`.

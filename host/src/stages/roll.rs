@@ -77,7 +77,7 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
         |(photo, _)| photo_cost(photo),
         |engine, (photo, key)| {
             let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
-            let name = annotated_name(key);
+            let name = copy_name(&annotated, key, &previous);
             let path = annotated.join(&name);
             save_jpeg(&path, &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
             let sha256 = rollcall_files::sha256_file(&path).map_err(Error::read(&path))?;
@@ -133,6 +133,21 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
     let names: Vec<String> = copies.files.iter().map(|(name, _)| name.clone()).collect();
     crate::artifacts::io::write_atomic(&out.join(roll::ROLL_HTML), crate::render::roll::page(&r.rows, &names, r.photos).as_bytes())?;
     Ok(r)
+}
+
+/// The file name of a photo's named copy: `<key>.jpg`, unless a file the
+/// teacher made (or marked up) is there under that name, which is never
+/// written over: then `<key>.rollcall-<n>.jpg`.
+fn copy_name(annotated: &Path, key: &str, previous: &Copies) -> String {
+    let ours = |name: &str| {
+        let path = annotated.join(name);
+        !path.exists() || previous.files.iter().any(|(n, sha)| n == name && rollcall_files::sha256_file(&path).is_ok_and(|now| now == *sha))
+    };
+    let base = annotated_name(key);
+    if ours(&base) {
+        return base;
+    }
+    (1..).map(|n| annotated_name(&format!("{key}.rollcall-{n}"))).find(|name| ours(name)).unwrap_or(base)
 }
 
 /// Whether `name` (read from a record a user could edit) names a file in

@@ -155,8 +155,11 @@ pub fn load_training_set(
 /// folders of strangers are moved into `unknown`): hidden entries left out.
 fn photo_files(dir: &Path) -> Result<Vec<PathBuf>> {
     std::fs::read_dir(dir).map_err(Error::read(dir))?;
+    // Links are followed (a folder of links to photos kept elsewhere is a
+    // fair way to name a person); walkdir stops at a loop.
     let mut chips: Vec<PathBuf> = walkdir::WalkDir::new(dir)
         .min_depth(1)
+        .follow_links(true)
         .into_iter()
         .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .filter_map(|e| e.ok())

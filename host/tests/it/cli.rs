@@ -350,6 +350,13 @@ fn regression_keygen_wrote_the_secret_key_into_the_git_work_tree() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("git work tree") && err.contains("git add"), "{err}");
     assert!(!repo.join("school").exists() && !repo.join("school.pub").exists());
+    // Nor through a link into the work tree (as a dotfile manager links
+    // ~/.config/rollcall into a repository).
+    std::fs::create_dir_all(repo.join("dotfiles")).expect("folder");
+    std::os::unix::fs::symlink(repo.join("dotfiles"), dir.path().join("linked")).expect("link");
+    let out = with_home(&["keygen", "--out", "linked/school"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("git work tree"));
+    assert!(!repo.join("dotfiles/school").exists());
 
     let out = with_home(&["keygen"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

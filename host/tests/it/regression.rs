@@ -580,3 +580,24 @@ fn regression_big_photos_decoded_at_once_had_no_memory_bound() {
     let peak = run(args(&big, "w2"));
     assert!(peak < base + 2 * photo, "peak {} MiB, base {} MiB, a photo's decode {} MiB", peak >> 20, base >> 20, photo >> 20);
 }
+
+/// The real tier's open-set test names each person with links to photos
+/// kept elsewhere: when `train` began to read folders inside a person's
+/// folder, it stopped following links and found no one ("too few people:
+/// 0"). Links to photos (and to folders) count again.
+#[cfg(unix)]
+#[test]
+fn regression_train_stopped_following_links_to_photos() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (photos, _) = classroom(dir.path());
+    let enrol = dir.path().join("enrol");
+    for p in ["p11", "p12"] {
+        std::fs::create_dir_all(enrol.join(p)).expect("folder");
+        for i in 0..4 {
+            std::os::unix::fs::symlink(photos.join(p).join(format!("{i}.png")), enrol.join(p).join(format!("{i}.png"))).expect("link");
+        }
+    }
+    std::os::unix::fs::symlink(photos.join("p13"), enrol.join("p13")).expect("a linked folder");
+    let out = ok(&[&"train", &enrol, &"--out", &dir.path().join("model")]);
+    assert!(out.contains("learned 3 people from 12 faces"), "{out}");
+}

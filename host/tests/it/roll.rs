@@ -114,6 +114,15 @@ fn regression_a_second_roll_call_deleted_the_teachers_files() {
     assert_eq!(std::fs::read_to_string(annotated.join("teacher-notes.txt")).expect("kept"), "Robin left at 10");
     assert!(annotated.join("my-marked-copy.jpg").is_file(), "the teacher's copy stays");
     assert_eq!(std::fs::read_to_string(annotated.join("side.jpg")).expect("kept"), "marked up by the teacher");
+
+    // Nor is a file of the teacher's written over when a later photo's
+    // copy would take its name: the copy goes beside it.
+    std::fs::write(annotated.join("back.jpg"), "the teacher's own back.jpg").expect("a file of the teacher's");
+    std::fs::write(annotated.join("front.jpg"), "front.jpg, marked up").expect("marked up");
+    ok(&[&"roll", &morning, &"--gallery", &gallery, &"--out", &out]);
+    assert_eq!(std::fs::read_to_string(annotated.join("back.jpg")).expect("kept"), "the teacher's own back.jpg");
+    assert_eq!(std::fs::read_to_string(annotated.join("front.jpg")).expect("kept"), "front.jpg, marked up");
+    assert!(image::open(annotated.join("back.rollcall-1.jpg")).is_ok() && image::open(annotated.join("front.rollcall-1.jpg")).is_ok());
 }
 
 /// Two roll calls into one new folder at once both exited 0, and one's
