@@ -84,7 +84,7 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
             let public =
                 rollcall_cli::shell_word(&rollcall_host::artifacts::keys::public_path(&rollcall_host::artifacts::keys::resolve(key)));
             format!(
-                "then on the device: copy {gal} to /var/lib/rollcall/gallery.rcg and {public} to /etc/rollcall/, with \
+                "then on the device: copy {gal} to /var/lib/rollcall-gallery/gallery.rcg and {public} to /etc/rollcall/, with \
                  `trust = \"/etc/rollcall/{}\"` in /etc/rollcall/device.toml (or try it: rollcall-device --gallery {gal} --trust {public} --source v4l:/dev/video0)",
                 rollcall_host::artifacts::keys::public_path(key).file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()
             )

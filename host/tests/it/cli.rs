@@ -376,6 +376,10 @@ fn regression_keygen_wrote_the_secret_key_into_the_git_work_tree() {
     assert!(out.status.success(), "{err}");
     let public = keys.join("school.pub").display().to_string();
     assert!(err.contains(&format!("--trust {public}")) && err.contains("trust = \"/etc/rollcall/school.pub\""), "{err}");
+    // Where the package reads the gallery from, as the README's Pi steps say.
+    assert!(err.contains("/var/lib/rollcall-gallery/gallery.rcg"), "{err}");
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).expect("README");
+    assert!(readme.contains("/var/lib/rollcall-gallery/"), "the README's Pi steps put the gallery where the hint does");
 }
 
 /// Mistakes a new user made in the first hour, each answered in plain
