@@ -32,6 +32,9 @@ pub(crate) fn viridis(t: f32) -> Rgb<u8> {
 /// Cells a side at most: beyond, consecutive faces share a cell.
 pub(crate) const MAX_CELLS: usize = 1000;
 
+/// The side of `similarity.png`, in pixels.
+pub(crate) const SIDE: u32 = 800;
+
 /// Renders the similarity of `rows` (unit vectors of length `dim`, in the
 /// order given) with cosine -0.2..1 mapped onto the colour scale; each cell
 /// is scaled up so the image is at least `min_side` pixels. With more than

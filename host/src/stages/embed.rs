@@ -45,9 +45,6 @@ pub fn embed(work: &WorkDir, models: &dyn Models, jobs: usize) -> Result<EmbedOu
     Ok(EmbedOutcome { table, skipped: skips })
 }
 
-/// The side of `similarity.png`, in pixels.
-pub(crate) const HEATMAP_SIDE: u32 = 800;
-
 /// Writes `embeddings.parquet` and `similarity.png` for `(file, embedding)`
 /// rows, recording the recognizer that made them.
 pub fn write_table(work: &WorkDir, card: &ModelCard, rows: Vec<(String, Vec<f32>)>) -> Result<EmbeddingTable> {
@@ -55,6 +52,6 @@ pub fn write_table(work: &WorkDir, card: &ModelCard, rows: Vec<(String, Vec<f32>
     table.recognizer = Some(card.recognizer.name.clone());
     table.recognizer_sha256 = Some(card.recognizer.sha256.clone());
     table.write(&work.embeddings())?;
-    save_image(&work.similarity_png(), &heatmap::render(&table.data, table.dim, HEATMAP_SIDE))?;
+    save_image(&work.similarity_png(), &heatmap::render(&table.data, table.dim, heatmap::SIDE))?;
     Ok(table)
 }

@@ -175,7 +175,7 @@ fn redraw_without(work: &WorkDir) -> Result<()> {
         if !table.is_empty() {
             crate::artifacts::io::save_image(
                 &work.similarity_png(),
-                &crate::render::heatmap::render(&table.data, table.dim, crate::stages::embed::HEATMAP_SIDE),
+                &crate::render::heatmap::render(&table.data, table.dim, crate::render::heatmap::SIDE),
             )?;
         } else {
             remove_if_there(&work.similarity_png())?;
