@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{classroom, fails, name_clusters, ok, synthetic};
+use common::{classroom, fails, ok, synthetic};
 use rollcall_host::artifacts::clusters::{self, ClustersFile};
 use rollcall_host::artifacts::detections::DetectionsFile;
 use rollcall_host::artifacts::embeddings::EmbeddingTable;
@@ -41,10 +41,7 @@ fn run_finds_the_painted_people() {
 #[test]
 fn named_people_are_learned_exported_and_predicted() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (photos, _) = classroom(dir.path());
-    let work = dir.path().join("work");
-    ok(&[&"run", &photos, &"--out", &work]);
-    name_clusters(&work, &photos);
+    let (_, work) = common::named_classroom(dir.path());
     let model = dir.path().join("model");
     let out = ok(&[&"train", &work.join("clusters"), &"--out", &model]);
     assert!(out.contains("4 people, 18 faces; 5-fold cross-validation"), "{out}");
@@ -434,10 +431,7 @@ fn regression_first_hour_mistakes_got_unhelpful_answers() {
 #[test]
 fn regression_stranger_folders_in_a_file_manager_were_left_out_silently() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (photos, _) = classroom(dir.path());
-    let work = dir.path().join("work");
-    ok(&[&"run", &photos, &"--out", &work]);
-    common::name_clusters(&work, &photos);
+    let (photos, work) = common::named_classroom(dir.path());
     let clusters = work.join("clusters");
     // p13 and p14 are strangers: one renamed `unknown 2`, the other moved
     // into `unknown/` as a folder.

@@ -55,6 +55,16 @@ pub(crate) fn classroom(dir: &Path) -> (PathBuf, Vec<(String, PathBuf)>) {
     (photos, truth)
 }
 
+/// The classroom run into `dir/work` and its folders named after the
+/// people their faces are of: `(photos, work)`.
+pub(crate) fn named_classroom(dir: &Path) -> (PathBuf, PathBuf) {
+    let (photos, _) = classroom(dir);
+    let work = dir.join("work");
+    ok(&[&"run", &photos, &"--out", &work]);
+    name_clusters(&work, &photos);
+    (photos, work)
+}
+
 /// Renames the cluster folders of `work` to the people their chips came
 /// from, as a user would: each folder takes the name most of its faces have
 /// in `truth`.

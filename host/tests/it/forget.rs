@@ -9,7 +9,7 @@ use crate::common;
 
 use std::path::{Path, PathBuf};
 
-use common::{classroom, fails, name_clusters, ok};
+use common::{fails, ok};
 use rollcall_host::artifacts::cache::Cache;
 use rollcall_host::artifacts::embeddings::EmbeddingTable;
 
@@ -34,10 +34,7 @@ fn holds_any(vectors: &[Vec<f32>], theirs: &[Vec<f32>]) -> bool {
 #[test]
 fn forget_leaves_no_name_and_no_embedding_behind() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (photos, _) = classroom(dir.path());
-    let work = dir.path().join("work");
-    ok(&[&"run", &photos, &"--out", &work]);
-    name_clusters(&work, &photos);
+    let (_, work) = common::named_classroom(dir.path());
     std::fs::rename(work.join("clusters/p12"), work.join("clusters").join(NAME)).expect("name a person");
     let model = dir.path().join("model");
     let gallery = dir.path().join("gallery.rcg");
@@ -146,10 +143,7 @@ fn named(id: u64, from: &str, to: &str) -> String {
 #[test]
 fn regression_forget_ann_removed_annas_lines_and_kept_the_earlier_spelling() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (photos, _) = classroom(dir.path());
-    let work = dir.path().join("work");
-    ok(&[&"run", &photos, &"--out", &work]);
-    name_clusters(&work, &photos);
+    let (_, work) = common::named_classroom(dir.path());
     let clusters = work.join("clusters");
     std::fs::rename(clusters.join("p12"), clusters.join("Ann")).expect("name Ann");
     std::fs::rename(clusters.join("p13"), clusters.join("Anna")).expect("name Anna");

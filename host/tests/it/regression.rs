@@ -44,10 +44,7 @@ fn jpeg_bomb(width: u16, height: u16) -> Vec<u8> {
 #[test]
 fn regression_predict_annotate_overwrote_photos() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (photos, _) = classroom(dir.path());
-    let work = dir.path().join("work");
-    ok(&[&"run", &photos, &"--out", &work]);
-    common::name_clusters(&work, &photos);
+    let (photos, work) = common::named_classroom(dir.path());
     ok(&[&"train", &work.join("clusters"), &"--out", &dir.path().join("model")]);
     let gallery = dir.path().join("g.rcg");
     ok(&[&"export", &dir.path().join("model"), &"--out", &gallery]);
@@ -494,10 +491,7 @@ fn regression_childrens_faces_were_readable_by_every_local_user() {
 #[test]
 fn regression_train_accepted_invisible_characters_in_folder_names() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (photos, _) = classroom(dir.path());
-    let work = dir.path().join("work");
-    ok(&[&"run", &photos, &"--out", &work]);
-    common::name_clusters(&work, &photos);
+    let (photos, work) = common::named_classroom(dir.path());
     let clusters = work.join("clusters");
     std::fs::rename(clusters.join("p11"), clusters.join("Ann\u{200B}")).expect("rename");
     std::fs::rename(clusters.join("p12"), clusters.join("Ann\u{202E}")).expect("rename");
