@@ -148,7 +148,7 @@ impl Budget {
         while *used > 0 && used.saturating_add(bytes) > self.total {
             used = self.freed.wait(used).unwrap_or_else(|e| e.into_inner());
         }
-        *used += bytes;
+        *used = used.saturating_add(bytes);
         Share { budget: self, bytes }
     }
 
@@ -205,10 +205,9 @@ pub struct Decoded<'a> {
 /// Reads and decodes the photo at `path` within `limits`, taking its share
 /// of the limits' [`Budget`] first (see the module docs).
 pub fn load_rgb_budgeted(path: &Path, limits: &Limits) -> Result<Decoded<'static>> {
-    let fail = |e| image_error(path, e);
-    let file = open_within(path, limits).map_err(fail)?;
-    let (image, share) = decode_from(std::io::BufReader::with_capacity(1 << 16, file), limits, Some(limits.budget())).map_err(fail)?;
-    let mut share = share.expect("a budget gives a share");
+    let file = open_within(path, limits).map_err(|e| image_error(path, e))?;
+    let (image, mut share) =
+        decode_from(std::io::BufReader::with_capacity(1 << 16, file), limits, limits.budget()).map_err(|e| image_error(path, e))?;
     share.shrink_to(image.as_raw().len() as u64);
     Ok(Decoded { image, share })
 }
@@ -220,9 +219,9 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 
 /// Reads and decodes the photo at `path` within `limits`.
 pub fn load_rgb_within(path: &Path, limits: &Limits) -> Result<RgbImage> {
-    let fail = |e| image_error(path, e);
-    let bytes = read_within(path, limits).map_err(fail)?;
-    decode_within(&bytes, limits).map_err(fail)
+    let file = open_within(path, limits).map_err(|e| image_error(path, e))?;
+    let decoded = decode_from(std::io::BufReader::with_capacity(1 << 16, file), limits, &UNBOUNDED);
+    decoded.map(|(image, _)| image).map_err(|e| image_error(path, e))
 }
 
 /// The photo file at `path`, opened: a regular file only (a FIFO or a link
@@ -239,16 +238,6 @@ fn open_within(path: &Path, limits: &Limits) -> std::result::Result<std::fs::Fil
     Ok(file)
 }
 
-/// The bytes of the photo at `path`: a regular file only (a FIFO or a link
-/// to /dev/zero would block or never end), capped on the opened handle.
-fn read_within(path: &Path, limits: &Limits) -> std::result::Result<Vec<u8>, DecodeError> {
-    let file = open_within(path, limits)?;
-    let size = file.metadata().map_err(DecodeError::Read)?.len();
-    let mut bytes = Vec::with_capacity(size as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, limits.max_file_bytes), &mut bytes).map_err(DecodeError::Read)?;
-    Ok(bytes)
-}
-
 /// Decodes photo bytes within the default [`Limits`]; `path` names the
 /// source in errors.
 pub fn decode_rgb(bytes: &[u8], path: &Path) -> Result<RgbImage> {
@@ -261,27 +250,23 @@ fn image_error(path: &Path, source: DecodeError) -> Error {
 
 /// Decodes photo bytes within `limits`.
 pub fn decode_within(bytes: &[u8], limits: &Limits) -> std::result::Result<RgbImage, DecodeError> {
-    decode_inner(bytes, limits, None).map(|(image, _)| image)
-}
-
-fn decode_inner<'a>(
-    bytes: &[u8],
-    limits: &Limits,
-    budget: Option<&'a Budget>,
-) -> std::result::Result<(RgbImage, Option<Share<'a>>), DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    decode_from(Cursor::new(bytes), limits, budget)
+    decode_from(Cursor::new(bytes), limits, &UNBOUNDED).map(|(image, _)| image)
 }
+
+/// The budget of a decode that is not held to one (a single photo, read
+/// outside a run's workers): it never waits.
+static UNBOUNDED: Budget = Budget::new(u64::MAX);
 
 /// Decodes from `source` (photo bytes, or the file itself, read as the
 /// decoder goes: a photo's compressed bytes are never all held).
 fn decode_from<'a, R: std::io::BufRead + std::io::Seek>(
     source: R,
     limits: &Limits,
-    budget: Option<&'a Budget>,
-) -> std::result::Result<(RgbImage, Option<Share<'a>>), DecodeError> {
+    budget: &'a Budget,
+) -> std::result::Result<(RgbImage, Share<'a>), DecodeError> {
     let reader = ImageReader::new(source).with_guessed_format().map_err(DecodeError::Read)?;
     let format = reader.format().ok_or(DecodeError::UnknownFormat)?;
     let fail = |source| DecodeError::Decoder { format, source };
@@ -298,7 +283,7 @@ fn decode_from<'a, R: std::io::BufRead + std::io::Seek>(
     // (and its turned copy) when that buffer is not already one.
     let pixels = u64::from(width) * u64::from(height);
     let native = decoder.total_bytes();
-    let share = budget.map(|b| b.take(native.saturating_add(pixels.saturating_mul(6))));
+    let share = budget.take(native.saturating_add(pixels.saturating_mul(6)));
     // A broken EXIF block should not cost the photo: fall back to upright.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;

@@ -63,7 +63,7 @@ pub fn forget(work: &WorkDir, name: &str) -> Result<Forgotten> {
     // Their photos, from metadata.csv and detections.json, before their
     // rows go.
     let mut photos = forget_in_metadata(work, &chips)?;
-    forget_in_embeddings(work, &chips)?;
+    let kept = forget_in_embeddings(work, &chips)?;
     photos.extend(forget_in_detections(work, &chips)?);
     if let Ok(mut cache) = Cache::read(&work.cache_bin()) {
         // A photo's entry holds every face of it, in order: the photos they
@@ -86,7 +86,7 @@ pub fn forget(work: &WorkDir, name: &str) -> Result<Forgotten> {
     // Derived from the truth, which may name them; `rollcall evaluate`
     // writes it again.
     remove_if_mentions(&work.evaluation_json(), &[&folder, name])?;
-    redraw_without(work)?;
+    redraw_without(work, kept.as_ref())?;
     if work.report().is_dir() {
         crate::render::report::write(work)?;
     }
@@ -104,10 +104,10 @@ fn forget_in_metadata(work: &WorkDir, chips: &BTreeSet<String>) -> Result<BTreeS
     Ok(theirs.into_iter().map(|r| r.original_file).collect())
 }
 
-/// Drops the embeddings of `chips`.
-fn forget_in_embeddings(work: &WorkDir, chips: &BTreeSet<String>) -> Result<()> {
+/// Drops the embeddings of `chips`; the table that is left, if there is one.
+fn forget_in_embeddings(work: &WorkDir, chips: &BTreeSet<String>) -> Result<Option<EmbeddingTable>> {
     if !work.embeddings().is_file() {
-        return Ok(());
+        return Ok(None);
     }
     let table = EmbeddingTable::read(&work.embeddings())?;
     let rows =
@@ -117,7 +117,8 @@ fn forget_in_embeddings(work: &WorkDir, chips: &BTreeSet<String>) -> Result<()> 
         recognizer_sha256: table.recognizer_sha256.clone(),
         ..EmbeddingTable::from_rows(rows, table.dim)?
     };
-    kept.write(&work.embeddings())
+    kept.write(&work.embeddings())?;
+    Ok(Some(kept))
 }
 
 /// Drops the faces of `chips` from `detections.json`, and the annotated
@@ -168,10 +169,9 @@ fn forget_in_clusters(work: &WorkDir, chips: &BTreeSet<String>, folder: &str) ->
 /// again from the embeddings that are left; the charts that plot each face
 /// (the PCA scatters and silhouette diagrams) go, since only `select-k` and
 /// `cluster` can draw them again (the curves against k, which hold no face,
-/// stay).
-fn redraw_without(work: &WorkDir) -> Result<()> {
-    if work.embeddings().is_file() {
-        let table = EmbeddingTable::read(&work.embeddings())?;
+/// stay). `kept` is the embeddings table as `forget` left it.
+fn redraw_without(work: &WorkDir, kept: Option<&EmbeddingTable>) -> Result<()> {
+    if let Some(table) = kept {
         if !table.is_empty() {
             crate::artifacts::io::save_image(
                 &work.similarity_png(),

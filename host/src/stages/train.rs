@@ -22,7 +22,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use rollcall_files::photos::is_photo_name;
 use rollcall_models::{FaceEngine, FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::gallery::Gallery;
@@ -149,25 +148,21 @@ pub fn load_training_set(
     Ok(Labelled { data: TrainingSet { x, y, labels, files }, paths, hashes, skipped: skips })
 }
 
-/// The photo files in a folder, sorted.
 /// The photos and chips in a person's (or the strangers') folder, and in the
 /// folders inside it (`unknown/person_7/`, as a file manager makes when
-/// folders of strangers are moved into `unknown`): hidden entries left out.
+/// folders of strangers are moved into `unknown`), sorted: the listing every
+/// command makes of photos (links followed once, hidden entries left out),
+/// what could not be listed said in a warning.
 fn photo_files(dir: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::read_dir(dir).map_err(Error::read(dir))?;
-    // Links are followed (a folder of links to photos kept elsewhere is a
-    // fair way to name a person); walkdir stops at a loop.
-    let mut chips: Vec<PathBuf> = walkdir::WalkDir::new(dir)
-        .min_depth(1)
-        .follow_links(true)
-        .into_iter()
-        .filter_entry(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .filter_map(|e| e.ok())
-        .filter(|e| e.file_type().is_file() && is_photo_name(e.path()))
-        .map(walkdir::DirEntry::into_path)
-        .collect();
-    chips.sort();
-    Ok(chips)
+    let listing = rollcall_files::photos::list(dir, &[])?;
+    for (path, why) in &listing.problems {
+        tracing::warn!(
+            "skipping {}: {}",
+            rollcall_files::shown(path),
+            rollcall_files::shown::escape_controls(&rollcall_models::error::describe(why))
+        );
+    }
+    Ok(listing.photos)
 }
 
 /// The faces with label mistakes taken out; see the module docs.
