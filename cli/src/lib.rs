@@ -320,10 +320,10 @@ fn as_typed(step: &str) -> String {
 }
 
 /// Says what the user does next, in a line or two with the exact command,
-/// on stderr (stdout stays the command's own output) and not with `-q`.
-/// The commands are written as they run here ([`invocation`]).
-pub fn next_steps(quiet: bool, steps: &[String]) {
-    if quiet {
+/// on stderr (stdout stays the command's own output) and not with `-q`
+/// ([`quiet`]). The commands are written as they run here ([`invocation`]).
+pub fn next_steps(steps: &[String]) {
+    if quiet() {
         return;
     }
     for (i, step) in steps.iter().enumerate() {

@@ -17,14 +17,14 @@ pub enum Action {
 }
 
 /// Runs `action` on `store`; `next` is the step to print after a fetch.
-pub fn run(store: &ModelStore, action: Action, next: &str, quiet: bool) -> Result<()> {
+pub fn run(store: &ModelStore, action: Action, next: &str) -> Result<()> {
     match action {
         Action::Fetch => {
             for f in store.fetch_all()? {
                 let how = if f.downloaded { "fetched" } else { "present" };
                 out!("{how:>8}  {:<22} {}  {}", f.name, f.sha256, f.path.display());
             }
-            crate::next_steps(quiet, &[next.to_string()]);
+            crate::next_steps(&[next.to_string()]);
         }
         Action::List => {
             out!("cache: {}", store.dir().display());

@@ -74,7 +74,6 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 &store,
                 action,
                 "then: rollcall-device --config FILE (or, installed from the package: sudo systemctl enable --now rollcall-device)",
-                false,
             )?;
         }
         Some(Command::Forget { name }) => rollcall_device::events_log::forget_command(options.events_log, &name)?,

@@ -30,6 +30,6 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     print_clusters(&outcome, &work);
     let report = rollcall_host::write_report(&work)?;
     say!("report: {}", report.display());
-    super::common::next_after_clustering(g, work.root());
+    super::common::next_after_clustering(work.root());
     Ok(())
 }

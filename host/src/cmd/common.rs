@@ -182,15 +182,12 @@ pub(super) fn signing_key(path: Option<&Path>) -> Result<Option<rollcall_shared:
 }
 
 /// After `run` or `cluster`: name the people.
-pub(super) fn next_after_clustering(g: &Global, work: &Path) {
+pub(super) fn next_after_clustering(work: &Path) {
     let w = rollcall_cli::shell_word(work);
-    rollcall_cli::next_steps(
-        g.quiet,
-        &[
-            format!("name the people in your browser: rollcall review {w}"),
-            format!("(or rename the folders in {w}/clusters/ yourself, then: rollcall train {w}/clusters --out {w}/model)"),
-        ],
-    );
+    rollcall_cli::next_steps(&[
+        format!("name the people in your browser: rollcall review {w}"),
+        format!("(or rename the folders in {w}/clusters/ yourself, then: rollcall train {w}/clusters --out {w}/model)"),
+    ]);
 }
 
 pub(super) fn print_detect_summary(o: &DetectOutcome, out: &Path) {

@@ -25,6 +25,6 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let work = Work::new(&a.io.out).claim()?;
     let outcome = detect::detect(&a.io.photos, &work, models.as_ref(), &a.detect.options(&a.models, !a.io.no_annotate))?;
     print_detect_summary(&outcome, &a.io.out);
-    rollcall_cli::next_steps(g.quiet, &[format!("rollcall embed {}", rollcall_cli::shell_word(&a.io.out))]);
+    rollcall_cli::next_steps(&[format!("rollcall embed {}", rollcall_cli::shell_word(&a.io.out))]);
     Ok(())
 }

@@ -32,6 +32,6 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     for s in &outcome.skipped {
         say!("  skipped {}: {}", s.path.display(), s.reason);
     }
-    rollcall_cli::next_steps(g.quiet, &[format!("rollcall cluster {}", rollcall_cli::shell_word(&a.work))]);
+    rollcall_cli::next_steps(&[format!("rollcall cluster {}", rollcall_cli::shell_word(&a.work))]);
     Ok(())
 }

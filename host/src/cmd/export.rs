@@ -94,6 +94,6 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
             rollcall_cli::shell_word(&a.model)
         ),
     };
-    rollcall_cli::next_steps(g.quiet, &[format!("try it on photos: rollcall predict PHOTOS --gallery {gal}"), device]);
+    rollcall_cli::next_steps(&[format!("try it on photos: rollcall predict PHOTOS --gallery {gal}"), device]);
     Ok(())
 }

@@ -85,6 +85,6 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
         }
     }
     next.push("the photos stay where you keep them: delete theirs there, or the next run finds them again".to_string());
-    rollcall_cli::next_steps(g.quiet, &next);
+    rollcall_cli::next_steps(&next);
     Ok(())
 }

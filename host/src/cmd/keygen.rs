@@ -8,8 +8,6 @@ use anyhow::{Result, bail};
 use rollcall_cli::say;
 use rollcall_host::artifacts::keys;
 
-use super::Global;
-
 #[derive(clap::Args, Debug)]
 pub(super) struct Args {
     /// The key's name: the pair is NAME and NAME.pub in ~/.config/rollcall/keys ($ROLLCALL_KEYS_DIR)
@@ -20,7 +18,7 @@ pub(super) struct Args {
     out: Option<PathBuf>,
 }
 
-pub(super) fn run(a: Args, g: &Global) -> Result<()> {
+pub(super) fn run(a: Args) -> Result<()> {
     let secret = match &a.out {
         Some(out) => out.clone(),
         None => {
@@ -40,15 +38,12 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
         Some(out) => rollcall_cli::shell_word(out),
         None => rollcall_cli::shell_word(std::path::Path::new(&a.name)),
     };
-    rollcall_cli::next_steps(
-        g.quiet,
-        &[
-            format!("sign a gallery: rollcall export MODEL --out gallery.rcg --sign {sign}"),
-            format!(
-                "on the device, trust it: copy {} to /etc/rollcall/ and set `trust` in /etc/rollcall/device.toml",
-                rollcall_cli::shell_word(&public)
-            ),
-        ],
-    );
+    rollcall_cli::next_steps(&[
+        format!("sign a gallery: rollcall export MODEL --out gallery.rcg --sign {sign}"),
+        format!(
+            "on the device, trust it: copy {} to /etc/rollcall/ and set `trust` in /etc/rollcall/device.toml",
+            rollcall_cli::shell_word(&public)
+        ),
+    ]);
     Ok(())
 }

@@ -108,7 +108,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Export(a) => export::run(a, g),
         Command::Inspect(a) => inspect::run(a),
         Command::Forget(a) => forget::run(a, g),
-        Command::Keygen(a) => keygen::run(a, g),
+        Command::Keygen(a) => keygen::run(a),
         Command::Review(a) => review::run(a, g),
         Command::Attendance(a) => attendance::run(a),
         Command::Predict(a) => predict::run(a, g),

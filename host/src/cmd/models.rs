@@ -12,5 +12,5 @@ pub(super) struct Args {
 }
 
 pub(super) fn run(a: Args, g: &Global) -> Result<()> {
-    models::run(&g.models.store()?, a.action, "find the people in a folder of photos: rollcall run PHOTOS --out WORK", g.quiet)
+    models::run(&g.models.store()?, a.action, "find the people in a folder of photos: rollcall run PHOTOS --out WORK")
 }

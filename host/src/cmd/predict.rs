@@ -61,6 +61,6 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
         next.push(format!("see the names on the photos in {}", rollcall_cli::shell_word(dir)));
     }
     next.push("a face called unknown that you know: add its photos to a person's folder in clusters/ and train again".to_string());
-    rollcall_cli::next_steps(g.quiet, &next);
+    rollcall_cli::next_steps(&next);
     Ok(())
 }

@@ -44,13 +44,10 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     rollcall_cli::out!("review {} at {}", a.work.display(), session.url());
     say!("(only this machine, in the tab it opens, can use it; press Ctrl-C to stop)");
     let w = rollcall_cli::shell_word(&a.work);
-    rollcall_cli::next_steps(
-        g.quiet,
-        &[
-            "when everyone is named, press \"Train and export\" on the page".to_string(),
-            format!("(or stop here with Ctrl-C and run: rollcall train {w}/clusters --out {w}/model)"),
-        ],
-    );
+    rollcall_cli::next_steps(&[
+        "when everyone is named, press \"Train and export\" on the page".to_string(),
+        format!("(or stop here with Ctrl-C and run: rollcall train {w}/clusters --out {w}/model)"),
+    ]);
     // Ctrl-C and SIGTERM are caught from here on, before the launch page
     // exists, so that either removes it.
     let server = review::server(session.clone(), server)?;

@@ -58,9 +58,9 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     say!(
         "wrote {out}/{ROLL_HTML} (to print: who is absent, who is present, the named photos), {out}/{ROLL_CSV}, {out}/{FACES_CSV} and the named photos in {out}/{ANNOTATED_DIR}/"
     );
-    rollcall_cli::next_steps(
-        g.quiet,
-        &[format!("open (and print) {}/{ROLL_HTML}: who is absent, then the named photos", rollcall_cli::shell_word(&a.out))],
-    );
+    rollcall_cli::next_steps(&[format!(
+        "open (and print) {}/{ROLL_HTML}: who is absent, then the named photos",
+        rollcall_cli::shell_word(&a.out)
+    )]);
     Ok(())
 }

@@ -37,12 +37,12 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     say!("embedded {} faces ({}-d) into {}", o.table.len(), o.table.dim, work.embeddings().display());
     let (Some(sel), Some(clusters), Some(report)) = (&o.selection, &o.clusters, &o.report) else {
         say!("too few faces to look for people; stopping after embedding");
-        rollcall_cli::next_steps(g.quiet, &["add photos with more faces, then run again with the same --out".to_string()]);
+        rollcall_cli::next_steps(&["add photos with more faces, then run again with the same --out".to_string()]);
         return Ok(());
     };
     print_selection(sel, &work);
     print_clusters(clusters, &work);
     say!("report: {}", report.display());
-    next_after_clustering(g, &io.out);
+    next_after_clustering(&io.out);
     Ok(())
 }

@@ -25,9 +25,6 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let opts = SelectKOptions { n_init: a.n_init, ..a.k.options() };
     let sel = select_k::select_k(&work, t, &opts)?;
     print_selection(&sel, &work);
-    rollcall_cli::next_steps(
-        g.quiet,
-        &[format!("rollcall cluster {} (or with --k N to choose another k)", rollcall_cli::shell_word(work.root()))],
-    );
+    rollcall_cli::next_steps(&[format!("rollcall cluster {} (or with --k N to choose another k)", rollcall_cli::shell_word(work.root()))]);
     Ok(())
 }

@@ -74,13 +74,10 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     }
     say!("wrote {}", a.out.display());
     let m = rollcall_cli::shell_word(&a.out);
-    rollcall_cli::next_steps(
-        g.quiet,
-        &[
-            format!("write the gallery a device loads: rollcall export {m} --out gallery.rcg"),
-            "(to sign it for a device: make a key once with `rollcall keygen`, then add --sign school)".to_string(),
-        ],
-    );
+    rollcall_cli::next_steps(&[
+        format!("write the gallery a device loads: rollcall export {m} --out gallery.rcg"),
+        "(to sign it for a device: make a key once with `rollcall keygen`, then add --sign school)".to_string(),
+    ]);
     Ok(())
 }
 
