@@ -133,3 +133,52 @@ pub fn export_quantized(
     let exported = export::write_gallery(&g8, &gallery, form, &format!("{} (int8 models)", model.root().display()), key)?;
     Ok(QuantizedExport { models_dir, gallery, exported, fidelity })
 }
+
+/// Where [`retrain`] writes: the model folder, and the gallery exported
+/// from it (with the key that signs it) if asked for.
+#[derive(Debug, Clone, Copy)]
+pub struct RetrainTo<'a> {
+    pub model: &'a ModelDir,
+    pub gallery: Option<(&'a Path, Option<&'a SecretKey>)>,
+}
+
+/// What [`retrain`] made.
+#[derive(Debug)]
+pub struct Retrained {
+    pub report: crate::artifacts::training::TrainingReport,
+    /// The gallery written, if one was asked for.
+    pub exported: Option<Exported>,
+}
+
+/// Train, write the model folder, export the gallery: what `rollcall
+/// train`, `forget --model` and the review page's "Train and export" do.
+///
+/// With `work`, the faces' embeddings come from its `embeddings.parquet`
+/// (`load` is asked for models only for a chip the table lacks), and the
+/// same-person cosine is the one `published` gives for the recognizer that
+/// made them; without it, every face under `clusters` is embedded afresh by
+/// `load`'s models, with their card's cosine.
+pub fn retrain(
+    clusters: &Path,
+    work: Option<&WorkDir>,
+    opts: &train::TrainOptions,
+    published: &dyn Fn(&str) -> Option<f32>,
+    load: &dyn Fn() -> Result<std::sync::Arc<dyn Models>>,
+    to: RetrainTo<'_>,
+) -> Result<Retrained> {
+    let (gallery, report) = match work {
+        Some(work) => {
+            let table = EmbeddingTable::read(&work.embeddings())?;
+            let mut opts = opts.clone();
+            opts.learn.same_person = opts.learn.same_person.or_else(|| table.recognizer.as_deref().and_then(published));
+            train::train_from_work(clusters, work, &opts, load)?
+        }
+        None => train::train_with_models(clusters, load()?.as_ref(), opts)?,
+    };
+    train::write_model_dir(to.model, &gallery, &report)?;
+    let exported = match to.gallery {
+        Some((out, key)) => Some(export::export_signed(to.model, out, VectorForm::I8, &to.model.root().display().to_string(), key)?),
+        None => None,
+    };
+    Ok(Retrained { report, exported })
+}

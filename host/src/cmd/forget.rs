@@ -6,9 +6,9 @@ use anyhow::{Context, Result};
 use rollcall_cli::say;
 use rollcall_host::artifacts::Work;
 use rollcall_host::artifacts::training::ModelDir;
-use rollcall_host::stages::train::{self, TrainOptions};
-use rollcall_host::stages::{export, forget};
-use rollcall_shared::gallery::VectorForm;
+use rollcall_host::pipeline::{RetrainTo, retrain};
+use rollcall_host::stages::forget;
+use rollcall_host::stages::train::TrainOptions;
 
 use super::Global;
 use super::common::ModelChoice;
@@ -49,19 +49,16 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     );
     if let Some(model) = &a.model {
         let load = || a.models.load(g).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
+        let published = |recognizer: &str| g.models.same_person_cosine(recognizer).ok().flatten();
         // The folders as the model had them: unnamed ones were learned with
         // --include-unnamed, or the model could not have been made.
-        let mut opts = TrainOptions { include_unnamed: true, ..TrainOptions::default() };
-        // As `train` does: the published same-person score of the recognizer.
-        let table = rollcall_host::artifacts::embeddings::EmbeddingTable::read(&work.embeddings())?;
-        opts.learn.same_person = super::common::published_same_person(g, &table);
-        let (gallery, report) = train::train_from_work(&work.clusters(), &work, &opts, &load)
-            .with_context(|| format!("training {} again without {}", model.display(), a.name))?;
+        let opts = TrainOptions { include_unnamed: true, ..TrainOptions::default() };
         let dir = ModelDir::new(model);
-        train::write_model_dir(&dir, &gallery, &report)?;
-        say!("trained {} again: {} people", model.display(), report.people.len());
-        if let Some(out) = &a.gallery {
-            let e = export::export_signed(&dir, out, VectorForm::I8, &model.display().to_string(), key.as_ref())?;
+        let to = RetrainTo { model: &dir, gallery: a.gallery.as_deref().map(|out| (out, key.as_ref())) };
+        let retrained = retrain(&work.clusters(), Some(&work), &opts, &published, &load, to)
+            .with_context(|| format!("training {} again without {}", model.display(), a.name))?;
+        say!("trained {} again: {} people", model.display(), retrained.report.people.len());
+        if let (Some(out), Some(e)) = (&a.gallery, &retrained.exported) {
             say!("wrote {}: {} people", out.display(), e.people);
             if let (Some(by), Some(serial)) = (&e.signed_by, e.serial) {
                 say!("signed by key {by}, serial {serial}");

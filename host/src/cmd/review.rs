@@ -34,10 +34,12 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     drop(work.open()?);
     let table = rollcall_host::artifacts::embeddings::EmbeddingTable::read(&work.embeddings()).ok();
     let threshold = table.as_ref().and_then(|t| super::common::published_same_person(g, t));
+    let catalog = g.models.clone();
+    let published = move |recognizer: &str| catalog.same_person_cosine(recognizer).ok().flatten();
     let models = g.models.clone();
     let load = move || models.load(None, None).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
     let key = super::common::signing_key(a.sign.as_deref())?;
-    let trainer = review::trainer(threshold, load, key);
+    let trainer = review::trainer(published, load, key);
     let server = review::bind(a.port)?;
     let port = server.local_addr().map_or(a.port, |s| s.port());
     let session = std::sync::Arc::new(Review::new(work, port, threshold, Some(trainer))?);

@@ -6,7 +6,7 @@ use anyhow::Result;
 use rollcall_cli::say;
 use rollcall_host::artifacts::Work;
 use rollcall_host::artifacts::training::{ModelDir, TrainingReport};
-use rollcall_host::stages::train::{self, LearnOptions, TrainOptions};
+use rollcall_host::stages::train::{LearnOptions, TrainOptions};
 
 use super::Global;
 use super::common::ModelChoice;
@@ -43,25 +43,24 @@ pub(super) struct Args {
 
 pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let work = Work::new(a.work.clone().unwrap_or_else(|| a.clusters.parent().map(Path::to_path_buf).unwrap_or_default()));
-    let mut opts = TrainOptions {
+    let opts = TrainOptions {
         junk: a.junk.clone(),
         learn: LearnOptions { target_far: a.target_far, folds: a.folds, ..LearnOptions::default() },
         strict: a.strict,
         include_unnamed: a.include_unnamed,
     };
-    let (gallery, report) = if work.embeddings().is_file() {
-        // The published same-person score of the recognizer that made the
-        // work directory's embeddings.
-        let table = rollcall_host::artifacts::embeddings::EmbeddingTable::read(&work.embeddings())?;
-        opts.learn.same_person = super::common::published_same_person(g, &table);
-        let load = || a.models.load(g).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
-        train::train_from_work(&a.clusters, &work.open()?, &opts, &load)?
+    let opened = if work.embeddings().is_file() {
+        Some(work.open()?)
     } else {
         // Folders of photos or chips from anywhere: embed them all now.
         say!("no {} here: embedding every face in {} afresh", work.embeddings().display(), a.clusters.display());
-        train::train_with_models(&a.clusters, a.models.load(g)?.as_ref(), &opts)?
+        None
     };
-    train::write_model_dir(&ModelDir::new(&a.out), &gallery, &report)?;
+    let published = |recognizer: &str| g.models.same_person_cosine(recognizer).ok().flatten();
+    let load = || a.models.load(g).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
+    let model = ModelDir::new(&a.out);
+    let to = rollcall_host::pipeline::RetrainTo { model: &model, gallery: None };
+    let report = rollcall_host::pipeline::retrain(&a.clusters, opened.as_ref(), &opts, &published, &load, to)?.report;
     print_report(&report);
     // Nothing left out silently: folders inside folders are used, and said.
     let nested = rollcall_host::artifacts::people::nested_folders(&a.clusters);

@@ -342,12 +342,13 @@ fn gallery(h: &mut String, info: &clusters::ClusterInfo, faces: &[&ClusterRow]) 
     );
     for f in faces {
         let s = f.silhouette.unwrap_or(0.0);
-        // Words for a person; the number for whoever hovers.
-        let (cls, word) = if s < ATYPICAL_SILHOUETTE { (" class=atypical", "least like the others") } else { ("", "typical") };
+        // Only a face that needs a look is captioned: a caption under every
+        // face says nothing. The number is for whoever hovers.
+        let (cls, caption) =
+            if s < ATYPICAL_SILHOUETTE { (" class=atypical", "<figcaption>least like the others</figcaption>") } else { ("", "") };
         let _ = write!(
             h,
-            "<figure{cls}><img loading=lazy src=\"../aligned/{}\" alt=\"{}\" title=\"{}\">\
-             <figcaption title=\"silhouette {s:.2}\">{word}</figcaption></figure>",
+            "<figure{cls}><img loading=lazy src=\"../aligned/{}\" alt=\"{}\" title=\"{} (silhouette {s:.2})\">{caption}</figure>",
             url(&f.file),
             esc(&f.file),
             esc(&f.file)

@@ -3,6 +3,32 @@
 
 use crate::artifacts::training::{Calibration, Method, TrainingReport};
 
+/// The report in one plain sentence, for the review page: "13 people
+/// learned; 69 of 69 test faces recognised; 0 of 92 strangers taken for
+/// someone". Test faces are the held-out faces of cross-validation, counted
+/// as recognised when named correctly and sure enough (not `unknown`);
+/// strangers are the faces of people left out of training.
+pub(crate) fn plain(report: &TrainingReport) -> String {
+    let people = report.people.len();
+    let mut out = format!("{people} {} learned", if people == 1 { "person" } else { "people" });
+    let measured = report.never_held_out.len() < report.people.len();
+    if let Some(c) = report.classifiers.iter().find(|c| c.classifier == report.default_classifier) {
+        let tested: usize = c.confusion.iter().flatten().sum();
+        if measured && tested > 0 {
+            let recognised = (c.open_set_accuracy * tested as f64).round() as usize;
+            out.push_str(&format!("; {recognised} of {tested} test faces recognised"));
+        } else {
+            out.push_str("; not tested (one photo each: none could be held out to test on)");
+        }
+        match &c.calibration {
+            Some(cal) if cal.impostors > 0 => out.push_str(&format!("; {} of {} strangers taken for someone", cal.accepted, cal.impostors)),
+            _ => out.push_str("; no strangers to test with"),
+        }
+    }
+    out.push('.');
+    out
+}
+
 /// The report in plain words first (how many, how well, how safe), then
 /// the details.
 pub fn summary(report: &TrainingReport) -> String {

@@ -66,9 +66,18 @@ impl Action {
 }
 
 /// Checks a name the user typed against the one rule on names
-/// ([`rollcall_shared::names`]), giving it in NFC.
+/// ([`rollcall_shared::names`]), giving it in NFC; why not, in the page's
+/// words (its buttons, not the command line's folder names).
 pub fn check_name(name: &str) -> Result<String, String> {
-    rollcall_shared::names::check(name).map_err(|why| why.to_string())
+    use rollcall_shared::names::NameError;
+    rollcall_shared::names::check(name).map_err(|why| match why {
+        NameError::Reserved(word) => format!(
+            "`{word}` is not a name: for strangers, select their faces and move them to \"unknown\"; for a group that is \
+             nobody, press \"Mark as junk\""
+        ),
+        NameError::Marker => "a name cannot start with _ or .: for a group that is nobody, press \"Mark as junk\"".to_string(),
+        why => why.to_string(),
+    })
 }
 
 /// Folders rollcall keeps for itself: hidden ones (`.rollcall-staging`)
@@ -127,14 +136,11 @@ fn plan_name(root: &Path, folder: &str, name: &str, junk: &[String]) -> Result<V
     if is_reserved(folder) {
         return Err(format!("{folder} is rollcall's own folder, not a person; move its faces to a person instead"));
     }
-    if is_junk(folder, junk) && !folder.starts_with('_') {
-        return Err(format!(
-            "{folder} holds the strangers' or junk faces, not a person; move the faces of someone you know to a person instead"
-        ));
-    }
+    // A junk or strangers' folder may be named too: that is how a group
+    // marked as junk by mistake becomes a person again.
     let name = check_name(name)?;
     if is_junk(&name, junk) {
-        return Err(format!("`{name}` marks a junk folder; mark the person as junk instead"));
+        return Err(format!("`{name}` is not a name: for a group that is nobody, press \"Mark as junk\""));
     }
     let key = name_key(&name);
     let same = std::fs::read_dir(root)
@@ -203,6 +209,21 @@ fn plan_move(root: &Path, faces: &[String], to: &Target) -> Result<Vec<Op>, Stri
             continue;
         }
         ops.push(Op::Rename { from: face.clone(), to: format!("{dest}/{file}") });
+    }
+    // A group the move empties goes, folder and all, when nothing else is
+    // in it (a note of the user's keeps it): an empty card would be a dead
+    // end, an unnamed group that `train` refuses. Undo makes it again.
+    let mut emptied: Vec<&str> = Vec::new();
+    for face in faces {
+        let Some((folder, _)) = face.split_once('/') else { continue };
+        if folder == dest || is_reserved(folder) || emptied.contains(&folder) {
+            continue;
+        }
+        let all_moved = files_of(root, folder)?.iter().all(|f| faces.iter().any(|m| *m == format!("{folder}/{f}")));
+        if all_moved {
+            emptied.push(folder);
+            ops.push(Op::RemoveDir { dir: folder.to_string() });
+        }
     }
     Ok(ops)
 }
@@ -373,5 +394,47 @@ mod tests {
         }
         assert_eq!(tree(&root), ["Robin", "person_1"]);
         assert!(j.entries().is_empty());
+    }
+
+    /// Moving every face out of a group left its folder behind: a card with
+    /// no faces that, unnamed, made `train` refuse. A group holding nothing
+    /// after a move goes with it (and comes back with undo); one holding a
+    /// note of the user's stays.
+    #[test]
+    fn regression_a_group_emptied_by_a_move_stayed_as_an_empty_folder() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("clusters");
+        for (folder, files) in [("person_1", &["a.png"][..]), ("person_2", &["b.png", "note.txt"][..]), ("person_3", &["c.png"][..])] {
+            std::fs::create_dir_all(root.join(folder)).expect("mkdir");
+            for f in files {
+                std::fs::write(root.join(folder).join(f), folder).expect("write");
+            }
+        }
+        let junk = crate::artifacts::people::default_junk();
+        let mut j = Journal::open(&dir.path().join("j.jsonl"));
+        let start = tree(&root);
+        let faces = vec!["person_1/a.png".to_string(), "person_2/b.png".to_string()];
+        act(&mut j, &root, &Action::Move { faces, to: Target::Person("person_3".into()) }, &junk).expect("move");
+        assert_eq!(tree(&root), ["person_2", "person_2/note.txt", "person_3", "person_3/a.png", "person_3/b.png", "person_3/c.png"]);
+        act(&mut j, &root, &Action::Undo, &junk).expect("undo");
+        assert_eq!(tree(&root), start);
+    }
+
+    /// A group marked as junk (or the strangers' `unknown`) had no way back
+    /// but undo: naming it was refused. Naming it now makes it a person.
+    #[test]
+    fn regression_a_group_marked_as_junk_could_not_be_named_back() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path().join("clusters");
+        for folder in ["person_1", "unknown", "_outliers"] {
+            std::fs::create_dir_all(root.join(folder)).expect("mkdir");
+        }
+        let junk = crate::artifacts::people::default_junk();
+        let mut j = Journal::open(&dir.path().join("j.jsonl"));
+        act(&mut j, &root, &Action::Junk { folder: "person_1".into() }, &junk).expect("junk");
+        act(&mut j, &root, &Action::Name { folder: "_junk_person_1".into(), name: "Ann".into() }, &junk).expect("named back");
+        act(&mut j, &root, &Action::Name { folder: "unknown".into(), name: "Bob".into() }, &junk).expect("strangers named");
+        assert!(act(&mut j, &root, &Action::Name { folder: "_outliers".into(), name: "Cy".into() }, &junk).is_err(), "rollcall's own");
+        assert_eq!(tree(&root), ["Ann", "Bob", "_outliers"]);
     }
 }

@@ -53,9 +53,8 @@ pub const SESSION_HEADER: &str = "x-rollcall-session";
 /// Where the page keeps the key, in its origin's `sessionStorage`.
 const STORAGE_ITEM: &str = "rollcall-review-session";
 
-/// Runs `train` and `export` for the page's button; returns what the
-/// command line would print.
-pub type Trainer = Box<dyn Fn(&Work) -> std::result::Result<String, String> + Send + Sync>;
+/// Runs `train` and `export` for the page's button.
+pub type Trainer = Box<dyn Fn(&Work) -> Result<crate::pipeline::Retrained> + Send + Sync>;
 
 /// A request, as the server saw it.
 #[derive(Debug, Clone, Default)]
@@ -300,7 +299,38 @@ impl Review {
     }
 
     fn state(&self) -> view::View {
-        view::view(&self.work, &self.junk, self.threshold, self.undo_text())
+        view::view(&self.work, &self.junk, self.threshold, self.undo_text(), self.trained())
+    }
+
+    /// What the page's button trained last, read back from the model
+    /// folder and the gallery: the same after a reload, or another day.
+    fn trained(&self) -> Option<view::Trained> {
+        let model = crate::artifacts::training::ModelDir::new(self.work.root().join(MODEL_DIR));
+        let report = model.read_report().ok()?;
+        let when = std::fs::metadata(model.report())
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| d.as_secs());
+        let gallery = self.work.root().join(GALLERY_FILE);
+        let signed = match rollcall_shared::regular::read(&gallery, rollcall_shared::regular::cap::GALLERY, "gallery") {
+            Err(_) => format!("no {GALLERY_FILE} yet"),
+            Ok(bytes) => match rollcall_shared::gallery::Gallery::signature_claim(&bytes) {
+                Ok(Some(claim)) => format!(
+                    "wrote {}: signed by key {}, serial {}",
+                    gallery.display(),
+                    rollcall_shared::digest::hex(&claim.signer[..6]),
+                    claim.serial
+                ),
+                Ok(None) => format!(
+                    "wrote {}: not signed: a device started with --trust refuses it (start review with --sign KEY to sign)",
+                    gallery.display()
+                ),
+                Err(e) => format!("{}: {e}", gallery.display()),
+            },
+        };
+        let details = format!("{}\nwrote {}\n{signed}", crate::render::training::summary(&report).trim_end(), model.root().display());
+        Some(view::Trained { when, summary: crate::render::training::plain(&report), details })
     }
 
     /// The cookie, the second factor.
@@ -414,8 +444,8 @@ impl Review {
         let Some(trainer) = &self.trainer else { return Resp::error(501, "training is not available in this session") };
         // The trainer takes the work directory's lock itself, as `train` does.
         match trainer(&self.work) {
-            Ok(text) => Resp::json(200, &serde_json::json!({ "message": text })),
-            Err(e) => Resp::error(400, &e),
+            Ok(_) => Resp::json(200, &serde_json::json!({ "message": "Trained and exported.", "trained": self.trained() })),
+            Err(e) => Resp::error(400, &page_words(&e)),
         }
     }
 
@@ -476,48 +506,47 @@ impl Review {
 
 /// The page's "Train and export" button: what `rollcall train
 /// WORK/clusters --out WORK/model` then `rollcall export WORK/model --out
-/// WORK/gallery.rcg [--sign KEY]` do, and the text `train` prints
-/// (accuracy, open-set estimates, suspect faces). `load` gives the models
-/// if `train` needs to embed a face the work directory has no embedding
-/// for; `key`, named when the session started, signs the gallery.
+/// WORK/gallery.rcg [--sign KEY]` do, through [`crate::pipeline::retrain`].
+/// `published` gives a recognizer's same-person cosine; `load` gives the
+/// models if `train` needs to embed a face the work directory has no
+/// embedding for; `key`, named when the session started, signs the gallery.
 pub fn trainer(
-    same_person: Option<f32>,
+    published: impl Fn(&str) -> Option<f32> + Send + Sync + 'static,
     load: impl Fn() -> Result<std::sync::Arc<dyn rollcall_models::Models>> + Send + Sync + 'static,
     key: Option<rollcall_shared::signature::SecretKey>,
 ) -> Trainer {
     Box::new(move |work: &Work| {
-        use crate::stages::{export, train};
-        let mut opts = train::TrainOptions::default();
-        opts.learn.same_person = same_person;
-        let dir = work.open().map_err(|e| e.to_string())?;
-        let (gallery, report) = train::train_from_work(&work.clusters(), &dir, &opts, &load).map_err(|e| e.to_string())?;
-        drop(dir);
-        let model = crate::artifacts::training::ModelDir::new(work.root().join("model"));
-        train::write_model_dir(&model, &gallery, &report).map_err(|e| e.to_string())?;
-        let out = work.root().join("gallery.rcg");
-        let e = export::export_signed(
-            &model,
-            &out,
-            rollcall_shared::gallery::VectorForm::I8,
-            &model.root().display().to_string(),
-            key.as_ref(),
-        )
-        .map_err(|e| e.to_string())?;
-        let signed = match (&e.signed_by, e.serial) {
-            (Some(by), Some(serial)) => format!("signed by key {by}, serial {serial}"),
-            _ => "not signed: a device started with --trust refuses it (start review with --sign KEY to sign)".to_string(),
-        };
-        Ok(format!(
-            "{}\nwrote {}\nwrote {}: {} people, {} reference faces, {} bytes; {signed}",
-            crate::render::training::summary(&report).trim_end(),
-            model.root().display(),
-            out.display(),
-            e.people,
-            e.references,
-            e.bytes
-        ))
+        let dir = work.open()?;
+        let model = crate::artifacts::training::ModelDir::new(work.root().join(MODEL_DIR));
+        let out = work.root().join(GALLERY_FILE);
+        let to = crate::pipeline::RetrainTo { model: &model, gallery: Some((&out, key.as_ref())) };
+        crate::pipeline::retrain(&work.clusters(), Some(&dir), &Default::default(), &published, &load, to)
     })
 }
+
+/// Why training was refused, in the page's words: its buttons, not the
+/// command line's flags and folder names.
+fn page_words(e: &Error) -> String {
+    match e {
+        Error::Unnamed { folders, .. } => format!(
+            "Not trained yet: {} {} no name: {}. Type a name in each, press \"Mark as junk\" on a group that is nobody, or move \
+             strangers' faces to \"unknown\" (select them, then Move).",
+            folders.len(),
+            if folders.len() == 1 { "group has" } else { "groups have" },
+            folders.join(", ")
+        ),
+        Error::Owned(rollcall_files::owned::OwnedError::Locked { .. }) => {
+            "another rollcall command (a run or cluster --force) is working in this folder; try again when it ends".to_string()
+        }
+        e => e.to_string(),
+    }
+}
+
+/// The model folder the page's button writes, in the work directory.
+pub const MODEL_DIR: &str = "model";
+
+/// The gallery the page's button writes, in the work directory.
+pub const GALLERY_FILE: &str = "gallery.rcg";
 
 /// The journal's file name in the work directory.
 pub use crate::artifacts::journal::JOURNAL;

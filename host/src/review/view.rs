@@ -1,6 +1,7 @@
 //! What the review page shows: the folders of `clusters/` as they are on
-//! disk now, each face with its silhouette and the photo it came from, and
-//! the suggestions, each with the cosine behind it.
+//! disk now, each face with the photo it came from and whether it needs a
+//! look, the suggestions, each with how sure it is (in words, and the
+//! cosine behind them), and what was last trained.
 //!
 //! The view carries a `version`: a digest of the folder tree (every folder
 //! and file name). An action names the version it was made on, and is
@@ -15,16 +16,16 @@ use serde::Serialize;
 
 use crate::artifacts::Work;
 use crate::artifacts::people::is_junk;
-use crate::render::report::ATYPICAL_SILHOUETTE;
 
 /// One face.
 #[derive(Debug, Clone, Serialize)]
 pub struct FaceView {
     /// File name in its folder.
     pub file: String,
-    /// Silhouette from the clustering, if it was clustered.
+    /// Silhouette from the clustering, if it was clustered (for hovering).
     pub silhouette: Option<f32>,
-    /// Less typical of its person than of another.
+    /// Needs a look: nearer another person than the rest of its own (see
+    /// [`Suggestion::SomeoneElse`]).
     pub atypical: bool,
     /// The photo it came from, if known.
     pub photo: Option<String>,
@@ -40,6 +41,8 @@ pub struct FolderView {
     pub name: String,
     /// `person`, `outliers` or `junk`.
     pub section: &'static str,
+    /// A person's group nobody named yet (`person_<n>`): `train` refuses it.
+    pub unnamed: bool,
     pub faces: Vec<FaceView>,
     /// Files that are not chips (a user's notes).
     pub others: usize,
@@ -49,9 +52,12 @@ pub struct FolderView {
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Suggestion {
-    /// Two people whose centroids are closer than the same-person threshold.
-    SamePerson { a: String, b: String, cosine: f32 },
-    /// A face nearer another person's centroid than its own.
+    /// Two people whose centroids are closer than the same-person threshold,
+    /// with how sure that is in words ([`certainty`]).
+    SamePerson { a: String, b: String, cosine: f32, sure: &'static str },
+    /// A face nearer another person's centroid than the centroid of the
+    /// rest of its own (itself left out: a face always looks like a mean it
+    /// is part of, most of all in a group of two).
     SomeoneElse { face: String, folder: String, nearer: String, own: f32, cosine: f32 },
     /// An outlier whose nearest person is above the threshold.
     Outlier { face: String, folder: String, person: String, cosine: f32 },
@@ -67,6 +73,67 @@ pub struct View {
     pub threshold: Option<f32>,
     /// What can be undone, in words.
     pub undo: Option<String>,
+    /// The last training in the work directory, if any.
+    pub trained: Option<Trained>,
+}
+
+/// What was trained last, from the model folder the page's button writes:
+/// so a reload (or another day) tells what is there.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trained {
+    /// When `training.json` was written, in seconds since 1970 (the page
+    /// shows it in the teacher's time).
+    pub when: Option<u64>,
+    /// In one plain sentence ([`crate::render::training::plain`]).
+    pub summary: String,
+    /// Everything `train` prints, and the files written.
+    pub details: String,
+}
+
+/// How sure "maybe the same person" is, in words, from how far the two
+/// groups' centroid cosine is above the recognizer's same-person cosine `t`,
+/// in quarters of the way from `t` to 1 (the recognizer's own scale, not
+/// these photos'): the first quarter "possibly", the second "probably",
+/// beyond "very likely".
+pub fn certainty(cosine: f32, t: f32) -> &'static str {
+    let above = (cosine - t) / (1.0 - t).max(f32::EPSILON);
+    if above < 0.25 {
+        "possibly"
+    } else if above < 0.5 {
+        "probably"
+    } else {
+        "very likely"
+    }
+}
+
+/// Orders names as a person reads them: `person_2` before `person_10`.
+pub fn natural_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[i - 1].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (pa, pb) = (parts(a), parts(b));
+    for (x, y) in pa.iter().zip(&pb) {
+        let o = match (x, y) {
+            ((true, x), (true, y)) => {
+                let (x, y) = (x.trim_start_matches('0'), y.trim_start_matches('0'));
+                x.len().cmp(&y.len()).then_with(|| x.cmp(y))
+            }
+            ((_, x), (_, y)) => x.to_lowercase().cmp(&y.to_lowercase()),
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    pa.len().cmp(&pb.len()).then_with(|| a.cmp(b))
 }
 
 fn is_chip(name: &str) -> bool {
@@ -88,7 +155,7 @@ fn listing(clusters: &Path) -> Vec<(String, Vec<String>)> {
         files.sort();
         out.push((name, files));
     }
-    out.sort();
+    out.sort_by(|a, b| natural_order(&a.0, &b.0));
     out
 }
 
@@ -108,7 +175,7 @@ pub fn version(clusters: &Path) -> String {
 }
 
 /// Builds the view of `work` now.
-pub fn view(work: &Work, junk: &[String], threshold: Option<f32>, undo: Option<String>) -> View {
+pub fn view(work: &Work, junk: &[String], threshold: Option<f32>, undo: Option<String>, trained: Option<Trained>) -> View {
     let clusters = work.clusters();
     let rows = crate::artifacts::clusters::read_rows(&work.clusters_csv()).unwrap_or_default();
     let silhouettes: HashMap<String, Option<f32>> = rows.into_iter().map(|r| (r.file, r.silhouette)).collect();
@@ -134,22 +201,25 @@ pub fn view(work: &Work, junk: &[String], threshold: Option<f32>, undo: Option<S
                 let silhouette = silhouettes.get(f).copied().flatten();
                 let (photo, bbox) = sources.get(f).map(|(p, b)| (Some(p.clone()), Some(*b))).unwrap_or((None, None));
                 let photo_size = photo.as_ref().and_then(|p| sizes.get(p).copied());
-                FaceView {
-                    file: f.clone(),
-                    silhouette,
-                    atypical: silhouette.is_some_and(|s| s < ATYPICAL_SILHOUETTE),
-                    photo,
-                    bbox,
-                    photo_size,
-                }
+                FaceView { file: f.clone(), silhouette, atypical: false, photo, bbox, photo_size }
             })
             .collect();
         faces.sort_by(|a, b| b.silhouette.unwrap_or(f32::MIN).total_cmp(&a.silhouette.unwrap_or(f32::MIN)).then(a.file.cmp(&b.file)));
         let others = files.iter().filter(|f| !is_chip(f)).count();
-        folders.push(FolderView { name, section, faces, others });
+        let unnamed = section == "person" && crate::artifacts::people::is_unnamed(&name);
+        folders.push(FolderView { name, section, unnamed, faces, others });
     }
     let suggestions = suggestions(work, &folders, threshold);
-    View { version: version(&clusters), folders, suggestions, threshold, undo }
+    // One rule for the amber outline and "maybe someone else".
+    for s in &suggestions {
+        if let Suggestion::SomeoneElse { face, folder, .. } = s
+            && let Some(f) = folders.iter_mut().find(|f| f.name == *folder)
+            && let Some(x) = f.faces.iter_mut().find(|x| x.file == *face)
+        {
+            x.atypical = true;
+        }
+    }
+    View { version: version(&clusters), folders, suggestions, threshold, undo, trained }
 }
 
 /// The suggestions, strongest first within each kind: people who may be
@@ -161,11 +231,11 @@ fn suggestions(work: &Work, folders: &[FolderView], threshold: Option<f32>) -> V
     let emb = |f: &str| index.get(f).map(|&i| table.row(i));
     let people = Centroids::of(folders, emb, table.dim);
     let mut same = Vec::new();
-    for (i, (a, ca)) in people.0.iter().enumerate() {
-        for (b, cb) in &people.0[i + 1..] {
-            let c = dot(ca, cb);
+    for (i, a) in people.0.iter().enumerate() {
+        for b in &people.0[i + 1..] {
+            let c = dot(&a.centroid, &b.centroid);
             if c >= t {
-                same.push(Suggestion::SamePerson { a: a.to_string(), b: b.to_string(), cosine: c });
+                same.push(Suggestion::SamePerson { a: a.name.to_string(), b: b.name.to_string(), cosine: c, sure: certainty(c, t) });
             }
         }
     }
@@ -176,7 +246,10 @@ fn suggestions(work: &Work, folders: &[FolderView], threshold: Option<f32>) -> V
             let Some(e) = emb(&face.file) else { continue };
             match f.section {
                 "person" => {
-                    let own = people.0.iter().find(|(n, _)| *n == f.name).map_or(0.0, |(_, c)| dot(e, c));
+                    // Its own group without it; a face alone in its group
+                    // has nothing to be compared with.
+                    let Some(own) = people.0.iter().find(|p| p.name == f.name).and_then(|p| p.without(e)) else { continue };
+                    let own = dot(e, &own);
                     if let Some((other, c)) = people.nearest(e, &f.name)
                         && c > own
                     {
@@ -208,9 +281,30 @@ fn suggestions(work: &Work, folders: &[FolderView], threshold: Option<f32>) -> V
     out
 }
 
-/// Each person folder's centroid (the normalised mean of its faces'
-/// embeddings).
-struct Centroids<'a>(Vec<(&'a str, Vec<f32>)>);
+/// One person folder's faces, summed, and their centroid (the normalised
+/// mean).
+struct Group<'a> {
+    name: &'a str,
+    sum: Vec<f32>,
+    count: usize,
+    centroid: Vec<f32>,
+}
+
+impl Group<'_> {
+    /// The centroid of the group without the face `e` (one of its own), or
+    /// `None` when it is the only one.
+    fn without(&self, e: &[f32]) -> Option<Vec<f32>> {
+        if self.count < 2 {
+            return None;
+        }
+        let mut c: Vec<f32> = self.sum.iter().zip(e).map(|(s, x)| s - x).collect();
+        l2_normalize(&mut c);
+        Some(c)
+    }
+}
+
+/// Each person folder's group.
+struct Centroids<'a>(Vec<Group<'a>>);
 
 impl<'a> Centroids<'a> {
     fn of<'e>(folders: &'a [FolderView], emb: impl Fn(&str) -> Option<&'e [f32]>, dim: usize) -> Centroids<'a> {
@@ -222,10 +316,11 @@ impl<'a> Centroids<'a> {
                 if rows.is_empty() {
                     return None;
                 }
-                let mut c = vec![0f32; dim];
-                rows.iter().for_each(|r| c.iter_mut().zip(r.iter()).for_each(|(a, b)| *a += b));
-                l2_normalize(&mut c);
-                Some((f.name.as_str(), c))
+                let mut sum = vec![0f32; dim];
+                rows.iter().for_each(|r| sum.iter_mut().zip(r.iter()).for_each(|(a, b)| *a += b));
+                let mut centroid = sum.clone();
+                l2_normalize(&mut centroid);
+                Some(Group { name: f.name.as_str(), sum, count: rows.len(), centroid })
             })
             .collect();
         Centroids(people)
@@ -234,7 +329,7 @@ impl<'a> Centroids<'a> {
     /// The person other than `except` whose centroid is nearest `e`, and
     /// the cosine.
     fn nearest(&self, e: &[f32], except: &str) -> Option<(&'a str, f32)> {
-        self.0.iter().filter(|(n, _)| *n != except).map(|(n, c)| (*n, dot(e, c))).max_by(|a, b| a.1.total_cmp(&b.1))
+        self.0.iter().filter(|g| g.name != except).map(|g| (g.name, dot(e, &g.centroid))).max_by(|a, b| a.1.total_cmp(&b.1))
     }
 }
 
@@ -244,5 +339,26 @@ impl Suggestion {
         match self {
             Suggestion::SamePerson { cosine, .. } | Suggestion::SomeoneElse { cosine, .. } | Suggestion::Outlier { cosine, .. } => *cosine,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The page listed person_1, person_10, person_11, person_2: names
+    /// sorted as text. Numbers are read as numbers now.
+    #[test]
+    fn regression_groups_were_sorted_as_text() {
+        let mut names = ["person_10", "person_2", "Zoë", "person_1", "person_new_1", "ann", "person_02", "_junk_person_3"];
+        names.sort_by(|a, b| natural_order(a, b));
+        assert_eq!(names, ["_junk_person_3", "ann", "person_1", "person_02", "person_2", "person_10", "person_new_1", "Zoë"]);
+    }
+
+    #[test]
+    fn certainty_rises_with_the_margin_over_the_threshold() {
+        assert_eq!(certainty(0.40, 0.363), "possibly");
+        assert_eq!(certainty(0.55, 0.363), "probably");
+        assert_eq!(certainty(0.70, 0.363), "very likely");
     }
 }
