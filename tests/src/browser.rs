@@ -174,6 +174,20 @@ impl Browser {
         self.command("POST", "/actions", Some(actions));
     }
 
+    /// Types `text` on whatever has the focus, key after key with no pause
+    /// between them (faster than any person), as one WebDriver action;
+    /// `\n` is Enter.
+    pub fn type_keys(&self, text: &str) {
+        let mut keys = Vec::new();
+        for c in text.chars() {
+            let key = if c == '\n' { "\u{E007}".to_string() } else { c.to_string() };
+            keys.push(json!({"type": "keyDown", "value": key}));
+            keys.push(json!({"type": "keyUp", "value": key}));
+        }
+        let actions = json!({"actions": [{"type": "key", "id": "keyboard", "actions": keys}]});
+        self.command("POST", "/actions", Some(actions));
+    }
+
     /// A PNG of the window.
     pub fn screenshot(&self) -> Vec<u8> {
         let text = self.command("GET", "/screenshot", None);

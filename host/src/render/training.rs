@@ -4,10 +4,11 @@
 use crate::artifacts::training::{Calibration, Method, TrainingReport};
 
 /// The report in one plain sentence, for the review page: "13 people
-/// learned; 69 of 69 test faces recognised; 0 of 92 strangers taken for
-/// someone". Test faces are the held-out faces of cross-validation, counted
-/// as recognised when named correctly and sure enough (not `unknown`);
-/// strangers are the faces of people left out of training.
+/// learned; 69 of 69 test faces recognised; 0 of 92 tries with a
+/// stranger's face taken for someone". Test faces are the held-out faces of
+/// cross-validation, counted as recognised when named correctly and sure
+/// enough (not `unknown`); the tries are each stranger's face (the user's
+/// strangers, and each person left out in turn) against the gallery.
 pub(crate) fn plain(report: &TrainingReport) -> String {
     let people = report.people.len();
     let mut out = format!("{people} {} learned", if people == 1 { "person" } else { "people" });
@@ -21,7 +22,9 @@ pub(crate) fn plain(report: &TrainingReport) -> String {
             out.push_str("; not tested (one photo each: none could be held out to test on)");
         }
         match &c.calibration {
-            Some(cal) if cal.impostors > 0 => out.push_str(&format!("; {} of {} strangers taken for someone", cal.accepted, cal.impostors)),
+            Some(cal) if cal.impostors > 0 => {
+                out.push_str(&format!("; {} of {} tries with a stranger's face taken for someone", cal.accepted, cal.impostors))
+            }
             _ => out.push_str("; no strangers to test with"),
         }
     }

@@ -51,8 +51,8 @@ impl Action {
             Action::Name { folder, name } => format!("named {folder} {name}"),
             Action::Merge { from, into } => format!("merged {from} into {into}"),
             Action::Move { faces, to } => format!(
-                "moved {} face(s) to {}",
-                faces.len(),
+                "moved {} to {}",
+                if faces.len() == 1 { "1 face".to_string() } else { format!("{} faces", faces.len()) },
                 match to {
                     Target::Person(p) => p.as_str(),
                     Target::New => "a new person",
@@ -75,7 +75,7 @@ pub fn check_name(name: &str) -> Result<String, String> {
             "`{word}` is not a name: for strangers, select their faces and move them to \"unknown\"; for a group that is \
              nobody, press \"Mark as junk\""
         ),
-        NameError::Marker => "a name cannot start with _ or .: for a group that is nobody, press \"Mark as junk\"".to_string(),
+        NameError::Marker => "a name cannot start with _ or . (those mark groups that are nobody)".to_string(),
         why => why.to_string(),
     })
 }

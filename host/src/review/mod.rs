@@ -330,7 +330,26 @@ impl Review {
             },
         };
         let details = format!("{}\nwrote {}\n{signed}", crate::render::training::summary(&report).trim_end(), model.root().display());
-        Some(view::Trained { when, summary: crate::render::training::plain(&report), details })
+        let mut notes: Vec<String> = report
+            .look_alikes
+            .iter()
+            .map(|l| format!("{} and {} look like one person: if they are, merge them and train again.", l.a, l.b))
+            .collect();
+        if !report.never_held_out.is_empty() {
+            notes.push(format!(
+                "Not tested (one photo only): {}. More photos of them make the gallery surer.",
+                report.never_held_out.join(", ")
+            ));
+        }
+        if !report.suspects.is_empty() {
+            notes.push(format!(
+                "{} {} like a mistake (in the wrong group?) and {} left out: see the details.",
+                report.suspects.len(),
+                if report.suspects.len() == 1 { "face looked" } else { "faces looked" },
+                if report.suspects.len() == 1 { "was" } else { "were" }
+            ));
+        }
+        Some(view::Trained { when, summary: crate::render::training::plain(&report), notes, people: report.people.clone(), details })
     }
 
     /// The cookie, the second factor.
@@ -376,7 +395,8 @@ impl Review {
     pub fn check(&self, r: &Req) -> std::result::Result<(), Resp> {
         self.check_site(r)?;
         match (r.method.as_str(), r.url.split('?').next()) {
-            ("GET", Some("/launch")) => Ok(()),
+            // What a browser asks of every page by itself; the answer is empty.
+            ("GET", Some("/launch") | Some("/favicon.ico")) => Ok(()),
             ("GET", Some("/")) => match query_param(&r.url, "token") {
                 Some(key) if same_secret(&key, &self.token) => Ok(()),
                 Some(_) => Err(Resp::error(403, "refused: not this session's key (open the URL rollcall review printed)")),
@@ -395,6 +415,7 @@ impl Review {
         let path = r.url.split('?').next().unwrap_or("");
         match (r.method.as_str(), path) {
             ("GET", "/launch") => self.launch(r),
+            ("GET", "/favicon.ico") => Resp::new(204, "image/x-icon", Vec::new()),
             ("GET", "/") if query_param(&r.url, "token").is_some() => self.hand_over(),
             ("GET", "/") => Resp::new(200, "text/html; charset=utf-8", PAGE.as_bytes().to_vec()),
             ("GET", "/api/state") => Resp::json(200, &self.state()),

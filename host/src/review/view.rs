@@ -86,6 +86,11 @@ pub struct Trained {
     pub when: Option<u64>,
     /// In one plain sentence ([`crate::render::training::plain`]).
     pub summary: String,
+    /// What a teacher should know besides, in plain words: people who could
+    /// not be tested, groups that look like one person, faces left out.
+    pub notes: Vec<String>,
+    /// The people it learned, to tell whether the groups changed since.
+    pub people: Vec<String>,
     /// Everything `train` prints, and the files written.
     pub details: String,
 }

@@ -330,6 +330,10 @@ fn naming_merging_moving_undoing_and_junk_in_a_real_browser() {
     assert_eq!(unlabelled.as_u64(), Some(0), "every control has a label");
     let no_alt = js(tab, "Array.from(document.querySelectorAll('img')).filter(i => !i.getAttribute('alt')).length");
     assert_eq!(no_alt.as_u64(), Some(0), "every image has alt text");
+    // Nothing the page does itself fails: the only errors are the answers
+    // to what was refused (names, the first training).
+    let errors: Vec<String> = tab.errors().into_iter().filter(|e| !e.contains("/api/")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
 }
 
 /// The page asks the server every 1.5 s whether the folders changed (a
@@ -720,6 +724,11 @@ fn regression_an_emptied_group_a_refusal_in_flag_words_no_way_back_from_junk_and
     until("the refusal of `unknown`", || banner(tab).contains("Mark as junk"));
     assert!(banner(tab).contains("move them to \"unknown\""), "{}", banner(tab));
     assert_eq!(tree(&clusters), expected, "nothing changed");
+    // Training with that refused name still in its field: the page says so
+    // instead of training without it.
+    tab.wait_for("#train").expect("train").click();
+    until("the unsaved name named", || banner(tab).contains("is not saved"));
+    assert!(banner(tab).contains(&opened.singles[0]), "{}", banner(tab));
 
     // Every face of the split John's small half moved to the big one: the
     // group goes, and its folder with it.
@@ -743,6 +752,10 @@ fn regression_an_emptied_group_a_refusal_in_flag_words_no_way_back_from_junk_and
     tab.wait_for(&format!("[data-folder=\"{junk}\"] button[data-role=junk]")).expect("junk").click();
     rename(&mut expected, &junk, &format!("_junk_{junk}"));
     until_shown(tab, &clusters, "the junk", &expected);
+    // Its card reads as the teacher knows it, and its name field is empty.
+    let card = format!("[data-folder=\"_junk_{junk}\"]");
+    assert_eq!(text(tab, &format!("{card} strong")), format!("{junk} (junk)"));
+    assert_eq!(js(tab, &format!("document.querySelector({}).value", serde_json::json!(field(&format!("_junk_{junk}"))))), "");
     type_name(tab, &format!("_junk_{junk}"), "Pupil J");
     rename(&mut expected, &format!("_junk_{junk}"), "Pupil J");
     until_shown(tab, &clusters, "the junk named", &expected);
@@ -769,7 +782,8 @@ fn regression_an_emptied_group_a_refusal_in_flag_words_no_way_back_from_junk_and
     let tested: u64 =
         c["confusion"].as_array().expect("confusion").iter().flat_map(|r| r.as_array().expect("row")).filter_map(|v| v.as_u64()).sum();
     let recognised = (c["open_set_accuracy"].as_f64().expect("accuracy") * tested as f64).round() as u64;
-    let strangers = format!("{} of {} strangers taken for someone", c["calibration"]["accepted"], c["calibration"]["impostors"]);
+    let strangers =
+        format!("{} of {} tries with a stranger's face taken for someone", c["calibration"]["accepted"], c["calibration"]["impostors"]);
     assert_eq!(summary, format!("{people} people learned; {recognised} of {tested} test faces recognised; {strangers}."));
     // The table on demand, the page's full width.
     assert!(!drawn(tab, "#train-details"));
@@ -794,6 +808,12 @@ fn regression_an_emptied_group_a_refusal_in_flag_words_no_way_back_from_junk_and
     until("the panel after the reload", || text(tab, "#train-summary") == summary);
     assert!(text(tab, "#train-when").starts_with("Trained "), "{}", text(tab, "#train-when"));
     assert!(text(tab, "#train-out").contains("signed by key"), "{}", text(tab, "#train-out"));
+    assert!(!drawn(tab, "#train-stale"), "nothing changed since the training");
+    // A group renamed since: the panel says the gallery is behind.
+    type_name(tab, "Pupil J", "Pupil K");
+    rename(&mut expected, "Pupil J", "Pupil K");
+    until_shown(tab, &clusters, "a rename after training", &expected);
+    until("the panel to say so", || drawn(tab, "#train-stale"));
 }
 
 /// Groups sorted as text (person_1, person_10, person_11, person_2), and a
@@ -833,6 +853,15 @@ fn regression_groups_sorted_as_text_a_renamed_card_jumped_faces_marked_without_n
     let in_view =
         "(r => r.top >= 0 && r.bottom <= window.innerHeight)(document.querySelector('[data-folder=\"Zoë\"]').getBoundingClientRect())";
     assert_eq!(js(tab, in_view), serde_json::json!(true), "the renamed card is in view");
+    // Undone, and done again: the card stays where it was.
+    tab.wait_for("#undo").expect("undo").click();
+    rename(&mut expected, "Zoë", "person_2");
+    until_shown(tab, &clusters, "the undo", &expected);
+    assert_eq!(card_order(tab), numbered, "an undone rename keeps its place");
+    type_name(tab, "person_2", "Zoë");
+    rename(&mut expected, "person_2", "Zoë");
+    until_shown(tab, &clusters, "the name again", &expected);
+    assert_eq!(card_order(tab), order);
 
     // "Next unnamed group", by button and by key, in the order shown.
     let focused = || js(tab, "document.activeElement.dataset.for || ''").as_str().unwrap_or_default().to_string();
@@ -964,4 +993,26 @@ fn the_screenshot_in_docs_review_md_is_the_page_as_it_is() {
     let diff: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| u64::from(x.abs_diff(*y))).sum();
     let mean = diff as f64 / a.as_raw().len() as f64;
     assert!(mean < 2.0, "mean difference {mean:.2} of 255 per channel: {update}");
+}
+
+/// A fast typist named a group, pressed Enter and went on at once: `n`
+/// for the next group, then the next name. The field kept the focus until
+/// the server answered, so the `n` and the first letters went into the old
+/// field, the page's redraw then dropped the focus, and the rest ran as
+/// shortcuts: "Stranger D" was saved as "ger D", the `u` of "Julia" undid
+/// the name before. Here three names go in with Enter and `n` between them,
+/// typed with no pause at all.
+#[test]
+fn regression_keys_typed_right_after_enter_were_lost_or_ran_shortcuts() {
+    let opened = open();
+    let (tab, clusters) = (&opened.tab, opened.work.clusters());
+    let mut expected = tree(&clusters);
+    tab.wait_for("#next").expect("next").click();
+    assert_eq!(js(tab, "document.activeElement.dataset.for"), serde_json::json!("person_1"));
+    tab.type_keys("Stranger C\nnStranger D\nnJulia Unn\n");
+    rename(&mut expected, "person_1", "Stranger C");
+    rename(&mut expected, "person_2", "Stranger D");
+    rename(&mut expected, "person_3", "Julia Unn");
+    until_shown(tab, &clusters, "the three names", &expected);
+    assert!(!banner(tab).contains("undid"), "{}", banner(tab));
 }
