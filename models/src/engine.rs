@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use rollcall_shared::align::RgbView;
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{Detection, Detector, Scan};
+use crate::detection::Detection;
+use crate::detector::{Detector, Scan};
 use crate::error::Result;
 use crate::faces::{Face, FaceFilter, filter_and_align};
 use crate::manifest::{ModelSpec, Role};

@@ -8,7 +8,7 @@
 use rollcall_shared::align::{RgbView, estimate_alignment, warp_to_chip};
 use serde::{Deserialize, Serialize};
 
-use crate::detector::Detection;
+use crate::detection::Detection;
 
 /// Thresholds that decide which detections count as faces.
 #[derive(Debug, Clone, Copy)]

@@ -29,7 +29,7 @@ use rollcall_shared::align::{ARCFACE_TEMPLATE_112, RgbView};
 use rollcall_shared::embedding::l2_normalize;
 use rollcall_shared::geometry::BBox;
 
-use crate::detector::Detection;
+use crate::detection::Detection;
 use crate::engine::{EngineTimes, FaceEngine, ModelCard, ModelRef, Models};
 use crate::error::{Error, Result};
 use crate::runtime::Threads;

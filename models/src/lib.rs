@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod decode;
+pub mod detection;
 pub mod detector;
 mod engine;
 pub mod error;
@@ -25,7 +26,8 @@ pub mod scan;
 mod source;
 pub mod store;
 
-pub use detector::{Detection, Detector};
+pub use detection::Detection;
+pub use detector::Detector;
 pub use engine::{EngineTimes, FaceEngine, ModelCard, ModelRef, ModelSet, Models, OnnxEngine};
 pub use error::{Error, Result};
 pub use faces::{Face, FaceFilter, Verdict};

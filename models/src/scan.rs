@@ -30,7 +30,7 @@
 use rollcall_shared::geometry::BBox;
 use serde::{Deserialize, Serialize};
 
-use crate::detector::{Detection, scaled_size};
+use crate::detection::{Detection, nms, scaled_size};
 use crate::manifest::{InputSpec, RetinafaceSpec};
 
 /// How much larger than the smallest anchor the smallest face to keep is
@@ -272,7 +272,7 @@ fn round_up(x: usize, m: usize) -> usize {
 /// Merges the passes' detections (photo pixels) by non-maximum
 /// suppression over all of them: best first.
 pub fn merge(passes: Vec<Vec<Detection>>, iou: f32) -> Vec<Detection> {
-    crate::detector::nms(passes.into_iter().flatten().collect(), iou)
+    nms(passes.into_iter().flatten().collect(), iou)
 }
 
 #[cfg(test)]

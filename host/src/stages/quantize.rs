@@ -16,14 +16,14 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use rollcall_models::detector::{Detection, prepare};
+use rollcall_models::detector::prepare;
 use rollcall_models::manifest::{Manifest, ModelSpec, Role};
 use rollcall_models::onnx::quantize::Policy;
 use rollcall_models::quantize::{Quantized, Sample};
 use rollcall_models::recognizer::chip_tensor;
 use rollcall_models::runtime::{RawSession, Threads};
 use rollcall_models::store::sha256_hex;
-use rollcall_models::{FaceFilter, ModelSet, ModelStore};
+use rollcall_models::{Detection, FaceFilter, ModelSet, ModelStore};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::embedding::dot;
 use rollcall_shared::gallery::ClassifierKind;

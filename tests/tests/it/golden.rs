@@ -16,7 +16,7 @@
 //! that the default scan (the scale rule, finer on large photos) finds the
 //! same faces.
 
-use rollcall_models::detector::scaled_size;
+use rollcall_models::detection::scaled_size;
 use rollcall_models::{DetectorScale, FaceFilter, Models};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::align::{estimate_alignment, warp_to_chip};
