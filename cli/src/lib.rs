@@ -196,6 +196,13 @@ pub fn check_range<T: PartialOrd + Copy + std::fmt::Display>(v: T, lo: T, hi: T)
     if outside { Err(format!("{v} is outside {lo}..={hi}")) } else { Ok(v) }
 }
 
+/// [`check_range`], naming the setting (`window: 0 is outside 1..=1000`):
+/// for settings that are checked after they are read, where the message
+/// must say which one is wrong.
+pub fn within<T: PartialOrd + Copy + std::fmt::Display>(name: &str, v: T, lo: T, hi: T) -> Result<T, String> {
+    check_range(v, lo, hi).map_err(|why| format!("{name}: {why}"))
+}
+
 /// One worker per core.
 pub fn default_jobs() -> usize {
     rollcall_models::runtime::default_workers()
@@ -355,6 +362,9 @@ mod tests {
         assert_eq!(count("3"), Ok(3));
         assert!(count("0").is_err() && count("-1").is_err());
         assert!(check_range(f64::NAN, 0.0, 1.0).is_err());
+        assert_eq!(within("window", 0usize, 1, 1000), Err("window: 0 is outside 1..=1000".to_string()));
+        assert!(within("iou", f32::NAN, 0.0, 1.0).is_err_and(|e| e.starts_with("iou: ")));
+        assert_eq!(within("iou", 0.3f32, 0.0, 1.0), Ok(0.3));
     }
 
     #[test]

@@ -27,15 +27,15 @@
 //! embedded in every frame. `recheck_every = 1` embeds every face in every
 //! frame.
 
+use rollcall_cli::within;
 use rollcall_shared::geometry::BBox;
 
-use crate::settings::within;
 use crate::tracker::Who;
 
-/// When a face seen before is embedded again. In `device.toml`'s
-/// `[carry]` table every key is optional and takes its default.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
-#[serde(default, deny_unknown_fields)]
+/// When a face seen before is embedded again, checked. Made from the
+/// `[carry]` table of `device.toml` and its flags
+/// ([`crate::settings::CarryOptions`]), each unset one taking its default.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CarryRules {
     /// Frames an identity is carried before the face is embedded again
     /// (1: every face in every frame).

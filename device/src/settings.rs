@@ -57,6 +57,7 @@ use std::time::Duration;
 
 use clap::Args;
 use clap::builder::TypedValueParser;
+use rollcall_cli::within;
 use rollcall_models::{DetectorSize, ModelSource};
 use rollcall_shared::gallery::ClassifierKind;
 use rollcall_shared::signature::PublicKey;
@@ -77,15 +78,6 @@ pub const MAX_DETECTOR_SIZE: u32 = 1280;
 
 /// The longest time between heartbeats, a day.
 pub const MAX_HEARTBEAT_SECS: f64 = 86_400.0;
-
-/// `v` if it lies in `lo..=hi` (a NaN never does), else why not, naming
-/// the setting: the one range check of flags and file alike.
-pub(crate) fn within<T: PartialOrd + Copy + std::fmt::Display>(name: &str, v: T, lo: T, hi: T) -> Result<T, String> {
-    // `!(a <= b)` rather than `a > b`, so that NaN is refused.
-    #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    let outside = !(lo <= v && v <= hi);
-    if outside { Err(format!("{name}: {v} is outside {lo}..={hi}")) } else { Ok(v) }
-}
 
 /// A small text file the settings name (the settings, a key, a password),
 /// read within limits.

@@ -15,9 +15,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
+use rollcall_cli::within;
 use rollcall_shared::geometry::BBox;
-
-use crate::settings::within;
 
 /// Who a face is: a gallery person, or a stranger.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -39,10 +38,10 @@ pub struct Observation {
     pub score: f32,
 }
 
-/// Smoothing settings. In `device.toml`'s `[smoothing]` table every key is
-/// optional and takes its default.
-#[derive(Debug, Clone, Copy, PartialEq, serde::Deserialize, serde::Serialize)]
-#[serde(default, deny_unknown_fields)]
+/// Smoothing settings, checked. Made from the `[smoothing]` table of
+/// `device.toml` and its flags ([`crate::settings::SmoothingOptions`]),
+/// each unset one taking its default.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Smoothing {
     /// Agreeing frames needed to declare someone present.
     pub present_after: usize,

@@ -3,6 +3,7 @@
 //! that exists, and the host's layers import only what `ARCHITECTURE.md`
 //! allows.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
@@ -132,21 +133,97 @@ fn the_layers_import_one_way() {
     assert!(layers_used("stages").iter().any(|(_, l)| l == "runner"), "the check can fail");
 }
 
+/// What `text` names after `prefix` (`rollcall_cli::`, `crate::`): the
+/// first word of each path, and each path of a braced list
+/// (`use rollcall_cli::{ModelArgs, within}`).
+fn named_after(text: &str, prefix: &str) -> Vec<String> {
+    let ident = |s: &str| s.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect::<String>();
+    let mut items = Vec::new();
+    for rest in text.split(prefix).skip(1) {
+        match rest.strip_prefix('{') {
+            Some(list) => items.extend(list.split('}').next().unwrap_or("").split(',').map(|i| ident(i.trim())).filter(|i| !i.is_empty())),
+            None => items.push(ident(rest)),
+        }
+    }
+    items
+}
+
 #[test]
-fn the_device_library_has_typed_errors_and_no_cli_crate() {
-    // The device library returned anyhow and took its settings' range
-    // checks and model options from rollcall-cli, the binaries' crate.
+fn the_device_library_has_typed_errors_and_takes_only_the_shared_flags_from_the_cli_crate() {
+    // The device library returned anyhow, through rollcall-cli's model
+    // loading. It takes from rollcall-cli the command line both programs
+    // share (the model flags, `--classifier`, the named range check), none
+    // of which returns anyhow; the rest of rollcall-cli is for main.rs.
+    let shared = ["ModelArgs", "EngineKind", "Classifier", "within"];
     let files = walk(&root().join("device/src"));
     assert!(files.len() > 10, "the device's modules: {files:?}");
-    let wrong: Vec<_> = files
-        .iter()
-        .filter(|f| !f.ends_with("main.rs"))
-        .filter(|f| {
-            let text = std::fs::read_to_string(f).expect("source");
-            text.contains("rollcall_cli") || text.contains("anyhow")
-        })
-        .collect();
-    assert!(wrong.is_empty(), "only device/src/main.rs may use rollcall_cli and anyhow: {wrong:?}");
+    let mut wrong = Vec::new();
+    let mut used = 0;
+    for file in files.iter().filter(|f| !f.ends_with("main.rs")) {
+        let text = std::fs::read_to_string(file).expect("source");
+        if text.contains("anyhow") {
+            wrong.push(format!("{}: anyhow", file.display()));
+        }
+        for item in named_after(&text, "rollcall_cli::") {
+            used += 1;
+            if !shared.contains(&item.as_str()) {
+                wrong.push(format!("{}: rollcall_cli::{item}", file.display()));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "only device/src/main.rs may use anyhow and the rest of rollcall_cli: {wrong:?}");
+    // The check can fail: it sees the shared flags the settings use, and
+    // an item outside them.
+    assert!(used > 0, "the check can fail");
+    assert_eq!(
+        named_after("use rollcall_cli::{ModelArgs, exit};\nrollcall_cli::within(", "rollcall_cli::"),
+        ["ModelArgs", "exit", "within"]
+    );
+}
+
+/// For each top-level module of `krate` (a file or a folder of `src/`),
+/// the others its code names as `crate::<module>`: comments (doc links)
+/// and the `tests` module left out.
+fn module_imports(krate: &str) -> BTreeMap<String, BTreeSet<String>> {
+    let src = root().join(krate).join("src");
+    let mut imports: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in walk(&src) {
+        let rel = file.strip_prefix(&src).expect("inside");
+        let top = rel.components().next().map(|c| c.as_os_str().to_string_lossy().trim_end_matches(".rs").to_string()).unwrap_or_default();
+        if top == "lib" || top == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).expect("source");
+        let code: Vec<&str> =
+            text.split("#[cfg(test)]\nmod tests").next().unwrap_or("").lines().filter(|l| !l.trim_start().starts_with("//")).collect();
+        let named = named_after(&code.join("\n"), "crate::");
+        imports.entry(top.clone()).or_default().extend(named.into_iter().filter(|m| *m != top));
+    }
+    imports
+}
+
+#[test]
+fn no_two_modules_of_a_crate_import_each_other() {
+    // device's carry and tracker imported settings' range check while
+    // settings imported their rules; models' detector and scan imported
+    // each other. `error` aside: it wraps the errors of the modules that
+    // return it.
+    let mut circles = Vec::new();
+    for krate in ["shared", "files", "models", "cli", "host", "device"] {
+        let imports = module_imports(krate);
+        for (a, used) in &imports {
+            for b in used.iter().filter(|b| a < *b && a != "error" && *b != "error") {
+                if imports.get(b).is_some_and(|back| back.contains(a)) {
+                    circles.push(format!("{krate}: {a} <-> {b}"));
+                }
+            }
+        }
+    }
+    assert!(circles.is_empty(), "{circles:?}");
+    // The check can fail: it sees the imports that replaced the circles.
+    let models = module_imports("models");
+    assert!(["detector", "scan"].iter().all(|m| models[*m].contains("detection")), "the check can fail: {models:?}");
+    assert!(module_imports("device")["carry"].contains("tracker"), "the check can fail");
 }
 
 #[test]
