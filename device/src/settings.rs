@@ -56,8 +56,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use clap::builder::TypedValueParser;
-use rollcall_cli::within;
+use rollcall_cli::{Classifier, ModelArgs, within};
 use rollcall_models::{DetectorSize, ModelSource};
 use rollcall_shared::gallery::ClassifierKind;
 use rollcall_shared::signature::PublicKey;
@@ -96,18 +95,6 @@ pub enum GpioMode {
     DryRun,
 }
 
-/// `--classifier`: one of the four a gallery carries, by its short name.
-fn classifier_parser() -> impl clap::builder::TypedValueParser<Value = ClassifierKind> {
-    clap::builder::PossibleValuesParser::new(ClassifierKind::ALL.map(ClassifierKind::name))
-        .try_map(|name| ClassifierKind::from_name(&name).ok_or_else(|| format!("no classifier `{name}`")))
-}
-
-/// `--engine` (hidden; `ROLLCALL_ENGINE`): `fake` runs the deterministic
-/// fake engine of the fast tests instead of the manifest's networks.
-fn engine_parser() -> impl clap::builder::TypedValueParser<Value = bool> {
-    clap::builder::PossibleValuesParser::new(["onnx", "fake"]).map(|name| name == "fake")
-}
-
 /// `YYYY-MM-DDTHH:MM:SS` in local time, as seconds since the epoch.
 fn parse_local_time(s: &str) -> Result<f64, String> {
     let naive =
@@ -144,8 +131,8 @@ pub struct Options {
     #[arg(long, value_enum, global = true)]
     pub gpio: Option<GpioMode>,
     /// The classifier [default: the gallery's]
-    #[arg(long, value_parser = classifier_parser(), global = true)]
-    pub classifier: Option<ClassifierKind>,
+    #[arg(long, value_enum, global = true)]
+    pub classifier: Option<Classifier>,
     /// Seconds between heartbeats (0: none) [default: 30]
     #[arg(long, global = true)]
     pub heartbeat_secs: Option<f64>,
@@ -214,16 +201,20 @@ pub struct Options {
     #[arg(long, global = true)]
     #[serde(skip)]
     pub config: Option<PathBuf>,
-    /// Model cache directory [default: .models in the checkout, else ~/.cache/rollcall/models; env: ROLLCALL_MODELS_DIR]
-    #[arg(long, global = true, value_name = "DIR")]
-    pub models_dir: Option<PathBuf>,
-    /// Use this model manifest instead of the built-in one [env: ROLLCALL_MANIFEST]
-    #[arg(long, global = true, value_name = "FILE")]
-    pub manifest: Option<PathBuf>,
-    /// The face engine (the fake one recognises painted test faces only)
-    #[arg(long = "engine", global = true, hide = true, env = "ROLLCALL_ENGINE", default_value = "onnx", action = clap::ArgAction::Set, value_parser = engine_parser())]
+    /// Where the models come from: `--models-dir`, `--manifest` and the
+    /// hidden `--engine`, the very flags of `rollcall`. A flag wins over
+    /// the file's `models_dir` and `manifest` (the two fields below).
+    #[command(flatten)]
     #[serde(skip)]
-    pub fake_engine: bool,
+    pub models: ModelArgs,
+    /// The file's `models_dir` (`--models-dir` on the command line). Not
+    /// `models` flattened into the file: serde then reports a key it does
+    /// not know without the line it is on.
+    #[arg(skip)]
+    pub models_dir: Option<PathBuf>,
+    /// The file's `manifest` (`--manifest` on the command line).
+    #[arg(skip)]
+    pub manifest: Option<PathBuf>,
     /// ONNX Runtime threads [default: all cores]
     #[arg(long, global = true)]
     pub threads: Option<usize>,
@@ -342,9 +333,14 @@ impl Options {
         self
     }
 
-    /// Where the models come from.
+    /// Where the models come from: the flags, else the file's keys.
     pub fn models(&self) -> ModelSource {
-        ModelSource { models_dir: self.models_dir.clone(), manifest: self.manifest.clone(), fake: self.fake_engine }
+        let flags = self.models.source();
+        ModelSource {
+            models_dir: flags.models_dir.or_else(|| self.models_dir.clone()),
+            manifest: flags.manifest.or_else(|| self.manifest.clone()),
+            ..flags
+        }
     }
 
     /// ONNX Runtime threads, checked.
@@ -531,7 +527,7 @@ impl Settings {
             serial_format: o.serial_format.unwrap_or(SerialFormat::Postcard),
             leds,
             gpio: o.gpio.unwrap_or(GpioMode::Real),
-            classifier: o.classifier,
+            classifier: o.classifier.map(ClassifierKind::from),
             heartbeat: (secs > 0.0).then(|| Duration::from_secs_f64(secs)),
             smoothing: o.smoothing()?,
             carry: o.carry()?,
@@ -596,6 +592,40 @@ mod tests {
         let s = layered.smoothing().expect("smoothing");
         assert_eq!((s.window, s.present_after, s.absent_after), (7, 4, Smoothing::default().absent_after), "flag, file, default");
         assert_eq!(layered.mqtt.queue, Some(7));
+    }
+
+    /// The device's `--models-dir`, `--manifest`, `--engine` and
+    /// `--classifier` were a second copy of `rollcall`'s (with a parser of
+    /// their own for `--engine` and `--classifier`): they are its very
+    /// flags now, and the file's keys still read.
+    #[test]
+    fn regression_the_model_flags_were_defined_twice() {
+        use clap::{CommandFactory, Parser};
+        #[derive(Parser)]
+        struct Device {
+            #[command(flatten)]
+            options: Options,
+        }
+        let device = Device::command();
+        let rollcall = ModelArgs::augment_args(clap::Command::new("rollcall"));
+        for id in ["models_dir", "manifest", "engine"] {
+            let (d, r) = (device.get_arguments().find(|a| a.get_id() == id), rollcall.get_arguments().find(|a| a.get_id() == id));
+            let (Some(d), Some(r)) = (d, r) else { panic!("--{id} is missing") };
+            let show = |a: &clap::Arg| format!("{:?} {:?} {:?} {:?}", a.get_help(), a.get_env(), a.get_possible_values(), a.is_hide_set());
+            assert_eq!(show(d), show(r), "--{id}");
+        }
+        let parsed = Device::try_parse_from(["rollcall-device", "--engine", "fake", "--models-dir", "flag", "--classifier", "svm"])
+            .expect("the flags parse")
+            .options;
+        assert!(parsed.models().fake);
+        assert_eq!(parsed.classifier.map(ClassifierKind::from), Some(ClassifierKind::LinearSvm));
+        // A flag wins over the file's key, the key over nothing.
+        let layered = parsed.over(file("models_dir = \"file\"\nmanifest = \"m.toml\"\nclassifier = \"knn\""));
+        let source = layered.models();
+        assert_eq!((source.models_dir, source.manifest), (Some("flag".into()), Some("m.toml".into())));
+        assert_eq!(layered.classifier.map(ClassifierKind::from), Some(ClassifierKind::LinearSvm));
+        assert_eq!(file("classifier = \"knn\"").classifier.map(ClassifierKind::from), Some(ClassifierKind::Knn));
+        assert!(toml::from_str::<Options>("engine = \"fake\"").is_err(), "the engine is a flag, not a key");
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn replay_door(stills: &Path, log: &Path, start: (u32, u32)) {
         replay_start: Some(t0.timestamp() as f64),
         events_log: Some(log.to_path_buf()),
         no_stdout: true,
-        fake_engine: true,
+        models: rollcall_cli::ModelArgs { engine: rollcall_cli::EngineKind::Fake, ..Default::default() },
         ..Options::default()
     };
     let settings = Settings::resolve(&options).expect("settings");
