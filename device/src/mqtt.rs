@@ -27,7 +27,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::error::{Error, Result};
-use crate::events::{Event, Kind};
+use crate::events::{Event, Kind, json};
 use crate::sinks::Sink;
 
 /// Where and how to publish.
@@ -448,7 +448,7 @@ fn tls_config(s: &MqttSettings) -> Result<rustls::ClientConfig> {
 
 impl Sink for Mqtt {
     fn emit(&mut self, e: &Event) -> Result<()> {
-        self.publish(format!("{}/events", self.settings.prefix), false, e.json().into_bytes());
+        self.publish(format!("{}/events", self.settings.prefix), false, json(e).into_bytes());
         if let (Kind::Arrived | Kind::Left, Some(label)) = (e.event, &e.label) {
             let here = e.event == Kind::Arrived;
             self.retained.lock().unwrap_or_else(|p| p.into_inner()).presence.insert(label.clone(), here);

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 
 use crate::error::{Error, Result};
-use crate::events::{Event, Kind};
+use crate::events::{Event, Kind, json};
 
 /// Receives every event.
 pub trait Sink {
@@ -32,7 +32,7 @@ pub struct JsonLines<W: Write>(pub W);
 impl<W: Write> Sink for JsonLines<W> {
     fn emit(&mut self, e: &Event) -> Result<()> {
         let sink = |source| Error::Sink { sink: "stdout", source };
-        writeln!(self.0, "{}", e.json()).map_err(sink)?;
+        writeln!(self.0, "{}", json(e)).map_err(sink)?;
         self.0.flush().map_err(sink)
     }
 }
@@ -64,10 +64,12 @@ impl<W: Write> Sink for Serial<W> {
     fn emit(&mut self, e: &Event) -> Result<()> {
         let sink = |source| Error::Sink { sink: "the serial line", source };
         match self.format {
-            SerialFormat::Jsonl => writeln!(self.out, "{}", e.json()).map_err(sink)?,
+            SerialFormat::Jsonl => writeln!(self.out, "{}", json(e)).map_err(sink)?,
             SerialFormat::Postcard => {
+                // The device makes no event without a wire form.
+                let Some(message) = e.wire() else { return Ok(()) };
                 let mut buf = [0u8; rollcall_shared::wire::MAX_FRAME];
-                let frame = rollcall_shared::wire::encode(&e.wire(), &mut buf).map_err(|err| sink(std::io::Error::other(err)))?;
+                let frame = rollcall_shared::wire::encode(&message, &mut buf).map_err(|err| sink(std::io::Error::other(err)))?;
                 self.out.write_all(frame).map_err(sink)?;
             }
         }

@@ -1,5 +1,6 @@
 //! Pure code shared by the rollcall host and device: face alignment,
-//! embedding and classifier math, the gallery format, and the messages the
+//! embedding and classifier math, the gallery format, the events the device
+//! reports and logs (which the host reads back), and the messages the
 //! device sends over a serial line.
 //!
 //! Nothing here performs I/O but reading a gallery file (with the `std`
@@ -18,6 +19,7 @@ pub mod assign;
 pub mod classify;
 pub mod digest;
 pub mod embedding;
+pub mod events;
 pub mod gallery;
 pub mod geometry;
 pub mod names;

@@ -18,8 +18,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use rollcall_shared::events::{Event, Kind};
+
 use crate::artifacts::attendance::{AttendanceRow, HEADER};
-use crate::artifacts::events_log::{LoggedEvent, LoggedKind, day_file, read_day};
+use crate::artifacts::events_log::{day_file, read_day};
 use crate::artifacts::io::{csv_bytes, replace_own};
 use crate::error::{Error, Result};
 
@@ -153,24 +155,24 @@ struct Sightings {
 
 impl Sightings {
     /// Door `d`'s events of the day, in any order.
-    fn add_day(&mut self, d: usize, mut events: Vec<LoggedEvent>) {
+    fn add_day(&mut self, d: usize, mut events: Vec<Event>) {
         events.sort_by(|a, b| a.ts.total_cmp(&b.ts));
         let end = events.last().map_or(0.0, |e| e.ts);
         for e in &events {
             let Some(label) = e.label.as_deref() else { continue };
             if label == "unknown" {
-                self.stranger_arrivals += usize::from(e.event == LoggedKind::Arrived);
+                self.stranger_arrivals += usize::from(e.event == Kind::Arrived);
                 continue;
             }
             let s = self.seen.entry((d, label.to_string())).or_default();
             match e.event {
-                LoggedKind::Arrived => {
+                Kind::Arrived => {
                     s.first.get_or_insert(e.ts);
                     // A second arrival without a departure (the device
                     // restarted) continues the span already open.
                     s.since.get_or_insert(e.ts);
                 }
-                LoggedKind::Left => {
+                Kind::Left => {
                     s.last_left = Some(e.ts);
                     if let Some(start) = s.since.take() {
                         s.spans.push((start, e.ts));
