@@ -22,14 +22,29 @@ use crate::stages::select_k::{self, SelectKOptions};
 use crate::stages::{embed, train};
 
 /// Settings of `rollcall run`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// Worker threads of the whole run (`--jobs`): every stage's, the
+    /// analysis' too. It replaces the `jobs` of each stage's settings.
+    pub jobs: usize,
     pub detect: DetectOptions,
     pub select_k: SelectKOptions,
     /// Clustering (`force` included).
     pub cluster: ClusterOptions,
     /// Same-person cosine [default: the recognizer's published one].
     pub threshold: Option<f32>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: rollcall_models::runtime::default_workers(),
+            detect: DetectOptions::default(),
+            select_k: SelectKOptions::default(),
+            cluster: ClusterOptions::default(),
+            threshold: None,
+        }
+    }
 }
 
 /// What `rollcall run` did. The later stages are `None` when there were
@@ -70,7 +85,7 @@ pub fn run(photos: &Path, work: &WorkDir, models: &dyn Models, opts: &RunOptions
     }
     let mut times = Vec::new();
     let mut timed = |name: &'static str, started: std::time::Instant| times.push((name, started.elapsed()));
-    let detect_opts = DetectOptions { embed: true, ..opts.detect.clone() };
+    let detect_opts = DetectOptions { embed: true, jobs: opts.jobs, ..opts.detect.clone() };
     let t = std::time::Instant::now();
     let mut detected = detect::detect(photos, work, models, &detect_opts)?;
     timed("detect", t);
@@ -81,10 +96,11 @@ pub fn run(photos: &Path, work: &WorkDir, models: &dyn Models, opts: &RunOptions
     if outcome.table.len() >= MIN_FACES {
         let threshold = same_person_threshold(models, opts.threshold);
         let t = std::time::Instant::now();
-        outcome.selection = Some(select_k::select_k(work, threshold.clone(), &opts.select_k)?);
+        let select_k_opts = SelectKOptions { jobs: opts.jobs, ..opts.select_k.clone() };
+        outcome.selection = Some(select_k::select_k(work, threshold.clone(), &select_k_opts)?);
         timed("select-k", t);
         let t = std::time::Instant::now();
-        outcome.clusters = Some(cluster::cluster(work, threshold, &opts.cluster)?);
+        outcome.clusters = Some(cluster::cluster(work, threshold, &ClusterOptions { jobs: opts.jobs, ..opts.cluster.clone() })?);
         timed("cluster", t);
         let t = std::time::Instant::now();
         outcome.report = Some(crate::render::report::write(work)?);

@@ -1,5 +1,7 @@
 //! The one parallel loop over photos and chips: [`each`], on `--jobs`
-//! workers with a progress bar, stopping at Ctrl-C.
+//! workers with a progress bar, stopping at Ctrl-C; and [`install`], which
+//! runs a stage's analysis (KMeans, silhouettes, linkage: rayon loops) on
+//! `--jobs` threads too, so that one setting governs the whole run.
 //!
 //! [`Runner`] runs it with a face engine: each worker thread gets its own
 //! [`FaceEngine`], made on first use and kept for the run (ONNX Runtime
@@ -165,7 +167,7 @@ where
     T: Send,
     F: Fn(&I) -> Result<T> + Sync,
 {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).thread_name(|i| format!("worker-{i}")).build()?;
+    let pool = pool(jobs)?;
     let bar = progress(items.len(), what);
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -190,6 +192,25 @@ where
         }
     }
     Ok(out)
+}
+
+/// `jobs` worker threads (at least one), a pool of their own.
+fn pool(jobs: usize) -> Result<rayon::ThreadPool> {
+    Ok(rayon::ThreadPoolBuilder::new().num_threads(jobs.max(1)).thread_name(|i| format!("worker-{i}")).build()?)
+}
+
+/// Runs `work` on a pool of `jobs` threads, so that the rayon loops inside
+/// it (the analysis) run on those and not on rayon's global pool, which
+/// has a thread per core whatever `--jobs` says.
+pub(crate) fn install<T: Send>(jobs: usize, work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    // A test watches the analysis from its own thread: the watch goes
+    // along into the pool.
+    #[cfg(test)]
+    let work = {
+        let watch = crate::analysis::probe::current();
+        move || crate::analysis::probe::with(watch, work)
+    };
+    pool(jobs)?.install(work)
 }
 
 /// A spinner on stderr for a step with no count (hidden, like the bars,

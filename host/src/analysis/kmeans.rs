@@ -144,6 +144,8 @@ fn sums(x: ArrayView2<'_, f32>, labels: &[usize], k: usize) -> (Array2<f64>, Vec
 /// Fits KMeans; see the module docs. Panics only if `k` is 0 or exceeds the
 /// number of rows, which callers check first.
 pub(crate) fn fit(x: ArrayView2<'_, f32>, params: &KMeansParams) -> KMeansFit {
+    #[cfg(test)]
+    super::probe::seen();
     assert!(params.k >= 1 && params.k <= x.nrows(), "k = {} for {} rows", params.k, x.nrows());
     let x_sq = sq_norms(x);
     // scikit-learn's tolerance: relative to the mean variance of the features.

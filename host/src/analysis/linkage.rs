@@ -70,6 +70,8 @@ impl Graph {
     /// Finds every pair of the L2-normalised rows of `x` at least `floor`
     /// alike (see [`floor_for`]), a block of rows at a time.
     pub(crate) fn build(x: ArrayView2<'_, f32>, floor: f32) -> Graph {
+        #[cfg(test)]
+        super::probe::seen();
         let n = x.nrows();
         let blocks: Vec<usize> = (0..n).step_by(BLOCK).collect();
         let parts: Vec<Vec<(u32, u32, f32)>> = blocks
@@ -280,6 +282,8 @@ fn build(x: ArrayView2<'_, f32>, graph: &Graph, complete: bool) -> Tree {
 
 /// Nearest-neighbour chain over the live groups of `g`.
 fn nn_chain(g: &mut Groups) {
+    #[cfg(test)]
+    super::probe::seen();
     let mut live: Vec<usize> = (0..g.alive.len()).filter(|&i| g.alive[i]).collect();
     let mut chain: Vec<usize> = Vec::new();
     while live.len() > 1 {

@@ -17,6 +17,8 @@ const BLOCK: usize = 256;
 
 /// Silhouette of every row, given cluster labels in `0..k`.
 pub(crate) fn samples(x: ArrayView2<'_, f32>, labels: &[usize], k: usize) -> Vec<f32> {
+    #[cfg(test)]
+    super::probe::seen();
     let n = x.nrows();
     assert_eq!(labels.len(), n, "one label per row");
     let x_sq = sq_norms(x);
@@ -75,6 +77,8 @@ pub(crate) fn exact_is_cheap(n: usize, d: usize) -> bool {
 /// no more clusters than that; costs the row's own cluster and its
 /// candidates instead of all `n` rows, so it scales to 10^5 faces.
 pub(crate) fn near_samples(x: ArrayView2<'_, f32>, labels: &[usize], centers: ArrayView2<'_, f32>) -> Vec<f32> {
+    #[cfg(test)]
+    super::probe::seen();
     let k = centers.nrows();
     let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
     for (i, &l) in labels.iter().enumerate() {

@@ -177,7 +177,7 @@ pub fn whole_run(photos: &Path, models: &dyn Models, jobs: usize, repeat: usize)
     for i in 0..=repeat.max(1) {
         let scratch = tempfile::tempdir().map_err(Error::write(&std::env::temp_dir()))?;
         let work = Work::new(scratch.path().join("work")).claim()?;
-        let opts = crate::pipeline::RunOptions { detect: DetectOptions { jobs, ..DetectOptions::default() }, ..Default::default() };
+        let opts = crate::pipeline::RunOptions { jobs, ..Default::default() };
         let started = Instant::now();
         let o = crate::pipeline::run(photos, &work, models, &opts)?;
         let wall = started.elapsed().as_secs_f64();

@@ -23,9 +23,10 @@ pub(super) struct Args {
 pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let super::detect::Args { io, models, detect } = a.detect;
     let opts = RunOptions {
+        jobs: models.jobs(),
         detect: detect.options(&models, !io.no_annotate),
         select_k: a.k.options(),
-        cluster: ClusterOptions { force: a.cluster.force, jobs: models.jobs(), ..ClusterOptions::default() },
+        cluster: ClusterOptions { force: a.cluster.force, ..ClusterOptions::default() },
         threshold: a.k.threshold,
     };
     let models = models.load(g)?;

@@ -56,7 +56,8 @@ pub struct ClusterOptions {
     /// Smallest group counted as a person.
     pub min_faces: usize,
     pub charts: bool,
-    /// Worker threads writing the folders.
+    /// Threads of the linkage, KMeans and silhouettes, and workers writing
+    /// the folders (`--jobs`).
     pub jobs: usize,
 }
 
@@ -83,8 +84,13 @@ pub struct ClusterOutcome {
     pub summary: ClustersFile,
 }
 
-/// Clusters the faces; see the module docs.
+/// Clusters the faces, on `opts.jobs` threads; see the module docs.
 pub fn cluster(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: &ClusterOptions) -> Result<ClusterOutcome> {
+    crate::runner::install(opts.jobs, || cluster_in(work, threshold, opts))
+}
+
+/// The work of [`cluster`], inside its pool of threads.
+fn cluster_in(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: &ClusterOptions) -> Result<ClusterOutcome> {
     let table = EmbeddingTable::read(&work.embeddings())?;
     // The similarity graph and the linkage: seconds at 10^4 faces, a minute
     // or more at 10^5.

@@ -81,11 +81,22 @@ pub struct SelectKOptions {
     /// The user chose the range (`--k-min`, `--k-max`): say when the people
     /// fall outside it. The default range is only where the sweep starts.
     pub range_given: bool,
+    /// Threads of the linkage, KMeans and silhouettes (`--jobs`).
+    pub jobs: usize,
 }
 
 impl Default for SelectKOptions {
     fn default() -> Self {
-        SelectKOptions { k_min: 5, k_max: 15, n_init: 10, seed: 0, min_faces: 2, charts: true, range_given: false }
+        SelectKOptions {
+            k_min: 5,
+            k_max: 15,
+            n_init: 10,
+            seed: 0,
+            min_faces: 2,
+            charts: true,
+            range_given: false,
+            jobs: rollcall_models::runtime::default_workers(),
+        }
     }
 }
 
@@ -139,11 +150,18 @@ pub fn k_grid(range: RangeInclusive<usize>, recommended: usize) -> Vec<usize> {
     ks.into_iter().filter(|&k| k >= 2).collect()
 }
 
-/// Runs the sweep, writes its files, and returns the selection.
+/// Runs the sweep, writes its files, and returns the selection; on
+/// `opts.jobs` threads.
 pub fn select_k(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: &SelectKOptions) -> Result<Selection> {
     if opts.k_min < 2 || opts.k_max < opts.k_min {
         return Err(Error::KRange { k_min: opts.k_min, k_max: opts.k_max });
     }
+    crate::runner::install(opts.jobs, || sweep_and_write(work, threshold, opts))
+}
+
+/// The work of [`select_k`] once the range is checked, inside its pool of
+/// threads.
+fn sweep_and_write(work: &WorkDir, threshold: Option<(f32, ThresholdSource)>, opts: &SelectKOptions) -> Result<Selection> {
     let table = EmbeddingTable::read(&work.embeddings())?;
     let started = std::time::Instant::now();
     // The similarity graph and the linkage: seconds at 10^4 faces, a minute
