@@ -242,6 +242,24 @@ fn the_stages_have_no_parallel_loop_of_their_own() {
 }
 
 #[test]
+fn the_quick_start_and_the_tests_build_in_one_profile() {
+    // The first `scripts/test --fast` after the quick start compiled for 7
+    // minutes. The README and docs/tests.md say why (the tests build more,
+    // and cargo picks features per build), which stays true while both
+    // build in the dev profile: neither names another, and there is no
+    // [profile.test] to set the tests apart.
+    let read = |p: &str| std::fs::read_to_string(root().join(p)).expect(p);
+    let (readme, script, manifest) = (read("README.md"), read("scripts/test"), read("Cargo.toml"));
+    let other_profile = |line: &str| line.contains("--release") || line.contains("--profile");
+    let quick: Vec<&str> = readme.lines().filter(|l| l.starts_with("cargo run --bin rollcall")).collect();
+    let tests: Vec<&str> = script.lines().map(str::trim_start).filter(|l| l.starts_with("cargo test")).collect();
+    assert!(!quick.is_empty() && !tests.is_empty(), "the check can fail: {quick:?} {tests:?}");
+    assert!(!quick.iter().chain(&tests).any(|l| other_profile(l)), "{quick:?} {tests:?}");
+    assert!(!manifest.contains("[profile.test"), "a test profile of its own");
+    assert!(readme.contains("compiles again") && read("docs/tests.md").contains("compiles for about"), "the docs say so");
+}
+
+#[test]
 fn no_doc_comment_holds_an_example_that_would_never_run() {
     // scripts/test leaves rustdoc's doc-test pass out (`--tests`): there
     // were no examples to run. An example added later would never run, so
