@@ -198,3 +198,27 @@ pub fn retrain(
     };
     Ok(Retrained { report, exported })
 }
+
+/// How [`forget`] trains again: the recognizer's published cosine, the
+/// models for chips the table lacks, and where the model and gallery go.
+pub struct Again<'a> {
+    pub published: &'a dyn Fn(&str) -> Option<f32>,
+    pub load: &'a dyn Fn() -> Result<std::sync::Arc<dyn Models>>,
+    pub to: RetrainTo<'a>,
+}
+
+/// `rollcall forget`: one person out of the work directory, then, with
+/// `again`, the model (and gallery) trained again without them, on the
+/// folders as the model had them (unnamed ones were learned with
+/// `--include-unnamed`, or the model could not have been made).
+pub fn forget(work: &WorkDir, name: &str, again: Option<Again<'_>>) -> Result<(crate::stages::forget::Forgotten, Option<Retrained>)> {
+    let forgotten = crate::stages::forget::forget(work, name)?;
+    let retrained = match again {
+        Some(a) => {
+            let opts = train::TrainOptions { include_unnamed: true, ..train::TrainOptions::default() };
+            Some(retrain(&work.clusters(), Some(work), &opts, a.published, a.load, a.to)?)
+        }
+        None => None,
+    };
+    Ok((forgotten, retrained))
+}

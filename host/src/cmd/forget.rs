@@ -6,9 +6,7 @@ use anyhow::{Context, Result};
 use rollcall_cli::say;
 use rollcall_host::artifacts::Work;
 use rollcall_host::artifacts::training::ModelDir;
-use rollcall_host::pipeline::{RetrainTo, retrain};
-use rollcall_host::stages::forget;
-use rollcall_host::stages::train::TrainOptions;
+use rollcall_host::pipeline::{self, Again, RetrainTo};
 
 use super::Global;
 use super::common::ModelChoice;
@@ -36,7 +34,16 @@ pub(super) struct Args {
 pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let key = super::common::signing_key(a.sign.as_deref())?;
     let work = Work::new(&a.work).open()?;
-    let done = forget::forget(&work, &a.name)?;
+    let load = || a.models.load(g).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
+    let published = |recognizer: &str| g.models.same_person_cosine(recognizer).ok().flatten();
+    let model = a.model.as_ref().map(ModelDir::new);
+    let again = model.as_ref().map(|dir| Again {
+        published: &published,
+        load: &load,
+        to: RetrainTo { model: dir, gallery: a.gallery.as_deref().map(|out| (out, key.as_ref())) },
+    });
+    let (done, retrained) =
+        pipeline::forget(&work, &a.name, again).with_context(|| format!("forgetting {} in {}", a.name, a.work.display()))?;
     say!(
         "removed {} from {}: their folder clusters/{} with {} faces, their chips, embeddings, cache and metadata rows, \
          the annotated copies of {} photos, {} review journal lines; the report was written again",
@@ -47,16 +54,7 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
         done.photos,
         done.journal_lines
     );
-    if let Some(model) = &a.model {
-        let load = || a.models.load(g).map_err(|e| rollcall_host::Error::LoadModels(e.into()));
-        let published = |recognizer: &str| g.models.same_person_cosine(recognizer).ok().flatten();
-        // The folders as the model had them: unnamed ones were learned with
-        // --include-unnamed, or the model could not have been made.
-        let opts = TrainOptions { include_unnamed: true, ..TrainOptions::default() };
-        let dir = ModelDir::new(model);
-        let to = RetrainTo { model: &dir, gallery: a.gallery.as_deref().map(|out| (out, key.as_ref())) };
-        let retrained = retrain(&work.clusters(), Some(&work), &opts, &published, &load, to)
-            .with_context(|| format!("training {} again without {}", model.display(), a.name))?;
+    if let (Some(model), Some(retrained)) = (&a.model, &retrained) {
         say!("trained {} again: {} people", model.display(), retrained.report.people.len());
         if let (Some(out), Some(e)) = (&a.gallery, &retrained.exported) {
             say!("wrote {}: {} people", out.display(), e.people);

@@ -226,6 +226,27 @@ fn no_two_modules_of_a_crate_import_each_other() {
     assert!(module_imports("device")["carry"].contains("tracker"), "the check can fail");
 }
 
+/// `cmd/forget.rs` ran forget, train, the model's writing and export
+/// itself, and `review/` trained and exported again its own way: only
+/// `pipeline` chains stages. The steps of training and exporting are
+/// called from `pipeline.rs` and nowhere above it.
+#[test]
+fn only_pipeline_chains_train_and_export() {
+    let steps = ["train_from_work(", "train_with_models(", "write_model_dir(", "export_signed(", "forget::forget("];
+    let mut above: Vec<PathBuf> = walk(&root().join("host/src/cmd"));
+    above.extend(walk(&root().join("host/src/review")));
+    let wrong: Vec<(String, &str)> = above
+        .iter()
+        .flat_map(|f| {
+            let text = std::fs::read_to_string(f).expect("source");
+            steps.iter().filter(move |s| text.contains(**s)).map(move |s| (f.display().to_string(), *s)).collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(wrong.is_empty(), "a command or the review page chains stages itself: {wrong:?}");
+    let pipeline = std::fs::read_to_string(root().join("host/src/pipeline.rs")).expect("pipeline");
+    assert!(steps.iter().all(|s| pipeline.contains(s)), "the check can fail: pipeline.rs calls every step");
+}
+
 #[test]
 fn the_stages_have_no_parallel_loop_of_their_own() {
     // Photo hashing in detect ran on rayon's global pool (ignoring
