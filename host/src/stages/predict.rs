@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use rollcall_files::owned::{self, Kind};
 use rollcall_files::photos::Listing;
 use rollcall_files::shown::{escape_controls, shown};
-use rollcall_models::decode::Limits;
+use rollcall_models::decode::{Decoded, Limits};
 use rollcall_models::{Face, FaceEngine, FaceFilter, Models, Verdict};
 use rollcall_shared::align::RgbView;
 use rollcall_shared::gallery::{ClassifierKind, Gallery};
@@ -148,8 +148,12 @@ impl NamedPhoto {
         gallery: &Gallery,
         kind: ClassifierKind,
         opts: &PredictOptions,
-    ) -> Result<(Self, image::RgbImage), SkipReason> {
-        let img = rollcall_models::decode::load_rgb_budgeted(photo, &opts.limits)?.image;
+    ) -> Result<(Self, Decoded<'static>), SkipReason> {
+        // The photo keeps its share of the decoding budget until the caller
+        // has drawn its copy and let it go: dropping the share here let every
+        // worker decode its next photo while still holding this one.
+        let decoded = rollcall_models::decode::load_rgb_budgeted(photo, &opts.limits)?;
+        let img = &decoded.image;
         let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
         let faces = engine.faces(view, &opts.filter)?;
         let min_name = opts.min_name_size.unwrap_or_else(|| default_min_name_size(engine.chip_size()));
@@ -172,7 +176,7 @@ impl NamedPhoto {
         }
         let faces: Vec<(Face, Option<Vec<f32>>)> = faces.into_iter().zip(embeddings).collect();
         let names = name_faces(gallery, kind, &faces, min_name);
-        Ok((NamedPhoto { faces: faces.into_iter().map(|(f, _)| f).zip(names).collect() }, img))
+        Ok((NamedPhoto { faces: faces.into_iter().map(|(f, _)| f).zip(names).collect() }, decoded))
     }
 
     /// How each kept face was named, in `face_index` order.
@@ -246,10 +250,13 @@ pub fn predict(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, opts:
         "predict",
         |(photo, _)| photo_cost(photo),
         |engine, (photo, key)| {
-            let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
+            let (named, decoded) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
             let rows = named.rows(photo, gallery);
             if let Some(dir) = &opts.annotate {
-                save_image(&dir.join(annotated_name(key)), &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
+                save_image(
+                    &dir.join(annotated_name(key)),
+                    &annotate::annotate_named(&decoded.image, &named.marks(gallery), ANNOTATED_SIDE),
+                )?;
             }
             Ok(rows)
         },
@@ -309,4 +316,34 @@ pub(crate) fn common_root(photos: &[PathBuf]) -> PathBuf {
         }
     }
     root
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rollcall_models::fake::{FakeModels, PaintedFace, paint_face, scene};
+    use rollcall_models::runtime::Threads;
+
+    /// `NamedPhoto::of` let go of the photo's share of the decoding budget
+    /// as soon as it was decoded, so `predict` and `roll` held decoded
+    /// photos (and drew their copies) outside the budget.
+    #[test]
+    fn regression_named_photo_let_go_of_its_budget_share() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let photo = dir.path().join("class.png");
+        let mut img = scene(160, 120, 3, &[]);
+        paint_face(&mut img, &PaintedFace::new(20, 20, 48, 101, 1));
+        img.save(&photo).expect("photo written");
+        let gallery = rollcall_shared::gallery::read_file(&rollcall_testkit::tiny_gallery()).expect("the tiny gallery");
+        // A budget of a size no other test uses: budgets are per size and
+        // per process, and tests run side by side.
+        let limits = Limits { budget_bytes: (1 << 30) + 7, ..Limits::default() };
+        let opts = PredictOptions { limits, jobs: 1, ..PredictOptions::default() };
+        let mut engine = FakeModels::default().engine(Threads::default()).expect("fake engine");
+        let (named, decoded) = NamedPhoto::of(engine.as_mut(), &photo, &gallery, gallery.default_classifier, &opts).expect("photo named");
+        assert_eq!(named.faces.len(), 1);
+        assert_eq!(limits.budget().used(), decoded.image.as_raw().len() as u64, "the photo's pixels are held");
+        drop(decoded);
+        assert_eq!(limits.budget().used(), 0);
+    }
 }

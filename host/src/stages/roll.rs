@@ -76,10 +76,10 @@ pub fn roll(photos: &[PathBuf], gallery: &Gallery, models: &dyn Models, out: &Pa
         "roll call",
         |(photo, _)| photo_cost(photo),
         |engine, (photo, key)| {
-            let (named, img) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
+            let (named, decoded) = NamedPhoto::of(engine, photo, gallery, kind, opts)?;
             let name = copy_name(&annotated, key, &previous);
             let path = annotated.join(&name);
-            save_jpeg(&path, &annotate::annotate_named(&img, &named.marks(gallery), ANNOTATED_SIDE))?;
+            save_jpeg(&path, &annotate::annotate_named(&decoded.image, &named.marks(gallery), ANNOTATED_SIDE))?;
             let sha256 = rollcall_files::sha256_file(&path).map_err(Error::read(&path))?;
             Ok((named, (name, sha256)))
         },
