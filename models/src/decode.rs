@@ -16,7 +16,12 @@
 //! (the decoder's buffer, the RGB copy) before a byte is allocated and
 //! waits while the others' shares leave no room; a photo larger than the
 //! whole budget waits until it can run alone. After decoding, the RGB image
-//! keeps its share ([`Decoded`]) until its photo is done.
+//! keeps its share ([`Decoded`]) until its photo is done, together with
+//! what the caller says the photo's processing will hold beside it (the
+//! detector's scan: its tensors and the network's activations, which for a
+//! 12 MP photo are several times its pixels). One budget thus bounds both,
+//! and a photo is never waiting for room with another share already held,
+//! so workers cannot wait on each other.
 
 use std::io::Cursor;
 use std::path::Path;
@@ -203,12 +208,14 @@ pub struct Decoded<'a> {
 }
 
 /// Reads and decodes the photo at `path` within `limits`, taking its share
-/// of the limits' [`Budget`] first (see the module docs).
-pub fn load_rgb_budgeted(path: &Path, limits: &Limits) -> Result<Decoded<'static>> {
+/// of the limits' [`Budget`] first (see the module docs). `then(width,
+/// height)` is what processing a photo of that size will hold beside its
+/// pixels (0 for nothing): the share keeps it until the photo is done.
+pub fn load_rgb_budgeted(path: &Path, limits: &Limits, then: impl Fn(u32, u32) -> u64) -> Result<Decoded<'static>> {
     let file = open_within(path, limits).map_err(|e| image_error(path, e))?;
-    let (image, mut share) =
-        decode_from(std::io::BufReader::with_capacity(1 << 16, file), limits, limits.budget()).map_err(|e| image_error(path, e))?;
-    share.shrink_to(image.as_raw().len() as u64);
+    let reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let (image, mut share, then) = decode_from(reader, limits, limits.budget(), &then).map_err(|e| image_error(path, e))?;
+    share.shrink_to((image.as_raw().len() as u64).saturating_add(then));
     Ok(Decoded { image, share })
 }
 
@@ -220,8 +227,8 @@ pub fn load_rgb(path: &Path) -> Result<RgbImage> {
 /// Reads and decodes the photo at `path` within `limits`.
 pub fn load_rgb_within(path: &Path, limits: &Limits) -> Result<RgbImage> {
     let file = open_within(path, limits).map_err(|e| image_error(path, e))?;
-    let decoded = decode_from(std::io::BufReader::with_capacity(1 << 16, file), limits, &UNBOUNDED);
-    decoded.map(|(image, _)| image).map_err(|e| image_error(path, e))
+    let decoded = decode_from(std::io::BufReader::with_capacity(1 << 16, file), limits, &UNBOUNDED, &|_, _| 0);
+    decoded.map(|(image, _, _)| image).map_err(|e| image_error(path, e))
 }
 
 /// The photo file at `path`, opened: a regular file only (a FIFO or a link
@@ -253,7 +260,7 @@ pub fn decode_within(bytes: &[u8], limits: &Limits) -> std::result::Result<RgbIm
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
     }
-    decode_from(Cursor::new(bytes), limits, &UNBOUNDED).map(|(image, _)| image)
+    decode_from(Cursor::new(bytes), limits, &UNBOUNDED, &|_, _| 0).map(|(image, _, _)| image)
 }
 
 /// The budget of a decode that is not held to one (a single photo, read
@@ -261,12 +268,15 @@ pub fn decode_within(bytes: &[u8], limits: &Limits) -> std::result::Result<RgbIm
 static UNBOUNDED: Budget = Budget::new(u64::MAX);
 
 /// Decodes from `source` (photo bytes, or the file itself, read as the
-/// decoder goes: a photo's compressed bytes are never all held).
+/// decoder goes: a photo's compressed bytes are never all held), taking a
+/// share for the decode and for `then` (see [`load_rgb_budgeted`]), which
+/// it also returns.
 fn decode_from<'a, R: std::io::BufRead + std::io::Seek>(
     source: R,
     limits: &Limits,
     budget: &'a Budget,
-) -> std::result::Result<(RgbImage, Share<'a>), DecodeError> {
+    then: &dyn Fn(u32, u32) -> u64,
+) -> std::result::Result<(RgbImage, Share<'a>, u64), DecodeError> {
     let reader = ImageReader::new(source).with_guessed_format().map_err(DecodeError::Read)?;
     let format = reader.format().ok_or(DecodeError::UnknownFormat)?;
     let fail = |source| DecodeError::Decoder { format, source };
@@ -280,10 +290,14 @@ fn decode_from<'a, R: std::io::BufRead + std::io::Seek>(
     held.max_alloc = Some(limits.max_alloc());
     decoder.set_limits(held).map_err(fail)?;
     // The decode's peak: the decoder's own buffer, and the 8-bit RGB copy
-    // (and its turned copy) when that buffer is not already one.
+    // (and its turned copy) when that buffer is not already one; or, when
+    // larger, the RGB photo and what its processing holds beside it. Both
+    // ways round, as the EXIF orientation may turn the photo.
     let pixels = u64::from(width) * u64::from(height);
     let native = decoder.total_bytes();
-    let share = budget.take(native.saturating_add(pixels.saturating_mul(6)));
+    let then = then(width, height).max(then(height, width));
+    let decoding = native.saturating_add(pixels.saturating_mul(6));
+    let share = budget.take(decoding.max(pixels.saturating_mul(3).saturating_add(then)));
     // A broken EXIF block should not cost the photo: fall back to upright.
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = DynamicImage::from_decoder(decoder).map_err(fail)?;
@@ -295,7 +309,7 @@ fn decode_from<'a, R: std::io::BufRead + std::io::Seek>(
         DynamicImage::ImageRgb8(rgb) => rgb,
         other => other.to_rgb8(),
     };
-    Ok((rgb, share))
+    Ok((rgb, share, then))
 }
 
 #[cfg(test)]
@@ -331,6 +345,58 @@ mod tests {
             }
         }
         !c
+    }
+
+    /// A budget of `total` bytes plus a size no other test asks for:
+    /// budgets are per size and per process, and tests run side by side.
+    fn own_limits(total: u64) -> Limits {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        Limits { budget_bytes: total + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed), ..Limits::default() }
+    }
+
+    fn png_file(dir: &Path, width: u32, height: u32) -> std::path::PathBuf {
+        let path = dir.join(format!("{width}x{height}.png"));
+        RgbImage::from_pixel(width, height, image::Rgb([10, 20, 30])).save(&path).expect("png written");
+        path
+    }
+
+    #[test]
+    fn a_decoded_photo_holds_its_pixels_and_its_processing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = png_file(dir.path(), 40, 30);
+        let limits = own_limits(1 << 30);
+        let decoded = load_rgb_budgeted(&path, &limits, |w, h| u64::from(w * h) * 10).expect("decoded");
+        assert_eq!(decoded.share.bytes(), 40 * 30 * 3 + 40 * 30 * 10);
+        assert_eq!(limits.budget().used(), decoded.share.bytes());
+        drop(decoded);
+        assert_eq!(limits.budget().used(), 0);
+        let plain = load_rgb_budgeted(&path, &limits, |_, _| 0).expect("decoded");
+        assert_eq!(plain.share.bytes(), 40 * 30 * 3);
+    }
+
+    #[test]
+    fn processing_that_does_not_fit_beside_another_photo_waits_for_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = png_file(dir.path(), 40, 30);
+        // Room for one photo and its processing, not two.
+        let limits = own_limits(40 * 30 * 3 + 5_000);
+        let scan = |_: u32, _: u32| 4_000;
+        let first = load_rgb_budgeted(&path, &limits, scan).expect("decoded");
+        let started = std::sync::Barrier::new(2);
+        std::thread::scope(|s| {
+            let second = s.spawn(|| {
+                started.wait();
+                load_rgb_budgeted(&path, &limits, scan).map(|d| d.share.bytes())
+            });
+            started.wait();
+            // The second photo cannot have its share while the first holds
+            // its own: what the budget holds is the first's alone.
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            assert_eq!(limits.budget().used(), first.share.bytes());
+            drop(first);
+            assert_eq!(second.join().expect("second photo").expect("decoded"), 40 * 30 * 3 + 4_000);
+        });
+        assert_eq!(limits.budget().used(), 0);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! less work). Scaling, channel swap, mean subtraction and the NCHW transpose
 //! happen in one pass over the output pixels.
 
-use ort::session::Session;
+use ort::session::{RunOptions, Session};
 use ort::value::TensorRef;
 use rollcall_shared::align::RgbView;
 use rollcall_shared::geometry::BBox;
@@ -46,6 +46,14 @@ pub struct Prepared {
     /// Where the tensor's top edge is in the photo, in photo pixels.
     pub offset_y: f32,
 }
+
+/// Bytes a scan holds per detector input pixel of its largest window: the
+/// resized photo (3), the input tensor (12) and ONNX Runtime's activations,
+/// which are live at once. Measured with RetinaFace-MobileNet-0.25 on one
+/// worker: the 2016 x 1512 fine pass over a 12 MP photo raised the peak of
+/// `rollcall detect` by about 130 MiB over the fit pass alone (374 against
+/// 245 MiB, 2026-12-06, docs/benchmarks.md), 44 bytes a pixel.
+pub const SCAN_BYTES_PER_INPUT_PIXEL: u64 = 44;
 
 /// Scales `image` into the input tensor `spec` describes; see the module docs.
 pub fn prepare(image: RgbView<'_>, spec: &InputSpec, max_stride: u32) -> Result<Prepared> {
@@ -324,6 +332,8 @@ pub struct Detector {
     max_stride: u32,
     rule: ScanRule,
     scale: DetectorScale,
+    /// Each run gives its arena back (see [`Detector::new`]).
+    run_options: RunOptions,
     /// Time spent inside ONNX Runtime.
     pub clock: InferenceClock,
 }
@@ -345,7 +355,16 @@ impl Detector {
         runtime::check_io(&session, &spec.name, &spec.input.name, &spec.output.names)?;
         let max_stride = cfg.steps.iter().copied().max().unwrap_or(32);
         let rule = ScanRule { margin, ..ScanRule::of(&spec.input, &cfg) };
-        Ok(Detector { session, spec: spec.clone(), cfg, max_stride, rule, scale, clock: InferenceClock::default() })
+        // Every photo's pass has its own input size, and a session's arena
+        // keeps the peak of the largest it has run until the session ends:
+        // one worker's 12 MP photo then held a fine pass's activations for
+        // the rest of the run. Shrinking the arena after each run gives
+        // back what the run no longer uses; the arithmetic is unchanged.
+        let mut run_options = RunOptions::new().map_err(|source| Error::Ort { model: spec.name.clone(), source })?;
+        run_options
+            .set("memory.enable_memory_arena_shrinkage", "cpu:0")
+            .map_err(|source| Error::Ort { model: spec.name.clone(), source })?;
+        Ok(Detector { session, spec: spec.clone(), cfg, max_stride, rule, scale, run_options, clock: InferenceClock::default() })
     }
 
     /// The manifest entry.
@@ -362,6 +381,15 @@ impl Detector {
     /// find faces of `min_face` pixels and more (see [`crate::scan`]).
     pub fn plan(&self, width: u32, height: u32, min_face: f32) -> Vec<Pass> {
         scan::plan(width, height, min_face, &self.rule, self.scale)
+    }
+
+    /// Bytes a [`scan`](Self::scan) of a `width` x `height` photo holds at
+    /// its peak: its largest window's, at [`SCAN_BYTES_PER_INPUT_PIXEL`]
+    /// (windows run one at a time).
+    pub fn scan_bytes(&self, width: u32, height: u32, min_face: f32) -> u64 {
+        let passes = self.plan(width, height, min_face);
+        let largest = passes.iter().flat_map(|p| &p.windows).map(|w| (w.w * w.h) as u64).max().unwrap_or(0);
+        largest.saturating_mul(SCAN_BYTES_PER_INPUT_PIXEL)
     }
 
     /// Finds the faces of `min_face` pixels and more scoring at least
@@ -415,7 +443,8 @@ impl Detector {
         let [loc_name, conf_name, lm_name] = [&self.spec.output.names[0], &self.spec.output.names[1], &self.spec.output.names[2]];
         let session = &mut self.session;
         let input_name = self.spec.input.name.as_str();
-        let outputs = self.clock.time(|| session.run(ort::inputs![input_name => input])).map_err(ort_err)?;
+        let run_options = &self.run_options;
+        let outputs = self.clock.time(|| session.run_with_options(ort::inputs![input_name => input], run_options)).map_err(ort_err)?;
         let (_, loc) = outputs[loc_name.as_str()].try_extract_tensor::<f32>().map_err(ort_err)?;
         let (_, conf) = outputs[conf_name.as_str()].try_extract_tensor::<f32>().map_err(ort_err)?;
         let (_, lms) = outputs[lm_name.as_str()].try_extract_tensor::<f32>().map_err(ort_err)?;

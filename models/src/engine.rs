@@ -99,6 +99,15 @@ pub trait FaceEngine: Send {
         Ok(Scan { detections, passes: vec![PassRecord { scale: 1.0, size: [w, h], tiles: vec![[0, 0, w, h]] }] })
     }
 
+    /// Bytes a [`scan`](Self::scan) of a `width` x `height` photo holds at
+    /// its peak beside the photo (tensors, the network's activations): a
+    /// photo's share of the decoding budget covers them (see
+    /// [`crate::decode`]). The fake holds nothing worth counting.
+    fn scan_bytes(&self, width: u32, height: u32, min_face: f32) -> u64 {
+        let _ = (width, height, min_face);
+        0
+    }
+
     /// Unit-length embeddings of aligned RGB8 chips, in order.
     fn embed_batch(&mut self, chips: &[&[u8]]) -> Result<Vec<Vec<f32>>>;
 
@@ -346,6 +355,10 @@ impl FaceEngine for OnnxEngine {
 
     fn scan(&mut self, image: RgbView<'_>, min_score: f32, min_face: f32) -> Result<Scan> {
         self.detector.scan(image, min_score, min_face, &mut self.prepare)
+    }
+
+    fn scan_bytes(&self, width: u32, height: u32, min_face: f32) -> u64 {
+        self.detector.scan_bytes(width, height, min_face)
     }
 
     fn embed_batch(&mut self, chips: &[&[u8]]) -> Result<Vec<Vec<f32>>> {

@@ -58,7 +58,7 @@ pub(super) struct DetectArgs {
     /// Photos declaring more pixels than this are skipped before they are decoded
     #[arg(long, default_value_t = 100.0, value_name = "MEGAPIXELS", value_parser = rollcall_cli::range(0.01f64, 10_000.0))]
     pub max_megapixels: f64,
-    /// Memory the workers may hold in decoded photos at once (a photo waits for room; one larger than this runs alone)
+    /// Memory the workers may hold in decoded photos and their detector scans at once (a photo waits for room; one larger than this runs alone)
     #[arg(long, default_value_t = 1024, value_name = "MIB", value_parser = clap::value_parser!(u64).range(16..=1 << 20))]
     pub decode_budget_mib: u64,
 }

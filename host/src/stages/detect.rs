@@ -466,8 +466,10 @@ fn process_photo_into(
 ) -> Result<PhotoResult, SkipReason> {
     let mut times = StepTimes::default();
     let t = Instant::now();
-    // The photo's share of the decoding budget is held until it is done.
-    let decoded = rollcall_models::decode::load_rgb_budgeted(photo, &opts.limits)?;
+    // The photo's share of the decoding budget, its scan's included, is held
+    // until it is done.
+    let min_face = opts.filter.min_size;
+    let decoded = rollcall_models::decode::load_rgb_budgeted(photo, &opts.limits, |w, h| engine.scan_bytes(w, h, min_face))?;
     let image = &decoded.image;
     times.decode = t.elapsed();
     let mut record = PhotoRecord {

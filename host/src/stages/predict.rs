@@ -152,7 +152,8 @@ impl NamedPhoto {
         // The photo keeps its share of the decoding budget until the caller
         // has drawn its copy and let it go: dropping the share here let every
         // worker decode its next photo while still holding this one.
-        let decoded = rollcall_models::decode::load_rgb_budgeted(photo, &opts.limits)?;
+        let min_face = opts.filter.min_size;
+        let decoded = rollcall_models::decode::load_rgb_budgeted(photo, &opts.limits, |w, h| engine.scan_bytes(w, h, min_face))?;
         let img = &decoded.image;
         let view = RgbView { data: img.as_raw(), width: img.width(), height: img.height() };
         let faces = engine.faces(view, &opts.filter)?;
