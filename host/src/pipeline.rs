@@ -146,7 +146,7 @@ pub fn export_quantized(
     let opts = train::TrainOptions { include_unnamed: true, ..train::TrainOptions::default() };
     let (g8, _) = train::train_with_models(Path::new(&report.clusters), &int8, &opts)?;
     let gallery = out.with_file_name(format!("{stem}.int8.rcg"));
-    let exported = export::write_gallery(&g8, &gallery, form, &format!("{} (int8 models)", model.root().display()), key)?;
+    let exported = export::write_gallery(&g8, &gallery, form, &format!("{} (int8 models)", model.root().display()), key, false)?;
     Ok(QuantizedExport { models_dir, gallery, exported, fidelity })
 }
 
@@ -184,16 +184,18 @@ pub fn retrain(
 ) -> Result<Retrained> {
     let (gallery, report) = match work {
         Some(work) => {
+            // Read once: the recognizer it names gives the cosine, and the
+            // training uses its rows.
             let table = EmbeddingTable::read(&work.embeddings())?;
             let mut opts = opts.clone();
             opts.learn.same_person = opts.learn.same_person.or_else(|| table.recognizer.as_deref().and_then(published));
-            train::train_from_work(clusters, work, &opts, load)?
+            train::train_from_table(clusters, work, &table, &opts, load)?
         }
         None => train::train_with_models(clusters, load()?.as_ref(), opts)?,
     };
     train::write_model_dir(to.model, &gallery, &report)?;
     let exported = match to.gallery {
-        Some((out, key)) => Some(export::export_signed(to.model, out, VectorForm::I8, &to.model.root().display().to_string(), key)?),
+        Some((out, key)) => Some(export::export_signed(to.model, out, VectorForm::I8, &to.model.root().display().to_string(), key, false)?),
         None => None,
     };
     Ok(Retrained { report, exported })

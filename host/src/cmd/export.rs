@@ -62,7 +62,7 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     let model = ModelDir::new(&a.model);
     let form = VectorForm::from(a.references);
     let key = super::common::signing_key(a.sign.as_deref())?;
-    let e = export::export_signed_with(&model, &a.out, form, &a.model.display().to_string(), key.as_ref(), a.reset_serial)?;
+    let e = export::export_signed(&model, &a.out, form, &a.model.display().to_string(), key.as_ref(), a.reset_serial)?;
     let name = format!("{:?}", a.references).to_lowercase();
     say!("wrote {}: {} people, {} reference faces, {} bytes ({name} references)", a.out.display(), e.people, e.references, e.bytes);
     if let (Some(by), Some(serial)) = (&e.signed_by, e.serial) {

@@ -48,20 +48,15 @@ pub struct Exported {
 
 /// Writes the gallery of a model folder.
 pub fn export(model: &ModelDir, out: &Path, form: VectorForm, note: &str) -> Result<Exported> {
-    export_signed(model, out, form, note, None)
+    export_signed(model, out, form, note, None, false)
 }
 
 /// [`export`], signed with `key` when given (see
 /// `rollcall_shared::signature`): a device told to trust the key's public
-/// half accepts no other gallery.
-pub fn export_signed(model: &ModelDir, out: &Path, form: VectorForm, note: &str, key: Option<&SecretKey>) -> Result<Exported> {
-    write_gallery(&model.read_gallery()?, out, form, note, key)
-}
-
-/// [`export_signed`], with `reset_serial`: the clock is right now, and the
-/// serial this machine last signed came from a wrong clock (see
+/// half accepts no other gallery. `reset_serial`: the clock is right now,
+/// and the serial this machine last signed came from a wrong clock (see
 /// [`next_serial`]).
-pub fn export_signed_with(
+pub fn export_signed(
     model: &ModelDir,
     out: &Path,
     form: VectorForm,
@@ -69,17 +64,12 @@ pub fn export_signed_with(
     key: Option<&SecretKey>,
     reset_serial: bool,
 ) -> Result<Exported> {
-    write_gallery_with(&model.read_gallery()?, out, form, note, key, reset_serial)
+    write_gallery(&model.read_gallery()?, out, form, note, key, reset_serial)
 }
 
 /// Stores `g`'s references in `form`, stamps provenance, signs with `key`
-/// if given, writes `out`.
-pub fn write_gallery(g: &Gallery, out: &Path, form: VectorForm, note: &str, key: Option<&SecretKey>) -> Result<Exported> {
-    write_gallery_with(g, out, form, note, key, false)
-}
-
-/// [`write_gallery`], with `reset_serial` (see [`next_serial`]).
-pub fn write_gallery_with(
+/// if given (`reset_serial` as for [`export_signed`]), writes `out`.
+pub fn write_gallery(
     g: &Gallery,
     out: &Path,
     form: VectorForm,
@@ -99,7 +89,7 @@ struct Signing {
     now: u64,
 }
 
-/// [`write_gallery_with`] at `signing.now`, recording in `signing.record`.
+/// [`write_gallery`] at `signing.now`, recording in `signing.record`.
 fn write_at(g: &Gallery, out: &Path, form: VectorForm, note: &str, key: Option<&SecretKey>, signing: &Signing) -> Result<Exported> {
     let (now, reset_serial, record) = (signing.now, signing.reset_serial, signing.record.clone());
     let mut g = with_form(g, form);

@@ -348,7 +348,18 @@ pub fn train_from_work(
     opts: &TrainOptions,
     models: &dyn Fn() -> Result<std::sync::Arc<dyn Models>>,
 ) -> Result<(Gallery, TrainingReport)> {
-    let table = EmbeddingTable::read(&work.embeddings())?;
+    train_from_table(clusters, work, &EmbeddingTable::read(&work.embeddings())?, opts, models)
+}
+
+/// [`train_from_work`] with the work directory's embeddings already read
+/// (`table`), for a caller that needed them first.
+pub fn train_from_table(
+    clusters: &Path,
+    work: &WorkDir,
+    table: &EmbeddingTable,
+    opts: &TrainOptions,
+    models: &dyn Fn() -> Result<std::sync::Arc<dyn Models>>,
+) -> Result<(Gallery, TrainingReport)> {
     let detections = DetectionsFile::read(&work.detections_json())?;
     let hash =
         |s: &str, which| rollcall_shared::digest::parse_sha256(s).ok_or(Error::NoModelHash { dir: work.root().to_path_buf(), which });
@@ -362,8 +373,8 @@ pub fn train_from_work(
         Ok(set.engine(Default::default())?)
     };
     check_named(clusters, opts)?;
-    let labelled = load_training_set(clusters, &table, &opts.junk, &mut engine)?;
-    let strangers = strangers(clusters, work, &table, &detections, &labelled.paths, &opts.junk)?;
+    let labelled = load_training_set(clusters, table, &opts.junk, &mut engine)?;
+    let strangers = strangers(clusters, work, table, &detections, &labelled.paths, &opts.junk)?;
     let (mut gallery, mut report) = learn_folders(labelled, strangers, clusters, opts)?;
     gallery.detector_sha256 = detector;
     gallery.recognizer_sha256 = recognizer;

@@ -232,7 +232,7 @@ fn no_two_modules_of_a_crate_import_each_other() {
 /// called from `pipeline.rs` and nowhere above it.
 #[test]
 fn only_pipeline_chains_train_and_export() {
-    let steps = ["train_from_work(", "train_with_models(", "write_model_dir(", "export_signed(", "forget::forget("];
+    let steps = ["train_from_work(", "train_from_table(", "train_with_models(", "write_model_dir(", "export_signed(", "forget::forget("];
     let mut above: Vec<PathBuf> = walk(&root().join("host/src/cmd"));
     above.extend(walk(&root().join("host/src/review")));
     let wrong: Vec<(String, &str)> = above
@@ -241,10 +241,13 @@ fn only_pipeline_chains_train_and_export() {
             let text = std::fs::read_to_string(f).expect("source");
             steps.iter().filter(move |s| text.contains(**s)).map(move |s| (f.display().to_string(), *s)).collect::<Vec<_>>()
         })
+        // `rollcall export` is the export stage alone: one step, no chain.
+        .filter(|(file, step)| !(file.ends_with("cmd/export.rs") && *step == "export_signed("))
         .collect();
     assert!(wrong.is_empty(), "a command or the review page chains stages itself: {wrong:?}");
     let pipeline = std::fs::read_to_string(root().join("host/src/pipeline.rs")).expect("pipeline");
-    assert!(steps.iter().all(|s| pipeline.contains(s)), "the check can fail: pipeline.rs calls every step");
+    let called = ["train_from_table(", "train_with_models(", "write_model_dir(", "export_signed(", "forget::forget("];
+    assert!(called.iter().all(|s| pipeline.contains(s)), "the check can fail: pipeline.rs calls the steps");
 }
 
 #[test]
