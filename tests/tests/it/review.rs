@@ -84,12 +84,18 @@ fn school_key() -> rollcall_shared::signature::SecretKey {
 
 /// Types `name` into the name field of `folder`'s card and presses Enter.
 fn type_name(tab: &Browser, folder: &str, name: &str) {
-    let input = tab.wait_for(&format!("[data-folder=\"{folder}\"] input[data-role=name]")).expect("name field");
-    input.click();
-    js(tab, &format!("document.querySelector('[data-folder=\"{folder}\"] input[data-role=name]').select()"));
-    tab.press_key("Backspace");
-    input.type_text(name);
+    type_into(tab, folder, name);
     tab.press_key("Enter");
+}
+
+/// Types `text` over what the name field of `folder`'s card holds, and
+/// leaves the focus there.
+fn type_into(tab: &Browser, folder: &str, text: &str) {
+    let input = tab.wait_for(&field(folder)).expect("name field");
+    input.click();
+    js(tab, &format!("document.querySelector({}).select()", serde_json::json!(field(folder))));
+    tab.press_key("Backspace");
+    input.type_text(text);
 }
 
 /// A work directory from the shared photos with one John split in two
@@ -590,22 +596,14 @@ fn regression_a_second_action_within_50_ms_was_dropped_and_a_name_left_in_its_fi
     until_shown(tab, &clusters, "both names", &expected);
 
     // A name typed, then the teacher clicks a face of another group.
-    let input = tab.wait_for(&field(c)).expect("name field");
-    input.click();
-    js(tab, &format!("document.querySelector({}).select()", serde_json::json!(field(c))));
-    tab.press_key("Backspace");
-    input.type_text("Ann");
+    type_into(tab, c, "Ann");
     let other = chips_of(&expected, d)[0].clone();
     tab.wait_for(&format!("[data-key=\"{d}/{other}\"]")).expect("a face elsewhere").click();
     rename(&mut expected, c, "Ann");
     until_shown(tab, &clusters, "the name left in its field", &expected);
 
     // A name being typed while the page redraws the folders.
-    let input = tab.wait_for(&field(d)).expect("name field");
-    input.click();
-    js(tab, &format!("document.querySelector({}).select()", serde_json::json!(field(d))));
-    tab.press_key("Backspace");
-    input.type_text("Bea");
+    type_into(tab, d, "Bea");
     std::fs::rename(clusters.join("Zoë"), clusters.join("Zoe L")).expect("a rename by hand");
     until("the page to redraw", || banner(tab).contains("changed on disk") && shown_folders(tab).contains("Zoe L"));
     let typing =
