@@ -9,7 +9,7 @@
 //! faces in microseconds, so that every stage and both programs can be tested
 //! without model files, as probe-rs tests against its `FakeProbe`.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rollcall_shared::align::RgbView;
@@ -81,8 +81,6 @@ pub struct EngineTimes {
     pub detector: InferenceClock,
     /// Inside the recognizer network.
     pub recognizer: InferenceClock,
-    /// Waiting for another worker's call on a shared session.
-    pub waiting: Duration,
 }
 
 /// One worker's detector and recognizer. Not shared between threads: each
@@ -195,9 +193,6 @@ pub struct ModelSet {
     card: ModelCard,
     scale: DetectorScale,
     margin: f32,
-    /// The recognizer session every worker's engine shares, with the
-    /// threads it was built with (see [`Recognizer`]).
-    shared_recognizer: Arc<Mutex<Option<(usize, Recognizer)>>>,
 }
 
 impl ModelSet {
@@ -246,7 +241,6 @@ impl ModelSet {
             card,
             scale: DetectorScale::default(),
             margin: crate::scan::ANCHOR_MARGIN,
-            shared_recognizer: Arc::default(),
         };
         Ok(set)
     }
@@ -317,26 +311,9 @@ impl ModelSet {
         Recognizer::new(&self.store, &self.recognizer.0, &self.recognizer.1, threads)
     }
 
-    /// A handle on the recognizer session the workers share, built by the
-    /// first to ask (again if one asks for other threads).
-    pub fn shared_recognizer(&self, threads: Threads) -> Result<Recognizer> {
-        let mut shared = self.shared_recognizer.lock().unwrap_or_else(PoisonError::into_inner);
-        match &*shared {
-            Some((intra, r)) if *intra == threads.intra => Ok(r.share()),
-            _ => {
-                let r = self.recognizer(threads)?;
-                let handle = r.share();
-                *shared = Some((threads.intra, r));
-                Ok(handle)
-            }
-        }
-    }
-
-    /// A detector of its own and a handle on the shared recognizer, for one
-    /// worker. Each worker has its own detector: the detector is most of
-    /// the networks' time, and its session is small beside its activations.
+    /// A detector and a recognizer for one worker.
     pub fn onnx_engine(&self, threads: Threads) -> Result<OnnxEngine> {
-        Ok(OnnxEngine { detector: self.detector(threads)?, recognizer: self.shared_recognizer(threads)?, prepare: Duration::ZERO })
+        Ok(OnnxEngine { detector: self.detector(threads)?, recognizer: self.recognizer(threads)?, prepare: Duration::ZERO })
     }
 }
 
@@ -393,12 +370,7 @@ impl FaceEngine for OnnxEngine {
     }
 
     fn times(&self) -> EngineTimes {
-        EngineTimes {
-            prepare: self.prepare,
-            detector: self.detector.clock.totals(),
-            recognizer: self.recognizer.clock.totals(),
-            waiting: self.recognizer.waited(),
-        }
+        EngineTimes { prepare: self.prepare, detector: self.detector.clock.totals(), recognizer: self.recognizer.clock.totals() }
     }
 
     fn record_spans(&mut self) {

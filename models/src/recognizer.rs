@@ -8,9 +8,6 @@
 //! [-1, 1]. Getting the order wrong costs SFace about 0.07 of same-person
 //! similarity, so a unit test pins it.
 
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
-
 use ort::session::Session;
 use ort::value::TensorRef;
 use rollcall_shared::embedding::l2_normalize;
@@ -42,21 +39,12 @@ pub fn chip_tensor(chip: &[u8], spec: &InputSpec) -> Result<Vec<f32>> {
 }
 
 /// A recognizer session with its contract.
-///
-/// Workers share one session ([`Recognizer::share`]): its weights (SFace's
-/// 37 MB, and as much again that ONNX Runtime packs them into) are then held
-/// once, where a session per worker held them once per worker. A shared
-/// session runs one call at a time; the recognizer is a fifth of the
-/// networks' time, so a worker rarely waits, and the time it does is
-/// counted apart ([`Recognizer::waited`]).
 pub struct Recognizer {
-    session: Arc<Mutex<Session>>,
+    session: Session,
     spec: ModelSpec,
     dim: usize,
     /// Time spent inside ONNX Runtime.
     pub clock: InferenceClock,
-    /// Time spent waiting for another worker's call on the shared session.
-    waited: Duration,
     /// The session takes any batch.
     batched: bool,
     /// How many `PRelu`s the session runs spelled out.
@@ -125,39 +113,7 @@ impl Recognizer {
         runtime::check_io(&session, &spec.name, &spec.input.name, &spec.output.names)?;
         let dim = spec.output.dim.unwrap_or(0);
         let (batched, prelus_split) = rewritten.map_or((false, 0), |(_, b, s)| (b, s));
-        Ok(Recognizer {
-            session: Arc::new(Mutex::new(session)),
-            spec: spec.clone(),
-            dim,
-            clock: InferenceClock::default(),
-            waited: Duration::ZERO,
-            batched,
-            prelus_split,
-        })
-    }
-
-    /// Another worker's handle on this session: the same weights, its own
-    /// clock.
-    pub fn share(&self) -> Recognizer {
-        Recognizer {
-            session: Arc::clone(&self.session),
-            spec: self.spec.clone(),
-            dim: self.dim,
-            clock: InferenceClock::default(),
-            waited: Duration::ZERO,
-            batched: self.batched,
-            prelus_split: self.prelus_split,
-        }
-    }
-
-    /// Whether `other` is a handle on this very session.
-    pub fn shares_session_with(&self, other: &Recognizer) -> bool {
-        Arc::ptr_eq(&self.session, &other.session)
-    }
-
-    /// Time this handle spent waiting for the shared session.
-    pub fn waited(&self) -> Duration {
-        self.waited
+        Ok(Recognizer { session, spec: spec.clone(), dim, clock: InferenceClock::default(), batched, prelus_split })
     }
 
     /// Whether several chips go through one inference call.
@@ -206,11 +162,7 @@ impl Recognizer {
         let name = self.spec.name.clone();
         let ort_err = |source: ort::Error| Error::Ort { model: name.clone(), source };
         let input = TensorRef::from_array_view(([chips.len(), 3, h as usize, w as usize], tensor.as_slice())).map_err(ort_err)?;
-        let asked = Instant::now();
-        // A panic in another worker's call leaves the session as usable as
-        // it was: ONNX Runtime keeps no state between calls.
-        let mut session = self.session.lock().unwrap_or_else(PoisonError::into_inner);
-        self.waited += asked.elapsed();
+        let session = &mut self.session;
         let input_name = self.spec.input.name.as_str();
         let outputs = self.clock.time(|| session.run(ort::inputs![input_name => input])).map_err(ort_err)?;
         let (_, data) = outputs[self.spec.output.names[0].as_str()].try_extract_tensor::<f32>().map_err(ort_err)?;

@@ -167,8 +167,6 @@ pub struct RunFigures {
     pub annotate_s: f64,
     /// Chips, warps, NMS and the rest.
     pub other_s: f64,
-    /// Waiting for the shared recognizer session (work of neither kind).
-    pub waiting_s: f64,
     /// Decode, resize, annotated copies and the rest over those and the
     /// time inside the networks: the share of the per-photo work done
     /// outside ONNX Runtime.
@@ -203,7 +201,6 @@ pub fn whole_run(photos: &Path, models: &dyn Models, jobs: usize, repeat: usize)
             recognizer_s: t.recognizer.total.as_secs_f64(),
             annotate_s: t.annotate.as_secs_f64(),
             other_s: t.other.as_secs_f64(),
-            waiting_s: t.waiting.as_secs_f64(),
             outside_ort_share: {
                 let outside = (t.decode + t.prepare + t.annotate + t.other).as_secs_f64();
                 outside / (outside + t.inference().as_secs_f64()).max(f64::MIN_POSITIVE)
@@ -220,7 +217,7 @@ pub fn describe_run(f: &RunFigures) -> String {
         "whole run: {} photos, {} faces, {} workers: {:.2} s wall
   stages: {}
            detect, summed over workers: decode {:.2} s, resize {:.2} s, detector {:.2} s, recognizer {:.2} s, annotated copies {:.2} s, other {:.2} s
-           outside ONNX Runtime: {:.1}% of that work; waiting for the shared recognizer {:.2} s",
+           outside ONNX Runtime: {:.1}% of that work",
         f.photos,
         f.faces,
         f.jobs,
@@ -232,8 +229,7 @@ pub fn describe_run(f: &RunFigures) -> String {
         f.recognizer_s,
         f.annotate_s,
         f.other_s,
-        f.outside_ort_share * 100.0,
-        f.waiting_s
+        f.outside_ort_share * 100.0
     )
 }
 

@@ -93,8 +93,6 @@ pub struct StepTimes {
     pub recognizer: InferenceClock,
     /// Drawing, scaling and encoding annotated copies.
     pub annotate: Duration,
-    /// Waiting for another worker's call on the shared recognizer.
-    pub waiting: Duration,
     /// Everything else in the per-photo work: decoding outputs, NMS,
     /// alignment warps, writing chips.
     pub other: Duration,
@@ -109,7 +107,6 @@ impl StepTimes {
         self.detector.add(&o.detector);
         self.recognizer.add(&o.recognizer);
         self.annotate += o.annotate;
-        self.waiting += o.waiting;
         self.other += o.other;
         self.spans.extend_from_slice(&o.spans);
     }
@@ -535,9 +532,8 @@ fn process_photo_into(
     times.prepare = after.prepare.saturating_sub(before.prepare);
     times.detector = after.detector.since(&before.detector);
     times.recognizer = after.recognizer.since(&before.recognizer);
-    times.waiting = after.waiting.saturating_sub(before.waiting);
     times.spans = engine.take_spans();
-    times.other = t.elapsed().saturating_sub(times.inference() + times.prepare + times.annotate + times.waiting);
+    times.other = t.elapsed().saturating_sub(times.inference() + times.prepare + times.annotate);
     Ok(PhotoResult { record, vectors: opts.embed.then_some(embeddings), times })
 }
 
