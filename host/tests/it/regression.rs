@@ -595,3 +595,23 @@ fn regression_train_stopped_following_links_to_photos() {
     let out = ok(&[&"train", &enrol, &"--out", &dir.path().join("model")]);
     assert!(out.contains("learned 3 people from 12 faces"), "{out}");
 }
+
+/// A run's peak memory was a third above the Python pipeline's on `deepface`
+/// (591-646 against 435-487 MiB): glibc's allocator kept what each worker
+/// thread freed in that thread's heap, and after the first large free it
+/// served buffers of up to 32 MiB from those heaps, so a 12 MP photo's
+/// buffers and a fine pass's activations stayed resident after they were
+/// freed. `rollcall` now runs on jemalloc with freed pages given back after
+/// 100 ms (486-489 MiB). This checks that the process's `malloc`, the one
+/// ONNX Runtime's shared library calls too, is that jemalloc with those
+/// options: only an unprefixed jemalloc reads `MALLOC_CONF`, and it prints
+/// the options it runs with.
+#[test]
+fn regression_freed_photos_and_activations_stayed_resident() {
+    let bin = assert_cmd::cargo::cargo_bin("rollcall");
+    let out = std::process::Command::new(bin).arg("--version").env("MALLOC_CONF", "stats_print:true").output().expect("rollcall runs");
+    assert!(out.status.success());
+    let stats = String::from_utf8_lossy(&out.stderr);
+    assert!(stats.contains("opt.dirty_decay_ms: 100"), "not jemalloc with its options as malloc: {stats}");
+    assert!(stats.contains("opt.muzzy_decay_ms: 0"), "{stats}");
+}
