@@ -9,7 +9,6 @@
 //! faces in microseconds, so that every stage and both programs can be tested
 //! without model files, as probe-rs tests against its `FakeProbe`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rollcall_shared::align::RgbView;
@@ -182,14 +181,17 @@ pub trait Models: Send + Sync + std::fmt::Debug {
     }
 }
 
-/// The ONNX detector and recognizer chosen from the manifest, with their
-/// checked bytes in memory so that each worker thread can build its own
-/// sessions.
+/// The ONNX detector and recognizer chosen from the manifest, checked.
+///
+/// Their bytes are not kept: each session reads its model file again and
+/// checks it against the digest the load found, so a run does not hold
+/// SFace's 37 MB beside the sessions made from them, and a file changed
+/// since the load is refused, not used.
 #[derive(Debug, Clone)]
 pub struct ModelSet {
     store: ModelStore,
-    detector: (ModelSpec, Arc<Vec<u8>>),
-    recognizer: (ModelSpec, Arc<Vec<u8>>),
+    detector: ModelSpec,
+    recognizer: ModelSpec,
     card: ModelCard,
     scale: DetectorScale,
     margin: f32,
@@ -207,13 +209,13 @@ impl ModelSet {
     /// the models, as before, so that a bad model is reported before any
     /// download.
     pub fn load(store: &ModelStore, detector: Option<&str>, recognizer: Option<&str>) -> Result<Self> {
-        let load = |role, name| -> Result<(ModelSpec, Arc<Vec<u8>>, String)> {
+        let load = |role, name| -> Result<(ModelSpec, String)> {
             let spec = store.manifest().select(role, name)?.clone();
-            let (bytes, sha) = store.load_model_bytes(&spec)?;
-            Ok((spec, Arc::new(bytes), sha))
+            let (_, sha) = store.load_model_bytes(&spec)?;
+            Ok((spec, sha))
         };
         let both = || load(Role::Detector, detector).and_then(|d| Ok((d, load(Role::Recognizer, recognizer)?)));
-        let ((det, det_bytes, det_sha), (rec, rec_bytes, rec_sha)) = if store.runtime_path().is_file() {
+        let ((det, det_sha), (rec, rec_sha)) = if store.runtime_path().is_file() {
             let (models, runtime) = std::thread::scope(|s| {
                 let runtime = s.spawn(|| crate::runtime::init(store));
                 (both(), runtime.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
@@ -236,8 +238,8 @@ impl ModelSet {
         };
         let set = ModelSet {
             store: store.clone(),
-            detector: (det, det_bytes),
-            recognizer: (rec, rec_bytes),
+            detector: det,
+            recognizer: rec,
             card,
             scale: DetectorScale::default(),
             margin: crate::scan::ANCHOR_MARGIN,
@@ -250,11 +252,11 @@ impl ModelSet {
     /// its faces at 320 in a quarter of the time, and misses small ones.
     /// Refused for a detector with a fixed input size.
     pub fn with_detector_size(mut self, side: u32) -> Result<Self> {
-        let input = &mut self.detector.0.input;
+        let input = &mut self.detector.input;
         if !input.dynamic {
             return Err(crate::Error::BadInput(format!(
                 "{} takes a fixed {}x{} input; its size cannot be changed",
-                self.detector.0.name, input.size[0], input.size[1]
+                self.detector.name, input.size[0], input.size[1]
             )));
         }
         input.size = [side, side];
@@ -283,32 +285,40 @@ impl ModelSet {
 
     /// The detector's manifest entry.
     pub fn detector_spec(&self) -> &ModelSpec {
-        &self.detector.0
+        &self.detector
     }
 
     /// The recognizer's manifest entry.
     pub fn recognizer_spec(&self) -> &ModelSpec {
-        &self.recognizer.0
+        &self.recognizer
     }
 
-    /// The checked detector file.
-    pub fn detector_bytes(&self) -> &[u8] {
-        &self.detector.1
+    /// The detector file, read again and checked against the digest the
+    /// load found.
+    pub fn detector_bytes(&self) -> Result<Vec<u8>> {
+        self.reread(&self.detector, &self.card.detector.sha256)
     }
 
-    /// The checked recognizer file.
-    pub fn recognizer_bytes(&self) -> &[u8] {
-        &self.recognizer.1
+    /// The recognizer file, read again and checked against the digest the
+    /// load found.
+    pub fn recognizer_bytes(&self) -> Result<Vec<u8>> {
+        self.reread(&self.recognizer, &self.card.recognizer.sha256)
+    }
+
+    fn reread(&self, spec: &ModelSpec, loaded: &str) -> Result<Vec<u8>> {
+        let (bytes, sha) = self.store.load_model_bytes(spec)?;
+        crate::store::check_digest(&self.store.model_path(spec), loaded, &sha)?;
+        Ok(bytes)
     }
 
     /// A new detector session.
     pub fn detector(&self, threads: Threads) -> Result<Detector> {
-        Detector::new(&self.store, &self.detector.0, &self.detector.1, threads, self.scale, self.margin)
+        Detector::new(&self.store, &self.detector, &self.detector_bytes()?, threads, self.scale, self.margin)
     }
 
     /// A new recognizer session.
     pub fn recognizer(&self, threads: Threads) -> Result<Recognizer> {
-        Recognizer::new(&self.store, &self.recognizer.0, &self.recognizer.1, threads)
+        Recognizer::new(&self.store, &self.recognizer, &self.recognizer_bytes()?, threads)
     }
 
     /// A detector and a recognizer for one worker.

@@ -88,8 +88,9 @@ pub fn quantize(work: &WorkDir, models: &ModelSet, out: &Path, opts: &QuantizeOp
     let quantize = |spec: &ModelSpec, bytes: &[u8], samples: &[Sample]| {
         rollcall_models::quantize::quantize(store, &spec.name, bytes, &spec.input.name, samples, opts.policy)
     };
-    let qd = quantize(det_spec, models.detector_bytes(), &data.detector)?;
-    let qr = quantize(rec_spec, models.recognizer_bytes(), &data.recognizer)?;
+    let (det_bytes, rec_bytes) = (models.detector_bytes()?, models.recognizer_bytes()?);
+    let qd = quantize(det_spec, &det_bytes, &data.detector)?;
+    let qr = quantize(rec_spec, &rec_bytes, &data.recognizer)?;
     let manifest = write_models_folder(out, store, &[(det_spec, &qd), (rec_spec, &qr)])?;
 
     let qstore = ModelStore::open(out, manifest)?;
@@ -104,11 +105,11 @@ pub fn quantize(work: &WorkDir, models: &ModelSet, out: &Path, opts: &QuantizeOp
     }
     figures.insert(
         det_spec.name.clone(),
-        timing(models, &int8, &fp16, Role::Detector, models.detector_bytes().len(), &qd, &timed(&data.detector, opts.timing_runs))?,
+        timing(models, &int8, &fp16, Role::Detector, det_bytes.len(), &qd, &timed(&data.detector, opts.timing_runs))?,
     );
     figures.insert(
         rec_spec.name.clone(),
-        timing(models, &int8, &fp16, Role::Recognizer, models.recognizer_bytes().len(), &qr, &timed(&data.recognizer, opts.timing_runs))?,
+        timing(models, &int8, &fp16, Role::Recognizer, rec_bytes.len(), &qr, &timed(&data.recognizer, opts.timing_runs))?,
     );
     let total = |f: &dyn Fn(&ModelFigures) -> f64| figures.values().map(f).sum::<f64>();
     let fidelity = Fidelity {
@@ -350,10 +351,10 @@ fn timing(
     let mut sessions = Vec::new();
     for s in [fp32, int8, fp16] {
         let (spec, bytes) = match role {
-            Role::Detector => (s.detector_spec(), s.detector_bytes()),
-            Role::Recognizer => (s.recognizer_spec(), s.recognizer_bytes()),
+            Role::Detector => (s.detector_spec(), s.detector_bytes()?),
+            Role::Recognizer => (s.recognizer_spec(), s.recognizer_bytes()?),
         };
-        sessions.push(RawSession::new(s.store(), &spec.name, bytes, &spec.input.name, Threads::default())?);
+        sessions.push(RawSession::new(s.store(), &spec.name, &bytes, &spec.input.name, Threads::default())?);
     }
     // One untimed warm-up run each.
     if let Some((shape, data)) = samples.first() {

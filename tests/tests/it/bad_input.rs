@@ -198,3 +198,46 @@ fn a_model_that_fails_its_check_is_named_with_or_without_the_runtime_cached() {
         assert_eq!(store.runtime_path().is_file(), runtime_cached, "nothing fetched for a bad model");
     }
 }
+
+/// A run held each model file's bytes for as long as it lasted, beside the
+/// sessions made from them: SFace's 37 MB, a tenth of the peak on
+/// `deepface` (487-519 against 447-461 MiB without them, paired release
+/// rounds). A model set now keeps only what it checked, and each session
+/// reads its file again, checked against the digest the load found: this
+/// is what makes dropping the bytes safe, so a model file changed after the
+/// load must be refused, not used.
+#[test]
+fn regression_a_run_held_its_model_files_bytes_beside_their_sessions() {
+    use rollcall_models::{ModelSet, ModelStore, Role};
+    let real = models().store();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut manifest = real.manifest().clone();
+    let store = ModelStore::open(dir.path(), manifest.clone()).expect("store");
+    let det = store.manifest().select(Role::Detector, None).expect("detector").clone();
+    let rec = store.manifest().select(Role::Recognizer, None).expect("recognizer").clone();
+    std::fs::copy(real.model_path(&det), store.model_path(&det)).expect("copy the detector");
+    std::fs::copy(real.model_path(&rec), store.model_path(&rec)).expect("copy the recognizer");
+    std::fs::copy(real.runtime_path(), store.runtime_path()).expect("copy the runtime");
+    let set = ModelSet::load(&store, None, None).expect("the models load");
+    set.recognizer(Default::default()).expect("a session from the file as loaded");
+
+    let mut changed = std::fs::read(store.model_path(&rec)).expect("read");
+    let last = changed.len() - 1;
+    changed[last] ^= 1;
+    std::fs::write(store.model_path(&rec), &changed).expect("change the recognizer file");
+    let err = set.recognizer(Default::default()).expect_err("a file changed since the load");
+    assert!(matches!(&err, rollcall_models::Error::Checksum { path, .. } if *path == store.model_path(&rec)), "{err}");
+
+    // Also for a manifest entry without a digest, which the load accepts
+    // unchecked: the digest the load found is the one each session's read
+    // must match.
+    for m in manifest.models.iter_mut() {
+        m.sha256 = None;
+    }
+    let unchecked = ModelStore::open(dir.path(), manifest).expect("store");
+    std::fs::copy(real.model_path(&rec), unchecked.model_path(&rec)).expect("restore the recognizer");
+    let set = ModelSet::load(&unchecked, None, None).expect("the models load unchecked");
+    std::fs::write(unchecked.model_path(&rec), &changed).expect("change the recognizer file");
+    let err = set.recognizer(Default::default()).expect_err("a file changed since the load, unchecked entry");
+    assert!(matches!(&err, rollcall_models::Error::Checksum { .. }), "{err}");
+}

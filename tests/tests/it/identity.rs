@@ -90,10 +90,10 @@ fn a_batch_of_chips_embeds_as_one_by_one() {
 #[test]
 fn sface_with_its_prelus_spelled_out_embeds_as_exported() {
     let set = models();
-    let (spec, bytes) = (set.recognizer_spec(), set.recognizer_bytes());
+    let (spec, bytes) = (set.recognizer_spec(), set.recognizer_bytes().expect("the recognizer file"));
     let mut fast = set.recognizer(Default::default()).expect("recognizer");
     assert_eq!(fast.prelus_split(), 27, "every PRelu of SFace is spelled out");
-    let mut exported = Recognizer::with_rewrites(set.store(), spec, bytes, Default::default(), GraphRewrites::NONE).expect("as exported");
+    let mut exported = Recognizer::with_rewrites(set.store(), spec, &bytes, Default::default(), GraphRewrites::NONE).expect("as exported");
     assert_eq!((exported.prelus_split(), exported.batched()), (0, false));
     for chip in five_chips() {
         let (a, b) = (fast.embed(&chip).expect("rewritten"), exported.embed(&chip).expect("as exported"));

@@ -130,7 +130,7 @@ fn int8_models_keep_the_bars_and_int8_galleries_record_their_models() {
     let loader = || Ok(std::sync::Arc::new(int8.clone()) as std::sync::Arc<dyn Models>);
     let (g, _) = train_from_work(&work.clusters(), &work, &Default::default(), &loader).expect("train");
     let card = int8.card();
-    assert_eq!(rollcall_models::store::sha256_hex(int8.recognizer_bytes()), card.recognizer.sha256);
+    assert_eq!(rollcall_models::store::sha256_hex(&int8.recognizer_bytes().expect("the int8 recognizer file")), card.recognizer.sha256);
     assert_eq!(hex(&g.recognizer_sha256), card.recognizer.sha256);
     assert_eq!(hex(&g.detector_sha256), card.detector.sha256);
     let p = dir.path().join("g.rcg");
