@@ -13,7 +13,9 @@ use clap::Parser;
 /// thread freed in that thread's heap, and raised its `mmap` threshold after
 /// the first large free, so a 12 MP photo's buffers and a fine pass's
 /// activations stayed resident after they were freed; jemalloc gives freed
-/// pages back after 100 ms (its options are in `.cargo/config.toml`).
+/// pages back after 100 ms, and ONNX Runtime's sessions run without their
+/// own arena so that their tensors come from it too (its options are in
+/// `.cargo/config.toml`).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

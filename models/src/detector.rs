@@ -15,7 +15,7 @@
 //! less work). Scaling, channel swap, mean subtraction and the NCHW transpose
 //! happen in one pass over the output pixels.
 
-use ort::session::{RunOptions, Session};
+use ort::session::Session;
 use ort::value::TensorRef;
 use rollcall_shared::align::RgbView;
 use rollcall_shared::geometry::BBox;
@@ -332,8 +332,6 @@ pub struct Detector {
     max_stride: u32,
     rule: ScanRule,
     scale: DetectorScale,
-    /// Each run gives its arena back (see [`Detector::new`]).
-    run_options: RunOptions,
     /// Time spent inside ONNX Runtime.
     pub clock: InferenceClock,
 }
@@ -355,16 +353,10 @@ impl Detector {
         runtime::check_io(&session, &spec.name, &spec.input.name, &spec.output.names)?;
         let max_stride = cfg.steps.iter().copied().max().unwrap_or(32);
         let rule = ScanRule { margin, ..ScanRule::of(&spec.input, &cfg) };
-        // Every photo's pass has its own input size, and a session's arena
-        // keeps the peak of the largest it has run until the session ends:
-        // one worker's 12 MP photo then held a fine pass's activations for
-        // the rest of the run. Shrinking the arena after each run gives
-        // back what the run no longer uses; the arithmetic is unchanged.
-        let mut run_options = RunOptions::new().map_err(|source| Error::Ort { model: spec.name.clone(), source })?;
-        run_options
-            .set("memory.enable_memory_arena_shrinkage", "cpu:0")
-            .map_err(|source| Error::Ort { model: spec.name.clone(), source })?;
-        Ok(Detector { session, spec: spec.clone(), cfg, max_stride, rule, scale, run_options, clock: InferenceClock::default() })
+        // Every photo's pass has its own input size; the session has no
+        // arena to keep the largest one's activations in (see
+        // [`runtime::session`]).
+        Ok(Detector { session, spec: spec.clone(), cfg, max_stride, rule, scale, clock: InferenceClock::default() })
     }
 
     /// The manifest entry.
@@ -443,8 +435,7 @@ impl Detector {
         let [loc_name, conf_name, lm_name] = [&self.spec.output.names[0], &self.spec.output.names[1], &self.spec.output.names[2]];
         let session = &mut self.session;
         let input_name = self.spec.input.name.as_str();
-        let run_options = &self.run_options;
-        let outputs = self.clock.time(|| session.run_with_options(ort::inputs![input_name => input], run_options)).map_err(ort_err)?;
+        let outputs = self.clock.time(|| session.run(ort::inputs![input_name => input])).map_err(ort_err)?;
         let (_, loc) = outputs[loc_name.as_str()].try_extract_tensor::<f32>().map_err(ort_err)?;
         let (_, conf) = outputs[conf_name.as_str()].try_extract_tensor::<f32>().map_err(ort_err)?;
         let (_, lms) = outputs[lm_name.as_str()].try_extract_tensor::<f32>().map_err(ort_err)?;

@@ -71,6 +71,14 @@ impl Default for Threads {
 }
 
 /// Builds a session from model bytes already checked against the manifest.
+///
+/// ONNX Runtime's own memory arena is off: each session's arena grew to its
+/// largest run (a fine pass over a 12 MP photo) and kept it, one per worker
+/// and per network. Without it, a run's tensors come from the process's
+/// allocator, which gives them back (in `rollcall`, jemalloc: see
+/// `host/src/main.rs`): `deepface` peaked at 388 instead of 446 MiB, the
+/// 12 MP class photos at 500-524 instead of 654 MiB, and neither took longer
+/// (`docs/benchmarks.md`).
 pub fn session(store: &ModelStore, model: &str, bytes: &[u8], threads: Threads) -> Result<Session> {
     let env = environment(store)?;
     let ort_err = |source: ort::Error| Error::Ort { model: model.to_string(), source };
@@ -81,6 +89,8 @@ pub fn session(store: &ModelStore, model: &str, bytes: &[u8], threads: Threads) 
         .with_intra_threads(threads.intra.max(1))
         .map_err(|e| ort_err(e.into()))?
         .with_inter_threads(1)
+        .map_err(|e| ort_err(e.into()))?
+        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
         .map_err(|e| ort_err(e.into()))?
         .commit_from_memory(bytes)
         .map_err(ort_err)

@@ -614,4 +614,5 @@ fn regression_freed_photos_and_activations_stayed_resident() {
     let stats = String::from_utf8_lossy(&out.stderr);
     assert!(stats.contains("opt.dirty_decay_ms: 100"), "not jemalloc with its options as malloc: {stats}");
     assert!(stats.contains("opt.muzzy_decay_ms: 0"), "{stats}");
+    assert!(stats.contains("opt.thp: \"always\""), "{stats}");
 }
