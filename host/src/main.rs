@@ -8,14 +8,13 @@ use clap::Parser;
 
 /// jemalloc serves every allocation in the process: with its
 /// `override_allocator_on_supported_platforms` feature it also takes
-/// `malloc` and `free`, so ONNX Runtime's arenas (a shared library's C++
-/// allocations) come from it too. glibc's allocator kept what each worker
-/// thread freed in that thread's heap, and raised its `mmap` threshold after
-/// the first large free, so a 12 MP photo's buffers and a fine pass's
-/// activations stayed resident after they were freed; jemalloc gives freed
-/// pages back after 100 ms, and ONNX Runtime's sessions run without their
-/// own arena so that their tensors come from it too (its options are in
-/// `.cargo/config.toml`).
+/// `malloc` and `free`, so ONNX Runtime's tensors (a shared library's C++
+/// allocations; its sessions run without an arena of their own) come from
+/// it too. glibc's allocator kept what each worker thread freed in that
+/// thread's heap, and raised its `mmap` threshold after the first large
+/// free, so a 12 MP photo's buffers and a fine pass's activations stayed
+/// resident after they were freed; jemalloc gives freed pages back after
+/// 100 ms (its options are in `.cargo/config.toml`).
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
