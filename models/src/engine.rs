@@ -305,9 +305,13 @@ impl ModelSet {
         self.reread(&self.recognizer, &self.card.recognizer.sha256)
     }
 
+    /// Only the digest the load found counts here: the manifest's was
+    /// checked then (or its absence warned of, once), and a file gone since
+    /// is an error, not fetched again in the middle of a run.
     fn reread(&self, spec: &ModelSpec, loaded: &str) -> Result<Vec<u8>> {
-        let (bytes, sha) = self.store.load_model_bytes(spec)?;
-        crate::store::check_digest(&self.store.model_path(spec), loaded, &sha)?;
+        let path = self.store.model_path(spec);
+        let bytes = rollcall_shared::regular::read(&path, 1 << 30, "model").map_err(|e| crate::Error::io(&path, e.into()))?;
+        crate::store::check_digest(&path, loaded, &crate::store::sha256_hex(&bytes))?;
         Ok(bytes)
     }
 

@@ -240,4 +240,11 @@ fn regression_a_run_held_its_model_files_bytes_beside_their_sessions() {
     std::fs::write(unchecked.model_path(&rec), &changed).expect("change the recognizer file");
     let err = set.recognizer(Default::default()).expect_err("a file changed since the load, unchecked entry");
     assert!(matches!(&err, rollcall_models::Error::Checksum { .. }), "{err}");
+
+    // A file gone since the load is an error naming it, not fetched again
+    // in the middle of a run.
+    std::fs::remove_file(unchecked.model_path(&rec)).expect("remove the recognizer file");
+    let err = set.recognizer(Default::default()).expect_err("a file gone since the load");
+    assert!(err.to_string().contains(&unchecked.model_path(&rec).display().to_string()), "{err}");
+    assert!(!unchecked.model_path(&rec).exists(), "nothing fetched");
 }
