@@ -294,25 +294,15 @@ impl ModelSet {
     }
 
     /// The detector file, read again and checked against the digest the
-    /// load found.
+    /// load found (see [`ModelStore::reload_model_bytes`]).
     pub fn detector_bytes(&self) -> Result<Vec<u8>> {
-        self.reread(&self.detector, &self.card.detector.sha256)
+        self.store.reload_model_bytes(&self.detector, &self.card.detector.sha256)
     }
 
     /// The recognizer file, read again and checked against the digest the
     /// load found.
     pub fn recognizer_bytes(&self) -> Result<Vec<u8>> {
-        self.reread(&self.recognizer, &self.card.recognizer.sha256)
-    }
-
-    /// Only the digest the load found counts here: the manifest's was
-    /// checked then (or its absence warned of, once), and a file gone since
-    /// is an error, not fetched again in the middle of a run.
-    fn reread(&self, spec: &ModelSpec, loaded: &str) -> Result<Vec<u8>> {
-        let path = self.store.model_path(spec);
-        let bytes = rollcall_shared::regular::read(&path, 1 << 30, "model").map_err(|e| crate::Error::io(&path, e.into()))?;
-        crate::store::check_digest(&path, loaded, &crate::store::sha256_hex(&bytes))?;
-        Ok(bytes)
+        self.store.reload_model_bytes(&self.recognizer, &self.card.recognizer.sha256)
     }
 
     /// A new detector session.

@@ -57,6 +57,13 @@ pub fn check_digest(path: &Path, expected: &str, actual: &str) -> Result<()> {
     }
 }
 
+/// A model file's bytes and their sha256 (lower-case hex).
+fn read_hashed(path: &Path) -> Result<(Vec<u8>, String)> {
+    let bytes = rollcall_shared::regular::read(path, 1 << 30, "model").map_err(|e| Error::io(path, e.into()))?;
+    let sha = sha256_hex(&bytes);
+    Ok((bytes, sha))
+}
+
 /// What one fetch did.
 #[derive(Debug, Clone)]
 pub struct Fetched {
@@ -131,8 +138,7 @@ impl ModelStore {
         if !path.is_file() {
             self.fetch_model(spec)?;
         }
-        let bytes = rollcall_shared::regular::read(&path, 1 << 30, "model").map_err(|e| Error::io(&path, e.into()))?;
-        let sha = sha256_hex(&bytes);
+        let (bytes, sha) = read_hashed(&path)?;
         match &spec.sha256 {
             Some(expected) => check_digest(&path, expected, &sha)?,
             None => tracing::warn!(
@@ -142,6 +148,17 @@ impl ModelStore {
             ),
         }
         Ok((bytes, sha))
+    }
+
+    /// Reads `spec`'s file again, checked against `loaded`, the sha256 an
+    /// earlier [`load_model_bytes`](Self::load_model_bytes) returned: the
+    /// manifest's digest was checked then (or its absence warned of, once),
+    /// and a file gone since is an error, not fetched again.
+    pub fn reload_model_bytes(&self, spec: &ModelSpec, loaded: &str) -> Result<Vec<u8>> {
+        let path = self.model_path(spec);
+        let (bytes, sha) = read_hashed(&path)?;
+        check_digest(&path, loaded, &sha)?;
+        Ok(bytes)
     }
 
     /// The checked path of the ONNX Runtime library, fetching it if missing.
