@@ -377,11 +377,17 @@ impl Detector {
 
     /// Bytes a [`scan`](Self::scan) of a `width` x `height` photo holds at
     /// its peak: its largest window's, at [`SCAN_BYTES_PER_INPUT_PIXEL`]
-    /// (windows run one at a time).
+    /// (windows run one at a time), except that a tiled pass's resized copy
+    /// (3 bytes a pixel) is of the whole pass, held while its tiles run.
     pub fn scan_bytes(&self, width: u32, height: u32, min_face: f32) -> u64 {
         let passes = self.plan(width, height, min_face);
-        let largest = passes.iter().flat_map(|p| &p.windows).map(|w| (w.w * w.h) as u64).max().unwrap_or(0);
-        largest.saturating_mul(SCAN_BYTES_PER_INPUT_PIXEL)
+        let pass_bytes = |p: &Pass| {
+            let largest = p.windows.iter().map(|w| (w.w * w.h) as u64).max().unwrap_or(0);
+            let [sw, sh] = p.scaled();
+            let resized = if p.windows.len() > 1 { (sw * sh) as u64 * 3 } else { 0 };
+            largest.saturating_mul(SCAN_BYTES_PER_INPUT_PIXEL).saturating_add(resized)
+        };
+        passes.iter().map(pass_bytes).max().unwrap_or(0)
     }
 
     /// Finds the faces of `min_face` pixels and more scoring at least

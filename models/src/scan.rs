@@ -52,7 +52,18 @@ pub const HANDOVER: f32 = 2.0;
 
 /// Longest tile side (detector input pixels) of a tiled pass; a scaled
 /// photo of at most this side squared is scanned whole.
-pub const MAX_TILE_SIDE: usize = 2048;
+///
+/// The side bounds a worker's memory: a pass holds its input tensor and the
+/// network's activations, about 44 bytes per input pixel
+/// ([`SCAN_BYTES_PER_INPUT_PIXEL`](crate::detector::SCAN_BYTES_PER_INPUT_PIXEL)),
+/// so a tile of at most 1024 x 1024 at most 46 MB where the whole 2016 x 1512
+/// fine pass of a 12 MP photo held 134 MB, in each worker at once. The
+/// tiles' overlap costs detector time instead: a 12 MP photo's fine pass
+/// becomes six tiles of 864 x 928 (35 MB each), 58% more input pixels. Measured in
+/// `docs/benchmarks.md` against 1280, 1536 and 2048: the whole `run` over
+/// twelve 12 MP class photos peaked at 376-401 MiB (2048: 508-535), within
+/// the noise of the same wall time.
+pub const MAX_TILE_SIDE: usize = 1024;
 
 /// Smallest overlap of neighbouring tiles, in detector input pixels.
 pub const MIN_OVERLAP: usize = 256;
@@ -331,6 +342,25 @@ mod tests {
         // Faces of 60 px get a finer scale than 40 px would.
         let p60 = plan(4032, 3024, 60.0, &r, DetectorScale::Auto);
         assert!(p60[0].scaled()[0] < fw);
+    }
+
+    /// A 12 MP phone photo's fine pass is tiled, so that each worker holds
+    /// one tile's tensors at a time rather than the whole 2016 x 1512 pass:
+    /// two workers each scanning a class photo had peaked above the Python
+    /// pipeline's whole process (issue 30).
+    #[test]
+    fn a_class_photos_fine_pass_holds_at_most_a_tile_of_a_megapixel() {
+        let r = rule();
+        let passes = plan(4032, 3024, 40.0, &r, DetectorScale::Auto);
+        let fine = &passes[0];
+        assert_eq!(fine.scaled(), [2016, 1512]);
+        assert!(fine.windows.len() > 1, "{:?}", fine.windows);
+        let largest = fine.windows.iter().map(|w| w.w * w.h).max().unwrap_or(0);
+        assert!(largest <= MAX_TILE_SIDE * MAX_TILE_SIDE && MAX_TILE_SIDE <= 1024, "{largest}");
+        // The price: the overlap is scanned twice, but it does not double
+        // the pass.
+        let scanned: usize = fine.windows.iter().map(|w| w.w * w.h).sum();
+        assert!(scanned < 2 * 2016 * 1512, "{scanned}");
     }
 
     #[test]
