@@ -237,6 +237,17 @@ pub enum Error {
         #[source]
         source: GalleryError,
     },
+    /// A program a benchmark runs could not start, or failed.
+    #[error("{}: {reason}", shown(program))]
+    Program {
+        /// The program.
+        program: PathBuf,
+        /// What went wrong.
+        reason: String,
+        /// The cause, where the system gave one.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// Worker threads could not start.
     #[error("cannot start worker threads")]
     Threads(#[from] rayon::ThreadPoolBuildError),

@@ -11,6 +11,7 @@ pub mod class_photo;
 pub mod detector_size;
 pub mod open_set;
 pub mod scale;
+pub mod side_by_side;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -29,6 +29,8 @@ enum What {
     ClassPhoto(ClassPhotoArgs),
     /// Detect + align + embed throughput over a folder of photos
     Pipeline(PipelineArgs),
+    /// The whole `rollcall run` and bench/python_pipeline.py, one process each in paired rounds: wall, CPU and peak memory (GNU time)
+    SideBySide(SideBySideArgs),
 }
 
 /// How every benchmark prints its figures.
@@ -174,6 +176,26 @@ struct PipelineArgs {
     out: Output,
 }
 
+#[derive(clap::Args, Debug)]
+struct SideBySideArgs {
+    /// Folder of photos (every photo, as `rollcall run` takes it)
+    photos: PathBuf,
+    /// The Python interpreter with uniface, onnxruntime, OpenCV and scikit-learn
+    #[arg(long, default_value = "python3", value_name = "EXE")]
+    python: PathBuf,
+    /// The Python pipeline
+    #[arg(long, default_value = "bench/python_pipeline.py", value_name = "FILE")]
+    script: PathBuf,
+    /// Paired rounds, each `rollcall run` then the Python pipeline
+    #[arg(long, default_value_t = 3, value_parser = rollcall_cli::range(1usize, 100))]
+    rounds: usize,
+    /// GNU time, which measures each process from outside
+    #[arg(long, default_value = "/usr/bin/time", value_name = "EXE")]
+    time: PathBuf,
+    #[command(flatten)]
+    out: Output,
+}
+
 pub(super) fn run(a: Args, g: &Global) -> Result<()> {
     match a.what {
         What::Analysis(a) => analysis(a),
@@ -182,6 +204,7 @@ pub(super) fn run(a: Args, g: &Global) -> Result<()> {
         What::DetectorSize(a) => detector_size(a, g),
         What::ClassPhoto(a) => class_photo(a, g),
         What::Pipeline(a) => pipeline(a, g),
+        What::SideBySide(a) => side_by_side(a, g),
     }
 }
 
@@ -294,4 +317,30 @@ fn pipeline(a: PipelineArgs, g: &Global) -> Result<()> {
         out.print(&m, bench::describe)?;
     }
     Ok(())
+}
+
+/// `rollcall bench side-by-side`.
+fn side_by_side(a: SideBySideArgs, g: &Global) -> Result<()> {
+    let SideBySideArgs { photos, python, script, rounds, time, out } = a;
+    anyhow::ensure!(g.models.engine == rollcall_cli::EngineKind::Onnx, "bench side-by-side needs the ONNX models, not the fake engine");
+    anyhow::ensure!(script.is_file(), "{}: no such script (bench/python_pipeline.py in the checkout)", script.display());
+    // Fetched and checked before the first round, so that no round times a
+    // download; both sides then read the same files.
+    g.models.load(None, None)?;
+    let models_dir = g.models.store()?.dir().to_path_buf();
+    let mut rollcall_args: Vec<std::ffi::OsString> = vec!["--models-dir".into(), models_dir.clone().into()];
+    if let Some(manifest) = &g.models.manifest {
+        rollcall_args.extend(["--manifest".into(), manifest.clone().into()]);
+    }
+    let opts = bench::side_by_side::SideBySideOptions {
+        rollcall: std::env::current_exe()?,
+        rollcall_args,
+        python,
+        script,
+        models_dir,
+        time,
+        rounds,
+    };
+    let all = bench::side_by_side::side_by_side(&photos, &opts, |r| out.print(r, bench::side_by_side::describe_round))?;
+    out.print(&bench::side_by_side::summary(&all), bench::side_by_side::describe_summary)
 }

@@ -2,6 +2,7 @@
 //! cost more than compiling them): the `rollcall` binary on the fake
 //! engine and synthetic photos, one module per subject.
 
+mod bench;
 mod cli;
 mod common;
 mod docs;
