@@ -9,6 +9,7 @@
 //! faces in microseconds, so that every stage and both programs can be tested
 //! without model files, as probe-rs tests against its `FakeProbe`.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rollcall_shared::align::RgbView;
@@ -197,6 +198,39 @@ pub struct ModelSet {
     margin: f32,
 }
 
+/// Held while a session is made, so that sessions are made one at a time.
+/// Making one holds far more than the session keeps: the model file's bytes,
+/// the rewritten graph, and ONNX Runtime's copies while it optimises and
+/// packs the weights (for SFace about 100 MiB beyond what its session then
+/// keeps). The workers of a run all made theirs at once when they started,
+/// and that moment was the peak of a whole run (docs/benchmarks.md).
+static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Sessions being made now, and the most made at once in this process.
+static MAKING_NOW: AtomicUsize = AtomicUsize::new(0);
+static MOST_AT_ONCE: AtomicUsize = AtomicUsize::new(0);
+
+/// [`MAKING`] held, and the count of sessions being made.
+struct Making(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+
+fn making() -> Making {
+    let held = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    let now = MAKING_NOW.fetch_add(1, Ordering::SeqCst) + 1;
+    MOST_AT_ONCE.fetch_max(now, Ordering::SeqCst);
+    Making(held)
+}
+
+impl Drop for Making {
+    fn drop(&mut self) {
+        MAKING_NOW.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The most ONNX sessions this process has made at once (see [`MAKING`]):
+/// 1 once any was made.
+pub fn most_sessions_made_at_once() -> usize {
+    MOST_AT_ONCE.load(Ordering::SeqCst)
+}
+
 impl ModelSet {
     /// Loads (fetching if needed) and checks the named models, or the
     /// manifest's defaults, and ONNX Runtime.
@@ -305,13 +339,15 @@ impl ModelSet {
         self.store.reload_model_bytes(&self.recognizer, &self.card.recognizer.sha256)
     }
 
-    /// A new detector session.
+    /// A new detector session (made one at a time: see [`MAKING`]).
     pub fn detector(&self, threads: Threads) -> Result<Detector> {
+        let _one_at_a_time = making();
         Detector::new(&self.store, &self.detector, &self.detector_bytes()?, threads, self.scale, self.margin)
     }
 
-    /// A new recognizer session.
+    /// A new recognizer session (made one at a time: see [`MAKING`]).
     pub fn recognizer(&self, threads: Threads) -> Result<Recognizer> {
+        let _one_at_a_time = making();
         Recognizer::new(&self.store, &self.recognizer, &self.recognizer_bytes()?, threads)
     }
 

@@ -28,7 +28,7 @@ pub mod store;
 
 pub use detection::Detection;
 pub use detector::Detector;
-pub use engine::{EngineTimes, FaceEngine, ModelCard, ModelRef, ModelSet, Models, OnnxEngine};
+pub use engine::{EngineTimes, FaceEngine, ModelCard, ModelRef, ModelSet, Models, OnnxEngine, most_sessions_made_at_once};
 pub use error::{Error, Result};
 pub use faces::{Face, FaceFilter, Verdict};
 pub use manifest::{Manifest, ModelSpec, Role};

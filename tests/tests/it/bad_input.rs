@@ -248,3 +248,30 @@ fn regression_a_run_held_its_model_files_bytes_beside_their_sessions() {
     assert!(err.to_string().contains(&unchecked.model_path(&rec).display().to_string()), "{err}");
     assert!(!unchecked.model_path(&rec).exists(), "nothing fetched");
 }
+
+/// Every worker of a run made its sessions when it started, all at the same
+/// moment. Making SFace's holds about 100 MiB more than the session then
+/// keeps (the file's bytes, the rewritten graph, ONNX Runtime's copies while
+/// it optimises and packs them), so that moment was the peak of a whole
+/// run: 367-389 MiB on `deepface`, 310-320 MiB once sessions are made one at
+/// a time (docs/benchmarks.md). Four threads that set out together to make a
+/// recognizer each make theirs in turn.
+#[test]
+fn regression_every_worker_made_its_sessions_at_the_same_moment() {
+    let set = models();
+    let start = std::sync::Barrier::new(4);
+    std::thread::scope(|s| {
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    start.wait();
+                    set.recognizer(Default::default()).map(|_| ())
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().expect("a thread").expect("a session");
+        }
+    });
+    assert_eq!(rollcall_models::most_sessions_made_at_once(), 1);
+}
