@@ -210,13 +210,15 @@ static MAKING_NOW: AtomicUsize = AtomicUsize::new(0);
 static MOST_AT_ONCE: AtomicUsize = AtomicUsize::new(0);
 
 /// [`MAKING`] held, and the count of sessions being made.
-struct Making(#[allow(dead_code)] std::sync::MutexGuard<'static, ()>);
+struct Making {
+    _held: std::sync::MutexGuard<'static, ()>,
+}
 
 fn making() -> Making {
-    let held = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    let _held = MAKING.lock().unwrap_or_else(|e| e.into_inner());
     let now = MAKING_NOW.fetch_add(1, Ordering::SeqCst) + 1;
     MOST_AT_ONCE.fetch_max(now, Ordering::SeqCst);
-    Making(held)
+    Making { _held }
 }
 
 impl Drop for Making {

@@ -59,10 +59,10 @@ pub const HANDOVER: f32 = 2.0;
 /// so a tile of at most 1024 x 1024 at most 46 MB where the whole 2016 x 1512
 /// fine pass of a 12 MP photo held 134 MB, in each worker at once. The
 /// tiles' overlap costs detector time instead: a 12 MP photo's fine pass
-/// becomes six tiles of 864 x 928 (35 MB each), 58% more input pixels. Measured in
-/// `docs/benchmarks.md` against 1280, 1536 and 2048: the whole `run` over
-/// twelve 12 MP class photos peaked at 376-401 MiB (2048: 508-535), within
-/// the noise of the same wall time.
+/// becomes six tiles of 864 x 928 (35 MB each), 58% more input pixels.
+/// Measured in `docs/benchmarks.md` against 1280, 1536 and 2048: the whole
+/// `run` over twelve 12 MP class photos peaked at 364-392 MiB (2048:
+/// 497-523 MiB), within the noise of the same wall time.
 pub const MAX_TILE_SIDE: usize = 1024;
 
 /// Smallest overlap of neighbouring tiles, in detector input pixels.

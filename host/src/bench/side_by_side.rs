@@ -111,8 +111,9 @@ fn measure(time: &Path, command: &[OsString], figures: &Path) -> Result<ProcessF
     })?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
-        return Err(Error::Program { program, reason: format!("failed ({}): {}", output.status, tail.join(" | ")), source: None });
+        let lines: Vec<&str> = stderr.lines().collect();
+        let tail = lines[lines.len().saturating_sub(5)..].join(" | ");
+        return Err(Error::Program { program, reason: format!("failed ({}): {tail}", output.status), source: None });
     }
     let text = std::fs::read_to_string(figures).map_err(|source| Error::Read { path: figures.to_path_buf(), source })?;
     parse(&text).ok_or_else(|| Error::Program {

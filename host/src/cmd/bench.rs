@@ -322,12 +322,12 @@ fn pipeline(a: PipelineArgs, g: &Global) -> Result<()> {
 /// `rollcall bench side-by-side`.
 fn side_by_side(a: SideBySideArgs, g: &Global) -> Result<()> {
     let SideBySideArgs { photos, python, script, rounds, time, out } = a;
-    anyhow::ensure!(g.models.engine == rollcall_cli::EngineKind::Onnx, "bench side-by-side needs the ONNX models, not the fake engine");
     anyhow::ensure!(script.is_file(), "{}: no such script (bench/python_pipeline.py in the checkout)", script.display());
     // Fetched and checked before the first round, so that no round times a
     // download; both sides then read the same files.
-    g.models.load(None, None)?;
-    let models_dir = g.models.store()?.dir().to_path_buf();
+    let models = g.models.load(None, None)?;
+    let set = models.onnx().ok_or_else(|| anyhow::anyhow!("bench side-by-side needs the ONNX models, not the fake engine"))?;
+    let models_dir = set.store().dir().to_path_buf();
     let mut rollcall_args: Vec<std::ffi::OsString> = vec!["--models-dir".into(), models_dir.clone().into()];
     if let Some(manifest) = &g.models.manifest {
         rollcall_args.extend(["--manifest".into(), manifest.clone().into()]);
